@@ -1,0 +1,305 @@
+/*
+ * main.c: tern's entry point and the main thread.
+ *
+ * The main thread parses the configuration, opens every listening socket
+ * (so any error is reported before anything serves), starts the workers,
+ * then runs its own event loop for the control plane of the process: the
+ * health checker, the admin API and the signals that stop tern.
+ *
+ * Stopping (HAProxy's soft stop; SIGTERM and SIGUSR1 both, see README):
+ *   1. /ready answers 503; listeners keep accepting for `grace`;
+ *   2. listeners close: new connections are refused by the kernel;
+ *   3. in-flight connections finish; at `hard-stop-after` (from the signal)
+ *      the rest are closed;
+ *   4. exit 0.
+ * SIGINT, or a second SIGTERM/SIGUSR1, stops at once.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proxy/admin/admin.h"
+#include "proxy/config/cfg_parse.h"
+#include "proxy/core/log.h"
+#include "proxy/core/util.h"
+#include "proxy/health/health.h"
+#include "proxy/main/process.h"
+#include "proxy/model/model.h"
+#include "proxy/worker/worker.h"
+
+#define DRAIN_POLL_MS 50
+/* File descriptors kept aside for the admin API, health checks and logs. */
+#define FD_RESERVE 64
+
+struct tern_process tern_proc;
+
+static struct event *ev_grace, *ev_drain_poll, *ev_hard_stop;
+static struct event *ev_sigs[4];
+static bool stopping;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: tern -f <config file> [-c] [-d] [-v]\n"
+            "  -f FILE  configuration file (HAProxy syntax); runs in the foreground\n"
+            "  -c       check the configuration and exit (0: valid, 1: errors)\n"
+            "  -d       debug logging\n"
+            "  -v       print the version and exit\n");
+}
+
+/* ---- stopping ---------------------------------------------------------------- */
+
+static void finish(const char *why)
+{
+    log_notice("stopping: %s", why);
+    event_base_loopexit(tern_proc.base, NULL);
+}
+
+static void drain_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+    if (workers_active_conns() == 0)
+        finish("all connections finished");
+}
+
+static void stop_accepting(void)
+{
+    struct timeval tv = {0, DRAIN_POLL_MS * 1000};
+
+    log_notice("closing listeners; %llu connection(s) in flight",
+               (unsigned long long)workers_active_conns());
+    workers_stop_accepting();
+    ev_drain_poll = event_new(tern_proc.base, -1, EV_PERSIST, drain_poll_cb, NULL);
+    event_add(ev_drain_poll, &tv);
+}
+
+static void grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+    stop_accepting();
+}
+
+static void hard_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    log_warn("hard-stop-after expired: closing %llu remaining connection(s)",
+             (unsigned long long)workers_active_conns());
+    finish("hard-stop-after");
+}
+
+static void soft_stop(int sig)
+{
+    const struct model_global *g = &tern_proc.snap->global;
+
+    if (stopping) {
+        finish("second stop signal");
+        return;
+    }
+    stopping = true;
+    tern_proc.state = PROC_DRAINING;
+    log_notice("%s received: soft stop (grace %ums, hard-stop-after %s)", strsignal(sig),
+               g->grace_ms, g->hard_stop_after_ms ? "set" : "none");
+    if (g->hard_stop_after_ms) {
+        struct timeval tv = {g->hard_stop_after_ms / 1000, (g->hard_stop_after_ms % 1000) * 1000};
+        ev_hard_stop = evtimer_new(tern_proc.base, hard_stop_cb, NULL);
+        evtimer_add(ev_hard_stop, &tv);
+    }
+    if (g->grace_ms) {
+        struct timeval tv = {g->grace_ms / 1000, (g->grace_ms % 1000) * 1000};
+        ev_grace = evtimer_new(tern_proc.base, grace_cb, NULL);
+        evtimer_add(ev_grace, &tv);
+    } else {
+        stop_accepting();
+    }
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    if (sig == SIGINT) {
+        finish("SIGINT");
+        return;
+    }
+    soft_stop((int)sig);
+}
+
+/* ---- start-up ---------------------------------------------------------------- */
+
+static void print_diag(const struct cfg_diag *d)
+{
+    for (size_t i = 0; i < d->nwarnings; i++)
+        fprintf(stderr, "[WARNING] %s\n", d->warnings[i]);
+    for (size_t i = 0; i < d->nerrors; i++)
+        fprintf(stderr, "[ALERT] %s\n", d->errors[i]);
+}
+
+/* Raises the fd limit to what maxconn needs (2 fds per proxied connection)
+ * and derives maxconn from the limit when the file does not set it, as
+ * HAProxy does. Returns 0, or -1 when the configured maxconn cannot fit. */
+static int size_fd_limit(struct model_global *g)
+{
+    struct rlimit rl;
+    rlim_t want;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    if (g->maxconn) {
+        want = (rlim_t)g->maxconn * 2 + FD_RESERVE;
+        if (rl.rlim_cur < want) {
+            rl.rlim_cur = want <= rl.rlim_max ? want : rl.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &rl);
+            getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        if (rl.rlim_cur < want) {
+            log_warn("maxconn %u needs %llu file descriptors but the limit is %llu: "
+                     "accept will pause when descriptors run out",
+                     g->maxconn, (unsigned long long)want, (unsigned long long)rl.rlim_cur);
+        }
+        return 0;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    g->maxconn = rl.rlim_cur > 2 * FD_RESERVE ? (uint32_t)((rl.rlim_cur - FD_RESERVE) / 2) : 64;
+    if (g->maxconn > 1000000)
+        g->maxconn = 1000000;
+    return 0;
+}
+
+static int check_only(const char *path)
+{
+    struct cfg_diag d = {0};
+    struct snapshot *snap = cfg_parse_file(path, &d);
+
+    print_diag(&d);
+    if (!snap) {
+        fprintf(stderr, "Configuration file '%s' has %zu error(s)\n", path, d.nerrors);
+        cfg_diag_free(&d);
+        return 1;
+    }
+    cfg_diag_free(&d);
+    snapshot_unref(snap);
+    printf("Configuration file is valid\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cfg_path = NULL;
+    bool check = false;
+    struct cfg_diag d = {0};
+    struct snapshot *snap;
+    char err[8192];
+    int opt;
+    long ncpu;
+
+    while ((opt = getopt(argc, argv, "f:cdvh")) != -1) {
+        switch (opt) {
+        case 'f': cfg_path = optarg; break;
+        case 'c': check = true; break;
+        case 'd': tern_log_set_level(TERN_LOG_DEBUG); break;
+        case 'v': printf("tern version %s\n", TERN_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tern: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (!cfg_path) {
+        fprintf(stderr, "tern: no configuration file (-f FILE)\n");
+        usage(stderr);
+        return 2;
+    }
+    if (check)
+        return check_only(cfg_path);
+
+    snap = cfg_parse_file(cfg_path, &d);
+    print_diag(&d);
+    if (!snap) {
+        fprintf(stderr, "Configuration file '%s' has %zu error(s); not starting\n", cfg_path,
+                d.nerrors);
+        cfg_diag_free(&d);
+        return 1;
+    }
+    cfg_diag_free(&d);
+
+    signal(SIGPIPE, SIG_IGN);
+    size_fd_limit(&snap->global);
+    ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    tern_proc.nworkers = snap->global.nbthread ? snap->global.nbthread
+                                               : (uint32_t)(ncpu > 0 ? ncpu : 1);
+    tern_proc.snap = snap;
+    tern_proc.start_ms = tern_now_ms();
+    tern_proc.start_wall = time(NULL);
+    tern_proc.state = PROC_STARTING;
+
+    if (snapshot_runtime_init(snap, tern_proc.nworkers, err, sizeof(err)) != 0) {
+        fprintf(stderr, "[ALERT] %s\n", err);
+        snapshot_unref(snap);
+        return 1;
+    }
+    err[0] = 0;
+    if (workers_bind(snap, tern_proc.nworkers, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s", err);
+        fprintf(stderr, "Cannot bind every listener; not starting\n");
+        workers_shutdown();
+        snapshot_unref(snap);
+        return 1;
+    }
+
+    tern_proc.base = event_base_new();
+    if (!tern_proc.base)
+        tern_panic(__FILE__, __LINE__, "cannot create the main event loop");
+    if (snap->global.has_admin &&
+        admin_start(tern_proc.base, (const struct sockaddr *)&snap->global.admin_addr,
+                    snap->global.admin_addrlen, err, sizeof(err)) != 0) {
+        fprintf(stderr, "[ALERT] admin: %s\n", err);
+        workers_shutdown();
+        event_base_free(tern_proc.base);
+        snapshot_unref(snap);
+        return 1;
+    }
+    {
+        static const int sigs[] = {SIGTERM, SIGUSR1, SIGINT};
+        for (size_t i = 0; i < TERN_ARRAY_SIZE(sigs); i++) {
+            ev_sigs[i] = evsignal_new(tern_proc.base, sigs[i], signal_cb, NULL);
+            event_add(ev_sigs[i], NULL);
+        }
+    }
+    if (workers_start(snap) != 0) {
+        workers_shutdown();
+        return 1;
+    }
+    health_start(tern_proc.base, snap, tern_proc.nworkers, workers_publish_hosts);
+    tern_proc.state = PROC_READY;
+    log_notice("tern ready: %u worker(s), %u listener(s), %u cluster(s), maxconn %u",
+               tern_proc.nworkers, snap->nlisteners, snap->nclusters, snap->global.maxconn);
+
+    event_base_dispatch(tern_proc.base);
+
+    health_stop();
+    workers_shutdown();
+    if (snap->global.has_admin)
+        admin_stop();
+    for (size_t i = 0; i < TERN_ARRAY_SIZE(ev_sigs); i++)
+        if (ev_sigs[i])
+            event_free(ev_sigs[i]);
+    if (ev_grace)
+        event_free(ev_grace);
+    if (ev_drain_poll)
+        event_free(ev_drain_poll);
+    if (ev_hard_stop)
+        event_free(ev_hard_stop);
+    event_base_free(tern_proc.base);
+    snapshot_unref(snap);
+    log_notice("exited");
+    return 0;
+}

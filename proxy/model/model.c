@@ -1,0 +1,229 @@
+/*
+ * model.c: life cycle of the configuration model (snapshot, listeners,
+ * clusters, endpoints). Sources (the config file parser, later xDS) fill a
+ * fresh snapshot through snapshot_add_*; snapshot_runtime_init then prepares
+ * it to run (stats slots, LB ops, first host sets).
+ */
+#include "proxy/model/model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/lb/lb.h"
+
+#define DEFAULT_GLOBAL_MAXCONN 4096
+#define DEFAULT_BUFSIZE 16384
+
+struct snapshot *snapshot_new(const char *source)
+{
+    struct snapshot *snap = tern_calloc(1, sizeof(*snap));
+    atomic_init(&snap->refcnt, 1);
+    snap->source = tern_strdup(source ? source : "-");
+    snap->global.maxconn = 0;
+    snap->global.bufsize = DEFAULT_BUFSIZE;
+    return snap;
+}
+
+void snapshot_ref(struct snapshot *snap)
+{
+    atomic_fetch_add_explicit(&snap->refcnt, 1, memory_order_relaxed);
+}
+
+static void health_spec_free(struct health_spec *hc)
+{
+    free(hc->method);
+    free(hc->uri);
+    free(hc->version);
+}
+
+static void cluster_free(struct cluster *c)
+{
+    for (uint32_t i = 0; i < c->nendpoints; i++) {
+        struct endpoint *ep = c->endpoints[i];
+        free(ep->name);
+        free(ep->stats);
+        free(ep);
+    }
+    free(c->endpoints);
+    if (c->hosts)
+        host_set_unref(c->hosts);
+    if (c->worker) {
+        /* Workers drop their own references before the snapshot dies; what is
+         * left here belongs to workers that never ran (startup failure). */
+        free(c->worker);
+    }
+    health_spec_free(&c->hc);
+    free(c->stats);
+    free(c->name);
+    free(c);
+}
+
+void snapshot_unref(struct snapshot *snap)
+{
+    if (!snap || atomic_fetch_sub_explicit(&snap->refcnt, 1, memory_order_acq_rel) != 1)
+        return;
+    for (uint32_t i = 0; i < snap->nlisteners; i++) {
+        struct listener *l = snap->listeners[i];
+        free(l->binds);
+        free(l->stats);
+        free(l->name);
+        free(l);
+    }
+    free(snap->listeners);
+    for (uint32_t i = 0; i < snap->nclusters; i++)
+        cluster_free(snap->clusters[i]);
+    free(snap->clusters);
+    free(snap->source);
+    free(snap);
+}
+
+struct listener *snapshot_add_listener(struct snapshot *snap, const char *name)
+{
+    struct listener *l = tern_calloc(1, sizeof(*l));
+    l->name = tern_strdup(name);
+    l->id = snap->nlisteners;
+    l->mode = PROXY_MODE_TCP;
+    l->access_log = true;
+    snap->listeners = tern_realloc(snap->listeners, (snap->nlisteners + 1) * sizeof(l));
+    snap->listeners[snap->nlisteners++] = l;
+    return l;
+}
+
+struct cluster *snapshot_add_cluster(struct snapshot *snap, const char *name)
+{
+    struct cluster *c = tern_calloc(1, sizeof(*c));
+    c->name = tern_strdup(name);
+    c->id = snap->nclusters;
+    c->mode = PROXY_MODE_TCP;
+    c->lb_policy = LB_ROUNDROBIN;
+    c->hash_type = LB_HASH_MAP_BASED;
+    c->consistent_algo = LB_CONSISTENT_RING;
+    c->random_draws = 2;
+    c->retries = 3;
+    c->redispatch_interval = -1;
+    snap->clusters = tern_realloc(snap->clusters, (snap->nclusters + 1) * sizeof(c));
+    snap->clusters[snap->nclusters++] = c;
+    return c;
+}
+
+struct endpoint *cluster_add_endpoint(struct cluster *c, const char *name)
+{
+    struct endpoint *ep = tern_calloc(1, sizeof(*ep));
+    ep->name = tern_strdup(name);
+    ep->id = c->nendpoints;
+    ep->cluster = c;
+    ep->weight = 1;
+    ep->inter_ms = 2000;
+    ep->rise = 2;
+    ep->fall = 3;
+    c->endpoints = tern_realloc(c->endpoints, (c->nendpoints + 1) * sizeof(ep));
+    c->endpoints[c->nendpoints++] = ep;
+    return ep;
+}
+
+struct cluster *snapshot_find_cluster(const struct snapshot *snap, const char *name)
+{
+    for (uint32_t i = 0; i < snap->nclusters; i++)
+        if (strcmp(snap->clusters[i]->name, name) == 0)
+            return snap->clusters[i];
+    return NULL;
+}
+
+struct listener *snapshot_find_listener(const struct snapshot *snap, const char *name)
+{
+    for (uint32_t i = 0; i < snap->nlisteners; i++)
+        if (strcmp(snap->listeners[i]->name, name) == 0)
+            return snap->listeners[i];
+    return NULL;
+}
+
+struct endpoint *cluster_find_endpoint(const struct cluster *c, const char *name)
+{
+    for (uint32_t i = 0; i < c->nendpoints; i++)
+        if (strcmp(c->endpoints[i]->name, name) == 0)
+            return c->endpoints[i];
+    return NULL;
+}
+
+struct host_set *cluster_rebuild_hosts(struct cluster *c, uint32_t nworkers, char *err,
+                                       size_t errlen)
+{
+    struct endpoint **eps = tern_calloc(c->nendpoints ? c->nendpoints : 1, sizeof(*eps));
+    struct host_set *hs;
+    uint32_t n = 0;
+    bool backup = false;
+
+    for (uint32_t i = 0; i < c->nendpoints; i++) {
+        struct endpoint *ep = c->endpoints[i];
+        if (!ep->backup && !ep->disabled && ep->weight > 0 && atomic_load(&ep->up))
+            eps[n++] = ep;
+    }
+    if (n == 0) {
+        /* HAProxy: backups only when no active server is usable; the first
+         * usable backup, or all of them with option allbackups. */
+        for (uint32_t i = 0; i < c->nendpoints; i++) {
+            struct endpoint *ep = c->endpoints[i];
+            if (ep->backup && !ep->disabled && ep->weight > 0 && atomic_load(&ep->up)) {
+                eps[n++] = ep;
+                backup = true;
+                if (!c->allbackups)
+                    break;
+            }
+        }
+    }
+    hs = host_set_new(c, eps, n, backup, nworkers, err, errlen);
+    free(eps);
+    if (!hs)
+        return NULL;
+    if (c->hosts)
+        host_set_unref(c->hosts);
+    c->hosts = hs;
+    return hs;
+}
+
+int snapshot_runtime_init(struct snapshot *snap, uint32_t nworkers, char *err, size_t errlen)
+{
+    snap->nworkers = nworkers;
+    for (uint32_t i = 0; i < snap->nlisteners; i++) {
+        struct listener *l = snap->listeners[i];
+        l->stats = tern_calloc_aligned(nworkers * sizeof(*l->stats));
+    }
+    for (uint32_t i = 0; i < snap->nclusters; i++) {
+        struct cluster *c = snap->clusters[i];
+        c->lb = lb_ops_for(c);
+        c->stats = tern_calloc_aligned(nworkers * sizeof(*c->stats));
+        c->worker = tern_calloc_aligned(nworkers * sizeof(*c->worker));
+        for (uint32_t j = 0; j < c->nendpoints; j++) {
+            struct endpoint *ep = c->endpoints[j];
+            ep->stats = tern_calloc_aligned(nworkers * sizeof(*ep->stats));
+            atomic_store(&ep->up, ep->disabled ? 0 : 1);
+            ep->hc.health = ep->rise + ep->fall - 1;
+        }
+        if (!cluster_rebuild_hosts(c, nworkers, err, errlen))
+            return -1;
+        for (uint32_t w = 0; w < nworkers; w++) {
+            host_set_ref(c->hosts);
+            c->worker[w].hosts = c->hosts;
+        }
+    }
+    return 0;
+}
+
+const char *lb_policy_name(enum lb_policy p)
+{
+    switch (p) {
+    case LB_ROUNDROBIN: return "roundrobin";
+    case LB_STATIC_RR: return "static-rr";
+    case LB_LEASTCONN: return "leastconn";
+    case LB_FIRST: return "first";
+    case LB_SOURCE: return "source";
+    case LB_RANDOM: return "random";
+    }
+    return "?";
+}
+
+const char *proxy_mode_name(enum proxy_mode m)
+{
+    return m == PROXY_MODE_HTTP ? "http" : "tcp";
+}

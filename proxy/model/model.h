@@ -1,0 +1,58 @@
+/*
+ * model.h: building, sharing and releasing the configuration model.
+ *
+ * Ownership: a snapshot owns its listeners and clusters; a cluster owns its
+ * endpoints and its main-thread host set. A snapshot is refcounted: the main
+ * thread holds one reference for the "current" configuration, every worker one
+ * for the snapshot it routes new connections with (see worker.h).
+ *
+ * Thread: snapshot_new/snapshot_add_* and snapshot_runtime_init run on the main
+ * thread before publication; snapshot_ref/unref on any thread.
+ */
+#ifndef TERN_MODEL_H
+#define TERN_MODEL_H
+
+#include "proxy/model/model_types.h"
+
+/* An empty snapshot with HAProxy's global defaults; refcount 1. */
+struct snapshot *snapshot_new(const char *source);
+
+/* Takes a reference. */
+void snapshot_ref(struct snapshot *snap);
+/* Drops a reference; frees everything when it was the last. */
+void snapshot_unref(struct snapshot *snap);
+
+/* New objects, appended and owned by the snapshot (or cluster); fields take
+ * HAProxy's defaults. The name is copied. */
+struct listener *snapshot_add_listener(struct snapshot *snap, const char *name);
+struct cluster *snapshot_add_cluster(struct snapshot *snap, const char *name);
+struct endpoint *cluster_add_endpoint(struct cluster *c, const char *name);
+
+/* Lookup by exact name; NULL when absent. Linear: control path only. */
+struct cluster *snapshot_find_cluster(const struct snapshot *snap, const char *name);
+struct listener *snapshot_find_listener(const struct snapshot *snap, const char *name);
+struct endpoint *cluster_find_endpoint(const struct cluster *c, const char *name);
+
+/*
+ * Prepares a complete, validated snapshot to run on `nworkers` workers:
+ * allocates per-worker stats slots, picks each cluster's LB ops, marks every
+ * enabled endpoint up (servers start up, as in HAProxy) and builds each
+ * cluster's first host set. Returns 0, or -1 with a reason in err (an LB table
+ * that cannot be built).
+ */
+int snapshot_runtime_init(struct snapshot *snap, uint32_t nworkers, char *err, size_t errlen);
+
+/*
+ * Rebuilds a cluster's host set from the endpoints' current `up` flags and
+ * makes it the cluster's main-thread set (c->hosts); the caller then posts it
+ * to the workers (worker_post_hostset). Main thread only. Returns the new
+ * set (borrowed: owned by c->hosts), or NULL with a reason in err.
+ */
+struct host_set *cluster_rebuild_hosts(struct cluster *c, uint32_t nworkers, char *err,
+                                       size_t errlen);
+
+/* Human name of a policy/mode, for logs and stats. */
+const char *lb_policy_name(enum lb_policy p);
+const char *proxy_mode_name(enum proxy_mode m);
+
+#endif /* TERN_MODEL_H */

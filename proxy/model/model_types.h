@@ -1,0 +1,253 @@
+/*
+ * model_types.h: tern's internal configuration model.
+ *
+ * Every configuration source (today the HAProxy-syntax file, later xDS)
+ * compiles into these structures; nothing here knows the file syntax. A
+ * complete model is one `struct snapshot`: immutable once published,
+ * refcounted, and shared by all worker threads (see ARCHITECTURE.md).
+ *
+ *   snapshot -> listeners (frontends) -> default cluster
+ *            -> clusters (backends)   -> endpoints (servers) + health spec
+ *
+ * The only fields that change after publication are the ones marked
+ * "runtime": atomics written by one known thread and read by others, and
+ * per-worker stats slots written only by their worker.
+ *
+ * Names: "listener" is HAProxy's frontend, "cluster" its backend, "endpoint"
+ * its server. A `listen` section yields one listener and one cluster of the
+ * same name.
+ */
+#ifndef TERN_MODEL_TYPES_H
+#define TERN_MODEL_TYPES_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "proxy/core/util.h"
+
+struct lb_ops;
+struct host_set;
+
+enum proxy_mode {
+    PROXY_MODE_TCP = 0,
+    PROXY_MODE_HTTP,
+};
+
+/* balance ... */
+enum lb_policy {
+    LB_ROUNDROBIN = 0, /* smooth weighted round robin, dynamic */
+    LB_STATIC_RR,      /* weighted round robin over a precomputed table */
+    LB_LEASTCONN,      /* fewest current connections relative to weight */
+    LB_FIRST,          /* first endpoint (by id) with free slots */
+    LB_SOURCE,         /* hash of the client address */
+    LB_RANDOM,         /* weighted random, best of `draws` by load (P2C) */
+};
+
+/* hash-type map-based | consistent */
+enum lb_hash_type {
+    LB_HASH_MAP_BASED = 0,
+    LB_HASH_CONSISTENT,
+};
+
+/* consistent-hash ring | maglev (tern extension; see README) */
+enum lb_consistent_algo {
+    LB_CONSISTENT_RING = 0,
+    LB_CONSISTENT_MAGLEV,
+};
+
+enum health_check_type {
+    HC_NONE = 0,
+    HC_TCP,  /* connect only */
+    HC_HTTP, /* option httpchk: request, then a status line */
+};
+
+/* A counter owned by one worker: written only by that worker (relaxed
+ * load+store, no lock prefix), read by any thread at scrape time. */
+struct counter {
+    _Atomic uint64_t v;
+};
+
+static inline void counter_add(struct counter *c, uint64_t n)
+{
+    atomic_store_explicit(&c->v, atomic_load_explicit(&c->v, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+static inline uint64_t counter_get(const struct counter *c)
+{
+    return atomic_load_explicit(&((struct counter *)c)->v, memory_order_relaxed);
+}
+
+/* Per-worker stats of a listener. Gauges are per-worker deltas whose sum is
+ * the current value (a connection opens and closes on the same worker). */
+struct listener_stats {
+    struct counter cur_conns;   /* gauge */
+    struct counter conns_total;
+    struct counter bytes_in;    /* from clients */
+    struct counter bytes_out;   /* to clients */
+    struct counter denied_conns; /* refused at maxconn */
+    struct counter accept_errors;
+} __attribute__((aligned(TERN_CACHELINE)));
+
+struct cluster_stats {
+    struct counter cur_conns; /* gauge */
+    struct counter conns_total;
+    struct counter bytes_in;  /* from servers */
+    struct counter bytes_out; /* to servers */
+    struct counter connect_errors;
+    struct counter retries;
+    struct counter redispatches;
+    struct counter no_server;      /* no usable endpoint at all */
+    struct counter queue_timeouts;
+    struct counter queue_full;
+    struct counter cur_queued; /* gauge */
+} __attribute__((aligned(TERN_CACHELINE)));
+
+struct endpoint_stats {
+    struct counter cur_conns; /* gauge */
+    struct counter conns_total;
+    struct counter bytes_in;
+    struct counter bytes_out;
+    struct counter connect_errors;
+    struct counter retries;
+    struct counter lb_selected; /* times the load balancer chose it */
+} __attribute__((aligned(TERN_CACHELINE)));
+
+/* Where in the source a model object came from, for error messages. */
+struct source_loc {
+    const char *file; /* borrowed from the snapshot's interned file name */
+    int line;
+};
+
+struct health_spec {
+    enum health_check_type type;
+    char *method;         /* HC_HTTP: default "OPTIONS" (HAProxy's default) */
+    char *uri;            /* HC_HTTP: default "/" */
+    char *version;        /* HC_HTTP: default "HTTP/1.0" */
+    int expect_status;    /* 0: any 2xx or 3xx passes (HAProxy's default) */
+    uint32_t timeout_ms;  /* timeout check, or inter when unset */
+    uint32_t connect_timeout_ms; /* timeout connect, or inter when unset */
+};
+
+/* Health-check state of one endpoint; owned and written by the checker
+ * (main thread) only, except `up` which workers read. */
+struct endpoint_health {
+    uint32_t health;       /* HAProxy's counter: 0..rise+fall-1, up when >= rise */
+    uint64_t next_check_ms;
+    struct counter checks_total;
+    struct counter checks_failed;
+    struct counter went_down;
+    struct counter went_up;
+    char last_status[64]; /* last check result, human readable */
+    void *check;          /* the checker's in-flight state (health.c) */
+};
+
+struct endpoint {
+    char *name;
+    uint32_t id;              /* position in cluster->endpoints, from 0 */
+    struct cluster *cluster;  /* borrowed back pointer */
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    uint32_t weight;          /* 0..256, default 1 */
+    uint32_t maxconn;         /* 0: unlimited */
+    uint32_t maxqueue;        /* 0: unlimited (bounded by frontend maxconn) */
+    bool backup;
+    bool disabled;            /* "disabled": maintenance, never chosen */
+    bool check;               /* "check": health checks enabled */
+    uint32_t inter_ms;        /* default 2000 */
+    uint32_t rise;            /* default 2 */
+    uint32_t fall;            /* default 3 */
+    struct source_loc loc;
+
+    /* runtime */
+    _Atomic int up;           /* written by the health checker only */
+    _Atomic int cur_conns;    /* all workers: connections established or connecting */
+    struct endpoint_health hc;
+    struct endpoint_stats *stats; /* [nworkers] */
+};
+
+struct cluster {
+    char *name;
+    uint32_t id;              /* position in snapshot->clusters */
+    enum proxy_mode mode;
+    enum lb_policy lb_policy;
+    enum lb_hash_type hash_type;
+    enum lb_consistent_algo consistent_algo;
+    uint32_t random_draws;    /* balance random(<draws>), default 2 */
+    const struct lb_ops *lb;  /* chosen from lb_policy and hash_type */
+    struct endpoint **endpoints;
+    uint32_t nendpoints;
+    uint32_t timeout_connect_ms; /* 0: none (HAProxy warns; we default 5s, see README) */
+    uint32_t timeout_server_ms;  /* 0: none */
+    uint32_t timeout_queue_ms;   /* 0: timeout connect */
+    uint32_t timeout_check_ms;   /* 0: unset */
+    uint32_t retries;            /* default 3 */
+    bool redispatch;             /* option redispatch */
+    int redispatch_interval;     /* option redispatch <interval>, default -1 */
+    bool allbackups;             /* option allbackups */
+    struct health_spec hc;
+    struct source_loc loc;
+
+    /* runtime */
+    struct host_set *hosts;      /* main thread's current set (owned ref) */
+    struct cluster_stats *stats; /* [nworkers] */
+    /* Each worker's view of the host set; slot w is written by worker w only
+     * (on a MSG_HOSTSET message) and read by worker w only. */
+    struct cluster_worker_slot {
+        struct host_set *hosts;
+        /* connections of this worker waiting for a free endpoint slot */
+        void *queue_head;
+        void *queue_tail;
+        uint32_t queue_len;
+    } __attribute__((aligned(TERN_CACHELINE))) *worker;
+};
+
+struct bind_addr {
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    struct source_loc loc;
+};
+
+struct listener {
+    char *name;
+    uint32_t id;
+    enum proxy_mode mode;
+    struct bind_addr *binds;
+    uint32_t nbinds;
+    uint32_t maxconn;             /* default 0: global maxconn applies */
+    uint32_t timeout_client_ms;   /* 0: none */
+    struct cluster *default_cluster; /* borrowed; NULL: connections refused */
+    bool access_log;              /* default true; `no log` turns it off */
+    struct source_loc loc;
+
+    /* runtime */
+    _Atomic int cur_conns;        /* all workers, for maxconn */
+    struct listener_stats *stats; /* [nworkers] */
+};
+
+struct model_global {
+    uint32_t nbthread;            /* 0: number of CPUs */
+    uint32_t maxconn;             /* default 4096 */
+    bool has_admin;
+    struct sockaddr_storage admin_addr;
+    socklen_t admin_addrlen;
+    uint32_t grace_ms;            /* keep accepting this long after stop begins */
+    uint32_t hard_stop_after_ms;  /* 0: wait for connections without limit */
+    uint32_t bufsize;             /* tune.bufsize, default 16384 */
+};
+
+struct snapshot {
+    _Atomic int refcnt;
+    uint64_t version;
+    char *source;                 /* file name (interned; source_loc points here) */
+    struct model_global global;
+    struct listener **listeners;
+    uint32_t nlisteners;
+    struct cluster **clusters;
+    uint32_t nclusters;
+    uint32_t nworkers;            /* stats slots allocated, 0 before runtime */
+};
+
+#endif /* TERN_MODEL_TYPES_H */

@@ -1,0 +1,62 @@
+/*
+ * worker.h: the worker threads. Each worker owns an event_base, its own
+ * SO_REUSEPORT listening sockets, its connections, its LB state slots and its
+ * stats slots. Workers never take a lock on the connection path; the main
+ * thread talks to them only through each worker's message queue (a mutex
+ * taken on the control path plus an eventfd that wakes the loop).
+ *
+ * Thread: every function here is called on the main thread, unless noted.
+ */
+#ifndef TERN_WORKER_H
+#define TERN_WORKER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proxy/model/model_types.h"
+
+struct host_set;
+
+/* Per-worker process-level counters (read by the admin API at scrape time). */
+struct worker_stats {
+    struct counter accept_paused;   /* accept paused for lack of fds (EMFILE/ENFILE) */
+    struct counter conns_total;
+    struct counter cur_conns;       /* gauge */
+    struct counter log_dropped;     /* access-log lines dropped (never block) */
+    struct counter queue_full;
+} __attribute__((aligned(TERN_CACHELINE)));
+
+/*
+ * Opens every listening socket of `snap` once per worker (SO_REUSEPORT) on
+ * the calling thread, so a bind failure is reported before anything runs.
+ * On failure writes one "FILE:LINE: bind: ..." line per failing address to
+ * errbuf (appending) and returns the number of failures; 0 on success.
+ */
+int workers_bind(struct snapshot *snap, uint32_t nworkers, char *errbuf, size_t errlen);
+
+/* Starts the workers on the snapshot bound above (each takes a reference). */
+int workers_start(struct snapshot *snap);
+
+/* Number of workers started. */
+uint32_t workers_count(void);
+
+/* Worker w's counters. */
+const struct worker_stats *workers_stats(uint32_t w);
+
+/* Connections open on all workers (client side), for graceful stop. */
+uint64_t workers_active_conns(void);
+
+/*
+ * Hands the cluster's current main-thread host set (c->hosts) to every
+ * worker; each worker swaps its slot and drops its reference to the old set.
+ */
+void workers_publish_hosts(struct cluster *c);
+
+/* Graceful stop, step 1: every worker closes its listening sockets. */
+void workers_stop_accepting(void);
+
+/* Ends every worker loop (closing remaining connections) and joins them. */
+void workers_shutdown(void);
+
+#endif /* TERN_WORKER_H */

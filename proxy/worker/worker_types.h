@@ -1,0 +1,155 @@
+/*
+ * worker_types.h: the structures a worker thread owns. Private to
+ * proxy/worker/ (the rest of tern uses worker.h).
+ */
+#ifndef TERN_WORKER_TYPES_H
+#define TERN_WORKER_TYPES_H
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proxy/core/buf.h"
+#include "proxy/model/model_types.h"
+#include "proxy/worker/accesslog.h"
+#include "proxy/worker/worker.h"
+
+enum msg_type {
+    MSG_HOSTSET = 1,   /* a: struct cluster *, b: struct host_set * (one ref for us) */
+    MSG_STOP_ACCEPT,   /* close listening sockets */
+    MSG_EXIT,          /* close everything and leave the loop */
+};
+
+struct msg {
+    struct msg *next;
+    enum msg_type type;
+    void *a;
+    void *b;
+};
+
+/* One listening socket of one worker. */
+struct worker_listener {
+    struct worker *w;
+    struct listener *l;   /* borrowed from the worker's snapshot */
+    int fd;
+    bool paused;          /* accept disabled (maxconn reached or out of fds) */
+    struct event ev;
+};
+
+/* Termination state of a connection, as HAProxy's two-letter code plus a
+ * reason word for the access log and counters. */
+enum conn_reason {
+    CR_NONE = 0,
+    CR_DONE,            /* both sides closed normally */
+    CR_CLIENT_RESET,    /* client error/reset */
+    CR_SERVER_RESET,    /* server error/reset in data phase */
+    CR_CLIENT_TIMEOUT,
+    CR_SERVER_TIMEOUT,
+    CR_CONNECT_FAILED,  /* every connect attempt failed */
+    CR_CONNECT_TIMEOUT, /* the last attempt timed out */
+    CR_NO_SERVER,       /* no usable endpoint */
+    CR_QUEUE_TIMEOUT,
+    CR_QUEUE_FULL,
+    CR_KILLED,          /* stop: hard-stop-after or immediate stop */
+};
+
+enum conn_state {
+    CS_QUEUED = 1,     /* waiting for a free endpoint slot */
+    CS_TURNAROUND,     /* waiting before retrying the same endpoint */
+    CS_CONNECTING,
+    CS_ESTABLISHED,
+    CS_CLOSED,
+};
+
+/* One proxied TCP connection: client side + server side. */
+struct conn {
+    struct conn *prev, *next;     /* worker's list of connections */
+    struct conn *qnext;           /* cluster queue link while CS_QUEUED */
+    struct worker *w;
+    struct worker_snap *ws;       /* snapshot pinned by this connection */
+    struct listener *l;
+    struct cluster *c;
+    struct endpoint *ep;          /* current endpoint (slot held while set) */
+    struct buf *c2s;              /* client -> server bytes in flight */
+    struct buf *s2c;              /* server -> client bytes in flight */
+    int cfd;
+    int sfd;
+    enum conn_state state;
+    enum conn_reason reason;
+    uint8_t retries_done;
+    /* readiness as reported by the edge-triggered events (not bit-fields:
+     * the pump passes their addresses) */
+    bool c_readable, c_writable, s_readable, s_writable;
+    bool c_eof : 1;      /* client sent FIN */
+    bool s_eof : 1;      /* server sent FIN */
+    bool c_shut : 1;     /* we sent FIN to the client */
+    bool s_shut : 1;     /* we sent FIN to the server */
+    bool holds_slot : 1; /* one of ep's maxconn slots is ours */
+    bool redispatched : 1;
+    bool in_pump : 1;
+    uint64_t accept_ms;
+    uint64_t queue_ms;            /* time spent queued */
+    uint64_t connect_start_ms;
+    uint64_t connected_ms;        /* 0 until established */
+    uint64_t c_active_ms;         /* last client-side I/O */
+    uint64_t s_active_ms;         /* last server-side I/O */
+    uint64_t deadline_ms;         /* current deadline of the state (connect, queue, turnaround) */
+    uint64_t timer_at_ms;         /* when the armed timer fires, 0 if none */
+    uint64_t bytes_in;            /* from the client */
+    uint64_t bytes_out;           /* to the client */
+    struct sockaddr_in6 peer;     /* client address (v4 stored as AF_INET in the same space) */
+    struct event cev;             /* client fd, edge-triggered read+write */
+    struct event sev;             /* server fd, edge-triggered read+write */
+    struct event timer;
+};
+
+/* A snapshot as one worker uses it: pinned while connections use it. */
+struct worker_snap {
+    struct worker_snap *next;
+    struct snapshot *snap;
+    uint32_t nconns;
+};
+
+struct worker {
+    uint32_t id;
+    pthread_t thread;
+    struct event_base *base;
+    struct snapshot *snap;              /* snapshot for new connections */
+    struct worker_snap *snaps;          /* current first, then older pinned ones */
+    struct worker_listener *listeners;
+    uint32_t nlisteners;
+    bool stopping;                      /* stop accepting requested */
+    struct conn *conns;                 /* all open connections */
+    uint64_t nconns;
+    _Atomic uint64_t nconns_shared;     /* copy of nconns for the main thread */
+    struct buf_pool pool;
+    uint64_t rng;
+    uint64_t last_emfile_log_ms;
+    struct event resume_ev;             /* re-enables paused listeners */
+    bool resume_armed;
+    struct accesslog alog;
+    struct worker_stats stats;
+    /* message queue from the main thread */
+    pthread_mutex_t mq_lock;
+    struct msg *mq_head, *mq_tail;
+    int mq_fd;                          /* eventfd */
+    struct event mq_ev;
+};
+
+/* Cached loop time of the worker's event_base, in ms (no syscall). */
+uint64_t worker_now_ms(struct worker *w);
+
+/* tcp_proxy.c */
+void tcp_proxy_accept(struct worker *w, struct worker_listener *wl, int fd,
+                      const struct sockaddr *sa, socklen_t salen);
+void tcp_proxy_close_all(struct worker *w, enum conn_reason why);
+/* A slot of cluster c freed (or new hosts arrived): try queued connections. */
+void tcp_proxy_dequeue(struct worker *w, struct cluster *c);
+
+/* worker.c: a connection closed; re-enable listeners paused at maxconn. */
+void worker_conn_closed(struct worker *w, struct worker_snap *ws);
+
+#endif /* TERN_WORKER_TYPES_H */
