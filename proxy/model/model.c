@@ -15,10 +15,14 @@
 #define DEFAULT_GLOBAL_MAXCONN 4096
 #define DEFAULT_BUFSIZE 16384
 
+/* Versions of snapshots built by this process, from 1. */
+static _Atomic uint64_t snapshot_versions;
+
 struct snapshot *snapshot_new(const char *source)
 {
     struct snapshot *snap = tern_calloc(1, sizeof(*snap));
     atomic_init(&snap->refcnt, 1);
+    snap->version = atomic_fetch_add(&snapshot_versions, 1) + 1;
     snap->source = tern_strdup(source ? source : "-");
     snap->global.maxconn = 0;
     snap->global.bufsize = DEFAULT_BUFSIZE;
@@ -37,7 +41,7 @@ static void health_spec_free(struct health_spec *hc)
     free(hc->version);
 }
 
-static void cluster_free(struct cluster *c)
+static void cluster_free(struct cluster *c, uint32_t nworkers)
 {
     for (uint32_t i = 0; i < c->nendpoints; i++) {
         struct endpoint *ep = c->endpoints[i];
@@ -51,6 +55,9 @@ static void cluster_free(struct cluster *c)
     if (c->worker) {
         /* Workers drop their own references before the snapshot dies; what is
          * left here belongs to workers that never ran (startup failure). */
+        for (uint32_t w = 0; w < nworkers; w++)
+            if (c->worker[w].hosts)
+                host_set_unref(c->worker[w].hosts);
         free(c->worker);
     }
     health_spec_free(&c->hc);
@@ -72,7 +79,7 @@ void snapshot_unref(struct snapshot *snap)
     }
     free(snap->listeners);
     for (uint32_t i = 0; i < snap->nclusters; i++)
-        cluster_free(snap->clusters[i]);
+        cluster_free(snap->clusters[i], snap->nworkers);
     free(snap->clusters);
     free(snap->source);
     free(snap);

@@ -1,0 +1,228 @@
+/*
+ * admin.c: the admin HTTP listener (see admin.h). The socket is made here
+ * (so IPv6, SO_REUSEADDR and bind errors are ours to report) and handed to
+ * evhttp. One generic callback routes by path; the pages themselves are
+ * rendered by prometheus.c and clusters_json.c into the reply's evbuffer.
+ * evhttp is told to let every method through so that a known path with a
+ * wrong method gets our 405 rather than evhttp's 501/405 without Allow.
+ */
+#include "proxy/admin/admin.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proxy/admin/clusters_json.h"
+#include "proxy/admin/prometheus.h"
+#include "proxy/core/log.h"
+#include "proxy/core/util.h"
+#include "proxy/main/process.h"
+#include "proxy/model/model_types.h"
+#include "proxy/worker/worker.h"
+
+#define ADMIN_TIMEOUT_S 10
+#define ADMIN_MAX_HEADERS 16384
+#define ADMIN_MAX_BODY 65536
+
+static struct {
+    struct evhttp *http;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+} admin;
+
+static void reply(struct evhttp_request *req, int code, const char *reason,
+                  const char *content_type, struct evbuffer *body)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+
+    evhttp_add_header(h, "Server", "tern");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    evhttp_add_header(h, "Content-Type", content_type);
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+        /* evhttp would send the body: announce its length, send none. */
+        char len[32];
+        snprintf(len, sizeof(len), "%zu", body ? evbuffer_get_length(body) : 0);
+        evhttp_add_header(h, "Content-Length", len);
+        evhttp_send_reply(req, code, reason, NULL);
+        return;
+    }
+    evhttp_send_reply(req, code, reason, body);
+}
+
+static void reply_text(struct evhttp_request *req, int code, const char *reason,
+                       const char *text)
+{
+    struct evbuffer *body = evbuffer_new();
+
+    evbuffer_add(body, text, strlen(text));
+    reply(req, code, reason, "text/plain; charset=utf-8", body);
+    evbuffer_free(body);
+}
+
+static void page_ready(struct evhttp_request *req)
+{
+    switch (tern_proc.state) {
+    case PROC_READY:
+        reply_text(req, 200, "OK", "ready\n");
+        return;
+    case PROC_DRAINING:
+        reply_text(req, 503, "Service Unavailable", "draining\n");
+        return;
+    case PROC_STARTING:
+        break;
+    }
+    reply_text(req, 503, "Service Unavailable", "starting\n");
+}
+
+static void gather_process(struct prometheus_process *p)
+{
+    uint32_t n = workers_count();
+    struct timespec now;
+
+    memset(p, 0, sizeof(*p));
+    p->uptime_seconds = (double)(tern_now_ms() - tern_proc.start_ms) / 1000.0;
+    p->start_time_seconds = (double)tern_proc.start_wall;
+    if (clock_gettime(CLOCK_REALTIME, &now) == 0 && tern_proc.start_wall == 0)
+        p->start_time_seconds = (double)now.tv_sec - p->uptime_seconds;
+    p->workers = n;
+    for (uint32_t w = 0; w < n; w++) {
+        const struct worker_stats *ws = workers_stats(w);
+        if (!ws)
+            continue;
+        p->cur_conns += (int64_t)counter_get(&ws->cur_conns);
+        p->conns_total += counter_get(&ws->conns_total);
+        p->accept_paused += counter_get(&ws->accept_paused);
+        p->log_dropped += counter_get(&ws->log_dropped);
+        p->queue_full += counter_get(&ws->queue_full);
+    }
+}
+
+static void page_prometheus(struct evhttp_request *req)
+{
+    struct evbuffer *body = evbuffer_new();
+    struct prometheus_process proc;
+
+    gather_process(&proc);
+    prometheus_render(body, tern_proc.snap, &proc);
+    reply(req, 200, "OK", PROMETHEUS_CONTENT_TYPE, body);
+    evbuffer_free(body);
+}
+
+static void page_clusters(struct evhttp_request *req)
+{
+    struct evbuffer *body = evbuffer_new();
+
+    clusters_json_render(body, tern_proc.snap);
+    reply(req, 200, "OK", "application/json", body);
+    evbuffer_free(body);
+}
+
+static const struct {
+    const char *path;
+    void (*page)(struct evhttp_request *req);
+} routes[] = {
+    {"/ready", page_ready},
+    {"/stats/prometheus", page_prometheus},
+    {"/clusters", page_clusters},
+};
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    const char *uri = evhttp_request_get_uri(req);
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    size_t plen = strcspn(uri, "?#");
+
+    for (size_t i = 0; i < TERN_ARRAY_SIZE(routes); i++) {
+        if (strlen(routes[i].path) != plen || memcmp(routes[i].path, uri, plen) != 0)
+            continue;
+        if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+            reply_text(req, 405, "Method Not Allowed", "method not allowed\n");
+            return;
+        }
+        routes[i].page(req);
+        return;
+    }
+    reply_text(req, 404, "Not Found", "not found\n");
+}
+
+int admin_start(struct event_base *base, const struct sockaddr *addr, socklen_t addrlen,
+                char *err, size_t errlen)
+{
+    char name[80];
+    int one = 1;
+    int fd;
+
+    if (admin.http) {
+        snprintf(err, errlen, "admin API already started");
+        return -1;
+    }
+    tern_format_addr(addr, name, sizeof(name));
+    fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "admin %s: socket: %s", name, strerror(errno));
+        return -1;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (addr->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, addr, addrlen) < 0) {
+        snprintf(err, errlen, "admin %s: cannot bind: %s", name, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (listen(fd, 128) < 0) {
+        snprintf(err, errlen, "admin %s: cannot listen: %s", name, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    admin.addrlen = sizeof(admin.addr);
+    if (getsockname(fd, (struct sockaddr *)&admin.addr, &admin.addrlen) < 0)
+        admin.addrlen = 0;
+    else
+        tern_format_addr((const struct sockaddr *)&admin.addr, name, sizeof(name));
+
+    admin.http = evhttp_new(base);
+    if (!admin.http)
+        tern_panic(__FILE__, __LINE__, "evhttp_new failed");
+    evhttp_set_allowed_methods(admin.http,
+                               EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                   EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                                   EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+    evhttp_set_timeout(admin.http, ADMIN_TIMEOUT_S);
+    evhttp_set_max_headers_size(admin.http, ADMIN_MAX_HEADERS);
+    evhttp_set_max_body_size(admin.http, ADMIN_MAX_BODY);
+    evhttp_set_gencb(admin.http, on_request, NULL);
+    if (!evhttp_accept_socket_with_handle(admin.http, fd)) {
+        snprintf(err, errlen, "admin %s: cannot accept on the socket", name);
+        evhttp_free(admin.http);
+        admin.http = NULL;
+        close(fd);
+        return -1;
+    }
+    log_info("admin API listening on %s", name);
+    return 0;
+}
+
+int admin_local_addr(struct sockaddr_storage *out, socklen_t *outlen)
+{
+    if (!admin.http || admin.addrlen == 0)
+        return -1;
+    memcpy(out, &admin.addr, admin.addrlen);
+    *outlen = admin.addrlen;
+    return 0;
+}
+
+void admin_stop(void)
+{
+    if (!admin.http)
+        return;
+    /* evhttp_free closes the bound socket and every open connection. */
+    evhttp_free(admin.http);
+    memset(&admin, 0, sizeof(admin));
+}

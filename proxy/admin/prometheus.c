@@ -1,0 +1,328 @@
+/*
+ * prometheus.c: the /stats/prometheus page (see prometheus.h).
+ *
+ * The families that are plain sums of one per-worker counter are tables of
+ * (name, help, type, offset into the stats slot); the loop that renders a
+ * table is the same for frontends, backends and servers, with a small
+ * per-scope "label writer". Families computed from other runtime fields
+ * (server up, weight, check counters, backend servers up) are written by
+ * hand below the tables. Families are grouped (all samples of a family
+ * follow its HELP/TYPE lines), as the format requires.
+ */
+#include "proxy/admin/prometheus.h"
+
+#include <event2/buffer.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "proxy/core/util.h"
+#include "proxy/model/model_types.h"
+
+enum metric_type {
+    METRIC_COUNTER = 0,
+    METRIC_GAUGE,
+};
+
+struct family {
+    const char *name;
+    const char *help;
+    enum metric_type type;
+    size_t off; /* of the struct counter in the stats slot */
+};
+
+#define C(field) offsetof(struct listener_stats, field)
+static const struct family frontend_families[] = {
+    {"tern_frontend_current_connections", "Client connections open on the frontend.",
+     METRIC_GAUGE, C(cur_conns)},
+    {"tern_frontend_connections_total", "Client connections accepted by the frontend.",
+     METRIC_COUNTER, C(conns_total)},
+    {"tern_frontend_bytes_in_total", "Bytes received from clients.", METRIC_COUNTER,
+     C(bytes_in)},
+    {"tern_frontend_bytes_out_total", "Bytes sent to clients.", METRIC_COUNTER, C(bytes_out)},
+    {"tern_frontend_denied_connections_total",
+     "Client connections refused because the frontend was at maxconn.", METRIC_COUNTER,
+     C(denied_conns)},
+    {"tern_frontend_accept_errors_total", "Failed accept() calls on the frontend's sockets.",
+     METRIC_COUNTER, C(accept_errors)},
+};
+#undef C
+
+#define C(field) offsetof(struct cluster_stats, field)
+static const struct family backend_families[] = {
+    {"tern_backend_current_connections", "Connections to the backend's servers open now.",
+     METRIC_GAUGE, C(cur_conns)},
+    {"tern_backend_connections_total", "Connections the backend sent to a server.",
+     METRIC_COUNTER, C(conns_total)},
+    {"tern_backend_bytes_in_total", "Bytes received from the backend's servers.",
+     METRIC_COUNTER, C(bytes_in)},
+    {"tern_backend_bytes_out_total", "Bytes sent to the backend's servers.", METRIC_COUNTER,
+     C(bytes_out)},
+    {"tern_backend_connect_errors_total", "Failed connection attempts to the backend's servers.",
+     METRIC_COUNTER, C(connect_errors)},
+    {"tern_backend_retries_total", "Connection attempts retried after a failure.",
+     METRIC_COUNTER, C(retries)},
+    {"tern_backend_redispatches_total", "Retries sent to another server (option redispatch).",
+     METRIC_COUNTER, C(redispatches)},
+    {"tern_backend_no_server_total", "Connections refused because no server was usable.",
+     METRIC_COUNTER, C(no_server)},
+    {"tern_backend_queue_timeouts_total", "Queued connections dropped at timeout queue.",
+     METRIC_COUNTER, C(queue_timeouts)},
+    {"tern_backend_queue_full_total", "Connections refused because the queue was full.",
+     METRIC_COUNTER, C(queue_full)},
+    {"tern_backend_current_queue", "Connections waiting in the backend's queue.", METRIC_GAUGE,
+     C(cur_queued)},
+};
+#undef C
+
+#define C(field) offsetof(struct endpoint_stats, field)
+static const struct family server_families[] = {
+    {"tern_server_current_connections", "Connections to the server open now.", METRIC_GAUGE,
+     C(cur_conns)},
+    {"tern_server_connections_total", "Connections established or attempted to the server.",
+     METRIC_COUNTER, C(conns_total)},
+    {"tern_server_bytes_in_total", "Bytes received from the server.", METRIC_COUNTER,
+     C(bytes_in)},
+    {"tern_server_bytes_out_total", "Bytes sent to the server.", METRIC_COUNTER, C(bytes_out)},
+    {"tern_server_connect_errors_total", "Failed connection attempts to the server.",
+     METRIC_COUNTER, C(connect_errors)},
+    {"tern_server_retries_total", "Connection attempts to the server that were retried.",
+     METRIC_COUNTER, C(retries)},
+    {"tern_server_lb_selected_total", "Times the load balancer chose the server.",
+     METRIC_COUNTER, C(lb_selected)},
+};
+#undef C
+
+void prometheus_escape_label(struct evbuffer *out, const char *s)
+{
+    const char *run = s;
+
+    for (; *s; s++) {
+        const char *esc;
+        switch (*s) {
+        case '\\': esc = "\\\\"; break;
+        case '"': esc = "\\\""; break;
+        case '\n': esc = "\\n"; break;
+        default: continue;
+        }
+        if (s > run)
+            evbuffer_add(out, run, (size_t)(s - run));
+        evbuffer_add(out, esc, 2);
+        run = s + 1;
+    }
+    if (s > run)
+        evbuffer_add(out, run, (size_t)(s - run));
+}
+
+static void header(struct evbuffer *out, const char *name, const char *help,
+                   enum metric_type type)
+{
+    evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+                        type == METRIC_GAUGE ? "gauge" : "counter");
+}
+
+static void labels_proxy(struct evbuffer *out, const char *proxy)
+{
+    evbuffer_add(out, "{proxy=\"", 8);
+    prometheus_escape_label(out, proxy);
+    evbuffer_add(out, "\"}", 2);
+}
+
+static void labels_server(struct evbuffer *out, const struct endpoint *ep, const char *extra_key,
+                          const char *extra_val)
+{
+    evbuffer_add(out, "{proxy=\"", 8);
+    prometheus_escape_label(out, ep->cluster->name);
+    evbuffer_add(out, "\",server=\"", 10);
+    prometheus_escape_label(out, ep->name);
+    evbuffer_add(out, "\"", 1);
+    if (extra_key) {
+        evbuffer_add_printf(out, ",%s=\"", extra_key);
+        prometheus_escape_label(out, extra_val);
+        evbuffer_add(out, "\"", 1);
+    }
+    evbuffer_add(out, "}", 1);
+}
+
+/* Sum over the workers of one counter in an array of stats slots. */
+static uint64_t sum_slots(const void *slots, size_t stride, uint32_t nworkers, size_t off)
+{
+    uint64_t sum = 0;
+
+    if (!slots)
+        return 0;
+    for (uint32_t w = 0; w < nworkers; w++)
+        sum += counter_get((const struct counter *)((const char *)slots + w * stride + off));
+    return sum;
+}
+
+static void value(struct evbuffer *out, enum metric_type type, uint64_t v)
+{
+    if (type == METRIC_GAUGE)
+        evbuffer_add_printf(out, " %" PRId64 "\n", (int64_t)v);
+    else
+        evbuffer_add_printf(out, " %" PRIu64 "\n", v);
+}
+
+static void render_frontends(struct evbuffer *out, const struct snapshot *snap)
+{
+    for (size_t f = 0; f < TERN_ARRAY_SIZE(frontend_families); f++) {
+        const struct family *fam = &frontend_families[f];
+        header(out, fam->name, fam->help, fam->type);
+        for (uint32_t i = 0; snap && i < snap->nlisteners; i++) {
+            const struct listener *l = snap->listeners[i];
+            evbuffer_add(out, fam->name, strlen(fam->name));
+            labels_proxy(out, l->name);
+            value(out, fam->type,
+                  sum_slots(l->stats, sizeof(*l->stats), snap->nworkers, fam->off));
+        }
+    }
+}
+
+static void count_up(const struct cluster *c, uint64_t *active, uint64_t *backup)
+{
+    *active = *backup = 0;
+    for (uint32_t i = 0; i < c->nendpoints; i++) {
+        struct endpoint *ep = c->endpoints[i];
+        if (ep->disabled || !atomic_load(&ep->up))
+            continue;
+        if (ep->backup)
+            (*backup)++;
+        else
+            (*active)++;
+    }
+}
+
+static void render_backends(struct evbuffer *out, const struct snapshot *snap)
+{
+    uint64_t active, backup;
+
+    for (size_t f = 0; f < TERN_ARRAY_SIZE(backend_families); f++) {
+        const struct family *fam = &backend_families[f];
+        header(out, fam->name, fam->help, fam->type);
+        for (uint32_t i = 0; snap && i < snap->nclusters; i++) {
+            const struct cluster *c = snap->clusters[i];
+            evbuffer_add(out, fam->name, strlen(fam->name));
+            labels_proxy(out, c->name);
+            value(out, fam->type,
+                  sum_slots(c->stats, sizeof(*c->stats), snap->nworkers, fam->off));
+        }
+    }
+    header(out, "tern_backend_active_servers", "Non-backup servers of the backend that are up.",
+           METRIC_GAUGE);
+    for (uint32_t i = 0; snap && i < snap->nclusters; i++) {
+        count_up(snap->clusters[i], &active, &backup);
+        evbuffer_add_printf(out, "tern_backend_active_servers");
+        labels_proxy(out, snap->clusters[i]->name);
+        value(out, METRIC_GAUGE, active);
+    }
+    header(out, "tern_backend_backup_servers", "Backup servers of the backend that are up.",
+           METRIC_GAUGE);
+    for (uint32_t i = 0; snap && i < snap->nclusters; i++) {
+        count_up(snap->clusters[i], &active, &backup);
+        evbuffer_add_printf(out, "tern_backend_backup_servers");
+        labels_proxy(out, snap->clusters[i]->name);
+        value(out, METRIC_GAUGE, backup);
+    }
+}
+
+/* Calls body(ep) for every server of the snapshot, in config order. */
+#define FOR_EACH_SERVER(snap, ep)                                                         \
+    for (uint32_t ci_ = 0; (snap) && ci_ < (snap)->nclusters; ci_++)                      \
+        for (uint32_t ei_ = 0; ei_ < (snap)->clusters[ci_]->nendpoints; ei_++)            \
+            for (const struct endpoint *ep = (snap)->clusters[ci_]->endpoints[ei_]; ep; ep = NULL)
+
+static void server_sample(struct evbuffer *out, const char *name, const struct endpoint *ep,
+                          enum metric_type type, uint64_t v)
+{
+    evbuffer_add(out, name, strlen(name));
+    labels_server(out, ep, NULL, NULL);
+    value(out, type, v);
+}
+
+static void render_servers(struct evbuffer *out, const struct snapshot *snap)
+{
+    for (size_t f = 0; f < TERN_ARRAY_SIZE(server_families); f++) {
+        const struct family *fam = &server_families[f];
+        header(out, fam->name, fam->help, fam->type);
+        FOR_EACH_SERVER(snap, ep)
+            server_sample(out, fam->name, ep, fam->type,
+                          sum_slots(ep->stats, sizeof(*ep->stats), snap->nworkers, fam->off));
+    }
+
+    header(out, "tern_server_up",
+           "1 when the server is up (health checks pass or are off) and enabled, else 0.",
+           METRIC_GAUGE);
+    FOR_EACH_SERVER(snap, ep)
+        server_sample(out, "tern_server_up", ep, METRIC_GAUGE,
+                      !ep->disabled && atomic_load(&((struct endpoint *)ep)->up) ? 1 : 0);
+
+    header(out, "tern_server_weight", "Configured weight of the server.", METRIC_GAUGE);
+    FOR_EACH_SERVER(snap, ep)
+        server_sample(out, "tern_server_weight", ep, METRIC_GAUGE, ep->weight);
+
+    header(out, "tern_server_checks_total", "Health checks run against the server.",
+           METRIC_COUNTER);
+    FOR_EACH_SERVER(snap, ep)
+        server_sample(out, "tern_server_checks_total", ep, METRIC_COUNTER,
+                      counter_get(&ep->hc.checks_total));
+
+    header(out, "tern_server_check_failures_total", "Health checks of the server that failed.",
+           METRIC_COUNTER);
+    FOR_EACH_SERVER(snap, ep)
+        server_sample(out, "tern_server_check_failures_total", ep, METRIC_COUNTER,
+                      counter_get(&ep->hc.checks_failed));
+
+    header(out, "tern_server_check_transitions_total",
+           "Health state changes of the server, by the state entered.", METRIC_COUNTER);
+    FOR_EACH_SERVER(snap, ep) {
+        evbuffer_add_printf(out, "tern_server_check_transitions_total");
+        labels_server(out, ep, "to", "down");
+        value(out, METRIC_COUNTER, counter_get(&ep->hc.went_down));
+        evbuffer_add_printf(out, "tern_server_check_transitions_total");
+        labels_server(out, ep, "to", "up");
+        value(out, METRIC_COUNTER, counter_get(&ep->hc.went_up));
+    }
+}
+
+static void render_process(struct evbuffer *out, const struct prometheus_process *p)
+{
+    header(out, "tern_build_info", "tern's version, as a label; the value is always 1.",
+           METRIC_GAUGE);
+    evbuffer_add_printf(out, "tern_build_info{version=\"");
+    prometheus_escape_label(out, TERN_VERSION);
+    evbuffer_add_printf(out, "\"} 1\n");
+
+    header(out, "tern_process_uptime_seconds", "Seconds since the process started.",
+           METRIC_GAUGE);
+    evbuffer_add_printf(out, "tern_process_uptime_seconds %.3f\n", p->uptime_seconds);
+    header(out, "tern_process_start_time_seconds", "Start time of the process, in Unix time.",
+           METRIC_GAUGE);
+    evbuffer_add_printf(out, "tern_process_start_time_seconds %.3f\n", p->start_time_seconds);
+    header(out, "tern_process_workers", "Worker threads.", METRIC_GAUGE);
+    evbuffer_add_printf(out, "tern_process_workers %" PRIu32 "\n", p->workers);
+    header(out, "tern_process_current_connections", "Client connections open on all workers.",
+           METRIC_GAUGE);
+    evbuffer_add_printf(out, "tern_process_current_connections %" PRId64 "\n", p->cur_conns);
+    header(out, "tern_process_connections_total", "Client connections accepted on all workers.",
+           METRIC_COUNTER);
+    evbuffer_add_printf(out, "tern_process_connections_total %" PRIu64 "\n", p->conns_total);
+    header(out, "tern_process_accept_paused_total",
+           "Times accepting paused for lack of file descriptors.", METRIC_COUNTER);
+    evbuffer_add_printf(out, "tern_process_accept_paused_total %" PRIu64 "\n", p->accept_paused);
+    header(out, "tern_process_log_dropped_total",
+           "Access-log lines dropped because the log could not keep up.", METRIC_COUNTER);
+    evbuffer_add_printf(out, "tern_process_log_dropped_total %" PRIu64 "\n", p->log_dropped);
+    header(out, "tern_process_queue_full_total",
+           "Connections refused because a backend queue was full.", METRIC_COUNTER);
+    evbuffer_add_printf(out, "tern_process_queue_full_total %" PRIu64 "\n", p->queue_full);
+}
+
+void prometheus_render(struct evbuffer *out, const struct snapshot *snap,
+                       const struct prometheus_process *proc)
+{
+    render_process(out, proc);
+    render_frontends(out, snap);
+    render_backends(out, snap);
+    render_servers(out, snap);
+}

@@ -1,0 +1,804 @@
+/*
+ * cfg_keywords.c: the keywords tern understands, one handler each, and the
+ * HAProxy keywords it knowingly ignores or refuses.
+ *
+ * A handler gets the words after the keyword (av[0..ac-1]) and either
+ * updates the current section's settings (p->conf, the global model, or the
+ * listener/cluster for binds and servers) or reports what is wrong with
+ * cfg_err(); it never stops the parse. Values and defaults follow HAProxy
+ * 2.6's configuration manual; where tern differs, the table's note says so.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/config/cfg_int.h"
+#include "proxy/core/util.h"
+
+#define MAXCONN_MAX INT_MAX
+
+/* ---- argument helpers --------------------------------------------------- */
+
+/* Checks the argument count; reports and returns false when it is wrong. */
+static bool nargs(struct cfg *p, char **av, size_t ac, size_t min, size_t max,
+                  const char *usage)
+{
+    if (ac < min) {
+        cfg_err(p, "missing argument (usage: %s %s)", p->kw, usage);
+        return false;
+    }
+    if (ac > max) {
+        cfg_err(p, "unexpected extra argument '%s' (usage: %s %s)", av[max], p->kw, usage);
+        return false;
+    }
+    return true;
+}
+
+static bool get_int(struct cfg *p, const char *what, const char *s, long min, long max,
+                    long *out)
+{
+    if (tern_parse_int(s, min, max, out) == 0)
+        return true;
+    cfg_err(p, "invalid %s '%s' (expected an integer from %ld to %ld)", what, s, min, max);
+    return false;
+}
+
+static bool get_time(struct cfg *p, const char *what, const char *s, uint32_t *ms)
+{
+    if (tern_parse_duration_ms(s, ms) == 0)
+        return true;
+    cfg_err(p, "invalid %s '%s' (expected a number with an optional unit us, ms, s, m, h "
+               "or d; no unit means ms)", what, s);
+    return false;
+}
+
+/*
+ * Parses one "addr:port" as HAProxy writes it, with an optional "ipv4@" or
+ * "ipv6@" prefix. No DNS: names are errors.
+ */
+static bool get_addr(struct cfg *p, const char *s, struct sockaddr_storage *ss,
+                     socklen_t *sslen)
+{
+    char err[256];
+    const char *at = strchr(s, '@');
+    int want = AF_UNSPEC;
+
+    if (at) {
+        if (strncmp(s, "ipv4@", 5) == 0) {
+            want = AF_INET;
+        } else if (strncmp(s, "ipv6@", 5) == 0) {
+            want = AF_INET6;
+        } else {
+            cfg_err(p, "address '%s': only IPv4 and IPv6 addresses are supported by tern", s);
+            return false;
+        }
+        s = at + 1;
+    }
+    if (s[0] == '/') {
+        cfg_err(p, "address '%s': UNIX sockets are not supported by tern", s);
+        return false;
+    }
+    if (!*s) {
+        cfg_err(p, "missing address (expected <address>:<port>)");
+        return false;
+    }
+    if (tern_parse_addr(s, false, ss, sslen, err, sizeof(err)) != 0) {
+        cfg_err(p, "%s", err);
+        return false;
+    }
+    if (want != AF_UNSPEC && ss->ss_family != want) {
+        cfg_err(p, "address '%s' is not an %s address", s, want == AF_INET ? "IPv4" : "IPv6");
+        return false;
+    }
+    return true;
+}
+
+static void set_str(char **dst, const char *s)
+{
+    free(*dst);
+    *dst = s ? tern_strdup(s) : NULL;
+}
+
+/* HAProxy's rule for proxy and server names. */
+static bool valid_name(struct cfg *p, const char *what, const char *name)
+{
+    for (const char *c = name; *c; c++) {
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+              (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.' || *c == ':')) {
+            cfg_err(p, "character '%c' is not permitted in %s name '%s' (use letters, digits, "
+                       "'-', '_', '.' and ':')", *c, what, name);
+            return false;
+        }
+    }
+    if (!*name) {
+        cfg_err(p, "empty %s name", what);
+        return false;
+    }
+    return true;
+}
+
+/* ---- global --------------------------------------------------------------- */
+
+static void kw_nbthread(struct cfg *p, char **av, size_t ac)
+{
+    long v;
+    if (nargs(p, av, ac, 1, 1, "<number>") && get_int(p, "thread count", av[0], 1, 1024, &v))
+        p->snap->global.nbthread = (uint32_t)v;
+}
+
+static void kw_global_maxconn(struct cfg *p, char **av, size_t ac)
+{
+    long v;
+    if (nargs(p, av, ac, 1, 1, "<number>") &&
+        get_int(p, "connection count", av[0], 0, MAXCONN_MAX, &v))
+        p->snap->global.maxconn = (uint32_t)v;
+}
+
+static void kw_admin(struct cfg *p, char **av, size_t ac)
+{
+    struct model_global *g = &p->snap->global;
+    if (nargs(p, av, ac, 1, 1, "<address>:<port>") &&
+        get_addr(p, av[0], &g->admin_addr, &g->admin_addrlen))
+        g->has_admin = true;
+}
+
+static void kw_grace(struct cfg *p, char **av, size_t ac)
+{
+    if (nargs(p, av, ac, 1, 1, "<time>"))
+        get_time(p, "time", av[0], &p->snap->global.grace_ms);
+}
+
+static void kw_hard_stop_after(struct cfg *p, char **av, size_t ac)
+{
+    if (nargs(p, av, ac, 1, 1, "<time>"))
+        get_time(p, "time", av[0], &p->snap->global.hard_stop_after_ms);
+}
+
+static void kw_bufsize(struct cfg *p, char **av, size_t ac)
+{
+    long v;
+    if (nargs(p, av, ac, 1, 1, "<bytes>") &&
+        get_int(p, "buffer size", av[0], 1024, 1048576, &v))
+        p->snap->global.bufsize = (uint32_t)v;
+}
+
+/* ---- proxies -------------------------------------------------------------- */
+
+static void kw_mode(struct cfg *p, char **av, size_t ac)
+{
+    if (!nargs(p, av, ac, 1, 1, "tcp|http"))
+        return;
+    if (strcmp(av[0], "tcp") == 0)
+        p->conf.mode = PROXY_MODE_TCP;
+    else if (strcmp(av[0], "http") == 0)
+        cfg_err(p, "mode http is not yet supported (only mode tcp for now)");
+    else if (strcmp(av[0], "health") == 0)
+        cfg_err(p, "mode health is not supported by tern (use mode tcp)");
+    else
+        cfg_err(p, "unknown mode '%s' (expected tcp or http)", av[0]);
+}
+
+static bool bind_exists(struct cfg *p, const struct sockaddr_storage *ss, socklen_t len,
+                        const char *text)
+{
+    for (uint32_t i = 0; i < p->snap->nlisteners; i++) {
+        const struct listener *l = p->snap->listeners[i];
+        for (uint32_t j = 0; j < l->nbinds; j++) {
+            if (l->binds[j].addrlen == len && memcmp(&l->binds[j].addr, ss, len) == 0) {
+                cfg_err(p, "address %s is already bound by %s '%s' at line %d", text,
+                        l == p->l ? "this proxy" : "proxy", l->name, l->binds[j].loc.line);
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static const char *const bind_unsupported[] = {
+    "accept-netscaler-cip", "accept-proxy", "allow-0rtt", "alpn", "backlog", "ca-file",
+    "ca-ignore-err", "ca-sign-file", "ciphers", "ciphersuites", "crl-file", "crt",
+    "crt-ignore-err", "crt-list", "curves", "defer-accept", "ecdhe", "expose-fd", "gid",
+    "group", "id", "interface", "level", "maxconn", "mode", "mss", "name", "namespace", "nice",
+    "no-ca-names", "no-sslv3", "no-tls-tickets", "no-tlsv10", "no-tlsv11", "no-tlsv12",
+    "no-tlsv13", "npn", "prefer-client-ciphers", "process", "proto", "quic-cc-algo",
+    "quic-force-retry", "severity-output", "shards", "ssl", "ssl-max-ver", "ssl-min-ver",
+    "strict-sni", "tcp-ut", "tfo", "thread", "tls-ticket-keys", "transparent", "uid", "user",
+    "v4v6", "v6only", "verify",
+};
+
+static void kw_bind(struct cfg *p, char **av, size_t ac)
+{
+    char *list, *save = NULL, *tok;
+    struct listener *l = p->l;
+
+    if (!nargs(p, av, ac, 1, CFG_MAX_ARGS, "<address>:<port>[,...]"))
+        return;
+    if (!av[0][0]) {
+        cfg_err(p, "missing address (expected <address>:<port>)");
+        return;
+    }
+    for (size_t i = 1; i < ac; i++) {
+        bool known = false;
+        for (size_t k = 0; k < TERN_ARRAY_SIZE(bind_unsupported); k++)
+            known |= strcmp(av[i], bind_unsupported[k]) == 0;
+        if (known) {
+            cfg_err(p, "bind option '%s' is not supported by tern", av[i]);
+            break; /* what follows may be its value: one error is enough */
+        } else {
+            const char *hint = cfg_closest(av[i], bind_unsupported,
+                                           TERN_ARRAY_SIZE(bind_unsupported));
+            if (strchr(av[i], ':'))
+                cfg_err(p, "unexpected argument '%s' (several addresses go in one word, "
+                           "separated by commas)", av[i]);
+            else if (hint)
+                cfg_err(p, "unknown bind option '%s' (did you mean '%s'? which tern does "
+                           "not support either)", av[i], hint);
+            else
+                cfg_err(p, "unknown bind option '%s'", av[i]);
+            break;
+        }
+    }
+    list = tern_strdup(av[0]);
+    for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        struct sockaddr_storage ss;
+        socklen_t sslen;
+        if (!get_addr(p, tok, &ss, &sslen) || bind_exists(p, &ss, sslen, tok))
+            continue;
+        l->binds = tern_realloc(l->binds, (l->nbinds + 1) * sizeof(*l->binds));
+        memset(&l->binds[l->nbinds], 0, sizeof(*l->binds));
+        l->binds[l->nbinds].addr = ss;
+        l->binds[l->nbinds].addrlen = sslen;
+        l->binds[l->nbinds].loc.file = p->snap->source;
+        l->binds[l->nbinds].loc.line = p->line;
+        l->nbinds++;
+    }
+    if (av[0][0] == ',' || av[0][strlen(av[0]) - 1] == ',' || strstr(av[0], ",,"))
+        cfg_err(p, "empty address in '%s'", av[0]);
+    free(list);
+}
+
+static void kw_default_backend(struct cfg *p, char **av, size_t ac)
+{
+    if (!nargs(p, av, ac, 1, 1, "<backend>"))
+        return;
+    set_str(&p->conf.default_backend, av[0]);
+    p->conf.default_backend_line = p->line;
+}
+
+static void kw_maxconn(struct cfg *p, char **av, size_t ac)
+{
+    long v;
+    if (nargs(p, av, ac, 1, 1, "<number>") &&
+        get_int(p, "connection count", av[0], 0, MAXCONN_MAX, &v))
+        p->conf.maxconn = (uint32_t)v;
+}
+
+static const char *const balance_algos[] = {
+    "roundrobin", "static-rr", "leastconn", "first", "source", "random",
+};
+
+static void kw_balance(struct cfg *p, char **av, size_t ac)
+{
+    const char *a;
+    static const char usage[] = "roundrobin|static-rr|leastconn|first|source|random[(<draws>)]";
+
+    if (!nargs(p, av, ac, 1, CFG_MAX_ARGS, usage))
+        return;
+    a = av[0];
+    if (strcmp(a, "uri") == 0 || strcmp(a, "url_param") == 0 || strncmp(a, "hdr(", 4) == 0 ||
+        strncmp(a, "rdp-cookie", 10) == 0 || strcmp(a, "hash") == 0) {
+        cfg_err(p, "algorithm '%s' is not supported by tern (it needs mode http)", a);
+        return;
+    }
+    if (ac > 1) {
+        cfg_err(p, "unexpected extra argument '%s' (usage: balance %s)", av[1], usage);
+        return;
+    }
+    if (strcmp(a, "roundrobin") == 0) {
+        p->conf.lb_policy = LB_ROUNDROBIN;
+    } else if (strcmp(a, "static-rr") == 0) {
+        p->conf.lb_policy = LB_STATIC_RR;
+    } else if (strcmp(a, "leastconn") == 0) {
+        p->conf.lb_policy = LB_LEASTCONN;
+    } else if (strcmp(a, "first") == 0) {
+        p->conf.lb_policy = LB_FIRST;
+    } else if (strcmp(a, "source") == 0) {
+        p->conf.lb_policy = LB_SOURCE;
+    } else if (strcmp(a, "random") == 0) {
+        p->conf.lb_policy = LB_RANDOM;
+        p->conf.random_draws = 2;
+    } else if (strncmp(a, "random(", 7) == 0) {
+        size_t n = strlen(a);
+        char num[32];
+        long v;
+        if (a[n - 1] != ')' || n - 8 >= sizeof(num)) {
+            cfg_err(p, "invalid '%s' (expected random(<draws>), e.g. random(2))", a);
+            return;
+        }
+        memcpy(num, a + 7, n - 8);
+        num[n - 8] = 0;
+        if (get_int(p, "number of draws", num, 1, 100, &v)) {
+            p->conf.lb_policy = LB_RANDOM;
+            p->conf.random_draws = (uint32_t)v;
+        }
+    } else {
+        const char *hint = cfg_closest(a, balance_algos, TERN_ARRAY_SIZE(balance_algos));
+        if (hint)
+            cfg_err(p, "unknown algorithm '%s'; did you mean '%s'?", a, hint);
+        else
+            cfg_err(p, "unknown algorithm '%s' (expected %s)", a, usage);
+    }
+}
+
+static void kw_hash_type(struct cfg *p, char **av, size_t ac)
+{
+    static const char usage[] = "map-based|consistent [sdbm|djb2|wt6|crc32] [avalanche]";
+    static const char *const funcs[] = {"sdbm", "djb2", "wt6", "crc32"};
+    const char *ignored = NULL;
+
+    if (!nargs(p, av, ac, 1, 3, usage))
+        return;
+    if (strcmp(av[0], "map-based") == 0) {
+        p->conf.hash_type = LB_HASH_MAP_BASED;
+    } else if (strcmp(av[0], "consistent") == 0) {
+        p->conf.hash_type = LB_HASH_CONSISTENT;
+    } else {
+        cfg_err(p, "unknown hash method '%s' (expected map-based or consistent)", av[0]);
+        return;
+    }
+    if (ac >= 2) {
+        bool ok = false;
+        for (size_t i = 0; i < TERN_ARRAY_SIZE(funcs); i++)
+            ok |= strcmp(av[1], funcs[i]) == 0;
+        if (!ok) {
+            cfg_err(p, "unknown hash function '%s' (expected sdbm, djb2, wt6 or crc32)", av[1]);
+            return;
+        }
+        ignored = av[1];
+    }
+    if (ac == 3) {
+        if (strcmp(av[2], "avalanche") != 0) {
+            cfg_err(p, "unknown hash modifier '%s' (expected avalanche)", av[2]);
+            return;
+        }
+    }
+    if (ignored)
+        cfg_warn(p, "hash function '%s'%s ignored: tern always uses its own hash "
+                    "(FNV-1a with a murmur3 finalizer)", ignored,
+                 ac == 3 ? " and modifier 'avalanche'" : "");
+}
+
+static void kw_consistent_hash(struct cfg *p, char **av, size_t ac)
+{
+    if (!nargs(p, av, ac, 1, 1, "ring|maglev"))
+        return;
+    if (strcmp(av[0], "ring") == 0)
+        p->conf.consistent_algo = LB_CONSISTENT_RING;
+    else if (strcmp(av[0], "maglev") == 0)
+        p->conf.consistent_algo = LB_CONSISTENT_MAGLEV;
+    else
+        cfg_err(p, "unknown consistent-hash implementation '%s' (expected ring or maglev)",
+                av[0]);
+}
+
+/* ---- servers -------------------------------------------------------------- */
+
+static const char *const srv_options[] = {
+    "weight", "maxconn", "maxqueue", "check", "no-check", "inter", "rise", "fall",
+    "backup", "no-backup", "disabled", "enabled",
+};
+
+static const char *const srv_unsupported[] = {
+    "addr", "agent-addr", "agent-check", "agent-inter", "agent-port", "agent-send", "alpn",
+    "ca-file", "check-send-proxy", "check-sni", "check-ssl", "ciphers", "cookie", "crt",
+    "downinter", "error-limit", "fastinter", "id", "init-addr", "log-proto", "minconn",
+    "no-ssl", "no-tls-tickets", "no-verifyhost", "non-stick", "observe", "on-error",
+    "on-marked-down", "on-marked-up", "pool-low-conn", "pool-max-conn", "pool-purge-delay",
+    "port", "proto", "redir", "resolve-opts", "resolve-prefer", "resolvers", "send-proxy",
+    "send-proxy-v2", "slowstart", "sni", "socks4", "source", "ssl", "ssl-max-ver",
+    "ssl-min-ver", "stick", "tfo", "track", "verify", "verifyhost", "ws",
+};
+
+/* Parses server options av[0..ac-1] into o. */
+static void srv_opts_parse(struct cfg *p, char **av, size_t ac, struct srv_opts *o)
+{
+    for (size_t i = 0; i < ac; i++) {
+        const char *k = av[i];
+        const char *v = i + 1 < ac ? av[i + 1] : NULL;
+        long n;
+        bool needs_value = strcmp(k, "weight") == 0 || strcmp(k, "maxconn") == 0 ||
+                           strcmp(k, "maxqueue") == 0 || strcmp(k, "inter") == 0 ||
+                           strcmp(k, "rise") == 0 || strcmp(k, "fall") == 0;
+
+        if (needs_value && !v) {
+            cfg_err(p, "missing value after '%s'", k);
+            return;
+        }
+        if (strcmp(k, "weight") == 0) {
+            if (get_int(p, "weight", v, 0, 256, &n))
+                o->weight = (uint32_t)n;
+            i++;
+        } else if (strcmp(k, "maxconn") == 0) {
+            if (get_int(p, "maxconn", v, 0, MAXCONN_MAX, &n))
+                o->maxconn = (uint32_t)n;
+            i++;
+        } else if (strcmp(k, "maxqueue") == 0) {
+            if (get_int(p, "maxqueue", v, 0, MAXCONN_MAX, &n))
+                o->maxqueue = (uint32_t)n;
+            i++;
+        } else if (strcmp(k, "inter") == 0) {
+            uint32_t ms;
+            if (get_time(p, "inter", v, &ms)) {
+                if (ms == 0)
+                    cfg_err(p, "invalid inter '%s' (must be greater than 0)", v);
+                else
+                    o->inter_ms = ms;
+            }
+            i++;
+        } else if (strcmp(k, "rise") == 0) {
+            if (get_int(p, "rise", v, 1, 1000, &n))
+                o->rise = (uint32_t)n;
+            i++;
+        } else if (strcmp(k, "fall") == 0) {
+            if (get_int(p, "fall", v, 1, 1000, &n))
+                o->fall = (uint32_t)n;
+            i++;
+        } else if (strcmp(k, "check") == 0) {
+            o->check = true;
+        } else if (strcmp(k, "no-check") == 0) {
+            o->check = false;
+        } else if (strcmp(k, "backup") == 0) {
+            o->backup = true;
+        } else if (strcmp(k, "no-backup") == 0) {
+            o->backup = false;
+        } else if (strcmp(k, "disabled") == 0) {
+            o->disabled = true;
+        } else if (strcmp(k, "enabled") == 0) {
+            o->disabled = false;
+        } else {
+            bool known = false;
+            const char *hint;
+            for (size_t j = 0; j < TERN_ARRAY_SIZE(srv_unsupported); j++)
+                known |= strcmp(k, srv_unsupported[j]) == 0;
+            if (known) {
+                /* what follows may be its value: one error is enough */
+                cfg_err(p, "server option '%s' is not supported by tern", k);
+                return;
+            }
+            hint = cfg_closest(k, srv_options, TERN_ARRAY_SIZE(srv_options));
+            if (hint)
+                cfg_err(p, "unknown server option '%s'; did you mean '%s'?", k, hint);
+            else
+                cfg_err(p, "unknown server option '%s' (expected weight, maxconn, maxqueue, "
+                           "check, inter, rise, fall, backup or disabled)", k);
+            return; /* the rest is likely garbage: one error is enough */
+        }
+    }
+}
+
+static void kw_server(struct cfg *p, char **av, size_t ac)
+{
+    struct cluster *c = p->c;
+    struct srv_opts o = p->conf.defsrv;
+    struct sockaddr_storage ss;
+    socklen_t sslen = 0;
+    const struct endpoint *dup;
+    struct endpoint *ep;
+    bool ok = true;
+
+    if (ac < 2) {
+        cfg_err(p, "missing %s (usage: server <name> <address>:<port> [options])",
+                ac == 0 ? "name and address" : "address");
+        return;
+    }
+    if (!valid_name(p, "server", av[0]))
+        ok = false;
+    dup = ok ? cluster_find_endpoint(c, av[0]) : NULL;
+    if (dup) {
+        cfg_err(p, "duplicate server name '%s' in %s '%s' (first defined at line %d)", av[0],
+                cfg_sec_name(p->sec), c->name, dup->loc.line);
+        ok = false;
+    }
+    if (!get_addr(p, av[1], &ss, &sslen))
+        ok = false;
+    srv_opts_parse(p, av + 2, ac - 2, &o);
+    if (!ok)
+        return;
+    ep = cluster_add_endpoint(c, av[0]);
+    ep->addr = ss;
+    ep->addrlen = sslen;
+    ep->weight = o.weight;
+    ep->maxconn = o.maxconn;
+    ep->maxqueue = o.maxqueue;
+    ep->backup = o.backup;
+    ep->disabled = o.disabled;
+    ep->check = o.check;
+    ep->inter_ms = o.inter_ms;
+    ep->rise = o.rise;
+    ep->fall = o.fall;
+    ep->loc.file = p->snap->source;
+    ep->loc.line = p->line;
+}
+
+static void kw_default_server(struct cfg *p, char **av, size_t ac)
+{
+    srv_opts_parse(p, av, ac, &p->conf.defsrv);
+}
+
+/* ---- timeouts, retries, options ------------------------------------------ */
+
+static void timeout(struct cfg *p, char **av, size_t ac, uint32_t *dst)
+{
+    if (nargs(p, av, ac, 1, 1, "<time>"))
+        get_time(p, "time", av[0], dst);
+}
+
+static void kw_timeout_connect(struct cfg *p, char **av, size_t ac)
+{
+    timeout(p, av, ac, &p->conf.timeout_connect);
+}
+
+static void kw_timeout_client(struct cfg *p, char **av, size_t ac)
+{
+    timeout(p, av, ac, &p->conf.timeout_client);
+}
+
+static void kw_timeout_server(struct cfg *p, char **av, size_t ac)
+{
+    timeout(p, av, ac, &p->conf.timeout_server);
+}
+
+static void kw_timeout_check(struct cfg *p, char **av, size_t ac)
+{
+    timeout(p, av, ac, &p->conf.timeout_check);
+}
+
+static void kw_timeout_queue(struct cfg *p, char **av, size_t ac)
+{
+    timeout(p, av, ac, &p->conf.timeout_queue);
+}
+
+static void kw_retries(struct cfg *p, char **av, size_t ac)
+{
+    long v;
+    if (nargs(p, av, ac, 1, 1, "<number>") && get_int(p, "retry count", av[0], 0, 1000, &v))
+        p->conf.retries = (uint32_t)v;
+}
+
+static void kw_redispatch(struct cfg *p, char **av, size_t ac)
+{
+    long v = -1;
+
+    if (p->neg) {
+        if (nargs(p, av, ac, 0, 0, ""))
+            p->conf.redispatch = false;
+        return;
+    }
+    if (!nargs(p, av, ac, 0, 1, "[<interval>]"))
+        return;
+    if (ac == 1 && !get_int(p, "interval", av[0], -1000000, 1000000, &v))
+        return;
+    /* HAProxy: 0 disables redispatching; N > 0 every Nth retry; -N on the
+     * Nth retry before the last (default -1: the last one). */
+    p->conf.redispatch = v != 0;
+    p->conf.redispatch_interval = (int)v;
+}
+
+static void kw_allbackups(struct cfg *p, char **av, size_t ac)
+{
+    if (nargs(p, av, ac, 0, 0, ""))
+        p->conf.allbackups = !p->neg;
+}
+
+static void kw_httpchk(struct cfg *p, char **av, size_t ac)
+{
+    struct proxy_conf *c = &p->conf;
+
+    if (p->neg) {
+        if (nargs(p, av, ac, 0, 0, ""))
+            c->httpchk = false;
+        return;
+    }
+    if (!nargs(p, av, ac, 0, 3, "[<method>] [<uri>] [<version>]"))
+        return;
+    /* HAProxy: no argument: OPTIONS / HTTP/1.0; one: the URI; two: method and
+     * URI; three: method, URI and version. */
+    set_str(&c->chk_method, ac >= 2 ? av[0] : NULL);
+    set_str(&c->chk_uri, ac == 1 ? av[0] : ac >= 2 ? av[1] : NULL);
+    set_str(&c->chk_version, ac == 3 ? av[2] : NULL);
+    for (size_t i = 0; i < ac && i < 2; i++) {
+        if (strpbrk(av[i], " \t\r\n")) {
+            cfg_err(p, "'%s' must not contain spaces or line breaks", av[i]);
+            return;
+        }
+    }
+    if (c->chk_uri && c->chk_uri[0] != '/' && c->chk_uri[0] != '*' &&
+        strncmp(c->chk_uri, "http", 4) != 0)
+        cfg_warn(p, "URI '%s' does not start with '/'", c->chk_uri);
+    c->httpchk = true;
+}
+
+static void kw_http_check_expect(struct cfg *p, char **av, size_t ac)
+{
+    long v;
+
+    if (ac >= 1 && strcmp(av[0], "status") != 0) {
+        cfg_err(p, "'%s' is not supported by tern (only 'http-check expect status <code>')",
+                av[0]);
+        return;
+    }
+    if (!nargs(p, av, ac, 2, 2, "status <code>"))
+        return;
+    if (strpbrk(av[1], ",-")) {
+        cfg_err(p, "status lists and ranges ('%s') are not supported by tern (expected one "
+                   "status code)", av[1]);
+        return;
+    }
+    if (get_int(p, "status code", av[1], 100, 599, &v)) {
+        p->conf.expect_status = (int)v;
+        p->conf.expect_line = p->line;
+    }
+}
+
+/* ---- the table ------------------------------------------------------------ */
+
+#define H(n, s, f) {n, s, KW_HANDLE, f, NULL, false}
+#define HN(n, s, f) {n, s, KW_HANDLE, f, NULL, true}
+#define ACCEPT(n, s) {n, s, KW_ACCEPT, NULL, NULL, true}
+#define IGNORE(n, s, why) {n, s, KW_IGNORE, NULL, why, true}
+#define UNSUP(n, why) {n, SEC_ALL, KW_UNSUPPORTED, NULL, why, true}
+
+static const char IGN[] = "ignored by tern";
+static const char LOG[] = "ignored (tern writes its logs to stderr)";
+static const char NS[] = "not supported by tern";
+static const char HTTP[] = "not supported by tern (HTTP keywords arrive with mode http)";
+
+const char *const cfg_families[] = {"option", "timeout", "http-check", NULL};
+
+const struct cfg_kw cfg_keywords[] = {
+    /* global */
+    H("nbthread", SEC_GLOBAL, kw_nbthread),
+    H("maxconn", SEC_GLOBAL, kw_global_maxconn),
+    H("admin", SEC_GLOBAL, kw_admin),
+    H("grace", SEC_GLOBAL, kw_grace),
+    H("hard-stop-after", SEC_GLOBAL, kw_hard_stop_after),
+    H("tune.bufsize", SEC_GLOBAL, kw_bufsize),
+    IGNORE("log", SEC_ALL, LOG),
+    IGNORE("log-tag", SEC_GLOBAL, LOG),
+    IGNORE("log-send-hostname", SEC_GLOBAL, LOG),
+    IGNORE("user", SEC_GLOBAL, IGN),
+    IGNORE("group", SEC_GLOBAL, IGN),
+    IGNORE("uid", SEC_GLOBAL, IGN),
+    IGNORE("gid", SEC_GLOBAL, IGN),
+    IGNORE("chroot", SEC_GLOBAL, IGN),
+    IGNORE("pidfile", SEC_GLOBAL, IGN),
+    IGNORE("stats", SEC_GLOBAL, "ignored (tern's statistics are served by 'admin')"),
+    IGNORE("ca-base", SEC_GLOBAL, IGN),
+    IGNORE("crt-base", SEC_GLOBAL, IGN),
+    IGNORE("ssl-default-bind-ciphers", SEC_GLOBAL, IGN),
+    IGNORE("ssl-default-bind-ciphersuites", SEC_GLOBAL, IGN),
+    IGNORE("ssl-default-bind-options", SEC_GLOBAL, IGN),
+    IGNORE("ssl-default-server-ciphers", SEC_GLOBAL, IGN),
+    IGNORE("ssl-default-server-ciphersuites", SEC_GLOBAL, IGN),
+    IGNORE("ssl-default-server-options", SEC_GLOBAL, IGN),
+    IGNORE("tune.ssl.default-dh-param", SEC_GLOBAL, IGN),
+    IGNORE("description", SEC_ALL, IGN),
+    IGNORE("node", SEC_GLOBAL, IGN),
+    IGNORE("quiet", SEC_GLOBAL, IGN),
+    IGNORE("ulimit-n", SEC_GLOBAL, "ignored (tern sizes itself from the file descriptor "
+                                   "limit it is given)"),
+    IGNORE("cpu-map", SEC_GLOBAL, IGN),
+    IGNORE("spread-checks", SEC_GLOBAL, IGN),
+    UNSUP("daemon", "not supported: tern runs in the foreground"),
+    UNSUP("master-worker", "not supported: tern runs as one process"),
+    UNSUP("nbproc", "not supported: tern runs as one process (use nbthread)"),
+    UNSUP("lua-load", NS),
+
+    /* proxies */
+    H("mode", SEC_PROXY, kw_mode),
+    H("bind", SEC_FRONTEND | SEC_LISTEN, kw_bind),
+    H("default_backend", SEC_FE, kw_default_backend),
+    H("maxconn", SEC_FE, kw_maxconn),
+    H("balance", SEC_BE, kw_balance),
+    H("hash-type", SEC_BE, kw_hash_type),
+    H("consistent-hash", SEC_BE, kw_consistent_hash),
+    H("server", SEC_BACKEND | SEC_LISTEN, kw_server),
+    H("default-server", SEC_BE, kw_default_server),
+    H("timeout connect", SEC_BE, kw_timeout_connect),
+    H("timeout client", SEC_FE, kw_timeout_client),
+    H("timeout server", SEC_BE, kw_timeout_server),
+    H("timeout check", SEC_BE, kw_timeout_check),
+    H("timeout queue", SEC_BE, kw_timeout_queue),
+    H("retries", SEC_BE, kw_retries),
+    HN("option redispatch", SEC_BE, kw_redispatch),
+    HN("option allbackups", SEC_BE, kw_allbackups),
+    HN("option httpchk", SEC_BE, kw_httpchk),
+    H("http-check expect", SEC_BE, kw_http_check_expect),
+    ACCEPT("option tcplog", SEC_PROXY),
+    IGNORE("option dontlognull", SEC_PROXY, LOG),
+    IGNORE("option log-health-checks", SEC_PROXY, LOG),
+    IGNORE("option tcpka", SEC_PROXY, IGN),
+    IGNORE("option clitcpka", SEC_PROXY, IGN),
+    IGNORE("option srvtcpka", SEC_PROXY, IGN),
+    IGNORE("errorfile", SEC_PROXY, "ignored (HTTP only)"),
+    IGNORE("option httplog", SEC_PROXY, "ignored (HTTP only)"),
+
+    /* HAProxy keywords tern knowingly refuses */
+    UNSUP("acl", NS),
+    UNSUP("use_backend", NS),
+    UNSUP("use-server", NS),
+    UNSUP("tcp-request", NS),
+    UNSUP("tcp-response", NS),
+    UNSUP("http-request", HTTP),
+    UNSUP("http-response", HTTP),
+    UNSUP("http-after-response", HTTP),
+    UNSUP("http-reuse", HTTP),
+    UNSUP("redirect", HTTP),
+    UNSUP("cookie", HTTP),
+    UNSUP("capture", HTTP),
+    UNSUP("compression", HTTP),
+    UNSUP("monitor-uri", HTTP),
+    UNSUP("unique-id-format", HTTP),
+    UNSUP("unique-id-header", HTTP),
+    UNSUP("errorfiles", HTTP),
+    UNSUP("errorloc", HTTP),
+    UNSUP("stick-table", NS),
+    UNSUP("stick", NS),
+    UNSUP("server-template", NS),
+    UNSUP("dispatch", NS),
+    UNSUP("source", NS),
+    UNSUP("fullconn", NS),
+    UNSUP("hash-balance-factor", NS),
+    UNSUP("log-format", NS),
+    UNSUP("filter", "not supported by tern yet"),
+    UNSUP("tcp-check", NS),
+    UNSUP("external-check", NS),
+    UNSUP("email-alert", NS),
+    UNSUP("rate-limit", NS),
+    UNSUP("backlog", NS),
+    UNSUP("id", NS),
+    UNSUP("disabled", NS),
+    UNSUP("enabled", NS),
+    {"grace", SEC_PROXY, KW_UNSUPPORTED, NULL,
+     "not supported in proxies (removed in HAProxy 2.5): use 'grace' in global", true},
+    UNSUP("option forwardfor", HTTP),
+    UNSUP("option http-server-close", HTTP),
+    UNSUP("option http-keep-alive", HTTP),
+    UNSUP("option httpclose", HTTP),
+    UNSUP("option http-buffer-request", HTTP),
+    UNSUP("option abortonclose", NS),
+    UNSUP("option persist", NS),
+    UNSUP("option splice-auto", NS),
+    UNSUP("option splice-request", NS),
+    UNSUP("option splice-response", NS),
+    UNSUP("option ssl-hello-chk", NS),
+    UNSUP("option smtpchk", NS),
+    UNSUP("option mysql-check", NS),
+    UNSUP("option pgsql-check", NS),
+    UNSUP("option redis-check", NS),
+    UNSUP("option ldap-check", NS),
+    UNSUP("option spop-check", NS),
+    UNSUP("option tcp-check", NS),
+    UNSUP("option external-check", NS),
+    UNSUP("option transparent", NS),
+    UNSUP("option tcp-smart-accept", NS),
+    UNSUP("option tcp-smart-connect", NS),
+    UNSUP("option independent-streams", NS),
+    UNSUP("option socket-stats", NS),
+    UNSUP("option logasap", NS),
+    UNSUP("timeout http-request", HTTP),
+    UNSUP("timeout http-keep-alive", HTTP),
+    UNSUP("timeout tunnel", NS),
+    UNSUP("timeout tarpit", NS),
+    UNSUP("timeout client-fin", NS),
+    UNSUP("timeout server-fin", NS),
+    UNSUP("http-check send", HTTP),
+    UNSUP("http-check connect", HTTP),
+    UNSUP("http-check comment", HTTP),
+    UNSUP("http-check disable-on-404", HTTP),
+    UNSUP("http-check send-state", HTTP),
+    UNSUP("http-check set-var", HTTP),
+    UNSUP("http-check unset-var", HTTP),
+    {NULL, 0, KW_HANDLE, NULL, NULL, false},
+};

@@ -1,0 +1,421 @@
+/*
+ * health_check.c: one active check of one address (see health_check.h).
+ *
+ * A check is a small state machine driven by one libevent event on one
+ * non-blocking socket:
+ *
+ *   CONNECT --writable, SO_ERROR 0--> (HC_TCP: pass)
+ *                                  -> SEND --request written--> RECV
+ *   RECV --status line complete--> pass or fail on its status
+ *
+ * Every wait re-arms the same event with the time left before the phase's
+ * deadline (the connect deadline while connecting, the whole-check deadline
+ * after), so a timeout is just an EV_TIMEOUT wake-up. The response is read
+ * into a fixed 1 KiB buffer, only until the first line ending: a status line
+ * split across reads is joined there, and a line that does not fit is an
+ * invalid response rather than a reason to grow memory. The body is never
+ * read; the socket is closed as soon as the status is known.
+ *
+ * An outcome known inside health_check_start (socket() or connect() failing
+ * at once) is delivered from the loop through the same event made active, so
+ * the caller never sees its callback before start returns.
+ */
+#include "proxy/health/health_check.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proxy/core/util.h"
+
+#define RESPONSE_MAX 1024
+#define REQUEST_MAX 2048
+
+enum check_phase {
+    PHASE_CONNECT = 0,
+    PHASE_SEND,
+    PHASE_RECV,
+    PHASE_DONE, /* outcome known, delivery pending */
+};
+
+struct health_check {
+    struct event_base *base;
+    struct event ev;
+    int fd;
+    enum check_phase phase;
+    enum health_check_type type;
+    int expect_status;
+    uint64_t start_ms;
+    uint64_t connect_deadline_ms; /* 0: none */
+    uint64_t deadline_ms;         /* 0: none */
+    health_check_cb cb;
+    void *arg;
+    struct health_check_result res;
+    char *req;
+    size_t req_len;
+    size_t req_off;
+    size_t resp_len;
+    char resp[RESPONSE_MAX];
+};
+
+static void on_event(evutil_socket_t fd, short what, void *arg);
+
+bool health_check_status_ok(int status, int expect_status)
+{
+    if (expect_status > 0)
+        return status == expect_status;
+    return status >= 200 && status < 400;
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+int health_check_parse_status_line(const char *line, size_t len)
+{
+    /* "HTTP/" DIGIT "." DIGIT SP 3DIGIT [ SP reason ] */
+    if (len < 12 || memcmp(line, "HTTP/", 5) != 0 || !is_digit(line[5]) || line[6] != '.' ||
+        !is_digit(line[7]) || line[8] != ' ')
+        return -1;
+    if (!is_digit(line[9]) || !is_digit(line[10]) || !is_digit(line[11]))
+        return -1;
+    if (len > 12 && line[12] != ' ')
+        return -1;
+    if (line[9] == '0')
+        return -1;
+    return (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+}
+
+const char *health_check_reason(const struct health_check_result *r,
+                                enum health_check_type type)
+{
+    switch (r->code) {
+    case HEALTH_OK:
+        return type == HC_HTTP ? "Layer7 check passed" : "Layer4 check passed";
+    case HEALTH_ERR_SOCKET:
+        return "Socket error";
+    case HEALTH_ERR_REFUSED:
+    case HEALTH_ERR_CONNECT:
+        return "Layer4 connection problem";
+    case HEALTH_ERR_CONNECT_TIMEOUT:
+        return "Layer4 timeout";
+    case HEALTH_ERR_READ_TIMEOUT:
+        return "Layer7 timeout";
+    case HEALTH_ERR_CLOSED:
+    case HEALTH_ERR_BAD_RESPONSE:
+        return "Layer7 invalid response";
+    case HEALTH_ERR_BAD_STATUS:
+        return "Layer7 wrong status";
+    }
+    return "unknown";
+}
+
+/* Copies at most what fits of text[0..len) into dst, printable ASCII only. */
+static void copy_printable(char *dst, size_t dstlen, const char *text, size_t len)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < len && n + 1 < dstlen; i++) {
+        unsigned char c = (unsigned char)text[i];
+        dst[n++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    dst[n] = '\0';
+}
+
+static void set_result(struct health_check *hc, enum health_result_code code, int err,
+                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void set_result(struct health_check *hc, enum health_result_code code, int err,
+                       const char *fmt, ...)
+{
+    va_list ap;
+
+    hc->res.code = code;
+    hc->res.sys_errno = err;
+    va_start(ap, fmt);
+    vsnprintf(hc->res.info, sizeof(hc->res.info), fmt, ap);
+    va_end(ap);
+}
+
+/* Delivers the outcome in hc->res and frees the check. */
+static void finish(struct health_check *hc)
+{
+    struct health_check_result res = hc->res;
+    health_check_cb cb = hc->cb;
+    void *arg = hc->arg;
+    uint64_t now = tern_now_ms();
+
+    res.duration_ms = now > hc->start_ms ? now - hc->start_ms : 0;
+    event_del(&hc->ev);
+    if (hc->fd >= 0)
+        close(hc->fd);
+    free(hc->req);
+    free(hc);
+    cb(&res, arg);
+}
+
+/* Outcome known now, but delivered from the loop (see the file comment). */
+static void finish_later(struct health_check *hc)
+{
+    event_del(&hc->ev);
+    hc->phase = PHASE_DONE;
+    event_assign(&hc->ev, hc->base, -1, 0, on_event, hc);
+    event_active(&hc->ev, EV_TIMEOUT, 1);
+}
+
+/* Waits for `what` on the socket until the current phase's deadline. */
+static void wait_for(struct health_check *hc, short what)
+{
+    uint64_t deadline = hc->deadline_ms;
+    struct timeval tv;
+
+    if (hc->phase == PHASE_CONNECT && hc->connect_deadline_ms &&
+        (!deadline || hc->connect_deadline_ms < deadline))
+        deadline = hc->connect_deadline_ms;
+
+    event_del(&hc->ev);
+    event_assign(&hc->ev, hc->base, hc->fd, what, on_event, hc);
+    if (deadline) {
+        uint64_t now = tern_now_ms();
+        uint64_t left = deadline > now ? deadline - now : 0;
+        tv.tv_sec = (time_t)(left / 1000);
+        tv.tv_usec = (suseconds_t)((left % 1000) * 1000);
+        event_add(&hc->ev, &tv);
+    } else {
+        event_add(&hc->ev, NULL);
+    }
+}
+
+static void connect_failed(struct health_check *hc, int err)
+{
+    set_result(hc, err == ECONNREFUSED ? HEALTH_ERR_REFUSED : HEALTH_ERR_CONNECT, err, "%s",
+               strerror(err));
+}
+
+/* Sends what is left of the request; moves to RECV when all is written.
+ * Returns true when the check is finished (hc->res set). */
+static bool do_send(struct health_check *hc)
+{
+    while (hc->req_off < hc->req_len) {
+        ssize_t n = send(hc->fd, hc->req + hc->req_off, hc->req_len - hc->req_off,
+                         MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                wait_for(hc, EV_WRITE);
+                return false;
+            }
+            set_result(hc, HEALTH_ERR_CLOSED, errno, "sending the request: %s", strerror(errno));
+            return true;
+        }
+        hc->req_off += (size_t)n;
+    }
+    hc->phase = PHASE_RECV;
+    wait_for(hc, EV_READ);
+    return false;
+}
+
+/* Judges a complete status line resp[0..len) (line ending removed). */
+static void judge_status_line(struct health_check *hc, size_t len)
+{
+    int status = health_check_parse_status_line(hc->resp, len);
+    const char *reason;
+    size_t rlen;
+
+    if (status < 0) {
+        char shown[48];
+        copy_printable(shown, sizeof(shown), hc->resp, len);
+        set_result(hc, HEALTH_ERR_BAD_RESPONSE, 0, "not an HTTP status line: \"%s\"", shown);
+        return;
+    }
+    hc->res.status = status;
+    reason = len > 13 ? hc->resp + 13 : "";
+    rlen = len > 13 ? len - 13 : 0;
+    copy_printable(hc->res.info, sizeof(hc->res.info), reason, rlen);
+    hc->res.sys_errno = 0;
+    hc->res.code = health_check_status_ok(status, hc->expect_status) ? HEALTH_OK
+                                                                      : HEALTH_ERR_BAD_STATUS;
+}
+
+/* Reads toward the first line ending. Returns true when finished. */
+static bool do_recv(struct health_check *hc)
+{
+    for (;;) {
+        size_t room = sizeof(hc->resp) - hc->resp_len;
+        size_t old = hc->resp_len;
+        char *nl;
+        ssize_t n;
+
+        if (room == 0) {
+            set_result(hc, HEALTH_ERR_BAD_RESPONSE, 0, "no line ending in the first %zu bytes",
+                       sizeof(hc->resp));
+            return true;
+        }
+        n = recv(hc->fd, hc->resp + hc->resp_len, room, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                wait_for(hc, EV_READ);
+                return false;
+            }
+            set_result(hc, HEALTH_ERR_CLOSED, errno, "%s", strerror(errno));
+            return true;
+        }
+        if (n == 0) {
+            if (hc->resp_len == 0)
+                set_result(hc, HEALTH_ERR_CLOSED, 0, "connection closed before any response");
+            else
+                set_result(hc, HEALTH_ERR_BAD_RESPONSE, 0,
+                           "connection closed inside the status line (%zu bytes)",
+                           hc->resp_len);
+            return true;
+        }
+        hc->resp_len += (size_t)n;
+        /* Something that cannot become "HTTP/" fails now, without waiting. */
+        if (memcmp(hc->resp, "HTTP/", hc->resp_len < 5 ? hc->resp_len : 5) != 0) {
+            char shown[48];
+            copy_printable(shown, sizeof(shown), hc->resp, hc->resp_len < 32 ? hc->resp_len : 32);
+            set_result(hc, HEALTH_ERR_BAD_RESPONSE, 0, "not an HTTP response: \"%s\"", shown);
+            return true;
+        }
+        nl = memchr(hc->resp + old, '\n', hc->resp_len - old);
+        if (nl) {
+            size_t len = (size_t)(nl - hc->resp);
+            if (len > 0 && hc->resp[len - 1] == '\r')
+                len--;
+            judge_status_line(hc, len);
+            return true;
+        }
+    }
+}
+
+static void on_event(evutil_socket_t fd, short what, void *arg)
+{
+    struct health_check *hc = arg;
+    int err = 0;
+    socklen_t errlen = sizeof(err);
+
+    if (hc->phase == PHASE_DONE) {
+        finish(hc);
+        return;
+    }
+    if (what & EV_TIMEOUT) {
+        if (hc->phase == PHASE_CONNECT)
+            set_result(hc, HEALTH_ERR_CONNECT_TIMEOUT, 0, "no connection after %llu ms",
+                       (unsigned long long)(tern_now_ms() - hc->start_ms));
+        else
+            set_result(hc, HEALTH_ERR_READ_TIMEOUT, 0, "no status line after %llu ms",
+                       (unsigned long long)(tern_now_ms() - hc->start_ms));
+        finish(hc);
+        return;
+    }
+    switch (hc->phase) {
+    case PHASE_CONNECT:
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) < 0)
+            err = errno;
+        if (err) {
+            connect_failed(hc, err);
+            finish(hc);
+            return;
+        }
+        if (hc->type != HC_HTTP) {
+            set_result(hc, HEALTH_OK, 0, "connected");
+            finish(hc);
+            return;
+        }
+        hc->phase = PHASE_SEND;
+        if (do_send(hc))
+            finish(hc);
+        return;
+    case PHASE_SEND:
+        if (do_send(hc))
+            finish(hc);
+        return;
+    case PHASE_RECV:
+        if (do_recv(hc))
+            finish(hc);
+        return;
+    case PHASE_DONE:
+        break;
+    }
+}
+
+static char *build_request(const struct health_check_params *p, size_t *len)
+{
+    const char *method = p->method && *p->method ? p->method : "OPTIONS";
+    const char *uri = p->uri && *p->uri ? p->uri : "/";
+    const char *version = p->version && *p->version ? p->version : "HTTP/1.0";
+    char *req = tern_malloc(REQUEST_MAX);
+    int n = snprintf(req, REQUEST_MAX, "%s %s %s\r\nConnection: close\r\n\r\n", method, uri,
+                     version);
+
+    /* The config parser bounds these strings; a request that does not fit
+     * would be a broken invariant, not bad input. */
+    TERN_ASSERT(n > 0 && n < REQUEST_MAX);
+    *len = (size_t)n;
+    return req;
+}
+
+struct health_check *health_check_start(struct event_base *base, const struct sockaddr *addr,
+                                        socklen_t addrlen,
+                                        const struct health_check_params *params,
+                                        health_check_cb cb, void *arg)
+{
+    struct health_check *hc = tern_calloc(1, sizeof(*hc));
+    int one = 1;
+
+    hc->base = base;
+    hc->fd = -1;
+    hc->cb = cb;
+    hc->arg = arg;
+    hc->type = params->type == HC_HTTP ? HC_HTTP : HC_TCP;
+    hc->expect_status = params->expect_status;
+    hc->start_ms = tern_now_ms();
+    if (params->connect_timeout_ms)
+        hc->connect_deadline_ms = hc->start_ms + params->connect_timeout_ms;
+    if (params->timeout_ms)
+        hc->deadline_ms = hc->start_ms + params->timeout_ms;
+    if (hc->type == HC_HTTP)
+        hc->req = build_request(params, &hc->req_len);
+    event_assign(&hc->ev, base, -1, 0, on_event, hc);
+
+    hc->fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (hc->fd < 0) {
+        set_result(hc, HEALTH_ERR_SOCKET, errno, "socket: %s", strerror(errno));
+        finish_later(hc);
+        return hc;
+    }
+    setsockopt(hc->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(hc->fd, addr, addrlen) == 0) {
+        /* Connected at once: let the loop see it writable, as usual. */
+        wait_for(hc, EV_WRITE);
+    } else if (errno == EINPROGRESS || errno == EINTR) {
+        wait_for(hc, EV_WRITE);
+    } else {
+        connect_failed(hc, errno);
+        finish_later(hc);
+    }
+    return hc;
+}
+
+void health_check_cancel(struct health_check *hc)
+{
+    if (!hc)
+        return;
+    event_del(&hc->ev);
+    if (hc->fd >= 0)
+        close(hc->fd);
+    free(hc->req);
+    free(hc);
+}

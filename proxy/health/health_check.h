@@ -1,0 +1,97 @@
+/*
+ * health_check.h: one active health check of one address, on a libevent
+ * event_base: a TCP connect, or (HAProxy's `option httpchk`) a connect, an
+ * HTTP request and its status line.
+ *
+ * A check is started, runs on its own (non-blocking socket, one event) and
+ * reports exactly once through its callback, unless it is cancelled first.
+ * The callback is never called from inside health_check_start, even when
+ * the outcome is known at once (a connect refused synchronously).
+ *
+ * Timeouts: the connect phase is bounded by connect_timeout_ms, the whole
+ * check (connect, request, status line) by timeout_ms, both counted from the
+ * start. A zero timeout means "no limit" here; the scheduler (health.c)
+ * substitutes the endpoint's `inter` before calling.
+ *
+ * Thread: the thread running `base` (the main thread in tern). No global
+ * state; any number of checks may run at once.
+ */
+#ifndef TERN_HEALTH_CHECK_H
+#define TERN_HEALTH_CHECK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "proxy/model/model_types.h"
+
+struct event_base;
+struct health_check;
+
+/* Outcome of one check. */
+enum health_result_code {
+    HEALTH_OK = 0,
+    HEALTH_ERR_SOCKET,          /* local failure: socket(), EMFILE, ... */
+    HEALTH_ERR_REFUSED,         /* connection refused (RST to the SYN) */
+    HEALTH_ERR_CONNECT,         /* other connect error (unreachable, ...) */
+    HEALTH_ERR_CONNECT_TIMEOUT, /* no connection within connect_timeout_ms */
+    HEALTH_ERR_READ_TIMEOUT,    /* connected, no complete status line in time */
+    HEALTH_ERR_CLOSED,          /* the server closed (or reset) before answering */
+    HEALTH_ERR_BAD_RESPONSE,    /* the answer is not an HTTP status line */
+    HEALTH_ERR_BAD_STATUS,      /* a status line with a failing status */
+};
+
+struct health_check_result {
+    enum health_result_code code;
+    int status;           /* HC_HTTP: the status code read, else 0 */
+    int sys_errno;        /* errno behind SOCKET/REFUSED/CONNECT/CLOSED, else 0 */
+    uint64_t duration_ms; /* from start to outcome */
+    char info[96];        /* human detail: "Connection refused", "HTTP status 500" */
+};
+
+/* What to check; the strings are borrowed until the callback or cancel. */
+struct health_check_params {
+    enum health_check_type type;   /* HC_TCP or HC_HTTP (HC_NONE acts as HC_TCP) */
+    const char *method;            /* HC_HTTP; NULL: "OPTIONS" */
+    const char *uri;               /* HC_HTTP; NULL: "/" */
+    const char *version;           /* HC_HTTP; NULL: "HTTP/1.0" */
+    int expect_status;             /* HC_HTTP; 0: any 2xx or 3xx passes */
+    uint32_t connect_timeout_ms;   /* 0: no limit */
+    uint32_t timeout_ms;           /* whole check; 0: no limit */
+};
+
+/* Called once per check with its outcome; the check is already freed
+ * (`result` is valid only during the call). */
+typedef void (*health_check_cb)(const struct health_check_result *result, void *arg);
+
+/*
+ * Starts a check of `addr` on `base`. The params' strings are copied into the
+ * request at once (the caller may free them afterwards).
+ * Returns the in-flight check (owned by the engine until the callback runs or
+ * health_check_cancel is called). Never NULL: a local failure (no socket) is
+ * reported through the callback as HEALTH_ERR_SOCKET.
+ */
+struct health_check *health_check_start(struct event_base *base, const struct sockaddr *addr,
+                                        socklen_t addrlen,
+                                        const struct health_check_params *params,
+                                        health_check_cb cb, void *arg);
+
+/* Stops an in-flight check without calling its callback; frees it. */
+void health_check_cancel(struct health_check *hc);
+
+/* Is an answer with this status a pass? (expect_status 0: 2xx or 3xx) */
+bool health_check_status_ok(int status, int expect_status);
+
+/*
+ * Parses an HTTP status line "HTTP/<d>.<d> <3 digits>[ reason]" (without its
+ * line ending). Returns the status code (100..999), or -1 when the line is not
+ * a status line.
+ */
+int health_check_parse_status_line(const char *line, size_t len);
+
+/* HAProxy-style reason of a result: "Layer4 connection problem", "Layer4
+ * timeout", "Layer7 wrong status", ... Static string. */
+const char *health_check_reason(const struct health_check_result *r,
+                                enum health_check_type type);
+
+#endif /* TERN_HEALTH_CHECK_H */

@@ -1,0 +1,963 @@
+"""ternlib: the end-to-end test harness for tern (stdlib only).
+
+Every test starts the real tern binary ($TERN_BIN) on free loopback ports,
+in front of real TCP peers run by this module in threads, and asserts on
+what those peers and tern's admin API observe.
+
+Pieces:
+  free_port()            a free loopback TCP port (IPv4 or IPv6)
+  Tern                   context manager: writes a config, runs `tern -f`,
+                         captures stderr, waits for readiness (bounded poll),
+                         signals, exit status, RSS and fd count of the process
+  NameServer             backend that sends "<name>\\n", then echoes / holds /
+                         closes; can be killed and restarted on the same port
+  SourceServer           backend that sends N pattern bytes (optionally paced)
+  SinkServer             backend that reads to EOF (optionally slowly), then
+                         replies "<count> <sha256>\\n" (works with half-close)
+  HttpServer             HTTP/1.x backend for `option httpchk`, status settable
+  parse_prometheus()     strict text-format 0.0.4 parser; raises on any line
+                         that is not valid exposition syntax
+  poll_until()           the only way tests wait: a predicate, a deadline
+  client helpers         connect (optionally from a chosen 127.x.y.z source),
+                         read a line, read to EOF
+
+Nothing here sleeps to synchronise: every wait polls an observable condition
+until a deadline and fails with a description of the last value seen.
+"""
+
+import errno
+import hashlib
+import http.client
+import json
+import math
+import os
+import random
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+__all__ = [
+    "TERN_BIN", "free_port", "ipv6_available", "poll_until", "Tern",
+    "NameServer", "SourceServer", "SinkServer", "HttpServer",
+    "parse_prometheus", "PromParseError", "Metrics",
+    "connect", "recv_line", "recv_all", "fetch_name", "pattern_bytes",
+    "PatternStream", "TernError", "http_get", "cfg_head", "parallel_map",
+    "wait_readable", "is_refused", "access_log", "ACCESS_RE",
+]
+
+TERN_BIN = os.environ.get("TERN_BIN", "")
+
+
+class TernError(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------
+# waiting
+
+
+def poll_until(pred, timeout=5.0, interval=0.01, desc="condition"):
+    """Calls pred() until it returns a truthy value (which is returned) or
+    `timeout` seconds pass (AssertionError naming `desc` and the last value
+    or exception). Exceptions from pred count as "not yet"."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            last = pred()
+            if last:
+                return last
+        except Exception as e:  # noqa: BLE001 - reported on timeout
+            last = e
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s (last: %r)"
+                                 % (timeout, desc, last))
+        time.sleep(interval)
+
+
+# --------------------------------------------------------------------------
+# ports and sockets
+
+
+def ipv6_available():
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        try:
+            s.bind(("::1", 0))
+            return True
+        finally:
+            s.close()
+    except OSError:
+        return False
+
+
+_given_ports = set()
+_port_lock = threading.Lock()
+
+
+def free_port(host="127.0.0.1"):
+    """A TCP port currently free on `host`, never returned twice by this
+    process (so two calls in one test never collide)."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for _ in range(100):
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        try:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        finally:
+            s.close()
+        with _port_lock:
+            if port not in _given_ports:
+                _given_ports.add(port)
+                return port
+    raise TernError("no free port")
+
+
+def connect(port, host="127.0.0.1", src=None, timeout=5.0):
+    """A connected TCP socket to host:port, optionally bound to source
+    address `src` (e.g. "127.3.4.5") first. Raises OSError on failure
+    (ConnectionRefusedError when nothing listens)."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    try:
+        s.settimeout(timeout)
+        if src is not None:
+            s.bind((src, 0))
+        s.connect((host, port))
+        return s
+    except BaseException:
+        s.close()
+        raise
+
+
+def recv_line(sock, limit=4096):
+    """Reads up to and including b"\\n"; returns the line without it, or
+    the partial data (possibly b"") at EOF."""
+    buf = b""
+    while not buf.endswith(b"\n") and len(buf) < limit:
+        chunk = sock.recv(1)
+        if not chunk:
+            return buf
+        buf += chunk
+    return buf.rstrip(b"\n")
+
+
+def recv_all(sock, limit=1 << 30):
+    """Reads until EOF; returns the bytes."""
+    out = bytearray()
+    while len(out) < limit:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        out += chunk
+    return bytes(out)
+
+
+def fetch_name(port, host="127.0.0.1", src=None, timeout=5.0):
+    """Connects through the proxy and returns the name line the backend
+    sent (str), closing the connection afterwards."""
+    s = connect(port, host=host, src=src, timeout=timeout)
+    try:
+        line = recv_line(s)
+    finally:
+        s.close()
+    if not line:
+        raise TernError("connection to port %d closed without a name" % port)
+    return line.decode()
+
+
+def http_get(port, path, host="127.0.0.1", timeout=5.0):
+    """GET path; returns (status, headers dict lower-cased, body str)."""
+    c = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        body = r.read().decode("utf-8", "replace")
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+    finally:
+        c.close()
+
+
+# --------------------------------------------------------------------------
+# deterministic payloads
+
+
+_PATTERN = random.Random(0x7e27).randbytes(1 << 16)
+
+
+def pattern_bytes(n, offset=0):
+    """n bytes of the repeating test pattern, starting at `offset`."""
+    out = bytearray()
+    L = len(_PATTERN)
+    while len(out) < n:
+        o = (offset + len(out)) % L
+        out += _PATTERN[o:o + min(L - o, n - len(out))]
+    return bytes(out)
+
+
+class PatternStream:
+    """Hashes a byte stream incrementally (sha256) and counts it."""
+
+    def __init__(self):
+        self.h = hashlib.sha256()
+        self.n = 0
+
+    def update(self, data):
+        self.h.update(data)
+        self.n += len(data)
+
+    def hexdigest(self):
+        return self.h.hexdigest()
+
+    @staticmethod
+    def digest_of_pattern(n):
+        p = PatternStream()
+        L = len(_PATTERN)
+        full, rest = divmod(n, L)
+        for _ in range(full):
+            p.update(_PATTERN)
+        p.update(_PATTERN[:rest])
+        return p.hexdigest()
+
+
+# --------------------------------------------------------------------------
+# tern process
+
+
+class Tern:
+    """Runs `TERN_BIN -f <config>` in the foreground.
+
+        with Tern(cfg_text, admin_port=ap) as t:
+            ...
+
+    On enter: writes the config to a temp dir, starts tern with stderr to a
+    file, waits (bounded) until stderr says "tern ready" and, when
+    admin_port is given, GET /ready answers 200. If tern exits first, raises
+    TernError with its stderr. On exit: SIGKILLs a still-running tern and,
+    if the block raised, prints the tail of tern's stderr.
+    """
+
+    READY_MARK = "tern ready"
+
+    def __init__(self, config, admin_port=None, ready_timeout=10.0, args=(),
+                 wait_ready=True, env=None):
+        if not TERN_BIN:
+            raise TernError("TERN_BIN is not set")
+        self.config = config
+        self.admin_port = admin_port
+        self.ready_timeout = ready_timeout
+        self.args = list(args)
+        self.wait_ready = wait_ready
+        self.env = env
+        self.proc = None
+        self.dir = tempfile.mkdtemp(prefix="tern-e2e-",
+                                    dir=os.environ.get("TEST_TMPDIR"))
+        self.cfg_path = os.path.join(self.dir, "tern.cfg")
+        self.err_path = os.path.join(self.dir, "stderr.log")
+        self.returncode = None
+
+    # -- life cycle
+    def start(self):
+        with open(self.cfg_path, "w") as f:
+            f.write(self.config)
+        self._errf = open(self.err_path, "wb")
+        self.proc = subprocess.Popen([TERN_BIN, "-f", self.cfg_path] + self.args,
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=self._errf, stderr=self._errf,
+                                     env=self.env)
+        if self.wait_ready:
+            self.wait_until_ready()
+        return self
+
+    def wait_until_ready(self, timeout=None):
+        timeout = self.ready_timeout if timeout is None else timeout
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise TernError("tern exited with %s before ready; stderr:\n%s"
+                                % (self.proc.returncode, self.stderr_text()))
+            if self.READY_MARK not in self.stderr_text():
+                return False
+            if self.admin_port is not None:
+                st, _, _ = http_get(self.admin_port, "/ready", timeout=1.0)
+                return st == 200
+            return True
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if ready():
+                    return
+            except TernError:
+                raise
+            except OSError:
+                pass
+            if time.monotonic() >= deadline:
+                raise TernError("tern not ready after %.1fs; stderr:\n%s"
+                                % (timeout, self.stderr_text()))
+            time.sleep(0.01)
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self._cleanup(failed=True)
+            raise
+
+    def __exit__(self, et, ev, tb):
+        self._cleanup(failed=et is not None)
+        return False
+
+    def _cleanup(self, failed):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        if self.proc is not None:
+            self.returncode = self.proc.returncode
+        if getattr(self, "_errf", None):
+            self._errf.close()
+        if failed:
+            tail = self.stderr_text()[-6000:]
+            sys.stderr.write("\n---- tern stderr (tail) ----\n%s\n---- config ----\n%s\n"
+                             % (tail, self.config))
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- observation
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stderr_text(self):
+        try:
+            with open(self.err_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stderr_lines(self):
+        return self.stderr_text().splitlines()
+
+    def send_signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait_exit(self, timeout=10.0):
+        """Waits for tern to exit; returns its exit code (negative: signal).
+        AssertionError if it is still running after `timeout`."""
+        try:
+            self.returncode = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("tern still running %.1fs after the wait began;"
+                                 " stderr tail:\n%s" % (timeout, self.stderr_text()[-3000:]))
+        return self.returncode
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        """Sends `sig` and waits for exit; returns the exit code."""
+        self.send_signal(sig)
+        return self.wait_exit(timeout)
+
+    def _status_field(self, key):
+        with open("/proc/%d/status" % self.pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+        raise TernError("no %s in /proc/%d/status" % (key, self.pid))
+
+    def rss_kb(self):
+        """Resident set size in KiB (VmRSS)."""
+        return self._status_field("VmRSS")
+
+    def pss_anon_kb(self):
+        """Pss_Anon from smaps_rollup, in KiB (private anonymous memory)."""
+        with open("/proc/%d/smaps_rollup" % self.pid) as f:
+            for line in f:
+                if line.startswith("Pss_Anon:"):
+                    return int(line.split()[1])
+        raise TernError("no Pss_Anon")
+
+    def fd_count(self):
+        return len(os.listdir("/proc/%d/fd" % self.pid))
+
+    def threads(self):
+        return self._status_field("Threads")
+
+    # -- admin API
+    def admin_get(self, path, timeout=5.0):
+        if self.admin_port is None:
+            raise TernError("no admin port configured")
+        return http_get(self.admin_port, path, timeout=timeout)
+
+    def metrics(self):
+        """Scrapes /stats/prometheus and returns the parsed Metrics (strict)."""
+        st, hdrs, body = self.admin_get("/stats/prometheus")
+        if st != 200:
+            raise TernError("/stats/prometheus answered %d: %s" % (st, body[:200]))
+        m = parse_prometheus(body)
+        m.content_type = hdrs.get("content-type", "")
+        return m
+
+    def clusters(self):
+        st, _, body = self.admin_get("/clusters")
+        if st != 200:
+            raise TernError("/clusters answered %d" % st)
+        return json.loads(body)
+
+
+# --------------------------------------------------------------------------
+# backends
+
+
+class _Server:
+    """A threaded TCP server on a fixed port that can be killed (listener
+    closed, live connections reset) and restarted on the same port."""
+
+    def __init__(self, host="127.0.0.1", port=None, backlog=128):
+        self.host = host
+        self.port = port or free_port(host)
+        self.backlog = backlog
+        self.lock = threading.Lock()
+        self.accepted = 0          # connections accepted, ever
+        self.finished = 0          # handler threads finished
+        self.active = set()        # live connection sockets
+        self.peers = []            # peer addresses, in accept order
+        self.errors = []           # exceptions from handlers
+        self._lsock = None
+        self._thread = None
+        self._stop = threading.Event()
+        self.start()
+
+    def start(self):
+        fam = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        ls = socket.socket(fam, socket.SOCK_STREAM)
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind((self.host, self.port))
+        ls.listen(self.backlog)
+        ls.settimeout(0.05)
+        self._lsock = ls
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept_loop, args=(ls, self._stop),
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def _accept_loop(self, ls, stop):
+        while not stop.is_set():
+            try:
+                c, addr = ls.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                if stop.is_set():
+                    break
+                continue
+            c.settimeout(None)
+            with self.lock:
+                self.accepted += 1
+                self.active.add(c)
+                self.peers.append(addr)
+            threading.Thread(target=self._run, args=(c, addr), daemon=True).start()
+        ls.close()
+
+    def _run(self, c, addr):
+        try:
+            self.handle(c, addr)
+        except OSError:
+            pass
+        except Exception as e:  # noqa: BLE001
+            with self.lock:
+                self.errors.append(e)
+        finally:
+            with self.lock:
+                self.active.discard(c)
+                self.finished += 1
+            try:
+                c.close()
+            except OSError:
+                pass
+
+    def handle(self, c, addr):
+        raise NotImplementedError
+
+    def n_active(self):
+        with self.lock:
+            return len(self.active)
+
+    def kill(self):
+        """Stops listening (new connections are refused) and resets every
+        live connection."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        with self.lock:
+            conns = list(self.active)
+        for c in conns:
+            try:
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                             b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def restart(self):
+        return self.start()
+
+    close = kill
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.kill()
+        return False
+
+
+class NameServer(_Server):
+    """Sends "<name>\\n" on accept, then:
+      mode "echo":  echoes until EOF, then closes
+      mode "close": closes at once
+      mode "hold":  reads (discarding) until EOF, then closes
+    """
+
+    def __init__(self, name, mode="echo", **kw):
+        self.name = name
+        self.mode = mode
+        self.bytes_in = 0   # received from tern
+        self.bytes_out = 0  # sent to tern
+        super().__init__(**kw)
+
+    def handle(self, c, addr):
+        msg = (self.name + "\n").encode()
+        c.sendall(msg)
+        with self.lock:
+            self.bytes_out += len(msg)
+        if self.mode == "close":
+            return
+        while True:
+            d = c.recv(65536)
+            if not d:
+                return
+            with self.lock:
+                self.bytes_in += len(d)
+            if self.mode == "echo":
+                c.sendall(d)
+                with self.lock:
+                    self.bytes_out += len(d)
+
+
+class SourceServer(_Server):
+    """Sends `nbytes` pattern bytes to each connection, optionally paced to
+    about `rate` bytes/s, then closes (or, with wait_eof, half-closes and
+    waits for the peer's EOF). `sent` records what each connection sent."""
+
+    def __init__(self, nbytes, rate=None, chunk=65536, wait_eof=False, **kw):
+        self.nbytes = nbytes
+        self.rate = rate
+        self.chunk = chunk
+        self.wait_eof = wait_eof
+        self.sent = []
+        self.started = threading.Event()
+        super().__init__(**kw)
+
+    def handle(self, c, addr):
+        sent = 0
+        t0 = time.monotonic()
+        self.started.set()
+        while sent < self.nbytes:
+            n = min(self.chunk, self.nbytes - sent)
+            c.sendall(pattern_bytes(n, sent))
+            sent += n
+            if self.rate:
+                # pacing, not synchronisation: keep the source at `rate`
+                ahead = sent / self.rate - (time.monotonic() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)
+        with self.lock:
+            self.sent.append(sent)
+        if self.wait_eof:
+            c.shutdown(socket.SHUT_WR)
+            recv_all(c)
+
+
+class SinkServer(_Server):
+    """Reads until EOF (optionally paced to about `rate` bytes/s), then
+    replies "<count> <sha256>\\n" and closes. `results` has (count, sha)
+    per finished connection."""
+
+    def __init__(self, rate=None, chunk=65536, reply=True, **kw):
+        self.rate = rate
+        self.chunk = chunk
+        self.reply = reply
+        self.results = []
+        super().__init__(**kw)
+
+    def handle(self, c, addr):
+        ps = PatternStream()
+        t0 = time.monotonic()
+        while True:
+            d = c.recv(self.chunk)
+            if not d:
+                break
+            ps.update(d)
+            if self.rate:
+                ahead = ps.n / self.rate - (time.monotonic() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)
+        with self.lock:
+            self.results.append((ps.n, ps.hexdigest()))
+        if self.reply:
+            c.sendall(("%d %s\n" % (ps.n, ps.hexdigest())).encode())
+
+
+class HttpServer(_Server):
+    """A minimal HTTP/1.x server: answers every request with `status` and
+    body "<name>\\n", then closes. `requests` records (method, target,
+    version) of each request line."""
+
+    def __init__(self, name, status=200, **kw):
+        self.name = name
+        self.status = status
+        self.requests = []
+        super().__init__(**kw)
+
+    def handle(self, c, addr):
+        c.settimeout(5)
+        buf = b""
+        while b"\r\n\r\n" not in buf and b"\n\n" not in buf:
+            d = c.recv(4096)
+            if not d:
+                break
+            buf += d
+            if len(buf) > 65536:
+                return
+        if not buf:
+            return
+        first = buf.split(b"\r\n", 1)[0].decode("latin-1").split()
+        with self.lock:
+            self.requests.append(tuple(first))
+            status = self.status
+        body = (self.name + "\n").encode()
+        c.sendall(("HTTP/1.0 %d X\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                   % (status, len(body))).encode() + body)
+
+
+# --------------------------------------------------------------------------
+# Prometheus text exposition format 0.0.4
+
+
+class PromParseError(ValueError):
+    pass
+
+
+_NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LABEL_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_TYPES = ("counter", "gauge", "histogram", "summary", "untyped")
+
+
+def _parse_float(s):
+    if s in ("+Inf", "Inf"):
+        return math.inf
+    if s == "-Inf":
+        return -math.inf
+    if s == "NaN":
+        return math.nan
+    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", s):
+        raise ValueError("bad float %r" % s)
+    return float(s)
+
+
+class Metrics:
+    """Parsed exposition: samples [(name, labels dict, value)], types
+    {family: type}, helps {family: text}."""
+
+    def __init__(self):
+        self.samples = []
+        self.types = {}
+        self.helps = {}
+        self.content_type = ""
+
+    def find(self, name, **labels):
+        return [s for s in self.samples
+                if s[0] == name and all(s[1].get(k) == v for k, v in labels.items())]
+
+    def get(self, name, **labels):
+        """The value of the one sample `name` whose labels include `labels`;
+        KeyError if there is none or more than one."""
+        f = self.find(name, **labels)
+        if len(f) != 1:
+            raise KeyError("%s%r: %d samples" % (name, labels, len(f)))
+        return f[0][2]
+
+    def value(self, name, default=None, **labels):
+        try:
+            return self.get(name, **labels)
+        except KeyError:
+            return default
+
+    def sum(self, name, **labels):
+        return sum(s[2] for s in self.find(name, **labels))
+
+    def names(self):
+        return sorted({s[0] for s in self.samples})
+
+
+def _parse_labels(line, i, lineno):
+    """Parses `{a="b",...}` starting at line[i] == '{'; returns (dict, end)."""
+    labels = {}
+    i += 1
+    n = len(line)
+    while True:
+        while i < n and line[i] in " \t":
+            i += 1
+        if i < n and line[i] == "}":
+            return labels, i + 1
+        m = _LABEL_RE.match(line, i)
+        if not m:
+            raise PromParseError("line %d: bad label name at col %d: %r" % (lineno, i, line))
+        lname = m.group(0)
+        i = m.end()
+        while i < n and line[i] in " \t":
+            i += 1
+        if i >= n or line[i] != "=":
+            raise PromParseError("line %d: expected '=' after label %s: %r" % (lineno, lname, line))
+        i += 1
+        while i < n and line[i] in " \t":
+            i += 1
+        if i >= n or line[i] != '"':
+            raise PromParseError("line %d: expected '\"' for label %s: %r" % (lineno, lname, line))
+        i += 1
+        val = []
+        while True:
+            if i >= n:
+                raise PromParseError("line %d: unterminated label value: %r" % (lineno, line))
+            ch = line[i]
+            if ch == "\\":
+                if i + 1 >= n or line[i + 1] not in '\\"n':
+                    raise PromParseError("line %d: bad escape in label value: %r" % (lineno, line))
+                val.append({"\\": "\\", '"': '"', "n": "\n"}[line[i + 1]])
+                i += 2
+            elif ch == '"':
+                i += 1
+                break
+            else:
+                val.append(ch)
+                i += 1
+        if lname in labels:
+            raise PromParseError("line %d: duplicate label %s" % (lineno, lname))
+        if lname.startswith("__"):
+            raise PromParseError("line %d: reserved label name %s" % (lineno, lname))
+        labels[lname] = "".join(val)
+        while i < n and line[i] in " \t":
+            i += 1
+        if i < n and line[i] == ",":
+            i += 1
+            continue
+        if i < n and line[i] == "}":
+            return labels, i + 1
+        raise PromParseError("line %d: expected ',' or '}' in labels: %r" % (lineno, line))
+
+
+def _family_of(name, types):
+    if name in types:
+        return name
+    for suf in ("_bucket", "_sum", "_count"):
+        if name.endswith(suf):
+            base = name[: -len(suf)]
+            t = types.get(base)
+            if t == "histogram" or (t == "summary" and suf != "_bucket"):
+                return base
+    return name
+
+
+def parse_prometheus(text, prefix="tern_"):
+    """Parses text exposition format 0.0.4 strictly, line by line:
+    HELP/TYPE/comment/sample grammar, label escaping, float values, one
+    TYPE/HELP per family given before its samples, each family's samples
+    contiguous, no duplicate series, counters >= 0 and named *_total, every
+    family starting with `prefix`, text ending in a newline. Raises
+    PromParseError naming the line; returns Metrics."""
+    m = Metrics()
+    if text and not text.endswith("\n"):
+        raise PromParseError("exposition does not end with a newline")
+    seen_series = set()
+    done_families = set()   # families whose group of lines has ended
+    cur_family = None
+    for lineno, line in enumerate(text.split("\n")[:-1] if text else [], 1):
+        if line.strip() == "":
+            continue
+        if line.startswith("#"):
+            parts = line[1:].lstrip(" \t").split(None, 2)
+            if parts and parts[0] in ("HELP", "TYPE"):
+                if len(parts) < 2 or not _NAME_RE.fullmatch(parts[1]):
+                    raise PromParseError("line %d: bad %s line: %r" % (lineno, parts[0], line))
+                fam = parts[1]
+                if fam != cur_family:
+                    if fam in done_families:
+                        raise PromParseError("line %d: family %s not contiguous" % (lineno, fam))
+                    if cur_family is not None:
+                        done_families.add(cur_family)
+                    cur_family = fam
+                if parts[0] == "TYPE":
+                    if len(parts) != 3 or parts[2].strip() not in _TYPES:
+                        raise PromParseError("line %d: bad TYPE: %r" % (lineno, line))
+                    if fam in m.types:
+                        raise PromParseError("line %d: second TYPE for %s" % (lineno, fam))
+                    if any(_family_of(s[0], {fam: parts[2].strip()}) == fam for s in m.samples):
+                        raise PromParseError("line %d: TYPE for %s after its samples" % (lineno, fam))
+                    m.types[fam] = parts[2].strip()
+                else:
+                    if fam in m.helps:
+                        raise PromParseError("line %d: second HELP for %s" % (lineno, fam))
+                    doc = parts[2] if len(parts) > 2 else ""
+                    # HELP escapes: only \\ and \n
+                    if re.search(r"\\[^\\n]", doc) or doc.endswith("\\") and not doc.endswith("\\\\"):
+                        raise PromParseError("line %d: bad escape in HELP: %r" % (lineno, line))
+                    m.helps[fam] = doc
+            continue
+        mm = _NAME_RE.match(line)
+        if not mm:
+            raise PromParseError("line %d: bad metric name: %r" % (lineno, line))
+        name = mm.group(0)
+        i = mm.end()
+        labels = {}
+        if i < len(line) and line[i] == "{":
+            labels, i = _parse_labels(line, i, lineno)
+        rest = line[i:]
+        if not rest or rest[0] not in " \t":
+            raise PromParseError("line %d: expected whitespace before value: %r" % (lineno, line))
+        fields = rest.split()
+        if len(fields) not in (1, 2):
+            raise PromParseError("line %d: expected value [timestamp]: %r" % (lineno, line))
+        try:
+            value = _parse_float(fields[0])
+        except ValueError:
+            raise PromParseError("line %d: bad value %r" % (lineno, fields[0]))
+        if len(fields) == 2 and not re.fullmatch(r"-?\d+", fields[1]):
+            raise PromParseError("line %d: bad timestamp %r" % (lineno, fields[1]))
+        fam = _family_of(name, m.types)
+        if fam != cur_family:
+            if fam in done_families:
+                raise PromParseError("line %d: samples of %s not contiguous" % (lineno, fam))
+            if cur_family is not None:
+                done_families.add(cur_family)
+            cur_family = fam
+        key = (name, tuple(sorted(labels.items())))
+        if key in seen_series:
+            raise PromParseError("line %d: duplicate series %r" % (lineno, line))
+        seen_series.add(key)
+        t = m.types.get(fam, "untyped")
+        if t == "counter":
+            if value < 0 or math.isnan(value):
+                raise PromParseError("line %d: counter %s has value %r" % (lineno, name, value))
+            if not name.endswith("_total"):
+                raise PromParseError("line %d: counter %s not named *_total" % (lineno, name))
+        if prefix and not name.startswith(prefix):
+            raise PromParseError("line %d: %s lacks the %s prefix" % (lineno, name, prefix))
+        m.samples.append((name, labels, value))
+    return m
+
+
+# --------------------------------------------------------------------------
+# config and client conveniences
+
+
+def cfg_head(nbthread=1, admin_port=None, global_extra=(), defaults_extra=(),
+             timeout_client="10s", timeout_server="10s", timeout_connect="2s"):
+    """The global and defaults sections most tests share (mode tcp, short
+    timeouts). Lines in *_extra are appended to their section."""
+    g = ["global", "    nbthread %d" % nbthread]
+    if admin_port is not None:
+        g.append("    admin 127.0.0.1:%d" % admin_port)
+    g += ["    " + x for x in global_extra]
+    d = ["defaults", "    mode tcp",
+         "    timeout connect %s" % timeout_connect,
+         "    timeout client %s" % timeout_client,
+         "    timeout server %s" % timeout_server]
+    d += ["    " + x for x in defaults_extra]
+    return "\n".join(g) + "\n\n" + "\n".join(d) + "\n\n"
+
+
+def parallel_map(fn, items, threads=8):
+    """[fn(x) for x in items], run on `threads` threads; re-raises the first
+    exception. Results keep the order of `items`."""
+    items = list(items)
+    out = [None] * len(items)
+    errs = []
+    idx = iter(range(len(items)))
+    lock = threading.Lock()
+
+    def work():
+        while True:
+            with lock:
+                if errs:
+                    return
+                i = next(idx, None)
+            if i is None:
+                return
+            try:
+                out[i] = fn(items[i])
+            except BaseException as e:  # noqa: BLE001 - re-raised below
+                with lock:
+                    errs.append(e)
+                return
+
+    ts = [threading.Thread(target=work, daemon=True) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if errs:
+        raise errs[0]
+    return out
+
+
+def wait_readable(sock, timeout):
+    """True when `sock` becomes readable (data or EOF) within `timeout`."""
+    r, _, _ = select.select([sock], [], [], timeout)
+    return bool(r)
+
+
+def is_refused(port, host="127.0.0.1"):
+    """True if a connect to host:port is refused now (a connection that
+    succeeds is closed at once)."""
+    try:
+        s = connect(port, host=host, timeout=2)
+    except ConnectionRefusedError:
+        return True
+    s.close()
+    return False
+
+
+# --------------------------------------------------------------------------
+# access log
+
+ACCESS_RE = re.compile(
+    r"^(?P<client>\S+) \[(?P<date>[^\]]+)\] (?P<frontend>\S+) (?P<backend>\S+)/(?P<server>\S+) "
+    r"(?P<tw>-?\d+)/(?P<tc>-?\d+)/(?P<tt>\d+) (?P<bytes_in>\d+)/(?P<bytes_out>\d+) "
+    r"(?P<state>\S\S) (?P<actconn>\d+)/(?P<feconn>\d+)/(?P<beconn>\d+)/(?P<srv_conn>\d+)/"
+    r"(?P<retries>\d+) (?P<srv_queue>\d+)/(?P<backend_queue>\d+) reason=(?P<reason>\S+)$")
+
+
+def access_log(text, frontend=None):
+    """The access-log lines in tern's stderr `text`, parsed into dicts
+    (numbers as int), optionally only those of `frontend`."""
+    out = []
+    for line in text.splitlines():
+        m = ACCESS_RE.match(line)
+        if not m:
+            continue
+        d = m.groupdict()
+        for k in ("tw", "tc", "tt", "bytes_in", "bytes_out", "actconn", "feconn", "beconn",
+                  "srv_conn", "retries", "srv_queue", "backend_queue"):
+            d[k] = int(d[k])
+        if frontend is None or d["frontend"] == frontend:
+            out.append(d)
+    return out

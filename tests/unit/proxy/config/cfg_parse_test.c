@@ -1,0 +1,1016 @@
+/* Tests for proxy/config/cfg_parse.c and cfg_keywords.c: every keyword's
+ * effect on the model, defaults inheritance, and the exact text of each
+ * class of error. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "proxy/config/cfg_parse.h"
+#include "proxy/model/model.h"
+
+static struct cfg_diag D;
+
+static struct snapshot *parse(const char *text)
+{
+    cfg_diag_free(&D);
+    return cfg_parse_buffer("t.cfg", text, strlen(text), &D);
+}
+
+static void dump_diag(void)
+{
+    for (size_t i = 0; i < D.nerrors; i++)
+        print_message("  error: %s\n", D.errors[i]);
+    for (size_t i = 0; i < D.nwarnings; i++)
+        print_message("  warning: %s\n", D.warnings[i]);
+}
+
+/* Parses a config that must be valid and warning-free unless told. */
+static struct snapshot *parse_ok(const char *text)
+{
+    struct snapshot *s = parse(text);
+    if (!s) {
+        dump_diag();
+        fail_msg("expected a valid configuration");
+    }
+    return s;
+}
+
+static bool has(char **list, size_t n, const char *msg)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i], msg) == 0)
+            return true;
+    return false;
+}
+
+#define assert_error(msg)                                                                  \
+    do {                                                                                   \
+        if (!has(D.errors, D.nerrors, (msg))) {                                            \
+            dump_diag();                                                                   \
+            fail_msg("missing error: %s", (msg));                                          \
+        }                                                                                  \
+    } while (0)
+
+#define assert_warning(msg)                                                                \
+    do {                                                                                   \
+        if (!has(D.warnings, D.nwarnings, (msg))) {                                        \
+            dump_diag();                                                                   \
+            fail_msg("missing warning: %s", (msg));                                        \
+        }                                                                                  \
+    } while (0)
+
+/* The config must fail with exactly this one error. */
+static void only_error(const char *text, const char *msg)
+{
+    struct snapshot *s = parse(text);
+    if (s || D.nerrors != 1 || strcmp(D.errors[0], msg) != 0) {
+        print_message("config:\n%s\n", text);
+        dump_diag();
+        snapshot_unref(s);
+        fail_msg("expected exactly one error: %s", msg);
+    }
+}
+
+/* A complete valid config; tests append lines to its backend (line 9 on)
+ * or its frontend by building their own. */
+#define FE                                                                                 \
+    "frontend f\n"           /* 1 */                                                       \
+    "    bind 127.0.0.1:1\n" /* 2 */                                                       \
+    "    default_backend b\n" /* 3 */                                                      \
+    "    timeout client 1s\n" /* 4 */
+#define BE                                                                                 \
+    "backend b\n"                  /* 5 */                                                 \
+    "    timeout connect 1s\n"     /* 6 */                                                 \
+    "    timeout server 1s\n"      /* 7 */                                                 \
+    "    server s 127.0.0.1:2\n"   /* 8 */
+#define BASE FE BE
+
+static const char *addr_str(const struct sockaddr_storage *ss)
+{
+    static char buf[80];
+    return tern_format_addr((const struct sockaddr *)ss, buf, sizeof(buf));
+}
+
+/* ---- happy paths ------------------------------------------------------------ */
+
+static void test_minimal(void **state)
+{
+    struct snapshot *s = parse_ok(BASE);
+    struct listener *l;
+    struct cluster *c;
+
+    assert_int_equal(D.nwarnings, 0);
+    assert_string_equal(s->source, "t.cfg");
+    assert_int_equal(s->nlisteners, 1);
+    assert_int_equal(s->nclusters, 1);
+    l = s->listeners[0];
+    c = s->clusters[0];
+    assert_string_equal(l->name, "f");
+    assert_int_equal(l->loc.line, 1);
+    assert_ptr_equal(l->loc.file, s->source);
+    assert_int_equal(l->nbinds, 1);
+    assert_string_equal(addr_str(&l->binds[0].addr), "127.0.0.1:1");
+    assert_int_equal(l->binds[0].loc.line, 2);
+    assert_ptr_equal(l->default_cluster, c);
+    assert_int_equal(l->mode, PROXY_MODE_TCP);
+    assert_int_equal(l->maxconn, 0);
+    assert_int_equal(l->timeout_client_ms, 1000);
+    assert_string_equal(c->name, "b");
+    assert_int_equal(c->loc.line, 5);
+    assert_int_equal(c->timeout_connect_ms, 1000);
+    assert_int_equal(c->timeout_server_ms, 1000);
+    /* HAProxy's defaults */
+    assert_int_equal(c->lb_policy, LB_ROUNDROBIN);
+    assert_int_equal(c->hash_type, LB_HASH_MAP_BASED);
+    assert_int_equal(c->consistent_algo, LB_CONSISTENT_RING);
+    assert_int_equal(c->retries, 3);
+    assert_false(c->redispatch);
+    assert_int_equal(c->redispatch_interval, -1);
+    assert_false(c->allbackups);
+    assert_int_equal(c->timeout_queue_ms, 0);
+    assert_int_equal(c->timeout_check_ms, 0);
+    assert_int_equal(c->hc.type, HC_NONE);
+    assert_int_equal(c->nendpoints, 1);
+    assert_string_equal(c->endpoints[0]->name, "s");
+    assert_string_equal(addr_str(&c->endpoints[0]->addr), "127.0.0.1:2");
+    assert_int_equal(c->endpoints[0]->weight, 1);
+    assert_int_equal(c->endpoints[0]->inter_ms, 2000);
+    assert_int_equal(c->endpoints[0]->rise, 2);
+    assert_int_equal(c->endpoints[0]->fall, 3);
+    assert_false(c->endpoints[0]->check);
+    assert_int_equal(c->endpoints[0]->loc.line, 8);
+    assert_int_equal(s->global.nbthread, 0);
+    assert_int_equal(s->global.maxconn, 0);
+    assert_false(s->global.has_admin);
+    assert_int_equal(s->global.bufsize, 16384);
+    snapshot_unref(s);
+}
+
+static void test_global(void **state)
+{
+    struct snapshot *s = parse_ok("global\n"
+                                  "    nbthread 4\n"
+                                  "    maxconn 20000\n"
+                                  "    admin [::1]:9100\n"
+                                  "    grace 3s\n"
+                                  "    hard-stop-after 1m\n"
+                                  "    tune.bufsize 32768\n" BASE);
+    assert_int_equal(s->global.nbthread, 4);
+    assert_int_equal(s->global.maxconn, 20000);
+    assert_true(s->global.has_admin);
+    assert_string_equal(addr_str(&s->global.admin_addr), "[::1]:9100");
+    assert_int_equal(s->global.admin_addrlen, sizeof(struct sockaddr_in6));
+    assert_int_equal(s->global.grace_ms, 3000);
+    assert_int_equal(s->global.hard_stop_after_ms, 60000);
+    assert_int_equal(s->global.bufsize, 32768);
+    snapshot_unref(s);
+}
+
+static void test_global_ignored_keywords_warn(void **state)
+{
+    struct snapshot *s = parse_ok("global\n"
+                                  "    log /dev/log local0\n"
+                                  "    user haproxy\n"
+                                  "    group haproxy\n"
+                                  "    chroot /var/lib/haproxy\n"
+                                  "    pidfile /run/haproxy.pid\n"
+                                  "    stats socket /run/haproxy.sock mode 660\n" BASE);
+    assert_int_equal(D.nwarnings, 6);
+    assert_string_equal(D.warnings[0], "t.cfg:2: log: ignored (tern writes its logs to stderr)");
+    assert_string_equal(D.warnings[1], "t.cfg:3: user: ignored by tern");
+    assert_string_equal(D.warnings[5],
+                        "t.cfg:7: stats: ignored (tern's statistics are served by 'admin')");
+    snapshot_unref(s);
+}
+
+static void test_binds(void **state)
+{
+    struct snapshot *s = parse_ok("frontend f\n"
+                                  "    bind 127.0.0.1:80,[::1]:81,:82\n"
+                                  "    bind *:83\n"
+                                  "    bind ipv6@[::]:84\n"
+                                  "    bind 10.0.0.1:85\n"
+                                  "    maxconn 500\n"
+                                  "    timeout client 10s\n"
+                                  "    default_backend b\n" BE);
+    struct listener *l = s->listeners[0];
+
+    assert_int_equal(l->nbinds, 6);
+    assert_string_equal(addr_str(&l->binds[0].addr), "127.0.0.1:80");
+    assert_string_equal(addr_str(&l->binds[1].addr), "[::1]:81");
+    assert_int_equal(l->binds[1].addrlen, sizeof(struct sockaddr_in6));
+    assert_string_equal(addr_str(&l->binds[2].addr), "0.0.0.0:82");
+    assert_string_equal(addr_str(&l->binds[3].addr), "0.0.0.0:83");
+    assert_string_equal(addr_str(&l->binds[4].addr), "[::]:84");
+    assert_string_equal(addr_str(&l->binds[5].addr), "10.0.0.1:85");
+    assert_int_equal(l->binds[0].loc.line, 2);
+    assert_int_equal(l->binds[2].loc.line, 2);
+    assert_int_equal(l->binds[3].loc.line, 3);
+    assert_int_equal(l->maxconn, 500);
+    assert_int_equal(l->timeout_client_ms, 10000);
+    snapshot_unref(s);
+}
+
+static void test_balance(void **state)
+{
+    static const struct {
+        const char *line;
+        enum lb_policy policy;
+        uint32_t draws;
+    } cases[] = {
+        {"balance roundrobin", LB_ROUNDROBIN, 2}, {"balance static-rr", LB_STATIC_RR, 2},
+        {"balance leastconn", LB_LEASTCONN, 2},   {"balance first", LB_FIRST, 2},
+        {"balance source", LB_SOURCE, 2},         {"balance random", LB_RANDOM, 2},
+        {"balance random(5)", LB_RANDOM, 5},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char cfg[512];
+        struct snapshot *s;
+        snprintf(cfg, sizeof(cfg), BASE "    %s\n", cases[i].line);
+        s = parse_ok(cfg);
+        assert_int_equal(s->clusters[0]->lb_policy, cases[i].policy);
+        assert_int_equal(s->clusters[0]->random_draws, cases[i].draws);
+        snapshot_unref(s);
+    }
+}
+
+static void test_hash_type_and_consistent_hash(void **state)
+{
+    struct snapshot *s = parse_ok(BASE "    balance source\n"
+                                       "    hash-type consistent\n");
+    assert_int_equal(s->clusters[0]->hash_type, LB_HASH_CONSISTENT);
+    assert_int_equal(s->clusters[0]->consistent_algo, LB_CONSISTENT_RING);
+    assert_int_equal(D.nwarnings, 0);
+    snapshot_unref(s);
+
+    s = parse_ok(BASE "    hash-type consistent djb2\n"
+                      "    consistent-hash maglev\n");
+    assert_int_equal(s->clusters[0]->hash_type, LB_HASH_CONSISTENT);
+    assert_int_equal(s->clusters[0]->consistent_algo, LB_CONSISTENT_MAGLEV);
+    assert_warning("t.cfg:9: hash-type: hash function 'djb2' ignored: tern always uses its "
+                   "own hash (FNV-1a with a murmur3 finalizer)");
+    snapshot_unref(s);
+
+    s = parse_ok(BASE "    hash-type map-based sdbm avalanche\n"
+                      "    consistent-hash ring\n");
+    assert_int_equal(s->clusters[0]->hash_type, LB_HASH_MAP_BASED);
+    assert_int_equal(s->clusters[0]->consistent_algo, LB_CONSISTENT_RING);
+    assert_warning("t.cfg:9: hash-type: hash function 'sdbm' and modifier 'avalanche' ignored: "
+                   "tern always uses its own hash (FNV-1a with a murmur3 finalizer)");
+    snapshot_unref(s);
+}
+
+static void test_server_options(void **state)
+{
+    struct snapshot *s =
+        parse_ok(BASE "    server a 127.0.0.1:3 weight 10 maxconn 20 maxqueue 30 check "
+                      "inter 500ms rise 4 fall 5\n"
+                      "    server b [::1]:4 backup disabled weight 0\n"
+                      "    server c ipv4@10.1.2.3:5 check no-check backup no-backup disabled "
+                      "enabled weight 256\n");
+    struct cluster *c = s->clusters[0];
+    struct endpoint *a, *b, *e;
+
+    assert_int_equal(c->nendpoints, 4);
+    a = c->endpoints[1];
+    assert_string_equal(a->name, "a");
+    assert_int_equal(a->id, 1);
+    assert_ptr_equal(a->cluster, c);
+    assert_int_equal(a->weight, 10);
+    assert_int_equal(a->maxconn, 20);
+    assert_int_equal(a->maxqueue, 30);
+    assert_true(a->check);
+    assert_int_equal(a->inter_ms, 500);
+    assert_int_equal(a->rise, 4);
+    assert_int_equal(a->fall, 5);
+    assert_false(a->backup);
+    assert_false(a->disabled);
+    assert_int_equal(a->loc.line, 9);
+    b = c->endpoints[2];
+    assert_string_equal(addr_str(&b->addr), "[::1]:4");
+    assert_true(b->backup);
+    assert_true(b->disabled);
+    assert_int_equal(b->weight, 0);
+    assert_false(b->check);
+    e = c->endpoints[3];
+    assert_string_equal(addr_str(&e->addr), "10.1.2.3:5");
+    assert_false(e->check);
+    assert_false(e->backup);
+    assert_false(e->disabled);
+    assert_int_equal(e->weight, 256);
+    snapshot_unref(s);
+}
+
+static void test_default_server(void **state)
+{
+    struct snapshot *s = parse_ok("defaults\n"
+                                  "    default-server inter 3s fall 7\n" FE
+                                  "backend b\n"
+                                  "    timeout connect 1s\n"
+                                  "    timeout server 1s\n"
+                                  "    server s0 127.0.0.1:2\n"
+                                  "    default-server check rise 9 weight 5\n"
+                                  "    server s1 127.0.0.1:3\n"
+                                  "    server s2 127.0.0.1:4 no-check weight 1\n");
+    struct cluster *c = s->clusters[0];
+
+    assert_int_equal(c->endpoints[0]->inter_ms, 3000);
+    assert_int_equal(c->endpoints[0]->fall, 7);
+    assert_int_equal(c->endpoints[0]->rise, 2);
+    assert_false(c->endpoints[0]->check);
+    assert_int_equal(c->endpoints[0]->weight, 1);
+    assert_int_equal(c->endpoints[1]->inter_ms, 3000);
+    assert_int_equal(c->endpoints[1]->fall, 7);
+    assert_int_equal(c->endpoints[1]->rise, 9);
+    assert_true(c->endpoints[1]->check);
+    assert_int_equal(c->endpoints[1]->weight, 5);
+    assert_false(c->endpoints[2]->check);
+    assert_int_equal(c->endpoints[2]->weight, 1);
+    assert_int_equal(c->hc.type, HC_TCP);
+    snapshot_unref(s);
+}
+
+static void test_timeouts_retries_options(void **state)
+{
+    struct snapshot *s = parse_ok(BASE "    timeout queue 2s\n"
+                                       "    timeout check 700\n"
+                                       "    retries 0\n"
+                                       "    option redispatch\n"
+                                       "    option allbackups\n"
+                                       "    option tcplog\n");
+    struct cluster *c = s->clusters[0];
+
+    assert_int_equal(c->timeout_queue_ms, 2000);
+    assert_int_equal(c->timeout_check_ms, 700);
+    assert_int_equal(c->retries, 0);
+    assert_true(c->redispatch);
+    assert_int_equal(c->redispatch_interval, -1);
+    assert_true(c->allbackups);
+    assert_int_equal(D.nwarnings, 0);
+    snapshot_unref(s);
+
+    s = parse_ok(BASE "    option redispatch 3\n");
+    assert_true(s->clusters[0]->redispatch);
+    assert_int_equal(s->clusters[0]->redispatch_interval, 3);
+    snapshot_unref(s);
+
+    /* 0 disables, as in HAProxy */
+    s = parse_ok(BASE "    option redispatch 0\n");
+    assert_false(s->clusters[0]->redispatch);
+    snapshot_unref(s);
+
+    s = parse_ok("defaults\n"
+                 "    option redispatch\n"
+                 "    option allbackups\n" BASE "    no option redispatch\n"
+                 "    no option allbackups\n");
+    assert_false(s->clusters[0]->redispatch);
+    assert_false(s->clusters[0]->allbackups);
+    snapshot_unref(s);
+}
+
+static void test_httpchk_forms(void **state)
+{
+    static const struct {
+        const char *line;
+        const char *method, *uri, *version;
+    } cases[] = {
+        {"option httpchk", "OPTIONS", "/", "HTTP/1.0"},
+        {"option httpchk /health", "OPTIONS", "/health", "HTTP/1.0"},
+        {"option httpchk GET /health", "GET", "/health", "HTTP/1.0"},
+        {"option httpchk HEAD /h HTTP/1.1", "HEAD", "/h", "HTTP/1.1"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char cfg[512];
+        struct snapshot *s;
+        struct health_spec *hc;
+        snprintf(cfg, sizeof(cfg), BASE "    %s\n", cases[i].line);
+        s = parse_ok(cfg);
+        hc = &s->clusters[0]->hc;
+        assert_int_equal(hc->type, HC_HTTP);
+        assert_string_equal(hc->method, cases[i].method);
+        assert_string_equal(hc->uri, cases[i].uri);
+        assert_string_equal(hc->version, cases[i].version);
+        assert_int_equal(hc->expect_status, 0);
+        snapshot_unref(s);
+    }
+}
+
+static void test_health_spec(void **state)
+{
+    struct snapshot *s;
+    struct health_spec *hc;
+
+    /* no check anywhere */
+    s = parse_ok(BASE);
+    assert_int_equal(s->clusters[0]->hc.type, HC_NONE);
+    snapshot_unref(s);
+
+    /* tcp check; no timeout check: inter bounds the whole check (smallest inter) */
+    s = parse_ok(BASE "    server a 127.0.0.1:3 check inter 3s\n"
+                      "    server b 127.0.0.1:4 check inter 1500\n");
+    hc = &s->clusters[0]->hc;
+    assert_int_equal(hc->type, HC_TCP);
+    assert_int_equal(hc->timeout_ms, 1500);
+    assert_int_equal(hc->connect_timeout_ms, 1500);
+    snapshot_unref(s);
+
+    /* timeout check: the read gets it, the connect min(timeout connect, inter) */
+    s = parse_ok(BASE "    server a 127.0.0.1:3 check\n"
+                      "    timeout check 4s\n"
+                      "    option httpchk GET /ok\n"
+                      "    http-check expect status 204\n");
+    hc = &s->clusters[0]->hc;
+    assert_int_equal(hc->type, HC_HTTP);
+    assert_int_equal(hc->expect_status, 204);
+    assert_int_equal(hc->timeout_ms, 4000);
+    assert_int_equal(hc->connect_timeout_ms, 1000); /* timeout connect 1s < inter 2s */
+    snapshot_unref(s);
+
+    s = parse_ok(FE "backend b\n"
+                    "    timeout connect 10s\n"
+                    "    timeout server 1s\n"
+                    "    timeout check 4s\n"
+                    "    server a 127.0.0.1:3 check\n");
+    hc = &s->clusters[0]->hc;
+    assert_int_equal(hc->connect_timeout_ms, 2000); /* inter 2s < timeout connect 10s */
+    snapshot_unref(s);
+
+    /* http-check expect without httpchk: a warning, no effect */
+    s = parse_ok(BASE "    server a 127.0.0.1:3 check\n"
+                      "    http-check expect status 200\n");
+    assert_int_equal(s->clusters[0]->hc.type, HC_TCP);
+    assert_warning("t.cfg:10: http-check expect: has no effect without 'option httpchk'");
+    snapshot_unref(s);
+}
+
+static void test_listen(void **state)
+{
+    struct snapshot *s = parse_ok("listen app\n"
+                                  "    bind 127.0.0.1:80\n"
+                                  "    timeout client 1s\n"
+                                  "    timeout connect 1s\n"
+                                  "    timeout server 1s\n"
+                                  "    balance leastconn\n"
+                                  "    maxconn 7\n"
+                                  "    server s1 127.0.0.1:81\n"
+                                  "listen other\n"
+                                  "    bind 127.0.0.1:82\n"
+                                  "    default_backend app\n"
+                                  "    timeout client 1s\n"
+                                  "    timeout connect 1s\n"
+                                  "    timeout server 1s\n"
+                                  "    server s2 127.0.0.1:83\n");
+    assert_int_equal(s->nlisteners, 2);
+    assert_int_equal(s->nclusters, 2);
+    assert_string_equal(s->listeners[0]->name, "app");
+    assert_string_equal(s->clusters[0]->name, "app");
+    assert_ptr_equal(s->listeners[0]->default_cluster, s->clusters[0]);
+    assert_int_equal(s->listeners[0]->maxconn, 7);
+    assert_int_equal(s->clusters[0]->lb_policy, LB_LEASTCONN);
+    /* default_backend wins over the listen's own servers, as in HAProxy */
+    assert_ptr_equal(s->listeners[1]->default_cluster, s->clusters[0]);
+    assert_int_equal(D.nwarnings, 0);
+    snapshot_unref(s);
+}
+
+static void test_frontend_and_backend_may_share_a_name(void **state)
+{
+    struct snapshot *s = parse_ok("frontend app\n"
+                                  "    bind 127.0.0.1:1\n"
+                                  "    timeout client 1s\n"
+                                  "    default_backend app\n"
+                                  "backend app\n"
+                                  "    timeout connect 1s\n"
+                                  "    timeout server 1s\n"
+                                  "    server s 127.0.0.1:2\n");
+    assert_ptr_equal(s->listeners[0]->default_cluster, s->clusters[0]);
+    snapshot_unref(s);
+}
+
+static void test_default_backend_declared_later(void **state)
+{
+    struct snapshot *s = parse_ok(FE "backend a\n"
+                                     "    timeout connect 1s\n"
+                                     "    timeout server 1s\n" BE);
+    assert_ptr_equal(s->listeners[0]->default_cluster, s->clusters[1]);
+    snapshot_unref(s);
+}
+
+static void test_defaults_inheritance(void **state)
+{
+    struct snapshot *s = parse_ok("defaults\n"                    /* 1 */
+                                  "    mode tcp\n"                /* 2 */
+                                  "    timeout connect 2s\n"      /* 3 */
+                                  "    timeout client 3s\n"       /* 4 */
+                                  "    timeout server 4s\n"       /* 5 */
+                                  "    balance leastconn\n"       /* 6 */
+                                  "    retries 5\n"               /* 7 */
+                                  "    maxconn 50\n"              /* 8 */
+                                  "    default_backend b1\n"      /* 9 */
+                                  "    option httpchk GET /d\n"   /* 10 */
+                                  "frontend f1\n"                 /* 11 */
+                                  "    bind 127.0.0.1:1\n"        /* 12 */
+                                  "backend b1\n"                  /* 13 */
+                                  "    retries 1\n"               /* 14 */
+                                  "    server s 127.0.0.1:2\n"    /* 15 */
+                                  "defaults\n"                    /* 16: resets */
+                                  "    timeout connect 7s\n"      /* 17 */
+                                  "    timeout client 7s\n"       /* 18 */
+                                  "    timeout server 7s\n"       /* 19 */
+                                  "backend b2\n"                  /* 20 */
+                                  "    server s 127.0.0.1:3\n"    /* 21 */
+                                  "frontend f2\n"                 /* 22 */
+                                  "    bind 127.0.0.1:4\n"        /* 23 */
+                                  "    default_backend b2\n");    /* 24 */
+    struct listener *f1 = s->listeners[0], *f2 = s->listeners[1];
+    struct cluster *b1 = s->clusters[0], *b2 = s->clusters[1];
+
+    assert_int_equal(f1->timeout_client_ms, 3000);
+    assert_int_equal(f1->maxconn, 50);
+    assert_ptr_equal(f1->default_cluster, b1);
+    assert_int_equal(b1->timeout_connect_ms, 2000);
+    assert_int_equal(b1->timeout_server_ms, 4000);
+    assert_int_equal(b1->lb_policy, LB_LEASTCONN);
+    assert_int_equal(b1->retries, 1);
+    assert_int_equal(b1->hc.type, HC_HTTP);
+    assert_string_equal(b1->hc.uri, "/d");
+
+    /* the second defaults section starts from HAProxy's defaults again */
+    assert_int_equal(b2->timeout_connect_ms, 7000);
+    assert_int_equal(b2->lb_policy, LB_ROUNDROBIN);
+    assert_int_equal(b2->retries, 3);
+    assert_int_equal(b2->hc.type, HC_NONE);
+    assert_int_equal(f2->maxconn, 0);
+    assert_int_equal(f2->timeout_client_ms, 7000);
+    assert_ptr_equal(f2->default_cluster, b2);
+    assert_int_equal(D.nwarnings, 0);
+    snapshot_unref(s);
+}
+
+static void test_named_defaults_and_from(void **state)
+{
+    struct snapshot *s = parse_ok("defaults slow\n"
+                                  "    timeout connect 9s\n"
+                                  "    timeout client 9s\n"
+                                  "    timeout server 9s\n"
+                                  "defaults fast from slow\n"
+                                  "    timeout connect 1s\n"
+                                  "backend b1 from slow\n"
+                                  "    server s 127.0.0.1:2\n"
+                                  "backend b2\n"
+                                  "    server s 127.0.0.1:3\n"
+                                  "frontend f from slow\n"
+                                  "    bind 127.0.0.1:1\n"
+                                  "    default_backend b2\n");
+    assert_int_equal(s->clusters[0]->timeout_connect_ms, 9000);
+    /* b2 takes the last defaults section, which itself started from "slow" */
+    assert_int_equal(s->clusters[1]->timeout_connect_ms, 1000);
+    assert_int_equal(s->clusters[1]->timeout_server_ms, 9000);
+    assert_int_equal(s->listeners[0]->timeout_client_ms, 9000);
+    snapshot_unref(s);
+}
+
+static void test_missing_timeouts_get_defaults_and_warn(void **state)
+{
+    struct snapshot *s = parse_ok("frontend f\n"
+                                  "    bind 127.0.0.1:1\n"
+                                  "    default_backend b\n"
+                                  "backend b\n"
+                                  "    timeout server 0\n"
+                                  "    server s 127.0.0.1:2\n"
+                                  "listen l\n"
+                                  "    bind 127.0.0.1:3\n"
+                                  "    timeout client 2s\n"
+                                  "    timeout connect 2s\n"
+                                  "    server s 127.0.0.1:4\n");
+    assert_int_equal(s->listeners[0]->timeout_client_ms, 5 * 60 * 1000);
+    assert_int_equal(s->clusters[0]->timeout_connect_ms, 5000);
+    assert_int_equal(s->clusters[0]->timeout_server_ms, 5 * 60 * 1000);
+    assert_int_equal(s->listeners[1]->timeout_client_ms, 2000);
+    assert_int_equal(s->clusters[1]->timeout_connect_ms, 2000);
+    assert_int_equal(s->clusters[1]->timeout_server_ms, 5 * 60 * 1000);
+    assert_int_equal(D.nwarnings, 3);
+    assert_string_equal(D.warnings[0], "t.cfg:1: frontend 'f': missing timeouts client: tern "
+                                       "uses client 5m (set them with 'timeout')");
+    assert_string_equal(D.warnings[1],
+                        "t.cfg:4: backend 'b': missing timeouts connect, server: tern uses "
+                        "connect 5s, server 5m (set them with 'timeout')");
+    assert_string_equal(D.warnings[2], "t.cfg:7: listen 'l': missing timeouts server: tern "
+                                       "uses server 5m (set them with 'timeout')");
+    snapshot_unref(s);
+}
+
+static void test_frontend_without_default_backend_warns(void **state)
+{
+    struct snapshot *s = parse_ok("frontend f\n"
+                                  "    bind 127.0.0.1:1\n"
+                                  "    timeout client 1s\n");
+    assert_null(s->listeners[0]->default_cluster);
+    assert_string_equal(D.warnings[0], "t.cfg:1: frontend 'f': no default_backend: every "
+                                       "connection will be closed at once");
+    snapshot_unref(s);
+}
+
+static void test_quoting_reaches_the_model(void **state)
+{
+    struct snapshot *s;
+
+    setenv("TERN_T_PORT", "8080", 1);
+    setenv("TERN_T_ADDR", "127.0.0.9", 1);
+    s = parse_ok("frontend 'f'   # comment\n"
+                 "    bind \"${TERN_T_ADDR}:$TERN_T_PORT\"\n"
+                 "    timeout client \\\n"
+                 "        1s\n"
+                 "    default_backend \"b\"\n" BE);
+    assert_string_equal(addr_str(&s->listeners[0]->binds[0].addr), "127.0.0.9:8080");
+    assert_int_equal(s->listeners[0]->timeout_client_ms, 1000);
+    snapshot_unref(s);
+}
+
+static void test_parse_file(void **state)
+{
+    char path[] = "/tmp/cfg_parse_testXXXXXX";
+    int fd = mkstemp(path);
+    struct snapshot *s;
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, BASE, strlen(BASE)), (ssize_t)strlen(BASE));
+    close(fd);
+    cfg_diag_free(&D);
+    s = cfg_parse_file(path, &D);
+    assert_non_null(s);
+    assert_string_equal(s->source, path);
+    snapshot_unref(s);
+    unlink(path);
+
+    cfg_diag_free(&D);
+    assert_null(cfg_parse_file("/nonexistent/tern.cfg", &D));
+    assert_int_equal(D.nerrors, 1);
+    assert_string_equal(D.errors[0],
+                        "/nonexistent/tern.cfg: cannot open: No such file or directory");
+}
+
+/* ---- errors ----------------------------------------------------------------- */
+
+static void test_err_unknown_keyword(void **state)
+{
+    only_error(BASE "    balanse roundrobin\n",
+               "t.cfg:9: balanse: unknown keyword in 'backend' section; did you mean 'balance'?");
+    only_error(BASE "    frobnicate 1\n", "t.cfg:9: frobnicate: unknown keyword in 'backend' section");
+    only_error(BASE "    option redispach\n", "t.cfg:9: option redispach: unknown keyword in "
+                                               "'backend' section; did you mean 'option "
+                                               "redispatch'?");
+    only_error(BASE "    timeout conect 1s\n", "t.cfg:9: timeout conect: unknown keyword in "
+                                               "'backend' section; did you mean 'timeout "
+                                               "connect'?");
+    only_error(BASE "    timeout\n", "t.cfg:9: timeout: missing argument (which timeout?)");
+    only_error(BASE "backnd x\n",
+               "t.cfg:9: backnd: unknown keyword in 'backend' section; did you mean 'backend'?");
+}
+
+static void test_err_unsupported_keyword(void **state)
+{
+    only_error(BASE "    acl bad src 10.0.0.0/8\n", "t.cfg:9: acl: not supported by tern");
+    only_error(BASE "    option forwardfor\n", "t.cfg:9: option forwardfor: not supported by "
+                                              "tern (HTTP keywords arrive with mode http)");
+    only_error("global\n    daemon\n" BASE,
+               "t.cfg:2: daemon: not supported: tern runs in the foreground");
+    only_error(BASE "    timeout tunnel 1h\n", "t.cfg:9: timeout tunnel: not supported by tern");
+    only_error(BASE "    grace 1s\n", "t.cfg:9: grace: not supported in proxies (removed in "
+                                      "HAProxy 2.5): use 'grace' in global");
+    only_error(BASE "resolvers dns\n    nameserver a 1.1.1.1:53\n",
+               "t.cfg:9: resolvers: section not supported by tern (its lines are skipped)");
+}
+
+static void test_err_wrong_section(void **state)
+{
+    only_error(FE "    server s 127.0.0.1:2\n" BE,
+               "t.cfg:5: server: not allowed in a 'frontend' section (only in backend, listen)");
+    only_error(BASE "    bind 127.0.0.1:3\n",
+               "t.cfg:9: bind: not allowed in a 'backend' section (only in frontend, listen)");
+    only_error("defaults\n    server s 127.0.0.1:2\n" BASE,
+               "t.cfg:2: server: not allowed in a 'defaults' section (only in backend, listen)");
+    only_error(BASE "    nbthread 2\n",
+               "t.cfg:9: nbthread: not allowed in a 'backend' section (only in global)");
+    only_error(BASE "    maxconn 2\n", "t.cfg:9: maxconn: not allowed in a 'backend' section "
+                                      "(only in global, defaults, frontend, listen)");
+    only_error(BASE "    timeout client 2s\n", "t.cfg:9: timeout client: not allowed in a "
+                                               "'backend' section (only in defaults, "
+                                               "frontend, listen)");
+    only_error("global\n    mode tcp\n" BASE, "t.cfg:2: mode: not allowed in a 'global' section "
+                                              "(only in defaults, frontend, backend, listen)");
+}
+
+static void test_err_outside_section(void **state)
+{
+    only_error("nbthread 4\n" BASE,
+               "t.cfg:1: nbthread: keyword outside any section (a section starts with global, "
+               "defaults, frontend, backend or listen)");
+    only_error("fronted web\n" BASE,
+               "t.cfg:1: fronted: keyword outside any section; did you mean 'frontend'?");
+}
+
+static void test_err_arguments(void **state)
+{
+    only_error(BASE "    balance\n", "t.cfg:9: balance: missing argument (usage: balance "
+                                     "roundrobin|static-rr|leastconn|first|source|random[(<draws>)])");
+    only_error(BASE "    retries 3 4\n",
+               "t.cfg:9: retries: unexpected extra argument '4' (usage: retries <number>)");
+    only_error(BASE "    balance roundrobin now\n",
+               "t.cfg:9: balance: unexpected extra argument 'now' (usage: balance "
+               "roundrobin|static-rr|leastconn|first|source|random[(<draws>)])");
+    only_error(BASE "    server\n", "t.cfg:9: server: missing name and address (usage: server "
+                                    "<name> <address>:<port> [options])");
+    only_error(BASE "    server s2\n", "t.cfg:9: server: missing address (usage: server <name> "
+                                       "<address>:<port> [options])");
+    only_error(BASE "    server s2 127.0.0.1:3 weight\n",
+               "t.cfg:9: server: missing value after 'weight'");
+    only_error(BASE "    server s2 127.0.0.1:3 wieght 2\n",
+               "t.cfg:9: server: unknown server option 'wieght'; did you mean 'weight'?");
+    only_error(BASE "    server s2 127.0.0.1:3 ssl verify none\n",
+               "t.cfg:9: server: server option 'ssl' is not supported by tern");
+    only_error(FE BE "    option httpchk GET / HTTP/1.1 x\n",
+               "t.cfg:9: option httpchk: unexpected extra argument 'x' (usage: option httpchk "
+               "[<method>] [<uri>] [<version>])");
+    only_error("frontend f extra\n    bind 127.0.0.1:1\n    default_backend b\n"
+               "    timeout client 1s\n" BE,
+               "t.cfg:1: frontend: unexpected argument 'extra' (listening addresses go on "
+               "'bind' lines)");
+    only_error("global\n    nbthread\n" BASE,
+               "t.cfg:2: nbthread: missing argument (usage: nbthread <number>)");
+    only_error(FE BE "    mode\n", "t.cfg:9: mode: missing argument (usage: mode tcp|http)");
+    only_error(BASE "    hash-type consistent md5\n",
+               "t.cfg:9: hash-type: unknown hash function 'md5' (expected sdbm, djb2, wt6 or "
+               "crc32)");
+    only_error(BASE "    balance uri\n",
+               "t.cfg:9: balance: algorithm 'uri' is not supported by tern (it needs mode "
+               "http)");
+    only_error(BASE "    balance leastcon\n",
+               "t.cfg:9: balance: unknown algorithm 'leastcon'; did you mean 'leastconn'?");
+    only_error(BASE "    consistent-hash jump\n", "t.cfg:9: consistent-hash: unknown "
+                                                  "consistent-hash implementation 'jump' "
+                                                  "(expected ring or maglev)");
+    only_error(BASE "    http-check expect string OK\n",
+               "t.cfg:9: http-check expect: 'string' is not supported by tern (only "
+               "'http-check expect status <code>')");
+    only_error(BASE "    http-check expect status 200-299\n",
+               "t.cfg:9: http-check expect: status lists and ranges ('200-299') are not "
+               "supported by tern (expected one status code)");
+    only_error(BASE "    no balance roundrobin\n",
+               "t.cfg:9: no balance: 'no' cannot be used with 'balance'");
+}
+
+static void test_err_numbers_and_times(void **state)
+{
+    only_error(BASE "    server s2 127.0.0.1:3 weight 257\n",
+               "t.cfg:9: server: invalid weight '257' (expected an integer from 0 to 256)");
+    only_error(BASE "    server s2 127.0.0.1:3 weight -1\n",
+               "t.cfg:9: server: invalid weight '-1' (expected an integer from 0 to 256)");
+    only_error(BASE "    server s2 127.0.0.1:3 rise 0\n",
+               "t.cfg:9: server: invalid rise '0' (expected an integer from 1 to 1000)");
+    only_error(BASE "    server s2 127.0.0.1:3 inter 0\n",
+               "t.cfg:9: server: invalid inter '0' (must be greater than 0)");
+    only_error(BASE "    server s2 127.0.0.1:3 inter 2x\n",
+               "t.cfg:9: server: invalid inter '2x' (expected a number with an optional unit "
+               "us, ms, s, m, h or d; no unit means ms)");
+    only_error(BASE "    timeout connect 5 s\n", "t.cfg:9: timeout connect: unexpected extra "
+                                                 "argument 's' (usage: timeout connect <time>)");
+    only_error(BASE "    timeout server -1\n",
+               "t.cfg:9: timeout server: invalid time '-1' (expected a number with an optional "
+               "unit us, ms, s, m, h or d; no unit means ms)");
+    only_error(BASE "    retries many\n",
+               "t.cfg:9: retries: invalid retry count 'many' (expected an integer from 0 to "
+               "1000)");
+    only_error(BASE "    balance random(0)\n", "t.cfg:9: balance: invalid number of draws '0' "
+                                               "(expected an integer from 1 to 100)");
+    only_error(BASE "    http-check expect status 99\n",
+               "t.cfg:9: http-check expect: invalid status code '99' (expected an integer "
+               "from 100 to 599)");
+    only_error("global\n    tune.bufsize 512\n" BASE,
+               "t.cfg:2: tune.bufsize: invalid buffer size '512' (expected an integer from "
+               "1024 to 1048576)");
+    only_error("global\n    nbthread 0\n" BASE,
+               "t.cfg:2: nbthread: invalid thread count '0' (expected an integer from 1 to "
+               "1024)");
+    only_error("global\n    hard-stop-after soon\n" BASE,
+               "t.cfg:2: hard-stop-after: invalid time 'soon' (expected a number with an "
+               "optional unit us, ms, s, m, h or d; no unit means ms)");
+}
+
+static void test_err_addresses(void **state)
+{
+    only_error(BASE "    server s2 127.0.0.1:70000\n",
+               "t.cfg:9: server: invalid port '70000' in '127.0.0.1:70000' (expected 1-65535)");
+    only_error(BASE "    server s2 127.0.0.1:0\n",
+               "t.cfg:9: server: invalid port '0' in '127.0.0.1:0' (expected 1-65535)");
+    only_error(BASE "    server s2 127.0.0.1\n",
+               "t.cfg:9: server: '127.0.0.1' has no port (expected <address>:<port>)");
+    only_error(BASE "    server s2 db.local:5432\n",
+               "t.cfg:9: server: invalid IPv4 address 'db.local' (tern does not resolve names "
+               "in the config file)");
+    only_error(BASE "    server s2 [fe80::zz]:1\n",
+               "t.cfg:9: server: invalid IPv6 address 'fe80::zz'");
+    only_error(BASE "    server s2 /run/app.sock\n",
+               "t.cfg:9: server: address '/run/app.sock': UNIX sockets are not supported by "
+               "tern");
+    only_error("frontend f\n    bind 1.2.3:80\n    default_backend b\n    timeout client 1s\n" BE,
+               "t.cfg:2: bind: invalid IPv4 address '1.2.3' (tern does not resolve names in "
+               "the config file)");
+    only_error("frontend f\n    bind 127.0.0.1:1,\n    default_backend b\n"
+               "    timeout client 1s\n" BE,
+               "t.cfg:2: bind: empty address in '127.0.0.1:1,'");
+    only_error(FE "    bind 127.0.0.1:2 ssl crt x.pem\n" BE,
+               "t.cfg:5: bind: bind option 'ssl' is not supported by tern");
+    only_error(FE "    bind 127.0.0.1:2 foo\n" BE, "t.cfg:5: bind: unknown bind option 'foo'");
+    only_error("global\n    admin 127.0.0.1\n" BASE,
+               "t.cfg:2: admin: '127.0.0.1' has no port (expected <address>:<port>)");
+    only_error(FE "    bind 127.0.0.1:1\n" BE,
+               "t.cfg:5: bind: address 127.0.0.1:1 is already bound by this proxy 'f' at line "
+               "2");
+}
+
+static void test_err_duplicate_names(void **state)
+{
+    only_error(BASE "backend b\n    server s 127.0.0.1:2\n",
+               "t.cfg:9: backend: 'b' has the same name as backend 'b' declared at line 5");
+    only_error(BASE "listen f\n    bind 127.0.0.1:9\n    server s 127.0.0.1:2\n",
+               "t.cfg:9: listen: 'f' has the same name as frontend 'f' declared at line 1");
+    only_error(BASE "frontend f\n    bind 127.0.0.1:9\n    default_backend b\n",
+               "t.cfg:9: frontend: 'f' has the same name as frontend 'f' declared at line 1");
+    only_error(BASE "    server s 127.0.0.1:3\n", "t.cfg:9: server: duplicate server name 's' "
+                                                  "in backend 'b' (first defined at line 8)");
+    only_error(BASE "frontend bad/name\n    bind 127.0.0.1:9\n    default_backend b\n",
+               "t.cfg:9: frontend: character '/' is not permitted in frontend name "
+               "'bad/name' (use letters, digits, '-', '_', '.' and ':')");
+    only_error(BASE "backend\n", "t.cfg:9: backend: missing name (usage: backend <name>)");
+}
+
+static void test_err_default_backend(void **state)
+{
+    only_error("frontend f\n    bind 127.0.0.1:1\n    default_backend apps\n"
+               "    timeout client 1s\n"
+               "backend app\n    timeout connect 1s\n    timeout server 1s\n",
+               "t.cfg:3: default_backend: no backend named 'apps'; did you mean 'app'?");
+    only_error("frontend f\n    bind 127.0.0.1:1\n    default_backend zzz\n"
+               "    timeout client 1s\n" BE,
+               "t.cfg:3: default_backend: no backend named 'zzz'");
+    only_error("frontend f\n    bind 127.0.0.1:1\n    default_backend f\n"
+               "    timeout client 1s\n" BE,
+               "t.cfg:3: default_backend: no backend named 'f' ('f' is a frontend)");
+    /* inherited by two frontends from one defaults line: reported once, there */
+    only_error("defaults\n    default_backend nope\n    timeout client 1s\n"
+               "frontend f1\n    bind 127.0.0.1:1\nfrontend f2\n    bind 127.0.0.1:2\n" BE,
+               "t.cfg:2: default_backend: no backend named 'nope'");
+}
+
+static void test_err_frontend_without_bind_and_no_listener(void **state)
+{
+    only_error("frontend f\n    default_backend b\n    timeout client 1s\n" BE
+               "frontend g\n    bind 127.0.0.1:1\n    default_backend b\n"
+               "    timeout client 1s\n",
+               "t.cfg:1: frontend: 'f' has no 'bind' line (declare it as a backend if it only "
+               "has servers)");
+    /* HAProxy refuses to start without a listener too */
+    only_error(BE, "t.cfg:4: config: no frontend or listen section: nothing to listen on");
+    only_error("", "t.cfg:1: config: no frontend or listen section: nothing to listen on");
+}
+
+static void test_err_mode_http(void **state)
+{
+    only_error("defaults\n    mode http\n" BASE,
+               "t.cfg:2: mode: mode http is not yet supported (only mode tcp for now)");
+    only_error(BASE "    mode udp\n", "t.cfg:9: mode: unknown mode 'udp' (expected tcp or http)");
+}
+
+static void test_err_syntax(void **state)
+{
+    only_error(BASE "    server \"s2 127.0.0.1:3\n",
+               "t.cfg:9: server: unterminated double quote (opened at column 12)");
+    only_error(BASE "    'server s2\n",
+               "t.cfg:9: syntax: unterminated single quote (opened at column 5)");
+    only_error(BASE "    server s2 \"$\"\n",
+               "t.cfg:9: server: forbidden first character in environment variable name at "
+               "column 16 (write \\$ for a literal '$')");
+    only_error(BASE "    \"\" x\n", "t.cfg:9: \"\": empty keyword");
+}
+
+static void test_err_from_defaults(void **state)
+{
+    only_error("defaults d1\n" BASE "backend x from nope\n    server s 127.0.0.1:2\n",
+               "t.cfg:10: backend: no defaults section named 'nope' before this line");
+    only_error("defaults d1\ndefaults d1\n" BASE "backend x from d1\n    server s 127.0.0.1:2\n",
+               "t.cfg:11: backend: ambiguous defaults section name 'd1' (declared at lines 1 "
+               "and 2)");
+}
+
+/* All problems are reported, in line order, not just the first. */
+static void test_all_errors_reported(void **state)
+{
+    struct snapshot *s = parse("global\n"                          /* 1 */
+                               "    nbthread x\n"                  /* 2 */
+                               "frontend f\n"                      /* 3: no bind */
+                               "    default_backend missing\n"     /* 4 */
+                               "    balance roundrobin\n"          /* 5 */
+                               "backend b\n"                       /* 6 */
+                               "    server s 127.0.0.1:99999\n"    /* 7 */
+                               "    server t 127.0.0.1:1 weight 999\n" /* 8 */
+                               "    bogus\n");                     /* 9 */
+    assert_null(s);
+    if (D.nerrors != 7)
+        dump_diag();
+    assert_int_equal(D.nerrors, 7);
+    assert_string_equal(D.errors[0], "t.cfg:2: nbthread: invalid thread count 'x' (expected an "
+                                     "integer from 1 to 1024)");
+    assert_string_equal(D.errors[1], "t.cfg:3: frontend: 'f' has no 'bind' line (declare it as "
+                                     "a backend if it only has servers)");
+    assert_string_equal(D.errors[2], "t.cfg:4: default_backend: no backend named 'missing'");
+    assert_string_equal(D.errors[3], "t.cfg:5: balance: not allowed in a 'frontend' section "
+                                     "(only in defaults, backend, listen)");
+    assert_string_equal(D.errors[4], "t.cfg:7: server: invalid port '99999' in "
+                                     "'127.0.0.1:99999' (expected 1-65535)");
+    assert_string_equal(D.errors[5], "t.cfg:8: server: invalid weight '999' (expected an "
+                                     "integer from 0 to 256)");
+    assert_string_equal(D.errors[6], "t.cfg:9: bogus: unknown keyword in 'backend' section");
+}
+
+static void test_messages_are_one_printable_line(void **state)
+{
+    struct snapshot *s = parse(BASE "    bad\\nkw\\x01\n");
+    assert_null(s);
+    assert_int_equal(D.nerrors, 1);
+    assert_string_equal(D.errors[0],
+                        "t.cfg:9: bad\\x0akw\\x01: unknown keyword in 'backend' section");
+}
+
+static void test_diag_accumulates(void **state)
+{
+    struct cfg_diag d = {0};
+    cfg_diag_error(&d, "e%d", 1);
+    cfg_diag_warning(&d, "w%s", "x");
+    cfg_diag_error(&d, "e%d", 2);
+    assert_int_equal(d.nerrors, 2);
+    assert_int_equal(d.nwarnings, 1);
+    assert_string_equal(d.errors[1], "e2");
+    assert_string_equal(d.warnings[0], "wx");
+    cfg_diag_free(&d);
+    assert_int_equal(d.nerrors, 0);
+    assert_null(d.errors);
+}
+
+static int teardown(void **state)
+{
+    cfg_diag_free(&D);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_minimal),
+        cmocka_unit_test(test_global),
+        cmocka_unit_test(test_global_ignored_keywords_warn),
+        cmocka_unit_test(test_binds),
+        cmocka_unit_test(test_balance),
+        cmocka_unit_test(test_hash_type_and_consistent_hash),
+        cmocka_unit_test(test_server_options),
+        cmocka_unit_test(test_default_server),
+        cmocka_unit_test(test_timeouts_retries_options),
+        cmocka_unit_test(test_httpchk_forms),
+        cmocka_unit_test(test_health_spec),
+        cmocka_unit_test(test_listen),
+        cmocka_unit_test(test_frontend_and_backend_may_share_a_name),
+        cmocka_unit_test(test_default_backend_declared_later),
+        cmocka_unit_test(test_defaults_inheritance),
+        cmocka_unit_test(test_named_defaults_and_from),
+        cmocka_unit_test(test_missing_timeouts_get_defaults_and_warn),
+        cmocka_unit_test(test_frontend_without_default_backend_warns),
+        cmocka_unit_test(test_quoting_reaches_the_model),
+        cmocka_unit_test(test_parse_file),
+        cmocka_unit_test(test_err_unknown_keyword),
+        cmocka_unit_test(test_err_unsupported_keyword),
+        cmocka_unit_test(test_err_wrong_section),
+        cmocka_unit_test(test_err_outside_section),
+        cmocka_unit_test(test_err_arguments),
+        cmocka_unit_test(test_err_numbers_and_times),
+        cmocka_unit_test(test_err_addresses),
+        cmocka_unit_test(test_err_duplicate_names),
+        cmocka_unit_test(test_err_default_backend),
+        cmocka_unit_test(test_err_frontend_without_bind_and_no_listener),
+        cmocka_unit_test(test_err_mode_http),
+        cmocka_unit_test(test_err_syntax),
+        cmocka_unit_test(test_err_from_defaults),
+        cmocka_unit_test(test_all_errors_reported),
+        cmocka_unit_test(test_messages_are_one_printable_line),
+        cmocka_unit_test(test_diag_accumulates),
+    };
+    return cmocka_run_group_tests(tests, NULL, teardown);
+}
