@@ -197,7 +197,8 @@ static size_t edit_distance(const char *a, const char *b)
     size_t la = strlen(a), lb = strlen(b);
     size_t d[33][33];
 
-    if (la > 32 || lb > 32)
+    /* no suggestion is ever more than 2 edits away: skip hopeless pairs */
+    if (la > 32 || lb > 32 || la > lb + 2 || lb > la + 2)
         return (size_t)-1;
     for (size_t i = 0; i <= la; i++)
         d[i][0] = i;
@@ -846,6 +847,9 @@ struct snapshot *cfg_parse_buffer(const char *name, const char *text, size_t len
     while ((r = cfg_lex_next(&lx, &w, err, sizeof(err))) != 0) {
         p.line = w.line;
         if (r < 0) {
+            /* a malformed bind line is still a bind line: no "no bind" error */
+            if (w.n && strcmp(w.v[0], "bind") == 0)
+                p.nbind_lines++;
             set_kw(&p, w.n ? w.v[0] : "syntax", NULL, NULL);
             cfg_err(&p, "%s", err);
             last_line = w.line;

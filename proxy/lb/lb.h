@@ -7,10 +7,12 @@
  * cluster_rebuild_hosts) plus the algorithm's precomputed table (ring, Maglev
  * table, weighted map). It is refcounted and handed to every worker; each
  * worker also gets its own zeroed, cache-line-aligned slot of
- * `worker_state_size` bytes for mutable per-worker LB state (round-robin
- * position, PRNG...), so picking never takes a lock and never writes memory
- * another worker writes. The only shared mutable data a pick reads is each
- * endpoint's atomic `cur_conns`.
+ * `worker_state_size + n * worker_state_per_endpoint` bytes for mutable
+ * per-worker LB state (round-robin weights and position, PRNG...), so picking
+ * never takes a lock, never allocates and never writes memory another worker
+ * writes. The only shared mutable data a pick reads is each endpoint's atomic
+ * `cur_conns`. Weights are fixed for the life of a set: a weight or health
+ * change builds a new set (and restarts per-worker sequences).
  *
  * Which endpoints are in a set (HAProxy's rules): enabled (not `disabled`),
  * up, weight > 0, and not backup; when none qualifies, the first such backup
@@ -41,8 +43,10 @@ struct host_set {
 
 /* What a pick may use besides the host set. */
 struct lb_pick_ctx {
-    uint32_t worker;             /* calling worker's index: its state slot */
-    uint64_t hash_key;           /* LB_SOURCE: hash of the client address */
+    uint32_t worker;             /* calling worker's index (< hs->nworkers) */
+    /* LB_SOURCE: a hash of the client address. The algorithms mix it again,
+     * so a weak key (a raw IPv4 address) still spreads evenly. */
+    uint64_t hash_key;
     /*
      * Redispatch: avoid this endpoint when another candidate exists. For the
      * non-hash algorithms a candidate is an endpoint with a free slot, so
@@ -96,12 +100,18 @@ extern const struct lb_ops lb_maglev_ops;      /* maglev.c: consistent, Maglev *
 extern const struct lb_ops lb_random_ops;      /* random.c: weighted random + P2C */
 
 /*
- * Builds a host set for `c` from the given usable endpoints (copied), with
- * `nworkers` worker slots; refcount 1. Returns NULL with a reason in err.
+ * Builds a host set for `c` from the given usable endpoints (the array is
+ * copied; the endpoints are borrowed from the cluster, which outlives the
+ * set), with `nworkers` worker slots; refcount 1. Uses c->lb, or
+ * lb_ops_for(c) when it is not set yet. Calls lb->build, then
+ * lb->init_worker for each slot. Returns NULL with a reason in err (the
+ * algorithm could not build its table: Maglev past 65,534 endpoints).
  * Main thread.
  */
 struct host_set *host_set_new(struct cluster *c, struct endpoint **eps, uint32_t n,
                               bool using_backup, uint32_t nworkers, char *err, size_t errlen);
+/* Takes / drops a reference (any thread). The last unref frees the set and
+ * its table; unref(NULL) is a no-op. */
 void host_set_ref(struct host_set *hs);
 void host_set_unref(struct host_set *hs);
 

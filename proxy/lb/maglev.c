@@ -12,23 +12,26 @@
  * one position per max-weight of credit, so its share of the table is
  * weight / total. Turn order is by name hash, not config order.
  *
- * Table size: M = 65537 (Maglev's and Envoy's default) whatever the set.
+ * Table size: M = 65537 (the paper's and Envoy's default) whatever the set.
  * A smaller table for small clusters (say 5003 below 50 endpoints) would save
- * 118 KB per set, but M must not change when the set changes: a new M
- * remaps nearly every key, and the set changes on every health flip. Balance
- * needs M >> n as well (each endpoint's share is quantised to 1/M); at 65537
- * the measured max/mean load stays within 1.02 up to 1,000 endpoints. Entries
- * are uint16 endpoint indexes, so a set holds at most 65,535 endpoints (more
- * than M would leave some without a slot anyway): 128 KB per set.
+ * 118 KB per set, but M must never change when the set changes: a new M
+ * remaps nearly every key, and the set changes on every health flip (sizing
+ * M from the configured endpoint count would still remap everything when a
+ * config or EDS update crosses the threshold). Balance also wants M >> N,
+ * each endpoint's share being quantised to 1/M. Entries are uint16 endpoint
+ * indexes, so a set holds at most 65,534 endpoints (with more than M some
+ * would get no entry anyway): 128 KB per set.
  *
- * Disruption: when an endpoint joins or leaves, the keys of the changed
- * endpoint move (about 1/N), plus a few percent between other endpoints,
- * because the fill order shifts (measured in chash_compare.c). Lookup is
- * O(1): one mix, one modulo, one 2-byte load. Build: O(M log M) expected
- * (the last free positions take the most probing), about a millisecond.
- * `avoid` (redispatch) takes the next table entry owned by another endpoint.
+ * Measured (chash_compare, 10,000+ keys per endpoint), N = 3, 10, 100, 1000:
+ * max/mean load 1.002, 1.004, 1.021, 1.035 (the last within the sampling
+ * noise); adding or removing an endpoint moves its ~1/N of the keys plus
+ * 0.07%, 0.26%, 0.6%, 0.58% of all keys between endpoints that did not change
+ * (the fill order shifts), where a ring moves none; build 1-2.6 ms (O(M log M)
+ * expected: the last free positions take the most probing); pick ~4 ns: one
+ * mix, one modulo, one 2-byte load. `avoid` (redispatch) takes the next table
+ * entry owned by another endpoint.
  *
- * See ring.c for why the ring is the default consistent hash.
+ * See ring.c for the side-by-side figures and why the ring is the default.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +82,7 @@ static int maglev_build(struct host_set *hs, char *err, size_t errlen)
 
     if (hs->n >= MAGLEV_EMPTY) {
         snprintf(err, errlen, "cluster '%s': Maglev supports at most %u endpoints (%u usable)",
-                 hs->cluster->name, MAGLEV_EMPTY - 1, hs->n);
+                 hs->cluster->name, MAGLEV_EMPTY - 1u, hs->n);
         return -1;
     }
     mg = tern_malloc(sizeof(*mg) + m * sizeof(mg->entry[0]));

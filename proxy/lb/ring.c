@@ -117,6 +117,8 @@ static int ring_build(struct host_set *hs, char *err, size_t errlen)
         k = RING_MAX_POINTS / cfg_w ? (uint32_t)(RING_MAX_POINTS / cfg_w) : 1;
     for (uint32_t i = 0; i < hs->n; i++)
         total_w += hs->eps[i]->weight;
+    if (total_w > cfg_w && total_w * k > RING_MAX_POINTS) /* eps not from the cluster */
+        k = RING_MAX_POINTS / total_w ? (uint32_t)(RING_MAX_POINTS / total_w) : 1;
     rg->npoints = (uint32_t)(total_w * k);
 
     pts = tern_calloc(rg->npoints ? rg->npoints : 1, sizeof(*pts));

@@ -192,6 +192,7 @@ struct cluster {
 
     /* runtime */
     struct host_set *hosts;      /* main thread's current set (owned ref) */
+    _Atomic int queued;          /* connections queued on all workers */
     struct cluster_stats *stats; /* [nworkers] */
     /* Each worker's view of the host set; slot w is written by worker w only
      * (on a MSG_HOSTSET message) and read by worker w only. */

@@ -168,6 +168,10 @@ static void conn_release_endpoint(struct conn *c)
         gauge_dec(&ep->stats[c->w->id].cur_conns);
     if (ep->cluster->worker[c->w->id].queue_len)
         tcp_proxy_dequeue(c->w, ep->cluster);
+    /* Connections queued on other workers wait for this slot too. */
+    if ((uint32_t)atomic_load_explicit(&ep->cluster->queued, memory_order_relaxed) >
+        ep->cluster->worker[c->w->id].queue_len)
+        worker_kick_queues(c->w, ep->cluster);
 }
 
 /* ---- timers ---------------------------------------------------------------- */
@@ -360,6 +364,7 @@ static void queue_remove(struct conn *c)
         slot->queue_tail = prev;
     c->qnext = NULL;
     slot->queue_len--;
+    atomic_fetch_sub_explicit(&c->c->queued, 1, memory_order_relaxed);
     gauge_dec(&cst(c)->cur_queued);
 }
 
@@ -383,6 +388,7 @@ static void conn_enqueue(struct conn *c, struct endpoint *wanted)
         slot->queue_head = c;
     slot->queue_tail = c;
     slot->queue_len++;
+    atomic_fetch_add_explicit(&c->c->queued, 1, memory_order_relaxed);
     counter_add(&cst(c)->cur_queued, 1);
     if (tq)
         conn_arm(c, c->queue_ms + tq);

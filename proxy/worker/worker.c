@@ -323,6 +323,9 @@ static void handle_msg(struct worker *w, struct msg *m)
         tcp_proxy_dequeue(w, c);
         break;
     }
+    case MSG_DEQUEUE:
+        tcp_proxy_dequeue(w, m->a);
+        break;
     case MSG_STOP_ACCEPT:
         close_listeners(w);
         break;
@@ -356,6 +359,13 @@ static void mq_cb(evutil_socket_t fd, short what, void *arg)
         free(m);
         m = next;
     }
+}
+
+void worker_kick_queues(struct worker *from, struct cluster *c)
+{
+    for (uint32_t i = 0; i < nworkers; i++)
+        if (workers[i] != from)
+            post(workers[i], MSG_DEQUEUE, c, NULL);
 }
 
 void workers_publish_hosts(struct cluster *c)

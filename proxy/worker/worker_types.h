@@ -21,6 +21,7 @@ enum msg_type {
     MSG_HOSTSET = 1,   /* a: struct cluster *, b: struct host_set * (one ref for us) */
     MSG_STOP_ACCEPT,   /* close listening sockets */
     MSG_EXIT,          /* close everything and leave the loop */
+    MSG_DEQUEUE,       /* a: struct cluster *: a slot freed on another worker */
 };
 
 struct msg {
@@ -148,6 +149,10 @@ void tcp_proxy_accept(struct worker *w, struct worker_listener *wl, int fd,
 void tcp_proxy_close_all(struct worker *w, enum conn_reason why);
 /* A slot of cluster c freed (or new hosts arrived): try queued connections. */
 void tcp_proxy_dequeue(struct worker *w, struct cluster *c);
+
+/* worker.c: tells the other workers that a slot of cluster c freed while
+ * connections of theirs may be queued for it (only under saturation). */
+void worker_kick_queues(struct worker *from, struct cluster *c);
 
 /* worker.c: a connection closed; re-enable listeners paused at maxconn. */
 void worker_conn_closed(struct worker *w, struct worker_snap *ws);

@@ -79,6 +79,8 @@ class BufferBoundTest(unittest.TestCase):
                         time.sleep(ahead)  # pacing the slow reader
                 c.close()
                 peak = sampler.finish()
+                print("\ndownload: RSS base %d KiB, during stall %d, peak %d (%d samples)"
+                      % (base, stall_rss, peak, sampler.samples))
                 self.assertGreater(sampler.samples, 20)
                 self.assertEqual(ps.n, TOTAL)
                 self.assertEqual(ps.hexdigest(), PatternStream.digest_of_pattern(TOTAL))
@@ -113,6 +115,8 @@ class BufferBoundTest(unittest.TestCase):
                 reply = recv_line(c).decode()
                 c.close()
                 peak = sampler.finish()
+                print("\nupload: RSS base %d KiB, at 20 MB %d, peak %d (%d samples)"
+                      % (base, stall_rss, peak, sampler.samples))
                 self.assertEqual(reply, "%d %s" % (TOTAL, PatternStream.digest_of_pattern(TOTAL)))
                 self.assertLess(stall_rss - base, RSS_BOUND_KB)
                 self.assertLess(peak - base, RSS_BOUND_KB,

@@ -65,6 +65,7 @@ class TcpCheckTest(unittest.TestCase):
                 srv[1].kill()
                 down_after = time_until(lambda: server_up(t, "s2") == 0,
                                         timeout=5, desc="s2 marked down")
+                print("\ns2 marked down after %.3fs" % down_after)
                 self.assertLessEqual(down_after, INTER * (FALL + 1) + SLACK,
                                      "s2 marked down after %.2fs" % down_after)
                 # from now on s2 gets nothing and no client fails (a client
@@ -89,6 +90,7 @@ class TcpCheckTest(unittest.TestCase):
                 srv[1].restart()
                 up_after = time_until(lambda: server_up(t, "s2") == 1,
                                       timeout=5, desc="s2 back up")
+                print("s2 marked up after %.3fs" % up_after)
                 self.assertLessEqual(up_after, INTER * (RISE + 1) + SLACK,
                                      "s2 marked up after %.2fs" % up_after)
                 before = traffic["s2"]

@@ -5,7 +5,7 @@ import collections
 import unittest
 
 from ternlib import (NameServer, Tern, cfg_head, connect, fetch_name, free_port,
-                     poll_until)
+                     parallel_map, poll_until)
 
 
 def refused_port():
@@ -26,7 +26,10 @@ class RetriesTest(unittest.TestCase):
         n = 10
         try:
             with Tern(cfg, admin_port=ap) as t:
-                got = collections.Counter(fetch_name(fp) for _ in range(n))
+                # HAProxy waits 1 s before retrying a refused connect, so
+                # run the connections side by side
+                got = collections.Counter(parallel_map(lambda _: fetch_name(fp), range(n),
+                                                       threads=n))
                 self.assertEqual(got, {"good": n})
                 m = t.metrics()
                 retries = m.get("tern_backend_retries_total", proxy="be")
@@ -54,7 +57,7 @@ class RetriesTest(unittest.TestCase):
         cfg = cfg_head(nbthread=2, admin_port=ap) + (
             "frontend fe\n    bind 127.0.0.1:%d\n    default_backend be\n\n"
             "backend be\n    retries 2\n    server dead 127.0.0.1:%d\n" % (fp, refused_port()))
-        n = 40
+        n = 30
         with Tern(cfg, admin_port=ap) as t:
             def one():
                 c = connect(fp)
@@ -70,8 +73,9 @@ class RetriesTest(unittest.TestCase):
 
             one()  # warm-up: lazily opened descriptors are not leaks
             base_fds = t.fd_count()
-            for _ in range(n):
-                self.assertEqual(one(), b"", "client got data from a dead backend")
+            # each takes 2 s (two 1 s turn-arounds before the retries)
+            got = parallel_map(lambda _: one(), range(n), threads=n)
+            self.assertEqual(got, [b""] * n, "client got data from a dead backend")
             self.assertTrue(t.alive())
             poll_until(lambda: t.fd_count() == base_fds, timeout=5,
                        desc="descriptor count back to %d" % base_fds)

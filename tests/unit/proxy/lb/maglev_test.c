@@ -9,7 +9,7 @@ static struct chash_params maglev = {
     .avoid_is_removal = false,
 };
 
-/* Up to 65,535 endpoints fit the table's 16-bit entries: a set of 300 with
+/* Up to 65,534 endpoints fit the table's 16-bit entries: a set of 300 with
  * large weights still fills every slot and gives every endpoint a share. */
 static void test_many_weighted_endpoints(void **state)
 {
