@@ -42,7 +42,9 @@ run_suite() {
 
 run_fuzz() {
   local targets
-  targets=$(bazel query 'attr(tags, "fuzz", //tests/fuzz/...)' 2>/dev/null)
+  # Every cc_binary named *_fuzz under tests/fuzz; its seed corpus is
+  # <package>/corpus/<name without _fuzz>/.
+  targets=$(bazel query 'kind("cc_binary", attr(name, "_fuzz$", //tests/fuzz/...))' 2>/dev/null)
   [ -n "$targets" ] || return 0
   echo "=== fuzz: building $targets"
   if ! bazel build --config=fuzz $targets 2>&1 | tail -3; then
@@ -50,9 +52,10 @@ run_fuzz() {
   fi
   for t in $targets; do
     local name="${t##*:}"
-    local corpus_src="tests/fuzz/corpus/${name%_fuzz}"
+    local pkg="${t#//}"; pkg="${pkg%%:*}"
+    local corpus_src="$pkg/corpus/${name%_fuzz}"
     local bin
-    bin="$(bazel cquery --config=fuzz --output=files "$t" 2>/dev/null | head -1)"
+    bin="$(bazel info --config=fuzz bazel-bin 2>/dev/null)/$pkg/$name"
     local work="$logdir/corpus-$name"
     mkdir -p "$work"
     cp -r "$corpus_src"/. "$work"/ 2>/dev/null || true

@@ -12,6 +12,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -31,9 +32,35 @@
 
 static struct {
     struct evhttp *http;
+    struct evconnlistener *listener; /* owned by http once bound */
+    struct event *resume;            /* re-enables the listener after EMFILE */
+    uint64_t last_error_log_ms;
     struct sockaddr_storage addr;
     socklen_t addrlen;
 } admin;
+
+#define ACCEPT_BACKOFF_MS 100
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    if (admin.listener)
+        evconnlistener_enable(admin.listener);
+}
+
+/* accept(2) failed: most likely out of descriptors. Pause, then try again. */
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+    int e = EVUTIL_SOCKET_ERROR();
+    uint64_t now = tern_now_ms();
+    struct timeval tv = {0, ACCEPT_BACKOFF_MS * 1000};
+
+    if (now - admin.last_error_log_ms >= 1000) {
+        admin.last_error_log_ms = now;
+        log_warn("admin: accept paused: %s", evutil_socket_error_to_string(e));
+    }
+    evconnlistener_disable(l);
+    evtimer_add(admin.resume, &tv);
+}
 
 static void reply(struct evhttp_request *req, int code, const char *reason,
                   const char *content_type, struct evbuffer *body)
@@ -198,11 +225,25 @@ int admin_start(struct event_base *base, const struct sockaddr *addr, socklen_t 
     evhttp_set_max_headers_size(admin.http, ADMIN_MAX_HEADERS);
     evhttp_set_max_body_size(admin.http, ADMIN_MAX_BODY);
     evhttp_set_gencb(admin.http, on_request, NULL);
-    if (!evhttp_accept_socket_with_handle(admin.http, fd)) {
+    /* Our own listener rather than evhttp's: on EMFILE evhttp's logs and
+     * retries at once (the socket stays readable), spinning the main thread.
+     * Ours pauses accepting for a moment, counted and logged once. */
+    admin.listener = evconnlistener_new(base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+    if (!admin.listener) {
         snprintf(err, errlen, "admin %s: cannot accept on the socket", name);
         evhttp_free(admin.http);
         admin.http = NULL;
         close(fd);
+        return -1;
+    }
+    evconnlistener_set_error_cb(admin.listener, on_accept_error);
+    admin.resume = evtimer_new(base, on_resume, NULL);
+    if (!evhttp_bind_listener(admin.http, admin.listener)) {
+        snprintf(err, errlen, "admin %s: cannot serve HTTP on the socket", name);
+        evconnlistener_free(admin.listener);
+        event_free(admin.resume);
+        evhttp_free(admin.http);
+        memset(&admin, 0, sizeof(admin));
         return -1;
     }
     log_info("admin API listening on %s", name);
@@ -222,7 +263,10 @@ void admin_stop(void)
 {
     if (!admin.http)
         return;
-    /* evhttp_free closes the bound socket and every open connection. */
+    /* evhttp_free closes the bound listener (and its socket) and every open
+     * connection. */
     evhttp_free(admin.http);
+    if (admin.resume)
+        event_free(admin.resume);
     memset(&admin, 0, sizeof(admin));
 }

@@ -168,6 +168,10 @@ extern const char *const cfg_families[];
 void cfg_err(struct cfg *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cfg_warn(struct cfg *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* HAProxy's rule for proxy and server names (letters, digits, - _ . :);
+ * reports and returns false when `name` breaks it. */
+bool cfg_valid_name(struct cfg *p, const char *what, const char *name);
+
 /* The closest of `n` candidates to `word` by edit distance, or NULL when
  * none is close enough to be a plausible typo. */
 const char *cfg_closest(const char *word, const char *const *cand, size_t n);

@@ -64,6 +64,10 @@ static bool get_addr(struct cfg *p, const char *s, struct sockaddr_storage *ss,
     const char *at = strchr(s, '@');
     int want = AF_UNSPEC;
 
+    /* a family prefix is a short lowercase word: "ipv4@", "unix@", "fd@" */
+    for (const char *c = s; at && c < at; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '+'))
+            at = NULL;
     if (at) {
         if (strncmp(s, "ipv4@", 5) == 0) {
             want = AF_INET;
@@ -100,9 +104,12 @@ static void set_str(char **dst, const char *s)
     *dst = s ? tern_strdup(s) : NULL;
 }
 
-/* HAProxy's rule for proxy and server names. */
-static bool valid_name(struct cfg *p, const char *what, const char *name)
+bool cfg_valid_name(struct cfg *p, const char *what, const char *name)
 {
+    if (!*name) {
+        cfg_err(p, "empty %s name", what);
+        return false;
+    }
     for (const char *c = name; *c; c++) {
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
               (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.' || *c == ':')) {
@@ -110,10 +117,6 @@ static bool valid_name(struct cfg *p, const char *what, const char *name)
                        "'-', '_', '.' and ':')", *c, what, name);
             return false;
         }
-    }
-    if (!*name) {
-        cfg_err(p, "empty %s name", what);
-        return false;
     }
     return true;
 }
@@ -492,7 +495,7 @@ static void kw_server(struct cfg *p, char **av, size_t ac)
                 ac == 0 ? "name and address" : "address");
         return;
     }
-    if (!valid_name(p, "server", av[0]))
+    if (!cfg_valid_name(p, "server", av[0]))
         ok = false;
     dup = ok ? cluster_find_endpoint(c, av[0]) : NULL;
     if (dup) {

@@ -10,6 +10,7 @@
 #include "proxy/config/cfg_lex.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,12 +50,19 @@ void cfg_words_free(struct cfg_words *w)
     w->cap = 0;
 }
 
-static void fail(struct lex *s, const char *fmt, size_t col)
+static void fail(struct lex *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Records the line's first problem; later ones are consequences. */
+static void fail(struct lex *s, const char *fmt, ...)
 {
+    va_list ap;
+
     if (s->failed)
         return;
     s->failed = true;
-    snprintf(s->err, s->errlen, fmt, col);
+    va_start(ap, fmt);
+    vsnprintf(s->err, s->errlen, fmt, ap);
+    va_end(ap);
 }
 
 static void put(struct lex *s, char c)
@@ -374,9 +382,8 @@ int cfg_lex_next(struct cfg_lexer *lx, struct cfg_words *w, char *err, size_t er
         }
     }
     if (!s.failed && quote)
-        fail(&s, quote == '"' ? "unterminated double quote (opened at column %zu)"
-                              : "unterminated single quote (opened at column %zu)",
-             quote_col);
+        fail(&s, "unterminated %s quote (opened at column %zu)",
+             quote == '"' ? "double" : "single", quote_col);
     end_word(&s);
     free(s.cur);
     if (s.failed) {

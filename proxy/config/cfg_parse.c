@@ -143,14 +143,18 @@ static int cmp_item(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Stable sort of msgs[0..n-1] by line: messages found at the end of a
- * section or of the file take their place among the others. */
-static void sort_by_line(char **msgs, const int *lines, size_t n)
+/* Stable sort of list[from..to-1] by line (lines[i] is the line of
+ * list[from + i]): messages found at the end of a section or of the file
+ * take their place among the others. */
+static void sort_by_line(char **list, size_t from, size_t to, const int *lines)
 {
     struct sort_item *it;
+    size_t n = to - from;
+    char **msgs;
 
     if (n < 2)
         return;
+    msgs = list + from;
     it = tern_malloc(n * sizeof(*it));
     for (size_t i = 0; i < n; i++) {
         it[i].line = lines[i];
@@ -316,7 +320,9 @@ const char *cfg_sec_list(unsigned secs, char *buf, size_t len)
 
 /* ---- sections ------------------------------------------------------------- */
 
-static void add_warning_timeouts(struct cfg *p, const char *kind)
+/* Copies the timeouts into the model; an unset one gets tern's default and
+ * one warning per proxy lists them (HAProxy warns about the same ones). */
+static void apply_timeouts(struct cfg *p, const char *kind)
 {
     char missing[64] = "", using[96] = "";
     struct listener *l = p->l;
@@ -446,7 +452,7 @@ static void finish_proxy(struct cfg *p)
         c->allbackups = cf->allbackups;
         finish_cluster_health(p, c);
     }
-    add_warning_timeouts(p, kind);
+    apply_timeouts(p, kind);
 }
 
 static void end_section(struct cfg *p)
@@ -498,6 +504,33 @@ static const struct proxy_conf *find_defaults(struct cfg *p, const char *name)
     return &found->conf;
 }
 
+/*
+ * Proxy names, as in HAProxy: two proxies may share a name unless their
+ * capabilities overlap (a frontend and a backend may; a listen is both).
+ */
+static void register_name(struct cfg *p, enum cfg_sec sec, const char *name)
+{
+    unsigned caps = sec == SEC_FRONTEND  ? SEC_FRONTEND
+                    : sec == SEC_BACKEND ? SEC_BACKEND
+                                         : SEC_FRONTEND | SEC_BACKEND;
+    struct cfg_pname *n;
+
+    for (size_t k = 0; k < p->nnames; k++) {
+        const struct cfg_pname *o = &p->names[k];
+        if ((o->caps & caps) && strcmp(o->name, name) == 0) {
+            cfg_err(p, "'%s' has the same name as %s '%s' declared at line %d", name, o->kind,
+                    o->name, o->line);
+            return;
+        }
+    }
+    p->names = tern_realloc(p->names, (p->nnames + 1) * sizeof(*p->names));
+    n = &p->names[p->nnames++];
+    n->name = tern_strdup(name);
+    n->caps = caps;
+    n->kind = cfg_sec_name(sec);
+    n->line = p->line;
+}
+
 static void begin_section(struct cfg *p, enum cfg_sec sec, char **av, size_t ac)
 {
     const char *kind = av[0];
@@ -544,47 +577,16 @@ static void begin_section(struct cfg *p, enum cfg_sec sec, char **av, size_t ac)
     if (sec == SEC_DEFAULTS) {
         p->def_name = dup_or_null(name);
         p->px_name = tern_strdup(name ? name : "");
-        if (name && !*name)
-            cfg_err(p, "empty defaults section name");
+        if (name)
+            cfg_valid_name(p, "defaults section", name);
         return;
     }
 
     if (!name) {
         cfg_err(p, "missing name (usage: %s <name>)", kind);
         name = "";
-    } else {
-        bool ok = *name != 0;
-        for (const char *c = name; *c && ok; c++) {
-            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-                  (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.' ||
-                  *c == ':')) {
-                cfg_err(p, "character '%c' is not permitted in %s name '%s' (use letters, "
-                           "digits, '-', '_', '.' and ':')", *c, kind, name);
-                ok = false;
-            }
-        }
-        if (!*name)
-            cfg_err(p, "empty %s name", kind);
-        if (ok) {
-            unsigned caps = sec == SEC_FRONTEND ? SEC_FRONTEND
-                            : sec == SEC_BACKEND ? SEC_BACKEND
-                                                 : SEC_FRONTEND | SEC_BACKEND;
-            const struct cfg_pname *clash = NULL;
-            for (size_t k = 0; k < p->nnames && !clash; k++)
-                if ((p->names[k].caps & caps) && strcmp(p->names[k].name, name) == 0)
-                    clash = &p->names[k];
-            if (clash) {
-                cfg_err(p, "'%s' has the same name as %s '%s' declared at line %d", name,
-                        clash->kind, clash->name, clash->line);
-            } else {
-                p->names = tern_realloc(p->names, (p->nnames + 1) * sizeof(*p->names));
-                p->names[p->nnames].name = tern_strdup(name);
-                p->names[p->nnames].caps = caps;
-                p->names[p->nnames].kind = cfg_sec_name(sec);
-                p->names[p->nnames].line = p->line;
-                p->nnames++;
-            }
-        }
+    } else if (cfg_valid_name(p, kind, name)) {
+        register_name(p, sec, name);
     }
     p->px_name = tern_strdup(name);
     if (sec & (SEC_FRONTEND | SEC_LISTEN)) {
@@ -645,6 +647,14 @@ static void dispatch(struct cfg *p, char **av, size_t ac)
     bool family;
     char where[96];
 
+    for (size_t i = 0; i < TERN_ARRAY_SIZE(sections); i++) {
+        if (strcmp(av[0], sections[i].name) == 0) {
+            begin_section(p, sections[i].sec, av, ac);
+            return;
+        }
+    }
+    if (p->sec == SEC_SKIP)
+        return;
     p->neg = false;
     if (strcmp(av[0], "no") == 0) {
         if (ac == 1) {
@@ -656,16 +666,6 @@ static void dispatch(struct cfg *p, char **av, size_t ac)
         av++;
         ac--;
     }
-    if (!p->neg) {
-        for (size_t i = 0; i < TERN_ARRAY_SIZE(sections); i++) {
-            if (strcmp(av[0], sections[i].name) == 0) {
-                begin_section(p, sections[i].sec, av, ac);
-                return;
-            }
-        }
-    }
-    if (p->sec == SEC_SKIP)
-        return;
 
     family = is_family(av[0]);
     if (family && ac < 2) {
@@ -868,9 +868,8 @@ struct snapshot *cfg_parse_buffer(const char *name, const char *text, size_t len
         p.kw = "config";
         cfg_err(&p, "no frontend or listen section: nothing to listen on");
     }
-    sort_by_line(d->errors + p.errors_before, p.err_lines, d->nerrors - p.errors_before);
-    sort_by_line(d->warnings + p.warnings_before, p.warn_lines,
-                 d->nwarnings - p.warnings_before);
+    sort_by_line(d->errors, p.errors_before, d->nerrors, p.err_lines);
+    sort_by_line(d->warnings, p.warnings_before, d->nwarnings, p.warn_lines);
     cfg_free(&p);
     if (d->nerrors > p.errors_before) {
         snapshot_unref(p.snap);

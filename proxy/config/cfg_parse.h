@@ -11,6 +11,12 @@
  * wrong>" (with a hint where one helps), all of them, not just the first.
  * HAProxy's syntax never leaks past this module: the result is a snapshot of
  * the protocol-neutral model (model_types.h), not yet runtime-initialised.
+ * In it, every listener has at least one bind address, every
+ * default_cluster is one of the snapshot's clusters (or NULL: no
+ * default_backend), and timeout client/connect/server are never 0: where the
+ * file sets none, tern applies 5m/5s/5m (see cfg_parse.c) with a warning.
+ * A file without any frontend or listen is an error (HAProxy refuses to start
+ * without a listener too).
  *
  * Thread: main thread (or any single thread: no global state).
  */

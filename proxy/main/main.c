@@ -128,6 +128,17 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 
 /* ---- start-up ---------------------------------------------------------------- */
 
+/* libevent's own messages go to the process log, in its format. */
+static void libevent_log_cb(int severity, const char *msg)
+{
+    switch (severity) {
+    case EVENT_LOG_DEBUG: log_debug("libevent: %s", msg); break;
+    case EVENT_LOG_MSG: log_info("libevent: %s", msg); break;
+    case EVENT_LOG_WARN: log_warn("libevent: %s", msg); break;
+    default: log_err("libevent: %s", msg); break;
+    }
+}
+
 static void print_diag(const struct cfg_diag *d)
 {
     for (size_t i = 0; i < d->nwarnings; i++)
@@ -232,6 +243,7 @@ int main(int argc, char **argv)
     cfg_diag_free(&d);
 
     signal(SIGPIPE, SIG_IGN);
+    event_set_log_callback(libevent_log_cb);
     size_fd_limit(&snap->global);
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     tern_proc.nworkers = snap->global.nbthread ? snap->global.nbthread

@@ -505,7 +505,10 @@ static void conn_connect_failed(struct conn *c, bool timeout)
     c->retries_done++;
     counter_add(&cst(c)->retries, 1);
     counter_add(&est(c)->retries, 1);
-    if (should_redispatch(cl, c->retries_done)) {
+    /* HAProxy redispatches at once when the server has been marked down
+     * meanwhile, rather than retrying a server known to be gone. */
+    if (should_redispatch(cl, c->retries_done) ||
+        (cl->redispatch && !atomic_load_explicit(&ep->up, memory_order_relaxed))) {
         counter_add(&cst(c)->redispatches, 1);
         c->redispatched = true;
         conn_release_endpoint(c);

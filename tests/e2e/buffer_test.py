@@ -9,7 +9,7 @@ import time
 import unittest
 
 from ternlib import (PatternStream, SinkServer, SourceServer, Tern, cfg_head, connect,
-                     free_port, pattern_bytes, poll_until, recv_line)
+                     free_port, pattern_bytes, recv_line)
 
 TOTAL = 100 * 1024 * 1024
 RATE = 60 * 1024 * 1024     # the slow side's pace, bytes/s

@@ -24,8 +24,10 @@ backend app
     server s1 127.0.0.1:{sport}
 """
 
-# (name, extra text appended to BASE or a full config with {port}/{sport},
-#  line, keyword, message fragment)
+# (name, text, line, keyword, message fragment): the text is appended to BASE,
+# unless it starts with FULL, then it is the whole config. {port} and {sport}
+# are free ports.
+FULL = "#full\n"
 CASES = [
     ("unknown_keyword", "    balanse roundrobin\n", 9, "balanse",
      "unknown keyword in 'backend' section; did you mean 'balance'?"),
@@ -34,7 +36,7 @@ CASES = [
     ("wrong_section_bind", "    bind 127.0.0.1:1\n", 9, "bind",
      "not allowed in a 'backend' section (only in frontend, listen)"),
     ("server_outside_backend",
-     "frontend web\n    bind 127.0.0.1:{port}\n    server s 127.0.0.1:{sport}\n",
+     FULL + "frontend web\n    bind 127.0.0.1:{port}\n    server s 127.0.0.1:{sport}\n",
      3, "server", "not allowed in a 'frontend' section (only in backend, listen)"),
     ("missing_argument", "    balance\n", 9, "balance", "missing argument"),
     ("extra_argument", "    retries 3 4\n", 9, "retries",
@@ -56,28 +58,28 @@ CASES = [
     ("duplicate_backend", "backend app\n    server x 127.0.0.1:2\n", 9, "backend",
      "'app' has the same name as backend 'app' declared at line 5"),
     ("missing_backend",
-     "frontend web\n    bind 127.0.0.1:{port}\n    timeout client 1s\n"
+     FULL + "frontend web\n    bind 127.0.0.1:{port}\n    timeout client 1s\n"
      "    default_backend aap\nbackend app\n    server s 127.0.0.1:{sport}\n",
      4, "default_backend", "no backend named 'aap'; did you mean 'app'?"),
     ("frontend_without_bind",
-     "frontend web\n    default_backend app\nlisten l\n    bind 127.0.0.1:{port}\n"
+     FULL + "frontend web\n    default_backend app\nlisten l\n    bind 127.0.0.1:{port}\n"
      "backend app\n    server s 127.0.0.1:{sport}\n",
      1, "frontend", "'web' has no 'bind' line"),
-    ("no_listener", "backend app\n    server s 127.0.0.1:{sport}\n", 2, "config",
+    ("no_listener", FULL + "backend app\n    server s 127.0.0.1:{sport}\n", 2, "config",
      "no frontend or listen section: nothing to listen on"),
     ("unterminated_quote", "    server \"s2 127.0.0.1:1\n", 9, "server",
      "unterminated double quote"),
     ("unknown_section", "resolvers dns\n    nameserver a 10.0.0.1:53\n", 9, "resolvers",
      "section not supported by tern"),
     ("mode_http", "    mode http\n", 9, "mode", "mode http is not yet supported"),
-    ("keyword_before_section", "nbthread 2\n" + BASE, 1, "nbthread",
+    ("keyword_before_section", FULL + "nbthread 2\n" + BASE, 1, "nbthread",
      "keyword outside any section"),
-    ("daemon", "global\n    daemon\n" + BASE, 2, "daemon",
+    ("daemon", FULL + "global\n    daemon\n" + BASE, 2, "daemon",
      "not supported: tern runs in the foreground"),
-    ("bufsize_bounds", "global\n    tune.bufsize 10\n" + BASE, 2, "tune.bufsize",
+    ("bufsize_bounds", FULL + "global\n    tune.bufsize 10\n" + BASE, 2, "tune.bufsize",
      "invalid buffer size '10' (expected an integer from 1024 to 1048576)"),
     ("bind_in_use_twice",
-     "frontend web\n    bind 127.0.0.1:{port}\n    bind 127.0.0.1:{port}\n"
+     FULL + "frontend web\n    bind 127.0.0.1:{port}\n    bind 127.0.0.1:{port}\n"
      "    default_backend app\nbackend app\n    server s 127.0.0.1:{sport}\n",
      3, "bind", "is already bound by this proxy 'web' at line 2"),
 ]
@@ -109,8 +111,7 @@ class ConfigErrorsTest(unittest.TestCase):
         with tmpdir() as d:
             for name, text, line, kw, frag in CASES:
                 with self.subTest(name):
-                    full = text if text.startswith(("frontend", "backend", "global", "nbthread")) \
-                        else BASE + text
+                    full = text[len(FULL):] if text.startswith(FULL) else BASE + text
                     path = self.write(d, name, full)
                     rc, out, err = check(path)
                     self.assertEqual(rc, 1, "%s: exit %d\n%s%s" % (name, rc, out, err))
@@ -181,7 +182,7 @@ class ConfigErrorsTest(unittest.TestCase):
                           err)
 
     def test_environment_expansion(self):
-        text = ("listen l\n    bind \"127.0.0.1:${TERN_E2E_PORT}\"\n"
+        text = ("listen l\n    bind \"127.0.0.1:${{TERN_E2E_PORT}}\"\n"
                 "    timeout client 1s\n    timeout connect 1s\n    timeout server 1s\n"
                 "    server s 127.0.0.1:{sport}\n")
         with tmpdir() as d:

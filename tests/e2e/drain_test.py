@@ -3,7 +3,6 @@ in-flight transfers finish (bounded by hard-stop-after) and exit 0; SIGINT
 stops at once."""
 
 import signal
-import socket
 import threading
 import time
 import unittest

@@ -3,14 +3,13 @@ server as EOF while the server can still answer; a server's half-close
 reaches the client while the client can still send."""
 
 import socket
-import threading
 import unittest
 
-from ternlib import (PatternStream, SinkServer, Tern, _Server, cfg_head, connect, free_port,
+from ternlib import (PatternStream, SinkServer, Tern, TcpServer, cfg_head, connect, free_port,
                      pattern_bytes, poll_until, recv_all, recv_line)
 
 
-class ByeServer(_Server):
+class ByeServer(TcpServer):
     """Sends "bye\\n", half-closes, then counts what it still receives."""
 
     def __init__(self, **kw):

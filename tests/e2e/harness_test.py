@@ -4,7 +4,6 @@ Prometheus text-format parser (which must reject malformed expositions, or
 the metrics tests could pass on garbage)."""
 
 import socket
-import threading
 import unittest
 
 from ternlib import (NameServer, SinkServer, SourceServer, HttpServer, PatternStream,

@@ -4,7 +4,6 @@ inter x fall and gets no new connection, comes back after rise; HTTP checks
 when every other server is down."""
 
 import collections
-import re
 import threading
 import time
 import unittest
@@ -101,6 +100,62 @@ class TcpCheckTest(unittest.TestCase):
                 log = t.stderr_text()
                 self.assertRegex(log, r"be/s2 is DOWN")
                 self.assertRegex(log, r"be/s2 is UP")
+        finally:
+            stop.set()
+            for s in srv:
+                s.kill()
+
+    def test_flapping_server(self):
+        # s2 goes down and up every ~150 ms under traffic: no crash, no stall,
+        # clients keep being served (redispatch covers refused connects),
+        # and the state settles once s2 stays up
+        srv = [NameServer("s%d" % i, mode="close") for i in (1, 2)]
+        fp, ap = free_port(), free_port()
+        # timeout connect 200ms also shortens the retry turn-around to 200ms
+        cfg = cfg_head(nbthread=2, admin_port=ap, timeout_connect="200ms") + (
+            "frontend fe\n    bind 127.0.0.1:%d\n    default_backend be\n\n"
+            "backend be\n    balance roundrobin\n    retries 3\n    option redispatch\n"
+            "    default-server check inter 50ms rise 1 fall 1\n"
+            "    server s1 127.0.0.1:%d\n    server s2 127.0.0.1:%d\n"
+            % (fp, srv[0].port, srv[1].port))
+        stop = threading.Event()
+        served = collections.Counter()
+
+        def client_loop():
+            while not stop.is_set():
+                try:
+                    served[fetch_name(fp)] += 1
+                except Exception:  # noqa: BLE001 - a reset while s2 dies
+                    served["error"] += 1
+
+        try:
+            with Tern(cfg, admin_port=ap) as t:
+                bgs = [threading.Thread(target=client_loop, daemon=True) for _ in range(3)]
+                for b in bgs:
+                    b.start()
+                transitions0 = t.metrics().sum("tern_server_check_transitions_total",
+                                               server="s2")
+                for i in range(10):
+                    srv[1].kill()
+                    poll_until(lambda: server_up(t, "s2") == 0, timeout=3, desc="s2 down %d" % i)
+                    n = served["s1"]
+                    poll_until(lambda: served["s1"] > n + 3, timeout=3, desc="traffic %d" % i)
+                    srv[1].restart()
+                    poll_until(lambda: server_up(t, "s2") == 1, timeout=3, desc="s2 up %d" % i)
+                n = sum(served.values())
+                poll_until(lambda: sum(served.values()) > n + 50, desc="traffic after flapping")
+                stop.set()
+                for b in bgs:
+                    b.join(10)
+                self.assertTrue(t.alive())
+                self.assertGreater(served["s2"], 0)
+                self.assertLess(served["error"], 0.05 * sum(served.values()), served)
+                m = t.metrics()
+                self.assertGreaterEqual(m.sum("tern_server_check_transitions_total", server="s2")
+                                        - transitions0, 20)
+                poll_until(lambda: t.metrics().get("tern_backend_current_connections",
+                                                   proxy="be") == 0,
+                           desc="no connection left open")
         finally:
             stop.set()
             for s in srv:

@@ -118,6 +118,10 @@ class MetricsTest(unittest.TestCase):
                 for f in fams:
                     self.assertIn(f, m.helps, "no HELP for %s" % f)
                 self.assertGreaterEqual(m.get("tern_process_uptime_seconds"), 0)
+                self.assertEqual(m.get("tern_process_workers"), 2)
+                self.assertGreaterEqual(t.threads(), 3, "nbthread 2: two workers + main")
+                self.assertEqual(m.get("tern_process_connections_total"), NCONN)
+                self.assertEqual(m.get("tern_server_weight", proxy="be", server="s1"), 2)
                 self.assertIn(m.types.get("tern_server_up"), ("gauge",))
                 self.assertEqual(m.types.get("tern_frontend_connections_total"), "counter")
                 self.assertEqual(m.get("tern_server_lb_selected_total", proxy="be", server="s1"),
@@ -144,10 +148,18 @@ class MetricsTest(unittest.TestCase):
                                                    proxy="be", server="s1") == 1,
                            desc="connection counted")
                 j = t.clusters()
-                text = repr(j)
-                for word in ("be", "s1", "s2"):
-                    self.assertIn(word, text)
-                self.assertIn("7", text)
+                (be,) = [c for c in j["clusters"] if c["name"] == "be"]
+                self.assertEqual(be["balance"], "roundrobin")
+                self.assertEqual(be["connections_total"], 1)
+                servers = {s["name"]: s for s in be["servers"]}
+                self.assertEqual(set(servers), {"s1", "s2"})
+                self.assertEqual((servers["s1"]["weight"], servers["s2"]["weight"]), (7, 3))
+                self.assertEqual((servers["s1"]["backup"], servers["s2"]["backup"]),
+                                 (False, True))
+                self.assertTrue(servers["s1"]["up"])
+                self.assertEqual(servers["s1"]["connections_total"], 1)
+                self.assertEqual(servers["s1"]["bytes_in"], 3)  # "s1\n" from the server
+                self.assertEqual(servers["s1"]["address"], "127.0.0.1:%d" % s1.port)
         finally:
             s1.kill()
 

@@ -66,6 +66,68 @@ class QueueTest(unittest.TestCase):
         finally:
             s1.kill()
 
+    def test_slots_free_across_workers(self):
+        # connections land on either worker; a slot freed on one worker must
+        # let a connection queued on the other proceed
+        s1 = NameServer("s1", mode="hold")
+        fp, ap = free_port(), free_port()
+        cs = []
+        try:
+            with Tern(config(fp, ap, s1.port, "10s"), admin_port=ap) as t:
+                cs = [connect(fp) for _ in range(8)]
+                poll_until(lambda: t.metrics().get("tern_backend_current_queue", proxy="be") == 7,
+                           desc="7 connections queued")
+                served = poll_until(lambda: [c for c in cs if wait_readable(c, 0)],
+                                    desc="the first connection served")
+                self.assertEqual(len(served), 1)
+                waiting = [c for c in cs if c not in served]
+                for i in range(7):
+                    served[-1].close()
+                    nxt = poll_until(lambda: [c for c in waiting if wait_readable(c, 0)],
+                                     timeout=3, desc="queued connection %d proceeds" % i)
+                    self.assertEqual(len(nxt), 1, "more than one proceeded past maxconn 1")
+                    self.assertEqual(recv_line(nxt[0]), b"s1")
+                    waiting.remove(nxt[0])
+                    served.append(nxt[0])
+                self.assertEqual(s1.accepted, 8)
+        finally:
+            for c in cs:
+                c.close()
+            s1.kill()
+
+    def test_maxqueue_full(self):
+        # maxqueue bounds a server's own queue: the queue of connections that
+        # must go to that server (here: by source hash). As in HAProxy, the
+        # connection over the limit is closed (no option redispatch).
+        s1 = NameServer("s1", mode="hold")
+        fp, ap = free_port(), free_port()
+        cfg = cfg_head(nbthread=1, admin_port=ap) + (
+            "frontend fe\n    bind 127.0.0.1:%d\n    default_backend be\n\n"
+            "backend be\n    balance source\n    timeout queue 10s\n"
+            "    server s1 127.0.0.1:%d maxconn 1 maxqueue 1\n" % (fp, s1.port))
+        cs = []
+        try:
+            with Tern(cfg, admin_port=ap) as t:
+                cs = [connect(fp) for _ in range(2)]
+                self.assertEqual(recv_line(cs[0]), b"s1")
+                poll_until(lambda: t.metrics().get("tern_backend_current_queue", proxy="be") == 1,
+                           desc="one queued")
+                cs.append(connect(fp))  # queue full: closed at once
+                self.assertTrue(wait_readable(cs[2], 3), "third connection not closed")
+                try:
+                    self.assertEqual(cs[2].recv(10), b"")
+                except ConnectionResetError:
+                    pass
+                self.assertEqual(t.metrics().get("tern_backend_queue_full_total", proxy="be"), 1)
+                self.assertFalse(wait_readable(cs[1], 0))
+                cs[0].close()
+                cs[1].settimeout(3)
+                self.assertEqual(recv_line(cs[1]), b"s1")
+        finally:
+            for c in cs:
+                c.close()
+            s1.kill()
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -83,7 +83,8 @@ class RetriesTest(unittest.TestCase):
             self.assertEqual(m.get("tern_frontend_connections_total", proxy="fe"), n + 1)
             self.assertGreaterEqual(m.get("tern_backend_connect_errors_total", proxy="be"), n + 1)
             self.assertEqual(m.get("tern_backend_retries_total", proxy="be"), 2 * (n + 1))
-            self.assertEqual(m.get("tern_backend_current_connections", proxy="be"), 0)
+            poll_until(lambda: t.metrics().get("tern_backend_current_connections",
+                                               proxy="be") == 0, desc="no connection left")
             self.assertEqual(t.admin_get("/ready")[0], 200)
             self.assertNotIn("Sanitizer", t.stderr_text())
 

@@ -9,6 +9,7 @@ Pieces:
   Tern                   context manager: writes a config, runs `tern -f`,
                          captures stderr, waits for readiness (bounded poll),
                          signals, exit status, RSS and fd count of the process
+  TcpServer              base: threaded server, kill()/restart() on its port
   NameServer             backend that sends "<name>\\n", then echoes / holds /
                          closes; can be killed and restarted on the same port
   SourceServer           backend that sends N pattern bytes (optionally paced)
@@ -25,7 +26,6 @@ Nothing here sleeps to synchronise: every wait polls an observable condition
 until a deadline and fails with a description of the last value seen.
 """
 
-import errno
 import hashlib
 import http.client
 import json
@@ -33,6 +33,7 @@ import math
 import os
 import random
 import re
+import resource
 import select
 import shutil
 import signal
@@ -45,7 +46,7 @@ import time
 
 __all__ = [
     "TERN_BIN", "free_port", "ipv6_available", "poll_until", "Tern",
-    "NameServer", "SourceServer", "SinkServer", "HttpServer",
+    "TcpServer", "NameServer", "SourceServer", "SinkServer", "HttpServer",
     "parse_prometheus", "PromParseError", "Metrics",
     "connect", "recv_line", "recv_all", "fetch_name", "pattern_bytes",
     "PatternStream", "TernError", "http_get", "cfg_head", "parallel_map",
@@ -247,7 +248,7 @@ class Tern:
     READY_MARK = "tern ready"
 
     def __init__(self, config, admin_port=None, ready_timeout=10.0, args=(),
-                 wait_ready=True, env=None):
+                 wait_ready=True, env=None, rlimit_nofile=None):
         if not TERN_BIN:
             raise TernError("TERN_BIN is not set")
         self.config = config
@@ -256,6 +257,7 @@ class Tern:
         self.args = list(args)
         self.wait_ready = wait_ready
         self.env = env
+        self.rlimit_nofile = rlimit_nofile  # soft = hard = this, if set
         self.proc = None
         self.dir = tempfile.mkdtemp(prefix="tern-e2e-",
                                     dir=os.environ.get("TEST_TMPDIR"))
@@ -268,10 +270,16 @@ class Tern:
         with open(self.cfg_path, "w") as f:
             f.write(self.config)
         self._errf = open(self.err_path, "wb")
+        preexec = None
+        if self.rlimit_nofile is not None:
+            lim = self.rlimit_nofile
+
+            def preexec():
+                resource.setrlimit(resource.RLIMIT_NOFILE, (lim, lim))
         self.proc = subprocess.Popen([TERN_BIN, "-f", self.cfg_path] + self.args,
                                      stdin=subprocess.DEVNULL,
                                      stdout=self._errf, stderr=self._errf,
-                                     env=self.env)
+                                     env=self.env, preexec_fn=preexec)
         if self.wait_ready:
             self.wait_until_ready()
         return self
@@ -312,22 +320,46 @@ class Tern:
             raise
 
     def __exit__(self, et, ev, tb):
-        self._cleanup(failed=et is not None)
+        report = self._cleanup(failed=et is not None)
+        if report and et is None:
+            raise AssertionError("sanitizer report from tern:\n" + report)
         return False
 
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                       "runtime error:", "tern: fatal:")
+
     def _cleanup(self, failed):
+        """Stops tern if it still runs (SIGINT: its immediate but orderly
+        stop, so sanitizer leak checks run), then returns the sanitizer or
+        fatal report found in its stderr, or None."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+                failed = True
+                sys.stderr.write("tern did not exit within 15s of SIGINT\n")
         if self.proc is not None:
             self.returncode = self.proc.returncode
         if getattr(self, "_errf", None):
             self._errf.close()
+        text = self.stderr_text()
+        report = None
+        for mark in self.SANITIZER_MARKS:
+            i = text.find(mark)
+            if i >= 0:
+                report = text[max(0, i - 200):i + 4000]
+                break
+        if report:
+            failed = True
         if failed:
             tail = self.stderr_text()[-6000:]
             sys.stderr.write("\n---- tern stderr (tail) ----\n%s\n---- config ----\n%s\n"
                              % (tail, self.config))
         shutil.rmtree(self.dir, ignore_errors=True)
+        return report
 
     # -- observation
     @property
@@ -387,6 +419,12 @@ class Tern:
     def fd_count(self):
         return len(os.listdir("/proc/%d/fd" % self.pid))
 
+    def cpu_seconds(self):
+        """User + system CPU time tern has used so far, in seconds."""
+        with open("/proc/%d/stat" % self.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def threads(self):
         return self._status_field("Threads")
 
@@ -416,7 +454,7 @@ class Tern:
 # backends
 
 
-class _Server:
+class TcpServer:
     """A threaded TCP server on a fixed port that can be killed (listener
     closed, live connections reset) and restarted on the same port."""
 
@@ -520,7 +558,7 @@ class _Server:
         return False
 
 
-class NameServer(_Server):
+class NameServer(TcpServer):
     """Sends "<name>\\n" on accept, then:
       mode "echo":  echoes until EOF, then closes
       mode "close": closes at once
@@ -553,7 +591,7 @@ class NameServer(_Server):
                     self.bytes_out += len(d)
 
 
-class SourceServer(_Server):
+class SourceServer(TcpServer):
     """Sends `nbytes` pattern bytes to each connection, optionally paced to
     about `rate` bytes/s, then closes (or, with wait_eof, half-closes and
     waits for the peer's EOF). `sent` records what each connection sent."""
@@ -587,7 +625,7 @@ class SourceServer(_Server):
             recv_all(c)
 
 
-class SinkServer(_Server):
+class SinkServer(TcpServer):
     """Reads until EOF (optionally paced to about `rate` bytes/s), then
     replies "<count> <sha256>\\n" and closes. `results` has (count, sha)
     per finished connection."""
@@ -617,7 +655,7 @@ class SinkServer(_Server):
             c.sendall(("%d %s\n" % (ps.n, ps.hexdigest())).encode())
 
 
-class HttpServer(_Server):
+class HttpServer(TcpServer):
     """A minimal HTTP/1.x server: answers every request with `status` and
     body "<name>\\n", then closes. `requests` records (method, target,
     version) of each request line."""
