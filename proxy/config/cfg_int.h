@@ -76,6 +76,7 @@ struct proxy_conf {
     bool redispatch;
     int redispatch_interval;
     bool allbackups;
+    bool no_log;       /* `no log`: no access log for this proxy */
     bool httpchk;
     char *chk_method; /* NULL: HAProxy's default */
     char *chk_uri;

@@ -588,6 +588,22 @@ static void kw_redispatch(struct cfg *p, char **av, size_t ac)
     p->conf.redispatch_interval = (int)v;
 }
 
+/* `log ...`: tern writes its logs to stderr, so targets are ignored (with a
+ * warning); `no log` in a proxy turns its access log off, as in HAProxy. */
+static void kw_log(struct cfg *p, char **av, size_t ac)
+{
+    if (p->neg) {
+        if (p->sec == SEC_GLOBAL) {
+            cfg_err(p, "'no log' is only meaningful in a proxy section");
+            return;
+        }
+        if (nargs(p, av, ac, 0, 0, ""))
+            p->conf.no_log = true;
+        return;
+    }
+    cfg_warn(p, "ignored (tern writes its logs to stderr)");
+}
+
 static void kw_allbackups(struct cfg *p, char **av, size_t ac)
 {
     if (nargs(p, av, ac, 0, 0, ""))
@@ -667,7 +683,7 @@ const struct cfg_kw cfg_keywords[] = {
     H("grace", SEC_GLOBAL, kw_grace),
     H("hard-stop-after", SEC_GLOBAL, kw_hard_stop_after),
     H("tune.bufsize", SEC_GLOBAL, kw_bufsize),
-    IGNORE("log", SEC_ALL, LOG),
+    HN("log", SEC_ALL, kw_log),
     IGNORE("log-tag", SEC_GLOBAL, LOG),
     IGNORE("log-send-hostname", SEC_GLOBAL, LOG),
     IGNORE("user", SEC_GLOBAL, IGN),

@@ -336,6 +336,7 @@ static void apply_timeouts(struct cfg *p, const char *kind)
     } while (0)
 
     if (l) {
+        l->access_log = !p->conf.no_log;
         l->timeout_client_ms = p->conf.timeout_client;
         if (!l->timeout_client_ms) {
             l->timeout_client_ms = DEFAULT_TIMEOUT_CLIENT_MS;

@@ -68,6 +68,30 @@ class AccessLogTest(unittest.TestCase):
         finally:
             srv.kill()
 
+    def test_no_log(self):
+        """`no log` silences one proxy's access log, not the others'."""
+        srv = NameServer("s1")
+        fp, fp2 = free_port(), free_port()
+        cfg = cfg_head(nbthread=1) + (
+            "frontend quiet\n    bind 127.0.0.1:%d\n    no log\n    default_backend be\n\n"
+            "frontend loud\n    bind 127.0.0.1:%d\n    default_backend be\n\n"
+            "backend be\n    server s1 127.0.0.1:%d\n" % (fp, fp2, srv.port))
+        try:
+            with Tern(cfg) as t:
+                for port in (fp, fp, fp2):
+                    c = connect(port)
+                    self.assertEqual(recv_line(c), b"s1")
+                    c.shutdown(socket.SHUT_WR)
+                    recv_all(c)
+                    c.close()
+                poll_until(lambda: access_log(t.stderr_text(), "loud"), desc="loud line")
+                # the quiet frontend's connections closed before loud's: their
+                # lines would be written already
+                self.assertEqual(access_log(t.stderr_text(), "quiet"), [])
+                self.assertEqual(len(access_log(t.stderr_text(), "loud")), 1)
+        finally:
+            srv.kill()
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -452,6 +452,23 @@ static void test_health_spec(void **state)
     snapshot_unref(s);
 }
 
+/* `no log` turns a proxy's access log off; `log <target>` is ignored with a
+ * warning (tern logs to stderr); `no log` in global is an error. */
+static void test_log(void **state)
+{
+    struct snapshot *s = parse_ok(BASE);
+    assert_true(s->listeners[0]->access_log);
+    snapshot_unref(s);
+
+    s = parse_ok("global\n    log stdout local0\n" FE "    no log\n" BE);
+    assert_false(s->listeners[0]->access_log);
+    assert_warning("t.cfg:2: log: ignored (tern writes its logs to stderr)");
+    snapshot_unref(s);
+
+    only_error("global\n    no log\n" BASE,
+               "t.cfg:2: no log: 'no log' is only meaningful in a proxy section");
+}
+
 static void test_listen(void **state)
 {
     struct snapshot *s = parse_ok("listen app\n"
@@ -987,6 +1004,7 @@ int main(void)
         cmocka_unit_test(test_httpchk_forms),
         cmocka_unit_test(test_health_spec),
         cmocka_unit_test(test_listen),
+        cmocka_unit_test(test_log),
         cmocka_unit_test(test_frontend_and_backend_may_share_a_name),
         cmocka_unit_test(test_default_backend_declared_later),
         cmocka_unit_test(test_defaults_inheritance),
