@@ -15,7 +15,7 @@
  * Strictness: every framing ambiguity that lets two parsers disagree on where
  * a message ends (request smuggling, response splitting) is an error, never a
  * guess. Each choice, and where it is stricter than the RFC allows, is listed
- * in README.md ("HTTP/1.1 parser"). In short: CRLF only (bare LF and bare CR
+ * in proxy/codec/README.md ("Strictness"). In short: CRLF only (bare LF and bare CR
  * are errors), single SP separators, no obs-fold, no whitespace before a
  * colon, no CTL in names or values, Content-Length digits only and equal when
  * repeated, Content-Length with Transfer-Encoding refused, Transfer-Encoding

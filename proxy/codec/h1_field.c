@@ -68,8 +68,7 @@ int h1_field_line(const char *buf, uint32_t end, struct h1_scan *s, struct h1_he
         s->sub = H1_FS_VALUE;
         /* fall through */
     case H1_FS_VALUE:
-        while (p < end && h1_is(b[p], H1_C_VALUE))
-            p++;
+        p = h1_skip_value(b, p, end);
         if (p >= end)
             goto more;
         c = b[p];

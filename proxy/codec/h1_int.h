@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "proxy/codec/h1_types.h"
 
@@ -36,6 +37,84 @@ static inline int h1_hexval(unsigned char c)
     if (c <= '9')
         return c - '0';
     return (c | 0x20) - 'a' + 10;
+}
+
+/*
+ * Word-at-a-time scanning. The long runs of a head (field values, the
+ * request-target) are checked 8 bytes per step: a few integer operations say
+ * whether a word holds any byte that ends the run or is not allowed in it; only
+ * such words are looked at byte by byte. The tests are the classic ones
+ * ("Bit Twiddling Hacks", hasless / hasmore / haszero): exact as to whether
+ * some byte matches, which is all that is asked of them here.
+ */
+#define H1_W_ONES  UINT64_C(0x0101010101010101)
+#define H1_W_HIGHS UINT64_C(0x8080808080808080)
+
+static inline uint64_t h1_w_load(const unsigned char *p)
+{
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return x;
+}
+
+/* Some byte of x is < n (n <= 128). */
+static inline uint64_t h1_w_less(uint64_t x, unsigned n)
+{
+    return (x - H1_W_ONES * n) & ~x & H1_W_HIGHS;
+}
+
+/* Some byte of x equals v. */
+static inline uint64_t h1_w_eq(uint64_t x, unsigned v)
+{
+    uint64_t y = x ^ (H1_W_ONES * v);
+    return (y - H1_W_ONES) & ~y & H1_W_HIGHS;
+}
+
+/* Some byte of x is > 0x7e (DEL or obs-text). */
+static inline uint64_t h1_w_above_7e(uint64_t x)
+{
+    return ((x + H1_W_ONES) | x) & H1_W_HIGHS;
+}
+
+/*
+ * Runs of one class from b[p], up to end: the position of the first byte not
+ * in the class, or end. Words with an HTAB (allowed in values but caught by
+ * the < 0x20 test) are simply done byte by byte.
+ */
+static inline uint32_t h1_skip_value(const unsigned char *b, uint32_t p, uint32_t end)
+{
+    for (;;) {
+        uint32_t stop;
+        while (end - p >= 8) {
+            uint64_t x = h1_w_load(b + p);
+            if (h1_w_less(x, 0x20) | h1_w_eq(x, 0x7f))
+                break;
+            p += 8;
+        }
+        stop = end - p > 8 ? p + 8 : end;
+        while (p < stop && h1_is(b[p], H1_C_VALUE))
+            p++;
+        if (p < stop || p == end)
+            return p;
+    }
+}
+
+static inline uint32_t h1_skip_target(const unsigned char *b, uint32_t p, uint32_t end)
+{
+    for (;;) {
+        uint32_t stop;
+        while (end - p >= 8) {
+            uint64_t x = h1_w_load(b + p);
+            if (h1_w_less(x, 0x21) | h1_w_above_7e(x) | h1_w_eq(x, '#'))
+                break;
+            p += 8;
+        }
+        stop = end - p > 8 ? p + 8 : end;
+        while (p < stop && h1_is(b[p], H1_C_TARGET))
+            p++;
+        if (p < stop || p == end)
+            return p;
+    }
 }
 
 /* Results of h1_field_line() besides the H1_ERR_* codes. */

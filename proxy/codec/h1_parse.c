@@ -497,8 +497,7 @@ static ssize_t parse_head(const char *buf, size_t len, struct h1_msg *m, struct 
         s->st = ST_TARGET;
         /* fall through */
     case ST_TARGET:
-        while (p < e && h1_is(b[p], H1_C_TARGET))
-            p++;
+        p = h1_skip_target(b, p, e);
         if (p >= e)
             goto more_line;
         c = b[p];
@@ -620,8 +619,7 @@ static ssize_t parse_head(const char *buf, size_t len, struct h1_msg *m, struct 
         s->st = ST_SL_REASON;
         /* fall through */
     case ST_SL_REASON:
-        while (p < e && h1_is(b[p], H1_C_VALUE))
-            p++;
+        p = h1_skip_value(b, p, e);
         if (p >= e)
             goto more_line;
         c = b[p];

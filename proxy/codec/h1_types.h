@@ -90,7 +90,10 @@ enum h1_err {
 };
 #define H1_ERR_COUNT 36   /* -H1_ERR_TRAILERS_TOO_LARGE + 1: size of a per-reason counter array */
 
-/* Request methods the codec knows by name (case-sensitive, RFC 9110 9.1). */
+/*
+ * Request methods the codec knows by name (case-sensitive, RFC 9110 9.1).
+ * Same order as enum http_method (proxy/http/http_msg.h): a cast converts.
+ */
 enum h1_method {
     H1_METHOD_OTHER = 0,   /* any other token: valid, forwarded as is */
     H1_METHOD_GET,
@@ -98,9 +101,9 @@ enum h1_method {
     H1_METHOD_POST,
     H1_METHOD_PUT,
     H1_METHOD_DELETE,
+    H1_METHOD_CONNECT,
     H1_METHOD_OPTIONS,
     H1_METHOD_TRACE,
-    H1_METHOD_CONNECT,
     H1_METHOD_PATCH,
 };
 

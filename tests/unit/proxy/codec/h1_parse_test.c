@@ -313,6 +313,12 @@ static void test_limits_exact(void **state)
     n -= 2;
     n += (size_t)sprintf(buf + n, "Y: z\r\n\r\n");
     assert_int_equal(req(buf, n), H1_ERR_TOO_MANY_HEADERS);
+    /* no array: a head without fields only */
+    h1_msg_init(&m);
+    assert_int_equal(h1_parse_request(S("GET / HTTP/1.0\r\n\r\n"), &m, NULL, 5, NULL), 18);
+    h1_msg_init(&m);
+    assert_int_equal(h1_parse_request(S("GET / HTTP/1.0\r\nA: b\r\n\r\n"), &m, NULL, 5, NULL),
+                     H1_ERR_TOO_MANY_HEADERS);
     /* the caller's array bounds the count too */
     h1_msg_init(&m);
     assert_int_equal(h1_parse_request(S("GET / HTTP/1.1\r\nHost: a\r\nA: b\r\n\r\n"), &m, h, 1, NULL),
@@ -387,6 +393,8 @@ static const struct vec bad_requests[] = {
     V("bare LF in name", "GET / HTTP/1.1\r\nHo\nst: a\r\n\r\n", H1_ERR_BARE_LF),
     V("bare LF in value", "GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", H1_ERR_BARE_LF),
     V("bare LF in method", "GET\n / HTTP/1.1\r\n\r\n", H1_ERR_BARE_LF),
+    V("bare LF after target", "GET /\n HTTP/1.1\r\n\r\n", H1_ERR_BARE_LF),
+    V("bare LF after version", "GET / HTTP/1.1\n\r\n", H1_ERR_BARE_LF),
     V("bare CR in value", "GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", H1_ERR_BARE_CR),
     V("bare CR ending value", "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\r\n\r\n", H1_ERR_BARE_CR),
     V("bare CR ending head", "GET / HTTP/1.1\r\nHost: a\r\n\rX", H1_ERR_BARE_CR),
@@ -640,6 +648,9 @@ static void test_response_bodies(void **state)
     assert_int_equal(m.body, H1_BODY_UNTIL_CLOSE);
     assert_false(h1_response_keep_alive(&m, H1_METHOD_GET));
     assert_true(h1_response_keep_alive(&m, H1_METHOD_HEAD));
+    /* nor does Expect */
+    assert_true(resp(S("HTTP/1.1 200 OK\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n")) > 0);
+    assert_false(m.flags & (H1_F_EXPECT_CONTINUE | H1_F_EXPECT_OTHER));
     /* Host means nothing in a response: not checked, not counted */
     assert_true(resp(S("HTTP/1.1 200 OK\r\nHost: a b\r\nHost: c\r\nContent-Length: 0\r\n\r\n")) > 0);
     assert_int_equal(m.host, -1);
@@ -677,6 +688,12 @@ static const struct vec bad_responses[] = {
     V("space before colon", "HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\n", H1_ERR_HEADER_SPACE),
     V("NUL in value", "HTTP/1.1 200 OK\r\nX: \0\r\n\r\n", H1_ERR_HEADER_VALUE),
     V("bad Connection", "HTTP/1.1 200 OK\r\nConnection: a b\r\n\r\n", H1_ERR_CONNECTION),
+    V("bare LF before status line", "\nHTTP/1.1 200 OK\r\n\r\n", H1_ERR_BARE_LF),
+    V("bare CR before status line", "\rHTTP/1.1 200 OK\r\n\r\n", H1_ERR_BARE_CR),
+    V("bare LF after version", "HTTP/1.1\n200 OK\r\n\r\n", H1_ERR_BARE_LF),
+    V("version too long", "HTTP/1.1.1 200 OK\r\n\r\n", H1_ERR_VERSION),
+    V("version with junk", "HTTP/1.1; 200 OK\r\n\r\n", H1_ERR_VERSION),
+    V("version with NUL", "HTTP/1.1\0 200 OK\r\n\r\n", H1_ERR_VERSION),
 };
 
 static void test_bad_responses(void **state)

@@ -46,6 +46,43 @@ static void test_ctype_table(void **state)
     }
 }
 
+/* The word-at-a-time scanners agree with the table, byte for byte. */
+static void test_skip_functions(void **state)
+{
+    unsigned char b[96];
+    uint64_t rng = 88172645463325252ULL;
+
+    for (int round = 0; round < 200000; round++) {
+        uint32_t p, end, want;
+        for (size_t i = 0; i < sizeof(b); i++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            /* mostly plain text, sometimes any byte */
+            b[i] = (rng % 23 == 0) ? (unsigned char)(rng >> 24) : (unsigned char)(0x21 + (rng >> 24) % 94);
+        }
+        p = (uint32_t)(rng % 40);
+        end = p + (uint32_t)((rng >> 8) % (sizeof(b) - p + 1));
+        for (want = p; want < end && h1_is(b[want], H1_C_VALUE); want++)
+            ;
+        if (h1_skip_value(b, p, end) != want)
+            fail_msg("h1_skip_value round %d", round);
+        for (want = p; want < end && h1_is(b[want], H1_C_TARGET); want++)
+            ;
+        if (h1_skip_target(b, p, end) != want)
+            fail_msg("h1_skip_target round %d", round);
+    }
+    /* every single special byte, at every position of a word */
+    for (int c = 0; c < 256; c++) {
+        for (uint32_t at = 0; at < 24; at++) {
+            uint32_t wv = h1_is((unsigned char)c, H1_C_VALUE) ? 24 : at;
+            uint32_t wt = h1_is((unsigned char)c, H1_C_TARGET) ? 24 : at;
+            memset(b, 'a', 24);
+            b[at] = (unsigned char)c;
+            assert_int_equal(h1_skip_value(b, 0, 24), wv);
+            assert_int_equal(h1_skip_target(b, 0, 24), wt);
+        }
+    }
+}
+
 static void test_methods(void **state)
 {
     static const struct {
@@ -164,6 +201,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ctype_table),
+        cmocka_unit_test(test_skip_functions),
         cmocka_unit_test(test_methods),
         cmocka_unit_test(test_hdr_ids),
         cmocka_unit_test(test_token_eq),
