@@ -296,6 +296,8 @@ static void client_cb(evutil_socket_t fd, short what, void *arg)
         c->c_readable = true;
     if (what & EV_WRITE)
         c->c_writable = true;
+    if (what & EV_CLOSED)
+        c->c_rdhup = true;
     conn_pump(c);
 }
 
@@ -306,9 +308,8 @@ void tcp_proxy_accept(struct worker *w, struct worker_listener *wl, int fd,
 {
     struct conn *c = tern_calloc(1, sizeof(*c));
     uint64_t now = worker_now_ms(w);
-    int one = 1;
 
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* TCP_NODELAY is inherited from the listening socket. */
     c->w = w;
     c->ws = w->snaps;
     c->ws->nconns++;
@@ -332,7 +333,8 @@ void tcp_proxy_accept(struct worker *w, struct worker_listener *wl, int fd,
     counter_add(&lst(c)->conns_total, 1);
     counter_add(&lst(c)->cur_conns, 1);
 
-    event_assign(&c->cev, w->base, fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, client_cb, c);
+    event_assign(&c->cev, w->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
+                 client_cb, c);
     event_add(&c->cev, NULL);
     evtimer_assign(&c->timer, w->base, timer_cb, c);
 
@@ -550,7 +552,8 @@ static void conn_connect(struct conn *c)
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->sfd = fd;
-    event_assign(&c->sev, c->w->base, fd, EV_READ | EV_WRITE | EV_ET | EV_PERSIST, server_cb, c);
+    event_assign(&c->sev, c->w->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
+                 server_cb, c);
     if (connect(fd, (const struct sockaddr *)&ep->addr, ep->addrlen) != 0 &&
         errno != EINPROGRESS) {
         close(fd);
@@ -570,7 +573,10 @@ static void server_cb(evutil_socket_t fd, short what, void *arg)
     if (c->state == CS_CONNECTING) {
         int err = 0;
         socklen_t len = sizeof(err);
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        /* Writable alone means connected; errors come with EPOLLERR/HUP,
+         * which libevent reports as read+write: only then ask for SO_ERROR. */
+        if ((what & (EV_READ | EV_CLOSED)) &&
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
             err = errno;
         if (err) {
             conn_connect_failed(c, false);
@@ -582,6 +588,8 @@ static void server_cb(evutil_socket_t fd, short what, void *arg)
         c->s_writable = true;
         if (what & EV_READ)
             c->s_readable = true;
+        if (what & EV_CLOSED)
+            c->s_rdhup = true;
         conn_established(c);
         return;
     }
@@ -589,6 +597,8 @@ static void server_cb(evutil_socket_t fd, short what, void *arg)
         c->s_readable = true;
     if (what & EV_WRITE)
         c->s_writable = true;
+    if (what & EV_CLOSED)
+        c->s_rdhup = true;
     conn_pump(c);
 }
 
@@ -596,7 +606,7 @@ static void server_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Reads from `fd` into *bp. Returns bytes read, 0 on EOF, -1 when it would
  * block (clears *readable), -2 on error. */
-static ssize_t pump_read(struct worker *w, int fd, struct buf **bp, bool *readable)
+static ssize_t pump_read(struct worker *w, int fd, struct buf **bp, bool *readable, bool rdhup)
 {
     struct buf *b = *bp;
     size_t room;
@@ -612,6 +622,11 @@ static ssize_t pump_read(struct worker *w, int fd, struct buf **bp, bool *readab
     } while (n < 0 && errno == EINTR);
     if (n > 0) {
         b->len += (uint32_t)n;
+        /* A short read emptied the socket: with edge triggering, more bytes
+         * will raise a new event, so skip the read that would say EAGAIN.
+         * Not when the peer's FIN is queued: read on to see it. */
+        if ((size_t)n < room && !rdhup)
+            *readable = false;
         return n;
     }
     if (b->len == 0) {
@@ -654,6 +669,68 @@ static ssize_t pump_write(struct worker *w, int fd, struct buf **bp, bool *writa
     return n;
 }
 
+static void fin_unlink(struct conn *c)
+{
+    if (!c->fin_wait)
+        return;
+    if (c->fin_prev)
+        c->fin_prev->fin_next = c->fin_next;
+    else
+        c->w->fin_head = c->fin_next;
+    if (c->fin_next)
+        c->fin_next->fin_prev = c->fin_prev;
+    c->fin_prev = c->fin_next = NULL;
+    c->fin_wait = false;
+}
+
+/* Runs after the loop's next poll: the deferred FINs go out now, unless the
+ * other side's FIN arrived meanwhile and the connection simply closes. */
+void tcp_proxy_fin_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+
+    while (w->fin_head) {
+        struct conn *c = w->fin_head;
+        fin_unlink(c);
+        c->fin_due = true;
+        conn_pump(c);
+    }
+}
+
+/*
+ * Passes a FIN on to the socket `fd` (the bytes before it are written).
+ * When the same side has finished too (`side_done`), nothing is sent: the
+ * connection is about to close, and close(2) sends the FIN. Otherwise the
+ * shutdown waits for the loop's next poll (fin_cb): the other side often
+ * finishes within that time (a client that closes once it has the response),
+ * and one close(2) then replaces shutdown(2) + close(2), the same syscalls
+ * HAProxy ends up making. Returns true when the FIN counts as passed on.
+ */
+static bool pass_fin(struct conn *c, int fd, bool side_done)
+{
+    struct worker *w = c->w;
+
+    if (side_done)
+        return true;
+    if (!c->fin_due) {
+        if (!c->fin_wait) {
+            c->fin_wait = true;
+            c->fin_prev = NULL;
+            c->fin_next = w->fin_head;
+            if (w->fin_head)
+                w->fin_head->fin_prev = c;
+            w->fin_head = c;
+            if (!evtimer_pending(&w->fin_ev, NULL)) {
+                struct timeval zero = {0, 0};
+                evtimer_add(&w->fin_ev, &zero);
+            }
+        }
+        return false;
+    }
+    shutdown(fd, SHUT_WR);
+    return true;
+}
+
 static void conn_pump(struct conn *c)
 {
     struct worker *w = c->w;
@@ -670,7 +747,7 @@ static void conn_pump(struct conn *c)
 
         /* client -> buffer (also while connecting: at most one buffer) */
         if (c->c_readable && !c->c_eof && (!c->c2s || c->c2s->len < c->c2s->size)) {
-            n = pump_read(w, c->cfd, &c->c2s, &c->c_readable);
+            n = pump_read(w, c->cfd, &c->c2s, &c->c_readable, c->c_rdhup);
             if (n > 0) {
                 c->bytes_in += (uint64_t)n;
                 c->c_active_ms = now;
@@ -701,14 +778,14 @@ static void conn_pump(struct conn *c)
                 return;
             }
         }
-        if (c->c_eof && !c->c2s && !c->s_shut) {
-            shutdown(c->sfd, SHUT_WR);
+        if (c->c_eof && !c->c2s && !c->s_shut && pass_fin(c, c->sfd, c->s_eof && !c->s2c)) {
             c->s_shut = true;
+            progress = true;
         }
 
         /* server -> buffer */
         if (c->s_readable && !c->s_eof && (!c->s2c || c->s2c->len < c->s2c->size)) {
-            n = pump_read(w, c->sfd, &c->s2c, &c->s_readable);
+            n = pump_read(w, c->sfd, &c->s2c, &c->s_readable, c->s_rdhup);
             if (n > 0) {
                 c->s_active_ms = now;
                 counter_add(&cst(c)->bytes_in, (uint64_t)n);
@@ -737,9 +814,9 @@ static void conn_pump(struct conn *c)
                 return;
             }
         }
-        if (c->s_eof && !c->s2c && !c->c_shut) {
-            shutdown(c->cfd, SHUT_WR);
+        if (c->s_eof && !c->s2c && !c->c_shut && pass_fin(c, c->cfd, c->c_eof && !c->c2s)) {
             c->c_shut = true;
+            progress = true;
         }
 
         if (c->c_shut && c->s_shut) {
@@ -806,6 +883,7 @@ static void conn_close(struct conn *c, enum conn_reason why)
         return;
     if (c->state == CS_QUEUED)
         queue_remove(c);
+    fin_unlink(c);
     c->reason = why;
     conn_log(c);
     c->state = CS_CLOSED;

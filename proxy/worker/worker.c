@@ -90,6 +90,9 @@ static int open_listener(const struct bind_addr *b, char *why, size_t whylen)
     }
     if (b->addr.ss_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    /* Accepted sockets inherit TCP_NODELAY: one setsockopt per listener
+     * instead of one per connection. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (bind(fd, (const struct sockaddr *)&b->addr, b->addrlen) != 0) {
         int e = errno;
         snprintf(why, whylen, "%s%s", strerror(e),
@@ -336,6 +339,7 @@ static void handle_msg(struct worker *w, struct msg *m)
          * already active (deferred frees, the access-log flush). */
         event_del(&w->mq_ev);
         event_del(&w->resume_ev);
+        event_del(&w->fin_ev);
         event_base_loopexit(w->base, NULL);
         break;
     }
@@ -433,6 +437,7 @@ int workers_start(struct snapshot *snap)
         event_assign(&w->mq_ev, w->base, w->mq_fd, EV_READ | EV_PERSIST, mq_cb, w);
         event_add(&w->mq_ev, NULL);
         evtimer_assign(&w->resume_ev, w->base, resume_cb, w);
+        evtimer_assign(&w->fin_ev, w->base, tcp_proxy_fin_cb, w);
         for (uint32_t k = 0; k < w->nlisteners; k++) {
             struct worker_listener *wl = &w->listeners[k];
             event_assign(&wl->ev, w->base, wl->fd, EV_READ | EV_PERSIST, accept_cb, wl);

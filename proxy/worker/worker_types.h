@@ -69,6 +69,7 @@ enum conn_state {
 struct conn {
     struct conn *prev, *next;     /* worker's list of connections */
     struct conn *qnext;           /* cluster queue link while CS_QUEUED */
+    struct conn *fin_prev, *fin_next; /* worker's deferred-FIN list */
     struct worker *w;
     struct worker_snap *ws;       /* snapshot pinned by this connection */
     struct listener *l;
@@ -84,6 +85,7 @@ struct conn {
     /* readiness as reported by the edge-triggered events (not bit-fields:
      * the pump passes their addresses) */
     bool c_readable, c_writable, s_readable, s_writable;
+    bool c_rdhup, s_rdhup; /* the peer's FIN is known to be queued (EPOLLRDHUP) */
     bool c_eof : 1;      /* client sent FIN */
     bool s_eof : 1;      /* server sent FIN */
     bool c_shut : 1;     /* we sent FIN to the client */
@@ -91,6 +93,8 @@ struct conn {
     bool holds_slot : 1; /* one of ep's maxconn slots is ours */
     bool redispatched : 1;
     bool in_pump : 1;
+    bool fin_wait : 1;   /* a FIN to pass on waits for the next loop turn */
+    bool fin_due : 1;    /* that turn came: pass the FIN on now */
     uint64_t accept_ms;
     uint64_t queue_ms;            /* time spent queued */
     uint64_t connect_start_ms;
@@ -129,6 +133,8 @@ struct worker {
     struct buf_pool pool;
     uint64_t rng;
     uint64_t last_emfile_log_ms;
+    struct conn *fin_head;              /* connections with a deferred FIN */
+    struct event fin_ev;                /* runs them after the next poll */
     struct event resume_ev;             /* re-enables paused listeners */
     bool resume_armed;
     struct accesslog alog;
@@ -153,6 +159,9 @@ void tcp_proxy_dequeue(struct worker *w, struct cluster *c);
 /* worker.c: tells the other workers that a slot of cluster c freed while
  * connections of theirs may be queued for it (only under saturation). */
 void worker_kick_queues(struct worker *from, struct cluster *c);
+
+/* tcp_proxy.c: the worker's deferred-FIN event callback. */
+void tcp_proxy_fin_cb(evutil_socket_t fd, short what, void *arg);
 
 /* worker.c: a connection closed; re-enable listeners paused at maxconn. */
 void worker_conn_closed(struct worker *w, struct worker_snap *ws);
