@@ -1,0 +1,604 @@
+/*
+ * acl_fetch.c: the fetch keywords and the fetches themselves: what an ACL
+ * extracts from the request and hands to the matchers of acl_match.c.
+ *
+ * The table. One row per keyword, HAProxy's names: a fetch (`hdr`, `path`,
+ * `urlp`, ...) and its ACL derivatives, which are the same fetch with another
+ * implied match (`hdr_beg` = `hdr -m beg`). The row gives the sample type,
+ * which decides the matches `-m` may choose (acl_parse.c checks them), and
+ * the message it reads: the request, the response (`status`, `res.*`,
+ * `shdr*`: false outside http-response rules), or for the bare `hdr`, as in
+ * HAProxy, the response when there is one and the request otherwise.
+ *
+ * Samples are iterated, not collected: a fetch walks its samples (every
+ * occurrence of a header, every value of a URL parameter) and calls the
+ * matcher on each, stopping at the first match. An HAProxy ACL does the same
+ * ("all occurrences are iterated over until a match is found"). Nothing is
+ * copied: samples are slices of the request, with one exception: `url`,
+ * `pathq` and `urlp` with a delimiter other than '?' need the target as one
+ * string. When the parts still sit side by side in the receive buffer (always,
+ * unless a filter rewrote the path or query) the slice covers them in place;
+ * otherwise they are joined in a per-thread scratch buffer of ACL_URL_SCRATCH
+ * bytes (no allocation; a longer URL gives no sample).
+ *
+ * Headers. `hdr` splits field values on commas outside double-quoted strings
+ * and trims the spaces and tabs around each element, as HAProxy does for
+ * list-valued headers; `fhdr` takes whole field values. An empty field value
+ * is one empty sample (so `-m found` sees it). Names compare ignoring case.
+ * Occurrence <occ>: 0 or absent = every element, N>0 = the Nth from the
+ * first, -N = the Nth from the last.
+ *
+ * URL parameters (`urlp(<name>[,<delim>])`): the parameter list starts after
+ * the first <delim> ('?' by default) of path + "?" + query; parameters end at
+ * '&', ';' or <delim>; a parameter matches when it is `<name>=...` (name
+ * case-sensitive); no name means every parameter that has a '='. Values are
+ * not URL-decoded (HAProxy's behaviour).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "proxy/acl/acl.h"
+#include "proxy/acl/acl_int.h"
+#include "proxy/http/http_msg.h"
+
+#define TD(name, kind, type, match, args, dir) \
+    {name, ACL_F_##kind, ACL_T_##type, ACL_M_##match, ACL_ARGS_##args, ACL_DIR_##dir}
+#define T(name, kind, type, match, args) TD(name, kind, type, match, args, REQ)
+/* A string fetch and its _beg _dir _dom _end _len _reg _sub derivatives. */
+#define STR_FAMILY(base, kind, args, dir)                                                  \
+    TD(base "_beg", kind, STR, BEG, args, dir), TD(base "_dir", kind, STR, DIR, args, dir), \
+        TD(base "_dom", kind, STR, DOM, args, dir),                                         \
+        TD(base "_end", kind, STR, END, args, dir),                                         \
+        TD(base "_len", kind, STR, LEN, args, dir),                                         \
+        TD(base "_reg", kind, STR, REG, args, dir),                                         \
+        TD(base "_sub", kind, STR, SUB, args, dir)
+
+const struct acl_fetch acl_fetches[] = {
+    T("always_false", FALSE, BOOL, BOOL, NONE),
+    T("always_true", TRUE, BOOL, BOOL, NONE),
+    T("dst", DST, IP, IP, NONE),
+    T("dst_port", DST_PORT, INT, INT, NONE),
+    T("fhdr", FHDR, STR, STR, HDR_NAME),
+    /* bare `hdr` reads the response in response rules (HAProxy); its ACL
+     * derivatives always read the request */
+    TD("hdr", HDR, STR, STR, HDR, AUTO),
+    STR_FAMILY("hdr", HDR, HDR, REQ),
+    T("hdr_cnt", HDR_CNT, INT, INT, HDR_CNT),
+    T("hdr_ip", HDR_IP, IP, IP, HDR),
+    T("hdr_val", HDR_VAL, INT, INT, HDR),
+    T("method", METHOD, METH, METH, NONE),
+    T("path", PATH, STR, STR, NONE),
+    STR_FAMILY("path", PATH, NONE, REQ),
+    T("pathq", PATHQ, STR, STR, NONE),
+    T("query", QUERY, STR, STR, NONE),
+    T("req.fhdr", FHDR, STR, STR, HDR_NAME),
+    T("req.fhdr_cnt", FHDR_CNT, INT, INT, HDR_CNT),
+    T("req.hdr", HDR, STR, STR, HDR),
+    T("req.hdr_cnt", HDR_CNT, INT, INT, HDR_CNT),
+    T("req.hdr_ip", HDR_IP, IP, IP, HDR),
+    T("req.hdr_val", HDR_VAL, INT, INT, HDR),
+    T("req.proto_http", PROTO_HTTP, BOOL, BOOL, NONE),
+    T("req.ver", VER, STR, STR, NONE),
+    T("req_ver", VER, STR, STR, NONE),
+    TD("res.fhdr", FHDR, STR, STR, HDR_NAME, RES),
+    TD("res.fhdr_cnt", FHDR_CNT, INT, INT, HDR_CNT, RES),
+    TD("res.hdr", HDR, STR, STR, HDR, RES),
+    STR_FAMILY("res.hdr", HDR, HDR, RES),
+    TD("res.hdr_cnt", HDR_CNT, INT, INT, HDR_CNT, RES),
+    TD("res.hdr_ip", HDR_IP, IP, IP, HDR, RES),
+    TD("res.hdr_val", HDR_VAL, INT, INT, HDR, RES),
+    TD("res.ver", VER, STR, STR, NONE, RES),
+    TD("resp_ver", VER, STR, STR, NONE, RES),
+    TD("shdr", HDR, STR, STR, HDR, RES),
+    STR_FAMILY("shdr", HDR, HDR, RES),
+    TD("shdr_cnt", HDR_CNT, INT, INT, HDR_CNT, RES),
+    TD("shdr_ip", HDR_IP, IP, IP, HDR, RES),
+    TD("shdr_val", HDR_VAL, INT, INT, HDR, RES),
+    T("src", SRC, IP, IP, NONE),
+    T("src_port", SRC_PORT, INT, INT, NONE),
+    TD("status", STATUS, INT, INT, NONE, RES),
+    T("url", URL, STR, STR, NONE),
+    STR_FAMILY("url", URL, NONE, REQ),
+    T("url_param", URLP, STR, STR, URLP),
+    T("urlp", URLP, STR, STR, URLP),
+    STR_FAMILY("urlp", URLP, URLP, REQ),
+    T("urlp_val", URLP_VAL, INT, INT, URLP),
+};
+const size_t acl_nfetches = sizeof(acl_fetches) / sizeof(acl_fetches[0]);
+
+const struct acl_fetch *acl_fetch_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < acl_nfetches; i++)
+        if (strlen(acl_fetches[i].name) == len && memcmp(acl_fetches[i].name, name, len) == 0)
+            return &acl_fetches[i];
+    return NULL;
+}
+
+/* ---- headers ---------------------------------------------------------------- */
+
+static inline bool is_sp(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static inline bool name_is(const struct http_str n, const struct acl_args *a)
+{
+    if (!a->name)
+        return true;
+    if (n.len != a->name_len)
+        return false;
+    for (uint32_t i = 0; i < n.len; i++) {
+        unsigned char x = (unsigned char)n.p[i], y = (unsigned char)a->name[i];
+        if (x != y && ((x | 0x20) != (y | 0x20) || (x | 0x20) < 'a' || (x | 0x20) > 'z'))
+            return false;
+    }
+    return true;
+}
+
+/* Walks the header samples of a request: field values (split) or elements. */
+struct hdr_iter {
+    const struct http_msg *m;
+    const struct acl_args *args;
+    bool split;
+    bool in_value;
+    uint32_t h;      /* current field */
+    uint32_t pos;    /* next element's offset in its value */
+};
+
+/* End of the list element starting at i: the next comma outside a
+ * quoted-string (a backslash inside quotes escapes the next byte). */
+static uint32_t elem_end(const char *v, uint32_t n, uint32_t i)
+{
+    bool quoted = false;
+
+    for (; i < n; i++) {
+        if (quoted) {
+            if (v[i] == '\\')
+                i++;
+            else if (v[i] == '"')
+                quoted = false;
+        } else if (v[i] == '"') {
+            quoted = true;
+        } else if (v[i] == ',') {
+            return i;
+        }
+    }
+    return n;
+}
+
+static bool hdr_next(struct hdr_iter *it, const char **p, uint32_t *len)
+{
+    const struct http_msg *m = it->m;
+
+    if (!it->in_value) {
+        while (it->h < m->nhdrs && !name_is(m->hdrs[it->h].name, it->args))
+            it->h++;
+        if (it->h >= m->nhdrs)
+            return false;
+        it->in_value = true;
+        it->pos = 0;
+    }
+    const struct http_hdr *hd = &m->hdrs[it->h];
+    const char *v = hd->value.p ? hd->value.p : "";
+    uint32_t n = hd->value.len;
+    if (!it->split) {
+        *p = v;
+        *len = n;
+        it->in_value = false;
+        it->h++;
+        return true;
+    }
+    uint32_t s = it->pos, e = elem_end(v, n, s);
+    if (e >= n) {
+        e = n;
+        it->in_value = false;
+        it->h++;
+    } else {
+        it->pos = e + 1;
+    }
+    while (s < e && is_sp(v[s]))
+        s++;
+    while (e > s && is_sp(v[e - 1]))
+        e--;
+    *p = v + s;
+    *len = e - s;
+    return true;
+}
+
+static void hdr_iter_init(struct hdr_iter *it, const struct http_msg *m, const struct acl_args *a,
+                          bool split)
+{
+    *it = (struct hdr_iter){.m = m, .args = a, .split = split};
+}
+
+static uint32_t hdr_count(const struct http_msg *m, const struct acl_args *a, bool split)
+{
+    struct hdr_iter it;
+    const char *p;
+    uint32_t n, cnt = 0;
+
+    hdr_iter_init(&it, m, a, split);
+    while (hdr_next(&it, &p, &n))
+        cnt++;
+    return cnt;
+}
+
+/* HAProxy's strl2ic(): optional '-', then digits up to the first other byte;
+ * no digit at all gives 0. Saturates instead of overflowing. */
+static int64_t text_to_int(const char *p, uint32_t n)
+{
+    bool neg = false;
+    int64_t v = 0;
+    uint32_t i = 0;
+
+    if (n > 0 && p[0] == '-') {
+        neg = true;
+        i = 1;
+    }
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+        int d = p[i] - '0';
+        if (v > (INT64_MAX - d) / 10) {
+            v = INT64_MAX;
+            break;
+        }
+        v = v * 10 + d;
+    }
+    return neg ? -v : v;
+}
+
+/* Hands one header sample to the matcher of the fetch's type. */
+static bool hdr_sample(const struct acl_expr *e, const char *p, uint32_t n)
+{
+    switch (e->fetch->kind) {
+    case ACL_F_HDR_VAL:
+        return acl_match_int(e, text_to_int(p, n));
+    case ACL_F_HDR_IP: {
+        struct acl_addr a;
+        return acl_addr_from_text(p, n, &a) && acl_match_addr(e, &a);
+    }
+    default:
+        return acl_match_str(e, p, n);
+    }
+}
+
+static bool fetch_hdr(const struct acl_expr *e, const struct http_msg *m, bool split)
+{
+    struct hdr_iter it;
+    const char *p;
+    uint32_t n;
+    int32_t occ = e->args.occ;
+
+    hdr_iter_init(&it, m, &e->args, split);
+    if (occ == 0) {
+        while (hdr_next(&it, &p, &n))
+            if (hdr_sample(e, p, n))
+                return true;
+        return false;
+    }
+    if (occ < 0) {
+        int64_t total = hdr_count(m, &e->args, split);
+        if (-(int64_t)occ > total)
+            return false;
+        occ = (int32_t)(total + occ + 1);
+    }
+    for (int32_t i = 0; i < occ; i++)
+        if (!hdr_next(&it, &p, &n))
+            return false;
+    return hdr_sample(e, p, n);
+}
+
+/* ---- the request target --------------------------------------------------- */
+
+static __thread char url_scratch[ACL_URL_SCRATCH];
+
+/* A part of a URL, preceded by a literal separator. */
+struct url_part {
+    const char *sep;
+    uint32_t seplen;
+    const char *p;
+    uint32_t len;
+};
+
+/*
+ * The concatenation of parts (separators included) as one slice: in place
+ * when each part starts right after its predecessor and the separator bytes
+ * between them are the expected ones (the parts then lie in one buffer, so
+ * the bytes between are part of it), else copied into url_scratch.
+ */
+static bool url_join(const struct url_part *pt, int n, const char **out, uint32_t *outlen)
+{
+    const char *start = pt[0].p, *end = pt[0].p + pt[0].len;
+    size_t total = pt[0].len;
+    bool contiguous = true;
+
+    for (int i = 1; i < n; i++) {
+        total += (size_t)pt[i].seplen + pt[i].len;
+        if (contiguous && (pt[i].p != end + pt[i].seplen ||
+                           memcmp(end, pt[i].sep, pt[i].seplen) != 0))
+            contiguous = false;
+        end = pt[i].p + pt[i].len;
+    }
+    if (contiguous) {
+        *out = start;
+        *outlen = (uint32_t)(end - start);
+        return true;
+    }
+    if (total > sizeof(url_scratch))
+        return false;
+    char *w = url_scratch;
+    for (int i = 0; i < n; i++) {
+        if (i > 0) {
+            memcpy(w, pt[i].sep, pt[i].seplen);
+            w += pt[i].seplen;
+        }
+        if (pt[i].len)
+            memcpy(w, pt[i].p, pt[i].len);
+        w += pt[i].len;
+    }
+    *out = url_scratch;
+    *outlen = (uint32_t)total;
+    return true;
+}
+
+static inline bool path_ok(const struct http_msg *m)
+{
+    return m->path.p && m->path.len > 0 && m->path.p[0] == '/';
+}
+
+/* Path and query as one string ("/a?b"); false for "*" and CONNECT. */
+static bool get_pathq(const struct http_msg *m, const char **p, uint32_t *n)
+{
+    struct url_part pt[2];
+    int np = 0;
+
+    if (!path_ok(m))
+        return false;
+    pt[np++] = (struct url_part){"", 0, m->path.p, m->path.len};
+    if (m->query.p)
+        pt[np++] = (struct url_part){"?", 1, m->query.p, m->query.len};
+    return url_join(pt, np, p, n);
+}
+
+/* The URL as the client sent it: absolute form (or HTTP/2 with a scheme)
+ * "scheme://authority/path?query", origin form "/path?query", "*", or the
+ * authority of CONNECT. */
+static bool get_url(const struct http_msg *m, const char **p, uint32_t *n)
+{
+    struct url_part pt[4];
+    int np = 0;
+
+    if (m->scheme.p) {
+        pt[np++] = (struct url_part){"", 0, m->scheme.p, m->scheme.len};
+        pt[np++] = (struct url_part){"://", 3, m->authority.p ? m->authority.p : "",
+                                     m->authority.len};
+        if (m->path.p)
+            pt[np++] = (struct url_part){"", 0, m->path.p, m->path.len};
+    } else if (m->path.p) {
+        pt[np++] = (struct url_part){"", 0, m->path.p, m->path.len};
+    } else if (m->authority.p) {
+        *p = m->authority.p;
+        *n = m->authority.len;
+        return true;
+    } else {
+        return false;
+    }
+    if (m->query.p)
+        pt[np++] = (struct url_part){"?", 1, m->query.p, m->query.len};
+    return url_join(pt, np, p, n);
+}
+
+static inline bool urlp_is_delim(char c, char delim)
+{
+    return c == '&' || c == ';' || c == delim;
+}
+
+static bool urlp_sample(const struct acl_expr *e, const char *p, uint32_t n)
+{
+    return e->fetch->kind == ACL_F_URLP_VAL ? acl_match_int(e, text_to_int(p, n))
+                                            : acl_match_str(e, p, n);
+}
+
+static bool fetch_urlp(const struct acl_expr *e, const struct http_msg *m)
+{
+    const struct acl_args *a = &e->args;
+    const char *l;
+    uint32_t n;
+
+    if (a->delim == '?') {
+        if (!path_ok(m) || !m->query.p)
+            return false;
+        l = m->query.p;
+        n = m->query.len;
+    } else {
+        const char *d;
+        if (!get_pathq(m, &l, &n) || !(d = memchr(l, a->delim, n)))
+            return false;
+        n -= (uint32_t)(d + 1 - l);
+        l = d + 1;
+    }
+    for (uint32_t s = 0; s <= n;) {
+        uint32_t e_ = s;
+        while (e_ < n && !urlp_is_delim(l[e_], a->delim))
+            e_++;
+        if (a->name) {
+            if (e_ - s > a->name_len && l[s + a->name_len] == '=' &&
+                memcmp(l + s, a->name, a->name_len) == 0 &&
+                urlp_sample(e, l + s + a->name_len + 1, e_ - s - a->name_len - 1))
+                return true;
+        } else {
+            const char *eq = memchr(l + s, '=', e_ - s);
+            if (eq && urlp_sample(e, eq + 1, (uint32_t)(l + e_ - eq - 1)))
+                return true;
+        }
+        s = e_ + 1;
+    }
+    return false;
+}
+
+/* ---- addresses -------------------------------------------------------------- */
+
+bool acl_addr_from_sockaddr(const struct sockaddr *sa, struct acl_addr *out)
+{
+    if (!sa)
+        return false;
+    memset(out, 0, sizeof(*out));
+    if (sa->sa_family == AF_INET) {
+        out->v4 = 1;
+        memcpy(out->a, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        return true;
+    }
+    if (sa->sa_family == AF_INET6) {
+        memcpy(out->a, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+        return true;
+    }
+    return false;
+}
+
+bool acl_addr_from_text(const char *p, size_t n, struct acl_addr *out)
+{
+    char buf[INET6_ADDRSTRLEN + 1];
+    size_t alen = n;
+    const char *port = NULL;
+    bool bracket = false;
+
+    memset(out, 0, sizeof(*out));
+    if (n > 0 && p[0] == '[') {
+        const char *close = memchr(p, ']', n);
+        if (!close)
+            return false;
+        bracket = true;
+        alen = (size_t)(close - p - 1);
+        if ((size_t)(close - p) + 1 < n) {
+            if (close[1] != ':')
+                return false;
+            port = close + 2;
+        }
+        p++;
+    } else {
+        const char *colon = memchr(p, ':', n);
+        /* one colon: IPv4 with a port; more: an IPv6 address */
+        if (colon && !memchr(colon + 1, ':', n - (size_t)(colon + 1 - p))) {
+            alen = (size_t)(colon - p);
+            port = colon + 1;
+        }
+    }
+    if (port) {
+        const char *end = bracket ? p - 1 + n : p + n;
+        uint32_t v = 0;
+        if (port == end)
+            return false;
+        for (const char *q = port; q < end; q++) {
+            if (*q < '0' || *q > '9' || (v = v * 10 + (uint32_t)(*q - '0')) > 65535)
+                return false;
+        }
+    }
+    if (alen == 0 || alen >= sizeof(buf))
+        return false;
+    memcpy(buf, p, alen);
+    buf[alen] = '\0';
+    if (!bracket && !memchr(buf, ':', alen)) {
+        out->v4 = 1;
+        return inet_pton(AF_INET, buf, out->a) == 1;
+    }
+    return inet_pton(AF_INET6, buf, out->a) == 1;
+}
+
+static bool sockaddr_port(const struct sockaddr *sa, int64_t *port)
+{
+    if (!sa)
+        return false;
+    if (sa->sa_family == AF_INET)
+        *port = ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    else if (sa->sa_family == AF_INET6)
+        *port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+    else
+        return false;
+    return true;
+}
+
+/* ---- the dispatcher ----------------------------------------------------------- */
+
+bool acl_expr_eval(const struct acl_expr *e, const struct acl_ctx *ctx)
+{
+    const struct http_msg *m = ctx->req;
+    const char *p;
+    uint32_t n;
+    int64_t v;
+    struct acl_addr a;
+
+    switch (e->fetch->kind) {
+    case ACL_F_TRUE:
+        return acl_match_bool(e, true);
+    case ACL_F_FALSE:
+        return acl_match_bool(e, false);
+    case ACL_F_SRC:
+        return acl_addr_from_sockaddr(ctx->src, &a) && acl_match_addr(e, &a);
+    case ACL_F_DST:
+        return acl_addr_from_sockaddr(ctx->dst, &a) && acl_match_addr(e, &a);
+    case ACL_F_SRC_PORT:
+        return sockaddr_port(ctx->src, &v) && acl_match_int(e, v);
+    case ACL_F_DST_PORT:
+        return sockaddr_port(ctx->dst, &v) && acl_match_int(e, v);
+    default:
+        break;
+    }
+
+    /* HTTP fetches: no message, no sample. */
+    switch (e->fetch->dir) {
+    case ACL_DIR_RES:
+        m = ctx->res;
+        break;
+    case ACL_DIR_AUTO:
+        m = ctx->res ? ctx->res : ctx->req;
+        break;
+    default:
+        break;
+    }
+    if (!m)
+        return false;
+    switch (e->fetch->kind) {
+    case ACL_F_PROTO_HTTP:
+        return acl_match_bool(e, true);
+    case ACL_F_HDR:
+    case ACL_F_HDR_VAL:
+    case ACL_F_HDR_IP:
+        return fetch_hdr(e, m, true);
+    case ACL_F_FHDR:
+        return fetch_hdr(e, m, false);
+    case ACL_F_HDR_CNT:
+        return acl_match_int(e, hdr_count(m, &e->args, true));
+    case ACL_F_FHDR_CNT:
+        return acl_match_int(e, e->args.name ? hdr_count(m, &e->args, false) : m->nhdrs);
+    case ACL_F_PATH:
+        return path_ok(m) && acl_match_str(e, m->path.p, m->path.len);
+    case ACL_F_PATHQ:
+        return get_pathq(m, &p, &n) && acl_match_str(e, p, n);
+    case ACL_F_URL:
+        return get_url(m, &p, &n) && acl_match_str(e, p, n);
+    case ACL_F_QUERY:
+        return m->query.p && acl_match_str(e, m->query.p, m->query.len);
+    case ACL_F_URLP:
+    case ACL_F_URLP_VAL:
+        return fetch_urlp(e, m);
+    case ACL_F_METHOD:
+        return m->method_str.p && acl_match_meth(e, m->method, m->method_str.p, m->method_str.len);
+    case ACL_F_STATUS:
+        return acl_match_int(e, m->status);
+    case ACL_F_VER:
+        switch (m->version) {
+        case 10:
+            return acl_match_str(e, "1.0", 3);
+        case 11:
+            return acl_match_str(e, "1.1", 3);
+        case 20:
+            return acl_match_str(e, "2.0", 3);
+        default:
+            return false;
+        }
+    default:
+        return false;
+    }
+}
