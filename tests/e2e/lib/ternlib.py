@@ -326,6 +326,7 @@ class Tern:
         return False
 
     SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                       "WARNING: ThreadSanitizer",
                        "runtime error:", "tern: fatal:")
 
     def _cleanup(self, failed):
