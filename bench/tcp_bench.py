@@ -224,8 +224,21 @@ global
     server s1 127.0.0.1:{bport}
 """
 
-HAPROXY_LOG_GLOBAL = "    log stdout format raw local0\n"
-HAPROXY_LOG_DEFAULTS = "    log global\n    option tcplog\n"
+# Logging variants, the same text for both proxies. Plain: `no log` (no
+# access log at all; tern and HAProxy both read it). "+log": HAProxy writes a
+# tcplog line per connection to stdout; tern ignores the `log` lines (with a
+# warning) and writes its own access-log line per connection to stderr. Both
+# streams go to /dev/null.
+NOLOG_DEFAULTS = "    no log\n"
+LOG_GLOBAL = "    log stdout format raw local0\n"
+LOG_DEFAULTS = "    log global\n    option tcplog\n"
+
+# Syscalls counted one by one with --syscalls (the rest is "(other)").
+SYSCALLS = ["read", "recvfrom", "readv", "write", "sendto", "writev",
+            "sendmsg", "recvmsg", "close", "shutdown", "connect", "accept4",
+            "accept", "socket", "setsockopt", "getsockopt", "fcntl",
+            "epoll_ctl", "epoll_wait", "epoll_pwait", "clock_gettime",
+            "getpid", "gettimeofday", "sched_yield"]
 
 WRK_LUA = """\
 done = function(summary, latency, requests)
@@ -279,18 +292,18 @@ class Bench:
         return srv
 
     def proxy_conf(self, kind, port):
-        log = kind == "haproxy+log"
+        log = kind.endswith("+log")
         path = os.path.join(self.dir, "%s-%d.cfg" % (kind, port))
         with open(path, "w") as f:
             f.write(PROXY_CONF.format(
                 port=port, bport=self.backend.port,
-                global_extra=HAPROXY_LOG_GLOBAL if log else "",
-                defaults_extra=HAPROXY_LOG_DEFAULTS if log else ""))
+                global_extra=LOG_GLOBAL if log else "",
+                defaults_extra=LOG_DEFAULTS if log else NOLOG_DEFAULTS))
         return path
 
     def check_conf(self, kind):
         cfg = self.proxy_conf(kind, 1)
-        if kind == "tern":
+        if kind.startswith("tern"):
             argv = [self.args.tern, "-c", "-f", cfg]
         else:
             argv = [self.args.haproxy, "-c", "-f", cfg]
@@ -304,16 +317,16 @@ class Bench:
         (port,) = free_ports(1)
         cfg = self.proxy_conf(kind, port)
         errlog = os.path.join(self.dir, "%s-%d.stderr" % (kind, port))
-        if kind == "tern":
-            # tern writes one access-log line per connection to stderr;
-            # it goes to /dev/null (README: "Access logs").
+        if kind.startswith("tern"):
+            # tern logs to stderr (tern+log: one access-log line per
+            # connection); it goes to /dev/null (README: "Access logs").
             argv = [self.args.tern, "-f", cfg]
             stdout, stderr, sig = subprocess.DEVNULL, subprocess.DEVNULL, \
                 signal.SIGINT
             errlog = None
         else:
             # -db: foreground, no daemon. haproxy+log writes its tcplog
-            # lines to stdout, which goes to /dev/null like tern's.
+            # lines to stdout, which goes to /dev/null like tern's stderr.
             argv = [self.args.haproxy, "-db", "-f", cfg]
             stdout, stderr, sig = subprocess.DEVNULL, open(errlog, "w"), \
                 signal.SIGTERM
@@ -449,6 +462,37 @@ class Bench:
             "open_seconds": open_s,
         }
 
+    # -- syscalls ----------------------------------------------------------
+
+    def syscalls(self, srv, mode, duration):
+        """Syscalls per request of srv under one wrk run, counted by the
+        kernel's syscall tracepoints (perf stat), so the count is exact and
+        does not depend on other load; tracing slows each syscall a little,
+        which changes how many events each epoll_wait returns, not the rest.
+        """
+        out = os.path.join(self.dir, "perfstat-%s-%s.txt" % (srv.name, mode))
+        events = ["raw_syscalls:sys_enter"] + \
+            ["syscalls:sys_enter_" + n for n in SYSCALLS]
+        st = subprocess.Popen(["perf", "stat", "-x,", "-o", out,
+                               "-e", ",".join(events), "-p", str(srv.pid)],
+                              stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+        time.sleep(0.3)  # let perf attach; counting only, not a result
+        res = self.wrk(srv.port, mode, duration)
+        st.send_signal(signal.SIGINT)
+        st.wait(timeout=30)
+        n = max(res["requests"], 1)
+        calls = {}
+        with open(out) as f:
+            for line in f:
+                parts = line.strip().split(",")
+                if len(parts) > 3 and parts[0].isdigit():
+                    name = parts[2].split(":")[-1].replace("sys_enter_", "")
+                    calls[name] = int(parts[0]) / n
+        total = calls.pop("sys_enter", 0.0)
+        calls["(other)"] = max(0.0, total - sum(calls.values()))
+        return calls
+
     # -- profile -----------------------------------------------------------
 
     def profile(self, srv, mode, duration, out):
@@ -523,8 +567,8 @@ def print_report(args, info, names, runs, direct, idle, mem, verdicts):
       "%d rounds x %ds per mode, wrk -t1 -c%d; medians over rounds"
       % (args.backend_cpu, args.proxy_cpu, args.rounds, args.duration,
          args.conns))
-    p("logging : tern access log -> /dev/null; haproxy: no log; "
-      "haproxy+log: option tcplog, log stdout -> /dev/null")
+    p("logging : tern, haproxy: `no log`; tern+log: access log on stderr "
+      "-> /dev/null; haproxy+log: option tcplog, log stdout -> /dev/null")
     p("")
     hdr = "%-10s %-12s %9s %11s %9s %6s %8s %8s %6s %6s %s" % (
         "mode", "proxy", "req/s", "CPU us/req", "proxyCPU", "other",
@@ -532,20 +576,17 @@ def print_report(args, info, names, runs, direct, idle, mem, verdicts):
     p(hdr)
     p("-" * len(hdr))
     for mode in args.modes:
-        base = None
         for name in names:
             rs = runs[mode][name]
             cpu = med([r["cpu_us_per_req"] for r in rs])
-            if name == "haproxy":
-                base = rs
             ratio = ""
             rng = ""
-            if name == "tern" and "haproxy" in names:
-                hcpu = med([r["cpu_us_per_req"]
-                            for r in runs[mode]["haproxy"]])
+            peer = name.replace("tern", "haproxy")
+            if name.startswith("tern") and peer in names:
+                hcpu = med([r["cpu_us_per_req"] for r in runs[mode][peer]])
                 ratio = "%.2f" % (cpu / hcpu)
                 per = [t["cpu_us_per_req"] / h["cpu_us_per_req"]
-                       for t, h in zip(rs, runs[mode]["haproxy"])]
+                       for t, h in zip(rs, runs[mode][peer])]
                 rng = "(%.2f .. %.2f)" % (min(per), max(per))
             p("%-10s %-12s %9.0f %11.2f %8.0f%% %5.0f%% %8.0f %8.0f %6d %6s %s"
               % (mode, name, med([r["rps"] for r in rs]), cpu,
@@ -566,35 +607,58 @@ def print_report(args, info, names, runs, direct, idle, mem, verdicts):
         p("WARNING: other processes used %.0f%% (median) of the proxy's CPU "
           "during the runs: the machine was not quiet, figures are noisy"
           % (100 * med(others)))
-    p("ratio = tern CPU us/req / haproxy CPU us/req (medians); "
+    p("ratio = tern CPU us/req / haproxy CPU us/req, same logging (medians); "
       "proxyCPU = proxy CPU time / wall time; other = busy time of the "
       "proxy's CPU not spent by the proxy (other load: should be ~0)")
     p("")
     p("Memory (Pss_Anon, user-space private memory):")
-    hdr = "%-12s %12s %12s %16s %14s %12s" % (
+    hdr = "%-12s %12s %12s %16s %14s %12s %10s" % (
         "process", "idle start", "idle after", "idle conns", "per idle conn",
-        "after close")
+        "after close", "fds s/a")
     p(hdr)
     p("-" * len(hdr))
     for name in list(names) + ["nginx"]:
         st = idle.get(name, {})
         m = mem.get(name)
-        p("%-12s %12s %12s %16s %14s %12s" % (
+        p("%-12s %12s %12s %16s %14s %12s %10s" % (
             name,
             "%d kB" % st["start"] if "start" in st else "-",
             "%d kB" % st["after_load"] if "after_load" in st else "-",
             ("%d x: %d kB" % (m["n"], m["pss_idle_kb"])) if m else "-",
             ("%.0f B" % m["bytes_per_conn"]) if m else "-",
-            ("%d kB" % m["pss_after_close_kb"]) if m else "-"))
+            ("%d kB" % m["pss_after_close_kb"]) if m else "-",
+            ("%d/%d" % (st["fds_start"], st["fds_after_load"]))
+            if "fds_after_load" in st else "-"))
     p("idle start: right after start, no connection yet; idle after: after "
       "all load runs; per idle conn: fresh process, (Pss_Anon with N idle "
       "keep-alive conns - before) / N, each conn did one request first; "
-      "nginx row = the backend's worker, clients connected directly")
+      "nginx row = the backend's worker, clients connected directly; "
+      "fds s/a: open descriptors at start / after all load (a leak shows "
+      "as a/s difference)")
     if verdicts:
         p("")
         p("Targets:")
         for v in verdicts:
             p("  " + v)
+
+
+def print_syscalls(names, sysc):
+    print("")
+    print("Syscalls per request (kernel tracepoints via perf stat on the "
+          "proxy, one 2 s run; in close mode one request = one connection):")
+    for mode, per in sysc.items():
+        cols = [n for n in names if n in per]
+        rows = sorted({k for n in cols for k in per[n]},
+                      key=lambda k: -max(per[n].get(k, 0) for n in cols))
+        print("%-10s %-16s" % (mode, "syscall") +
+              "".join("%13s" % n for n in cols))
+        for k in rows:
+            if max(per[n].get(k, 0) for n in cols) < 0.005:
+                continue
+            print("%-10s %-16s" % ("", k) +
+                  "".join("%13.2f" % per[n].get(k, 0) for n in cols))
+        print("%-10s %-16s" % ("", "TOTAL") +
+              "".join("%13.2f" % sum(per[n].values()) for n in cols))
 
 
 def verdict_lines(names, runs, idle, mem, modes):
@@ -604,8 +668,14 @@ def verdict_lines(names, runs, idle, mem, modes):
     if "close" in modes:
         t = med([r["cpu_us_per_req"] for r in runs["close"]["tern"]])
         h = med([r["cpu_us_per_req"] for r in runs["close"]["haproxy"]])
-        out.append("CPU per proxied connection <= 0.8x HAProxy: %.2fx -> %s"
-                   % (t / h, "MET" if t <= 0.8 * h else "NOT MET"))
+        line = "CPU per proxied connection <= 0.8x HAProxy: %.2fx -> %s" % (
+            t / h, "MET" if t <= 0.8 * h else "NOT MET")
+        if "tern+log" in names and "haproxy+log" in names:
+            tl = med([r["cpu_us_per_req"] for r in runs["close"]["tern+log"]])
+            hl = med([r["cpu_us_per_req"]
+                      for r in runs["close"]["haproxy+log"]])
+            line += " (both logging each connection: %.2fx)" % (tl / hl)
+        out.append(line)
     ts, hs = idle["tern"].get("start"), idle["haproxy"].get("start")
     if ts is not None and hs is not None:
         out.append("idle Pss_Anon <= HAProxy's: %d kB vs %d kB -> %s" % (
@@ -625,19 +695,21 @@ def main():
     ap.add_argument("--tern", help="tern binary (omit: HAProxy only)")
     ap.add_argument("--haproxy", default="/usr/sbin/haproxy")
     ap.add_argument("--nginx", default="/usr/sbin/nginx")
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--duration", type=int, default=4,
+    ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument("--duration", type=int, default=2,
                     help="seconds per wrk run")
     ap.add_argument("--conns", type=int, default=50,
                     help="wrk concurrent connections")
     ap.add_argument("--idle-conns", type=int, default=5000)
     ap.add_argument("--modes", default="close,keepalive")
-    ap.add_argument("--no-haproxy-log", action="store_true",
-                    help="skip the haproxy+log variant")
+    ap.add_argument("--no-log-variants", action="store_true",
+                    help="skip the tern+log and haproxy+log variants")
     ap.add_argument("--proxy-cpu", type=int, default=1)
     ap.add_argument("--backend-cpu", type=int, default=0)
     ap.add_argument("--profile", metavar="DIR",
                     help="also perf-record tern in each mode, reports to DIR")
+    ap.add_argument("--syscalls", action="store_true",
+                    help="also count syscalls per request (perf stat)")
     ap.add_argument("--json", metavar="FILE", help="write raw results here")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary dir (configs, stderr logs)")
@@ -658,8 +730,9 @@ def main():
         ap.error("fd hard limit %d < %d needed for --idle-conns" % (hard, need))
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
-    names = (["tern"] if args.tern else []) + ["haproxy"] + \
-        ([] if args.no_haproxy_log else ["haproxy+log"])
+    bases = (["tern"] if args.tern else []) + ["haproxy"]
+    names = bases + ([] if args.no_log_variants else
+                     [n + "+log" for n in bases])
 
     def on_term(signum, frame):
         raise SystemExit(128 + signum)
@@ -668,7 +741,7 @@ def main():
     b = Bench(args)
     info = machine_info(args)
     runs = {m: {n: [] for n in names} for m in args.modes}
-    direct, idle, mem = {}, {n: {} for n in names}, {}
+    direct, idle, mem, sysc = {}, {n: {} for n in names}, {}, {}
     try:
         b.start_backend()
         for n in names:
@@ -677,6 +750,7 @@ def main():
         for n in names:
             proxies[n] = b.start_proxy(n)
             idle[n]["start"] = stable_pss_kb(proxies[n].pid)
+            idle[n]["fds_start"] = fd_count(proxies[n].pid)
         # Warm-up (not counted): page in code, fill caches of both sides.
         for mode in args.modes:
             b.measured_run(None, mode, 1)
@@ -697,16 +771,30 @@ def main():
                           file=sys.stderr, flush=True)
         for n in names:
             idle[n]["after_load"] = stable_pss_kb(proxies[n].pid)
-        if args.profile and args.tern:
-            os.makedirs(args.profile, exist_ok=True)
+            # Every connection is closed by now: the proxy should be back
+            # to the descriptors it had at start (a leak shows here).
+            pid, fds0 = proxies[n].pid, idle[n]["fds_start"]
+            deadline = time.monotonic() + 10
+            while fd_count(pid) > fds0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            idle[n]["fds_after_load"] = fd_count(pid)
+        if args.syscalls:
             for mode in args.modes:
-                rep = b.profile(proxies["tern"], mode, args.duration,
-                                args.profile)
-                print("profile: %s" % rep, file=sys.stderr)
+                for n in names:
+                    sysc.setdefault(mode, {})[n] = b.syscalls(
+                        proxies[n], mode, 2)
+        if args.profile:
+            os.makedirs(args.profile, exist_ok=True)
+            for n in bases:
+                for mode in args.modes:
+                    rep = b.profile(proxies[n], mode, args.duration,
+                                    args.profile)
+                    print("profile: %s" % rep, file=sys.stderr)
         for n in names:
             b.stop(proxies[n])
-        # Idle keep-alive connections, each proxy freshly started.
-        for n in names:
+        # Idle keep-alive connections, each proxy freshly started (logging
+        # does not change what an idle connection holds: plain variants).
+        for n in bases:
             srv = b.start_proxy(n)
             mem[n] = b.idle_conn_memory(srv.pid, srv.port, args.idle_conns)
             print("idle conns %-12s %.0f B/conn (fds %d -> %d)" % (
@@ -729,10 +817,13 @@ def main():
 
     verdicts = verdict_lines(names, runs, idle, mem, args.modes)
     print_report(args, info, names, runs, direct, idle, mem, verdicts)
+    if sysc:
+        print_syscalls(names, sysc)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"info": info, "args": vars(args), "runs": runs,
                        "direct": direct, "idle": idle, "idle_conns": mem,
+                       "syscalls_per_req": sysc,
                        "targets": verdicts}, f, indent=1)
     return 0
 

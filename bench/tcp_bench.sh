@@ -27,7 +27,10 @@ done
 # taskset; perf only matters for --profile.
 extra=(haproxy nginx wrk util-linux)
 for a in "${args[@]+"${args[@]}"}"; do
-  if [ "$a" = "--profile" ]; then extra+=(linux-perf); fi
+  case "$a" in
+    --profile*) extra+=(linux-perf) ;;
+    --syscalls) extra+=(linux-perf) ;;
+  esac
 done
 bash bazel/setup.sh "${extra[@]}"
 
