@@ -191,7 +191,9 @@ void filter_local_reply(struct filter_stream *fs, uint16_t status, const char *c
                         const char *body, size_t body_len, enum tern_reason reason);
 
 /* Adds a header to the local reply or response being built (e.g. Retry-After);
- * valid inside response hooks and just before filter_local_reply. */
+ * valid inside response hooks and just before filter_local_reply. Copies name
+ * and value (the caller may pass stack buffers). Returns 0, or -1 when the
+ * head would exceed tune.http.maxhdr. */
 int filter_reply_header(struct filter_stream *fs, const char *name, const char *value);
 
 /* Resets the stream (h1: closes the connection; h2: RST_STREAM). */
