@@ -11,7 +11,7 @@ PACKAGES=(
   libevent-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
   libgrpc-dev libssl-dev libpcre2-dev
   # tests: unit framework, fuzzing toolchain, real peers
-  libcmocka-dev clang-14 libclang-rt-14-dev python3 curl
+  libcmocka-dev clang-14 libclang-rt-14-dev python3 curl nginx-light
 )
 PACKAGES+=("$@")
 

@@ -16,7 +16,9 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "proxy/codec/h1.h"
 #include "proxy/core/util.h"
+#include "proxy/http/http_reason.h"
 #include "proxy/model/model_types.h"
 
 enum metric_type {
@@ -318,6 +320,119 @@ static void render_process(struct evbuffer *out, const struct prometheus_process
     evbuffer_add_printf(out, "tern_process_queue_full_total %" PRIu64 "\n", p->queue_full);
 }
 
+/* ---- mode http ------------------------------------------------------------ */
+
+static void labels_proxy_kv(struct evbuffer *out, const char *proxy, const char *key,
+                            const char *val)
+{
+    evbuffer_add(out, "{proxy=\"", 8);
+    prometheus_escape_label(out, proxy);
+    evbuffer_add_printf(out, "\",%s=\"", key);
+    prometheus_escape_label(out, val);
+    evbuffer_add(out, "\"}", 2);
+}
+
+#define LSUM(l, field)                                                                    \
+    sum_slots((l)->stats, sizeof(*(l)->stats), snap->nworkers,                           \
+              offsetof(struct listener_stats, field))
+
+/* Per frontend in mode http: requests, responses by class, errors by reason
+ * (tern_reason names), malformed requests by parser error. */
+static void render_http_frontends(struct evbuffer *out, const struct snapshot *snap)
+{
+    static const char *const classes[6] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+
+    header(out, "tern_http_requests_total", "HTTP requests received by the frontend.",
+           METRIC_COUNTER);
+    for (uint32_t i = 0; snap && i < snap->nlisteners; i++) {
+        const struct listener *l = snap->listeners[i];
+        if (l->mode != PROXY_MODE_HTTP)
+            continue;
+        evbuffer_add_printf(out, "tern_http_requests_total");
+        labels_proxy(out, l->name);
+        value(out, METRIC_COUNTER, LSUM(l, http_requests));
+    }
+    header(out, "tern_http_responses_total",
+           "HTTP responses sent by the frontend, by status class.", METRIC_COUNTER);
+    for (uint32_t i = 0; snap && i < snap->nlisteners; i++) {
+        const struct listener *l = snap->listeners[i];
+        if (l->mode != PROXY_MODE_HTTP)
+            continue;
+        for (int k = 1; k <= 6; k++) {
+            int c = k % 6; /* 1xx..5xx, then other */
+            evbuffer_add_printf(out, "tern_http_responses_total");
+            labels_proxy_kv(out, l->name, "code", classes[c]);
+            value(out, METRIC_COUNTER,
+                  sum_slots(l->stats, sizeof(*l->stats), snap->nworkers,
+                            offsetof(struct listener_stats, http_responses) +
+                                (size_t)c * sizeof(struct counter)));
+        }
+    }
+    header(out, "tern_http_errors_total",
+           "HTTP requests that failed or got a local reply, by reason.", METRIC_COUNTER);
+    for (uint32_t i = 0; snap && i < snap->nlisteners; i++) {
+        const struct listener *l = snap->listeners[i];
+        if (l->mode != PROXY_MODE_HTTP)
+            continue;
+        for (int r = 1; r < HTTP_R__COUNT; r++) {
+            if (r == TERN_R_LOCAL_RESPONSE)
+                continue;
+            evbuffer_add_printf(out, "tern_http_errors_total");
+            labels_proxy_kv(out, l->name, "reason", http_reason_name(r));
+            value(out, METRIC_COUNTER,
+                  sum_slots(l->stats, sizeof(*l->stats), snap->nworkers,
+                            offsetof(struct listener_stats, http_errors) +
+                                (size_t)r * sizeof(struct counter)));
+        }
+    }
+    header(out, "tern_http_bad_requests_total",
+           "Malformed HTTP requests refused by the frontend, by parser error.", METRIC_COUNTER);
+    for (uint32_t i = 0; snap && i < snap->nlisteners; i++) {
+        const struct listener *l = snap->listeners[i];
+        if (l->mode != PROXY_MODE_HTTP)
+            continue;
+        for (int e = 2; e < H1_ERR_COUNT && e < MODEL_H1_ERRORS; e++) {
+            if (-e == H1_ERR_STATUS_LINE)
+                continue; /* responses only */
+            evbuffer_add_printf(out, "tern_http_bad_requests_total");
+            labels_proxy_kv(out, l->name, "reason", h1_err_name(-e));
+            value(out, METRIC_COUNTER,
+                  sum_slots(l->stats, sizeof(*l->stats), snap->nworkers,
+                            offsetof(struct listener_stats, http_bad_requests) +
+                                (size_t)e * sizeof(struct counter)));
+        }
+    }
+}
+
+static void render_http_backends(struct evbuffer *out, const struct snapshot *snap)
+{
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } fams[] = {
+        {"tern_backend_http_requests_total", "HTTP requests routed to the backend.",
+         offsetof(struct cluster_stats, http_requests)},
+        {"tern_backend_http_connection_reuses_total",
+         "HTTP requests sent on an idle server connection (http-reuse).",
+         offsetof(struct cluster_stats, http_conn_reuses)},
+        {"tern_backend_http_connection_retries_total",
+         "HTTP requests sent again after a reused connection closed before answering.",
+         offsetof(struct cluster_stats, http_conn_retries)},
+    };
+    for (size_t f = 0; f < TERN_ARRAY_SIZE(fams); f++) {
+        header(out, fams[f].name, fams[f].help, METRIC_COUNTER);
+        for (uint32_t i = 0; snap && i < snap->nclusters; i++) {
+            const struct cluster *c = snap->clusters[i];
+            if (c->mode != PROXY_MODE_HTTP)
+                continue;
+            evbuffer_add(out, fams[f].name, strlen(fams[f].name));
+            labels_proxy(out, c->name);
+            value(out, METRIC_COUNTER,
+                  sum_slots(c->stats, sizeof(*c->stats), snap->nworkers, fams[f].off));
+        }
+    }
+}
+
 void prometheus_render(struct evbuffer *out, const struct snapshot *snap,
                        const struct prometheus_process *proc)
 {
@@ -325,4 +440,6 @@ void prometheus_render(struct evbuffer *out, const struct snapshot *snap,
     render_frontends(out, snap);
     render_backends(out, snap);
     render_servers(out, snap);
+    render_http_frontends(out, snap);
+    render_http_backends(out, snap);
 }

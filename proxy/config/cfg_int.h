@@ -50,6 +50,8 @@ struct srv_opts {
     uint32_t inter_ms;
     uint32_t rise;
     uint32_t fall;
+    int32_t pool_max_conn;       /* -1: no limit */
+    uint32_t pool_purge_delay;   /* ms */
     bool check;
     bool backup;
     bool disabled;
@@ -72,6 +74,8 @@ struct proxy_conf {
     uint32_t timeout_server;
     uint32_t timeout_check;
     uint32_t timeout_queue;
+    uint32_t timeout_http_request;
+    uint32_t timeout_http_keep_alive;
     uint32_t retries;
     bool redispatch;
     int redispatch_interval;
@@ -83,6 +87,14 @@ struct proxy_conf {
     char *chk_version;
     int expect_status; /* 0: any 2xx/3xx */
     int expect_line;   /* where http-check expect was set, 0 if not */
+    /* mode http */
+    enum http_conn_mode http_mode;
+    enum http_reuse http_reuse;
+    struct http_forwardfor forwardfor; /* header owned */
+    bool error_header;
+    char *request_id_header; /* option tern-request-id; NULL: off */
+    int http_only_line;      /* first line of an HTTP-only keyword, for mode tcp warnings */
+    char http_only_kw[48];   /* that keyword, "" if none */
 };
 
 struct cfg_defaults {

@@ -8,6 +8,7 @@
  * cfg_err(); it never stops the parse. Values and defaults follow HAProxy
  * 2.6's configuration manual; where tern differs, the table's note says so.
  */
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +167,15 @@ static void kw_bufsize(struct cfg *p, char **av, size_t ac)
         p->snap->global.bufsize = (uint32_t)v;
 }
 
+static void kw_http_maxhdr(struct cfg *p, char **av, size_t ac)
+{
+    long v;
+    /* HAProxy's bounds */
+    if (nargs(p, av, ac, 1, 1, "<number>") &&
+        get_int(p, "header count", av[0], 1, 32767, &v))
+        p->snap->global.http_maxhdr = (uint32_t)v;
+}
+
 /* ---- proxies -------------------------------------------------------------- */
 
 static void kw_mode(struct cfg *p, char **av, size_t ac)
@@ -175,7 +185,7 @@ static void kw_mode(struct cfg *p, char **av, size_t ac)
     if (strcmp(av[0], "tcp") == 0)
         p->conf.mode = PROXY_MODE_TCP;
     else if (strcmp(av[0], "http") == 0)
-        cfg_err(p, "mode http is not yet supported (only mode tcp for now)");
+        p->conf.mode = PROXY_MODE_HTTP;
     else if (strcmp(av[0], "health") == 0)
         cfg_err(p, "mode health is not supported by tern (use mode tcp)");
     else
@@ -389,7 +399,7 @@ static void kw_consistent_hash(struct cfg *p, char **av, size_t ac)
 
 static const char *const srv_options[] = {
     "weight", "maxconn", "maxqueue", "check", "no-check", "inter", "rise", "fall",
-    "backup", "no-backup", "disabled", "enabled",
+    "backup", "no-backup", "disabled", "enabled", "pool-max-conn", "pool-purge-delay",
 };
 
 static const char *const srv_unsupported[] = {
@@ -397,7 +407,7 @@ static const char *const srv_unsupported[] = {
     "ca-file", "check-send-proxy", "check-sni", "check-ssl", "ciphers", "cookie", "crt",
     "downinter", "error-limit", "fastinter", "id", "init-addr", "log-proto", "minconn",
     "no-ssl", "no-tls-tickets", "no-verifyhost", "non-stick", "observe", "on-error",
-    "on-marked-down", "on-marked-up", "pool-low-conn", "pool-max-conn", "pool-purge-delay",
+    "on-marked-down", "on-marked-up", "pool-low-conn",
     "port", "proto", "redir", "resolve-opts", "resolve-prefer", "resolvers", "send-proxy",
     "send-proxy-v2", "slowstart", "sni", "socks4", "source", "ssl", "ssl-max-ver",
     "ssl-min-ver", "stick", "tfo", "track", "verify", "verifyhost", "ws",
@@ -412,7 +422,9 @@ static void srv_opts_parse(struct cfg *p, char **av, size_t ac, struct srv_opts 
         long n;
         bool needs_value = strcmp(k, "weight") == 0 || strcmp(k, "maxconn") == 0 ||
                            strcmp(k, "maxqueue") == 0 || strcmp(k, "inter") == 0 ||
-                           strcmp(k, "rise") == 0 || strcmp(k, "fall") == 0;
+                           strcmp(k, "rise") == 0 || strcmp(k, "fall") == 0 ||
+                           strcmp(k, "pool-max-conn") == 0 ||
+                           strcmp(k, "pool-purge-delay") == 0;
 
         if (needs_value && !v) {
             cfg_err(p, "missing value after '%s'", k);
@@ -447,6 +459,16 @@ static void srv_opts_parse(struct cfg *p, char **av, size_t ac, struct srv_opts 
             if (get_int(p, "fall", v, 1, 1000, &n))
                 o->fall = (uint32_t)n;
             i++;
+        } else if (strcmp(k, "pool-max-conn") == 0) {
+            /* HAProxy: -1 (default) no limit, 0 no idle connection kept */
+            if (get_int(p, "pool-max-conn", v, -1, MAXCONN_MAX, &n))
+                o->pool_max_conn = (int32_t)n;
+            i++;
+        } else if (strcmp(k, "pool-purge-delay") == 0) {
+            uint32_t ms;
+            if (get_time(p, "pool-purge-delay", v, &ms))
+                o->pool_purge_delay = ms;
+            i++;
         } else if (strcmp(k, "check") == 0) {
             o->check = true;
         } else if (strcmp(k, "no-check") == 0) {
@@ -474,7 +496,8 @@ static void srv_opts_parse(struct cfg *p, char **av, size_t ac, struct srv_opts 
                 cfg_err(p, "unknown server option '%s'; did you mean '%s'?", k, hint);
             else
                 cfg_err(p, "unknown server option '%s' (expected weight, maxconn, maxqueue, "
-                           "check, inter, rise, fall, backup or disabled)", k);
+                           "check, inter, rise, fall, backup, disabled, pool-max-conn or "
+                           "pool-purge-delay)", k);
             return; /* the rest is likely garbage: one error is enough */
         }
     }
@@ -520,6 +543,8 @@ static void kw_server(struct cfg *p, char **av, size_t ac)
     ep->inter_ms = o.inter_ms;
     ep->rise = o.rise;
     ep->fall = o.fall;
+    ep->pool_max_conn = o.pool_max_conn;
+    ep->pool_purge_delay_ms = o.pool_purge_delay;
     ep->loc.file = p->snap->source;
     ep->loc.line = p->line;
 }
@@ -660,6 +685,216 @@ static void kw_http_check_expect(struct cfg *p, char **av, size_t ac)
     }
 }
 
+/* ---- mode http ------------------------------------------------------------- */
+
+/* Remembers the first HTTP-only keyword of a section: a proxy that ends up
+ * in mode tcp gets one warning that it is ignored (as HAProxy does). */
+static void http_only(struct cfg *p)
+{
+    if (!p->conf.http_only_kw[0]) {
+        snprintf(p->conf.http_only_kw, sizeof(p->conf.http_only_kw), "%s", p->kw);
+        p->conf.http_only_line = p->line;
+    }
+}
+
+static void kw_timeout_http_request(struct cfg *p, char **av, size_t ac)
+{
+    timeout(p, av, ac, &p->conf.timeout_http_request);
+    http_only(p);
+}
+
+static void kw_timeout_http_keep_alive(struct cfg *p, char **av, size_t ac)
+{
+    timeout(p, av, ac, &p->conf.timeout_http_keep_alive);
+    http_only(p);
+}
+
+/*
+ * option http-keep-alive | http-server-close | httpclose. The last one of a
+ * section wins; `no option X` goes back to keep-alive when X was the mode.
+ */
+static void set_http_mode(struct cfg *p, char **av, size_t ac, enum http_conn_mode m)
+{
+    if (!nargs(p, av, ac, 0, 0, ""))
+        return;
+    http_only(p);
+    if (!p->neg)
+        p->conf.http_mode = m;
+    else if (p->conf.http_mode == m)
+        p->conf.http_mode = HTTP_CONN_KEEP_ALIVE;
+}
+
+static void kw_http_keep_alive(struct cfg *p, char **av, size_t ac)
+{
+    set_http_mode(p, av, ac, HTTP_CONN_KEEP_ALIVE);
+}
+
+static void kw_http_server_close(struct cfg *p, char **av, size_t ac)
+{
+    set_http_mode(p, av, ac, HTTP_CONN_SERVER_CLOSE);
+}
+
+static void kw_httpclose(struct cfg *p, char **av, size_t ac)
+{
+    set_http_mode(p, av, ac, HTTP_CONN_CLOSE);
+}
+
+/* A header name as RFC 9110 5.1 defines it: a token. */
+static bool valid_header_name(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("!#$%&'*+-.^_`|~", c)))
+            return false;
+    }
+    return true;
+}
+
+/* "<addr>[/<prefix>]" for `except`: IPv4 or IPv6, prefix defaulting to the
+ * full length. */
+static bool get_net(struct cfg *p, const char *s, struct http_forwardfor *ff)
+{
+    char addr[64];
+    const char *slash = strchr(s, '/');
+    size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+    long prefix;
+    struct sockaddr_storage ss;
+    int maxp;
+
+    memset(&ss, 0, sizeof(ss));
+    if (alen == 0 || alen >= sizeof(addr))
+        goto bad;
+    memcpy(addr, s, alen);
+    addr[alen] = 0;
+    if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        ss.ss_family = AF_INET;
+        maxp = 32;
+    } else if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+        ss.ss_family = AF_INET6;
+        maxp = 128;
+    } else {
+        goto bad;
+    }
+    prefix = maxp;
+    if (slash && tern_parse_int(slash + 1, 0, maxp, &prefix) != 0) {
+        /* HAProxy also takes an IPv4 netmask: 10.0.0.0/255.0.0.0 */
+        struct in_addr m;
+        uint32_t mask;
+        if (ss.ss_family != AF_INET || inet_pton(AF_INET, slash + 1, &m) != 1)
+            goto bad;
+        mask = ntohl(m.s_addr);
+        prefix = __builtin_popcount(mask);
+        if (mask != (prefix ? ~0u << (32 - prefix) : 0u))
+            goto bad;
+    }
+    ff->has_except = true;
+    ff->except_net = ss;
+    ff->except_prefix = (uint8_t)prefix;
+    return true;
+bad:
+    cfg_err(p, "invalid network '%s' after 'except' (expected <address>[/<prefix>])", s);
+    return false;
+}
+
+/* option forwardfor [except <network>] [header <name>] [if-none] */
+static void kw_forwardfor(struct cfg *p, char **av, size_t ac)
+{
+    struct http_forwardfor ff;
+    static const char usage[] = "[except <network>] [header <name>] [if-none]";
+
+    http_only(p);
+    if (p->neg) {
+        if (nargs(p, av, ac, 0, 0, "")) {
+            free(p->conf.forwardfor.header);
+            memset(&p->conf.forwardfor, 0, sizeof(p->conf.forwardfor));
+        }
+        return;
+    }
+    memset(&ff, 0, sizeof(ff));
+    ff.enabled = true;
+    for (size_t i = 0; i < ac; i++) {
+        if (strcmp(av[i], "if-none") == 0) {
+            ff.if_none = true;
+        } else if (strcmp(av[i], "except") == 0 || strcmp(av[i], "header") == 0) {
+            if (i + 1 >= ac) {
+                cfg_err(p, "missing value after '%s' (usage: %s %s)", av[i], p->kw, usage);
+                free(ff.header);
+                return;
+            }
+            if (av[i][0] == 'e') {
+                if (!get_net(p, av[i + 1], &ff)) {
+                    free(ff.header);
+                    return;
+                }
+            } else {
+                if (!valid_header_name(av[i + 1])) {
+                    cfg_err(p, "invalid header name '%s'", av[i + 1]);
+                    free(ff.header);
+                    return;
+                }
+                free(ff.header);
+                ff.header = tern_strdup(av[i + 1]);
+            }
+            i++;
+        } else {
+            cfg_err(p, "unknown argument '%s' (usage: %s %s)", av[i], p->kw, usage);
+            free(ff.header);
+            return;
+        }
+    }
+    free(p->conf.forwardfor.header);
+    p->conf.forwardfor = ff;
+}
+
+static void kw_http_reuse(struct cfg *p, char **av, size_t ac)
+{
+    if (!nargs(p, av, ac, 1, 1, "never|safe|aggressive|always"))
+        return;
+    http_only(p);
+    if (strcmp(av[0], "never") == 0)
+        p->conf.http_reuse = HTTP_REUSE_NEVER;
+    else if (strcmp(av[0], "safe") == 0)
+        p->conf.http_reuse = HTTP_REUSE_SAFE;
+    else if (strcmp(av[0], "aggressive") == 0)
+        p->conf.http_reuse = HTTP_REUSE_AGGRESSIVE;
+    else if (strcmp(av[0], "always") == 0)
+        p->conf.http_reuse = HTTP_REUSE_ALWAYS;
+    else
+        cfg_err(p, "unknown mode '%s' (expected never, safe, aggressive or always)", av[0]);
+}
+
+static void kw_error_header(struct cfg *p, char **av, size_t ac)
+{
+    if (!nargs(p, av, ac, 0, 0, ""))
+        return;
+    http_only(p);
+    p->conf.error_header = !p->neg;
+}
+
+/* option tern-request-id [<header>]: fill the header (default X-Request-Id)
+ * with a generated id when a request arrives without one. */
+static void kw_request_id(struct cfg *p, char **av, size_t ac)
+{
+    http_only(p);
+    if (p->neg) {
+        if (nargs(p, av, ac, 0, 0, "")) {
+            free(p->conf.request_id_header);
+            p->conf.request_id_header = NULL;
+        }
+        return;
+    }
+    if (!nargs(p, av, ac, 0, 1, "[<header>]"))
+        return;
+    if (ac == 1 && !valid_header_name(av[0])) {
+        cfg_err(p, "invalid header name '%s'", av[0]);
+        return;
+    }
+    set_str(&p->conf.request_id_header, ac == 1 ? av[0] : "X-Request-Id");
+}
+
 /* ---- the table ------------------------------------------------------------ */
 
 #define H(n, s, f) {n, s, KW_HANDLE, f, NULL, false}
@@ -671,7 +906,7 @@ static void kw_http_check_expect(struct cfg *p, char **av, size_t ac)
 static const char IGN[] = "ignored by tern";
 static const char LOG[] = "ignored (tern writes its logs to stderr)";
 static const char NS[] = "not supported by tern";
-static const char HTTP[] = "not supported by tern (HTTP keywords arrive with mode http)";
+static const char HTTP[] = "not supported by tern yet";
 
 const char *const cfg_families[] = {"option", "timeout", "http-check", NULL};
 
@@ -683,6 +918,7 @@ const struct cfg_kw cfg_keywords[] = {
     H("grace", SEC_GLOBAL, kw_grace),
     H("hard-stop-after", SEC_GLOBAL, kw_hard_stop_after),
     H("tune.bufsize", SEC_GLOBAL, kw_bufsize),
+    H("tune.http.maxhdr", SEC_GLOBAL, kw_http_maxhdr),
     HN("log", SEC_ALL, kw_log),
     IGNORE("log-tag", SEC_GLOBAL, LOG),
     IGNORE("log-send-hostname", SEC_GLOBAL, LOG),
@@ -740,8 +976,17 @@ const struct cfg_kw cfg_keywords[] = {
     IGNORE("option tcpka", SEC_PROXY, IGN),
     IGNORE("option clitcpka", SEC_PROXY, IGN),
     IGNORE("option srvtcpka", SEC_PROXY, IGN),
-    IGNORE("errorfile", SEC_PROXY, "ignored (HTTP only)"),
-    IGNORE("option httplog", SEC_PROXY, "ignored (HTTP only)"),
+    IGNORE("errorfile", SEC_PROXY, "ignored by tern (not supported yet)"),
+    ACCEPT("option httplog", SEC_PROXY),
+    H("timeout http-request", SEC_FE, kw_timeout_http_request),
+    H("timeout http-keep-alive", SEC_FE, kw_timeout_http_keep_alive),
+    HN("option forwardfor", SEC_PROXY, kw_forwardfor),
+    HN("option http-keep-alive", SEC_PROXY, kw_http_keep_alive),
+    HN("option http-server-close", SEC_PROXY, kw_http_server_close),
+    HN("option httpclose", SEC_PROXY, kw_httpclose),
+    H("http-reuse", SEC_BE, kw_http_reuse),
+    HN("option tern-error-header", SEC_PROXY, kw_error_header),
+    HN("option tern-request-id", SEC_FE, kw_request_id),
 
     /* HAProxy keywords tern knowingly refuses */
     UNSUP("acl", NS),
@@ -752,7 +997,6 @@ const struct cfg_kw cfg_keywords[] = {
     UNSUP("http-request", HTTP),
     UNSUP("http-response", HTTP),
     UNSUP("http-after-response", HTTP),
-    UNSUP("http-reuse", HTTP),
     UNSUP("redirect", HTTP),
     UNSUP("cookie", HTTP),
     UNSUP("capture", HTTP),
@@ -781,10 +1025,6 @@ const struct cfg_kw cfg_keywords[] = {
     UNSUP("enabled", NS),
     {"grace", SEC_PROXY, KW_UNSUPPORTED, NULL,
      "not supported in proxies (removed in HAProxy 2.5): use 'grace' in global", true},
-    UNSUP("option forwardfor", HTTP),
-    UNSUP("option http-server-close", HTTP),
-    UNSUP("option http-keep-alive", HTTP),
-    UNSUP("option httpclose", HTTP),
     UNSUP("option http-buffer-request", HTTP),
     UNSUP("option abortonclose", NS),
     UNSUP("option persist", NS),
@@ -806,8 +1046,6 @@ const struct cfg_kw cfg_keywords[] = {
     UNSUP("option independent-streams", NS),
     UNSUP("option socket-stats", NS),
     UNSUP("option logasap", NS),
-    UNSUP("timeout http-request", HTTP),
-    UNSUP("timeout http-keep-alive", HTTP),
     UNSUP("timeout tunnel", NS),
     UNSUP("timeout tarpit", NS),
     UNSUP("timeout client-fin", NS),

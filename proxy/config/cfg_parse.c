@@ -256,6 +256,8 @@ void cfg_conf_init(struct proxy_conf *c)
     c->defsrv.inter_ms = 2000;
     c->defsrv.rise = 2;
     c->defsrv.fall = 3;
+    c->defsrv.pool_max_conn = -1;
+    c->defsrv.pool_purge_delay = 5000; /* HAProxy's default */
     c->retries = 3;
     c->redispatch_interval = -1;
 }
@@ -272,6 +274,8 @@ void cfg_conf_copy(struct proxy_conf *dst, const struct proxy_conf *src)
     dst->chk_method = dup_or_null(src->chk_method);
     dst->chk_uri = dup_or_null(src->chk_uri);
     dst->chk_version = dup_or_null(src->chk_version);
+    dst->forwardfor.header = dup_or_null(src->forwardfor.header);
+    dst->request_id_header = dup_or_null(src->request_id_header);
 }
 
 void cfg_conf_free(struct proxy_conf *c)
@@ -280,6 +284,8 @@ void cfg_conf_free(struct proxy_conf *c)
     free(c->chk_method);
     free(c->chk_uri);
     free(c->chk_version);
+    free(c->forwardfor.header);
+    free(c->request_id_header);
     memset(c, 0, sizeof(*c));
 }
 
@@ -431,6 +437,13 @@ static void finish_proxy(struct cfg *p)
                        "servers)", p->px_name);
         l->mode = cf->mode;
         l->maxconn = cf->maxconn;
+        l->timeout_http_request_ms = cf->timeout_http_request;
+        l->timeout_http_keep_alive_ms = cf->timeout_http_keep_alive;
+        l->http_mode = cf->http_mode;
+        l->forwardfor = cf->forwardfor;
+        l->forwardfor.header = dup_or_null(cf->forwardfor.header);
+        l->error_header = cf->error_header;
+        l->request_id_header = dup_or_null(cf->request_id_header);
         p->fes = tern_realloc(p->fes, (p->nfes + 1) * sizeof(*p->fes));
         fe = &p->fes[p->nfes++];
         fe->l = l;
@@ -451,7 +464,21 @@ static void finish_proxy(struct cfg *p)
         c->redispatch = cf->redispatch;
         c->redispatch_interval = cf->redispatch_interval;
         c->allbackups = cf->allbackups;
+        c->http_reuse = cf->http_reuse;
+        c->http_mode = cf->http_mode;
+        c->forwardfor = cf->forwardfor;
+        c->forwardfor.header = dup_or_null(cf->forwardfor.header);
+        c->error_header = cf->error_header;
         finish_cluster_health(p, c);
+    }
+    if (cf->mode == PROXY_MODE_TCP && cf->http_only_kw[0]) {
+        /* HAProxy warns too, and ignores them */
+        p->line = cf->http_only_line;
+        p->kw = cf->http_only_kw;
+        cfg_warn(p, "ignored: %s '%s' is mode tcp (this keyword needs mode http)", kind,
+                 p->px_name);
+        p->line = p->px_line;
+        p->kw = kind;
     }
     apply_timeouts(p, kind);
 }

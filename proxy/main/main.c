@@ -30,6 +30,7 @@
 #include "proxy/core/log.h"
 #include "proxy/core/util.h"
 #include "proxy/health/health.h"
+#include "proxy/http/http.h"
 #include "proxy/main/process.h"
 #include "proxy/model/model.h"
 #include "proxy/worker/worker.h"
@@ -286,6 +287,7 @@ int main(int argc, char **argv)
             event_add(ev_sigs[i], NULL);
         }
     }
+    workers_set_http_ops(&http_mode_ops);
     if (workers_start(snap) != 0) {
         workers_shutdown();
         return 1;

@@ -14,6 +14,8 @@
 
 #define DEFAULT_GLOBAL_MAXCONN 4096
 #define DEFAULT_BUFSIZE 16384
+#define DEFAULT_HTTP_MAXHDR 101        /* HAProxy's tune.http.maxhdr */
+#define DEFAULT_POOL_PURGE_DELAY_MS 5000 /* HAProxy's pool-purge-delay */
 
 /* Versions of snapshots built by this process, from 1. */
 static _Atomic uint64_t snapshot_versions;
@@ -26,6 +28,7 @@ struct snapshot *snapshot_new(const char *source)
     snap->source = tern_strdup(source ? source : "-");
     snap->global.maxconn = 0;
     snap->global.bufsize = DEFAULT_BUFSIZE;
+    snap->global.http_maxhdr = DEFAULT_HTTP_MAXHDR;
     return snap;
 }
 
@@ -47,6 +50,7 @@ static void cluster_free(struct cluster *c, uint32_t nworkers)
         struct endpoint *ep = c->endpoints[i];
         free(ep->name);
         free(ep->stats);
+        free(ep->worker);
         free(ep);
     }
     free(c->endpoints);
@@ -61,6 +65,7 @@ static void cluster_free(struct cluster *c, uint32_t nworkers)
         free(c->worker);
     }
     health_spec_free(&c->hc);
+    free(c->forwardfor.header);
     free(c->stats);
     free(c->name);
     free(c);
@@ -74,6 +79,8 @@ void snapshot_unref(struct snapshot *snap)
         struct listener *l = snap->listeners[i];
         free(l->binds);
         free(l->stats);
+        free(l->forwardfor.header);
+        free(l->request_id_header);
         free(l->name);
         free(l);
     }
@@ -124,6 +131,8 @@ struct endpoint *cluster_add_endpoint(struct cluster *c, const char *name)
     ep->inter_ms = 2000;
     ep->rise = 2;
     ep->fall = 3;
+    ep->pool_max_conn = -1;
+    ep->pool_purge_delay_ms = DEFAULT_POOL_PURGE_DELAY_MS;
     c->endpoints = tern_realloc(c->endpoints, (c->nendpoints + 1) * sizeof(ep));
     c->endpoints[c->nendpoints++] = ep;
     return ep;
@@ -204,6 +213,7 @@ int snapshot_runtime_init(struct snapshot *snap, uint32_t nworkers, char *err, s
         for (uint32_t j = 0; j < c->nendpoints; j++) {
             struct endpoint *ep = c->endpoints[j];
             ep->stats = tern_calloc_aligned(nworkers * sizeof(*ep->stats));
+            ep->worker = tern_calloc_aligned(nworkers * sizeof(*ep->worker));
             atomic_store(&ep->up, ep->disabled ? 0 : 1);
             ep->hc.health = ep->rise + ep->fall - 1;
         }

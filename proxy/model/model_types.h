@@ -57,6 +57,38 @@ enum lb_consistent_algo {
     LB_CONSISTENT_MAGLEV,
 };
 
+/* How HTTP connections persist (HAProxy's option http-keep-alive /
+ * http-server-close / httpclose). A frontend and its backend combine to the
+ * stronger of the two (the larger value). */
+enum http_conn_mode {
+    HTTP_CONN_KEEP_ALIVE = 0, /* both sides persist (default) */
+    HTTP_CONN_SERVER_CLOSE,   /* the server side closes after each response */
+    HTTP_CONN_CLOSE,          /* both sides close after each exchange */
+};
+
+/* http-reuse: when an idle server connection may carry a request. */
+enum http_reuse {
+    HTTP_REUSE_SAFE = 0,     /* default: a client's first request on a new connection */
+    HTTP_REUSE_NEVER,        /* server connections are private to a client connection */
+    HTTP_REUSE_AGGRESSIVE,   /* first requests may use connections proven reusable */
+    HTTP_REUSE_ALWAYS,       /* any request on any idle connection */
+};
+
+/* option forwardfor [except <net>] [header <name>] [if-none] */
+struct http_forwardfor {
+    bool enabled;
+    bool if_none;             /* add only when the request has none */
+    bool has_except;
+    uint8_t except_prefix;    /* prefix length of the except network */
+    struct sockaddr_storage except_net;
+    char *header;             /* NULL: "X-Forwarded-For" */
+};
+
+/* Limits of the per-reason counter arrays (checked at build time against the
+ * HTTP layer's enums: tern_reason and h1_err). */
+#define MODEL_HTTP_REASONS 24
+#define MODEL_H1_ERRORS 40
+
 enum health_check_type {
     HC_NONE = 0,
     HC_TCP,  /* connect only */
@@ -89,6 +121,11 @@ struct listener_stats {
     struct counter bytes_out;   /* to clients */
     struct counter denied_conns; /* refused at maxconn */
     struct counter accept_errors;
+    /* mode http */
+    struct counter http_requests;          /* requests whose head began to arrive */
+    struct counter http_responses[6];      /* by class: 1xx..5xx, [0]: other */
+    struct counter http_errors[MODEL_HTTP_REASONS];   /* by enum tern_reason */
+    struct counter http_bad_requests[MODEL_H1_ERRORS]; /* by -enum h1_err */
 } __attribute__((aligned(TERN_CACHELINE)));
 
 struct cluster_stats {
@@ -103,6 +140,10 @@ struct cluster_stats {
     struct counter queue_timeouts;
     struct counter queue_full;
     struct counter cur_queued; /* gauge */
+    /* mode http */
+    struct counter http_requests;     /* requests routed to the backend */
+    struct counter http_conn_reuses;  /* requests sent on an already used connection */
+    struct counter http_conn_retries; /* requests resent after a reused connection closed */
 } __attribute__((aligned(TERN_CACHELINE)));
 
 struct endpoint_stats {
@@ -159,13 +200,23 @@ struct endpoint {
     uint32_t inter_ms;        /* default 2000 */
     uint32_t rise;            /* default 2 */
     uint32_t fall;            /* default 3 */
+    int32_t pool_max_conn;    /* idle connections kept per worker; -1 (default): no limit */
+    uint32_t pool_purge_delay_ms; /* default 5000; 0: idle connections are never purged */
     struct source_loc loc;
 
     /* runtime */
     _Atomic int up;           /* written by the health checker only */
-    _Atomic int cur_conns;    /* all workers: connections established or connecting */
+    _Atomic int cur_conns;    /* all workers: mode tcp: connections established or
+                               * connecting; mode http: requests being sent or served */
     struct endpoint_health hc;
     struct endpoint_stats *stats; /* [nworkers] */
+    /* mode http: each worker's idle connections to this endpoint (proxy/http
+     * pool.c), written and read by that worker only */
+    struct endpoint_worker_slot {
+        void *idle_head;      /* most recently idle first (LIFO) */
+        void *idle_tail;
+        uint32_t nidle;
+    } __attribute__((aligned(TERN_CACHELINE))) *worker;
 };
 
 struct cluster {
@@ -187,6 +238,10 @@ struct cluster {
     bool redispatch;             /* option redispatch */
     int redispatch_interval;     /* option redispatch <interval>, default -1 */
     bool allbackups;             /* option allbackups */
+    enum http_reuse http_reuse;  /* http-reuse, default safe */
+    enum http_conn_mode http_mode; /* option http-keep-alive|http-server-close|httpclose */
+    struct http_forwardfor forwardfor;
+    bool error_header;           /* option tern-error-header */
     struct health_spec hc;
     struct source_loc loc;
 
@@ -219,8 +274,15 @@ struct listener {
     uint32_t nbinds;
     uint32_t maxconn;             /* default 0: global maxconn applies */
     uint32_t timeout_client_ms;   /* 0: none */
+    uint32_t timeout_http_request_ms;    /* 0: unset (timeout client applies) */
+    uint32_t timeout_http_keep_alive_ms; /* 0: unset (http-request, then client) */
     struct cluster *default_cluster; /* borrowed; NULL: connections refused */
     bool access_log;              /* default true; `no log` turns it off */
+    /* mode http */
+    enum http_conn_mode http_mode;
+    struct http_forwardfor forwardfor;
+    bool error_header;            /* option tern-error-header */
+    char *request_id_header;      /* option tern-request-id: header to fill; NULL: off */
     struct source_loc loc;
 
     /* runtime */
@@ -237,6 +299,7 @@ struct model_global {
     uint32_t grace_ms;            /* keep accepting this long after stop begins */
     uint32_t hard_stop_after_ms;  /* 0: wait for connections without limit */
     uint32_t bufsize;             /* tune.bufsize, default 16384 */
+    uint32_t http_maxhdr;         /* tune.http.maxhdr, default 101 */
 };
 
 struct snapshot {

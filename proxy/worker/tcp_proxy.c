@@ -31,6 +31,9 @@
  *
  * Memory: a connection is freed on the next loop turn after it closes
  * (deferred destruction), never inside one of its own callbacks.
+ *
+ * The pick, the endpoint slots, the queue and the retry rules are shared
+ * with mode http (upstream.c); this file owns the sockets and the states.
  */
 #include "proxy/worker/tcp_proxy.h"
 
@@ -47,15 +50,15 @@
 #include "proxy/core/log.h"
 #include "proxy/core/util.h"
 #include "proxy/lb/lb.h"
+#include "proxy/worker/upstream.h"
 
 /* Bytes moved per conn_pump() call before yielding to other connections. */
 #define PUMP_BUDGET (256 * 1024)
-/* HAProxy's turn-around before retrying the same server: min(connect, 1s). */
-#define TURNAROUND_MAX_MS 1000
 
 static void conn_pump(struct conn *c);
 static void conn_close(struct conn *c, enum conn_reason why);
 static void conn_pick(struct conn *c, const struct endpoint *avoid);
+static void conn_granted(struct upstream_req *r);
 static void conn_connect(struct conn *c);
 static void conn_connect_failed(struct conn *c, bool timeout);
 
@@ -119,12 +122,12 @@ static inline struct listener_stats *lst(struct conn *c)
 
 static inline struct cluster_stats *cst(struct conn *c)
 {
-    return &c->c->stats[c->w->id];
+    return &c->up.c->stats[c->w->id];
 }
 
 static inline struct endpoint_stats *est(struct conn *c)
 {
-    return &c->ep->stats[c->w->id];
+    return &c->up.ep->stats[c->w->id];
 }
 
 static inline void gauge_dec(struct counter *g)
@@ -134,44 +137,15 @@ static inline void gauge_dec(struct counter *g)
 
 /* ---- endpoint slots -------------------------------------------------------- */
 
-/* Takes one of the endpoint's maxconn slots; false when it is full. */
-static bool endpoint_take(struct endpoint *ep)
-{
-    int cur = atomic_load_explicit(&ep->cur_conns, memory_order_relaxed);
-
-    if (ep->maxconn == 0) {
-        atomic_fetch_add_explicit(&ep->cur_conns, 1, memory_order_relaxed);
-        return true;
-    }
-    while ((uint32_t)cur < ep->maxconn) {
-        if (atomic_compare_exchange_weak_explicit(&ep->cur_conns, &cur, cur + 1,
-                                                  memory_order_relaxed, memory_order_relaxed))
-            return true;
-    }
-    return false;
-}
-
-/* Gives the connection's slot back; queued connections of this worker may
- * now proceed. */
+/* Gives the connection's endpoint slot back (upstream_release), after the
+ * endpoint's connection gauge when it was connected. */
 static void conn_release_endpoint(struct conn *c)
 {
-    struct endpoint *ep = c->ep;
-
-    if (!ep)
+    if (!c->up.ep)
         return;
-    c->ep = NULL;
-    if (c->holds_slot) {
-        c->holds_slot = false;
-        atomic_fetch_sub_explicit(&ep->cur_conns, 1, memory_order_relaxed);
-    }
     if (c->connected_ms)
-        gauge_dec(&ep->stats[c->w->id].cur_conns);
-    if (ep->cluster->worker[c->w->id].queue_len)
-        tcp_proxy_dequeue(c->w, ep->cluster);
-    /* Connections queued on other workers wait for this slot too. */
-    if ((uint32_t)atomic_load_explicit(&ep->cluster->queued, memory_order_relaxed) >
-        ep->cluster->worker[c->w->id].queue_len)
-        worker_kick_queues(c->w, ep->cluster);
+        gauge_dec(&est(c)->cur_conns);
+    upstream_release(&c->up);
 }
 
 /* ---- timers ---------------------------------------------------------------- */
@@ -212,7 +186,7 @@ static bool server_expected(const struct conn *c)
 
 static void conn_arm_data_timer(struct conn *c)
 {
-    uint32_t tc = c->l->timeout_client_ms, ts = c->c->timeout_server_ms;
+    uint32_t tc = c->l->timeout_client_ms, ts = c->up.c->timeout_server_ms;
     uint64_t at = UINT64_MAX;
 
     if (tc && client_expected(c))
@@ -244,21 +218,17 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         conn_close(c, CR_QUEUE_TIMEOUT);
         break;
     case CS_TURNAROUND:
-        if (endpoint_take(c->ep)) {
-            c->holds_slot = true;
+        if (upstream_retake(&c->up))
             conn_connect(c);
-        } else {
-            /* the endpoint filled up meanwhile: back to the load balancer */
-            c->ep = NULL;
-            conn_pick(c, NULL);
-        }
+        else
+            conn_pick(c, NULL); /* the endpoint filled up meanwhile */
         break;
     case CS_CONNECTING:
         /* connect timeout: handled like a failed connect */
         conn_connect_failed(c, true);
         break;
     case CS_ESTABLISHED: {
-        uint32_t tc = c->l->timeout_client_ms, ts = c->c->timeout_server_ms;
+        uint32_t tc = c->l->timeout_client_ms, ts = c->up.c->timeout_server_ms;
         if (tc && client_expected(c) && now >= c->c_active_ms + tc) {
             conn_close(c, CR_CLIENT_TIMEOUT);
             break;
@@ -276,17 +246,6 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ---- accept ---------------------------------------------------------------- */
-
-static uint64_t source_hash(const struct conn *c)
-{
-    const struct sockaddr *sa = (const struct sockaddr *)&c->peer;
-
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-        return tern_hash64(&sin->sin_addr, sizeof(sin->sin_addr), 0);
-    }
-    return tern_hash64(&c->peer.sin6_addr, sizeof(c->peer.sin6_addr), 0);
-}
 
 static void client_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -314,13 +273,14 @@ void tcp_proxy_accept(struct worker *w, struct worker_listener *wl, int fd,
     c->ws = w->snaps;
     c->ws->nconns++;
     c->l = wl->l;
-    c->c = wl->l->default_cluster;
     c->cfd = fd;
     c->sfd = -1;
     c->accept_ms = now;
     c->c_active_ms = now;
     if (salen <= sizeof(c->peer))
         memcpy(&c->peer, sa, salen);
+    upstream_req_init(&c->up, w, wl->l->default_cluster,
+                      upstream_source_hash(&c->peer), conn_granted);
 
     c->next = w->conns;
     if (w->conns)
@@ -338,7 +298,7 @@ void tcp_proxy_accept(struct worker *w, struct worker_listener *wl, int fd,
     event_add(&c->cev, NULL);
     evtimer_assign(&c->timer, w->base, timer_cb, c);
 
-    if (!c->c) {
+    if (!c->up.c) {
         conn_close(c, CR_NO_SERVER);
         return;
     }
@@ -349,105 +309,38 @@ void tcp_proxy_accept(struct worker *w, struct worker_listener *wl, int fd,
 
 /* ---- load balancing and the queue ---------------------------------------- */
 
-static void queue_remove(struct conn *c)
-{
-    struct cluster_worker_slot *slot = &c->c->worker[c->w->id];
-    struct conn **pp = (struct conn **)&slot->queue_head;
-    struct conn *prev = NULL;
-
-    while (*pp && *pp != c) {
-        prev = *pp;
-        pp = &(*pp)->qnext;
-    }
-    if (!*pp)
-        return;
-    *pp = c->qnext;
-    if (slot->queue_tail == c)
-        slot->queue_tail = prev;
-    c->qnext = NULL;
-    slot->queue_len--;
-    atomic_fetch_sub_explicit(&c->c->queued, 1, memory_order_relaxed);
-    gauge_dec(&cst(c)->cur_queued);
-}
-
-static void conn_enqueue(struct conn *c, struct endpoint *wanted)
-{
-    struct cluster_worker_slot *slot = &c->c->worker[c->w->id];
-    uint32_t tq = c->c->timeout_queue_ms ? c->c->timeout_queue_ms : c->c->timeout_connect_ms;
-
-    if (wanted && wanted->maxqueue && slot->queue_len >= wanted->maxqueue) {
-        counter_add(&cst(c)->queue_full, 1);
-        counter_add(&c->w->stats.queue_full, 1);
-        conn_close(c, CR_QUEUE_FULL);
-        return;
-    }
-    c->state = CS_QUEUED;
-    c->queue_ms = worker_now_ms(c->w);
-    c->qnext = NULL;
-    if (slot->queue_tail)
-        ((struct conn *)slot->queue_tail)->qnext = c;
-    else
-        slot->queue_head = c;
-    slot->queue_tail = c;
-    slot->queue_len++;
-    atomic_fetch_add_explicit(&c->c->queued, 1, memory_order_relaxed);
-    counter_add(&cst(c)->cur_queued, 1);
-    if (tq)
-        conn_arm(c, c->queue_ms + tq);
-}
-
 /* Chooses an endpoint and connects, or queues when all are full. Returns
  * with the connection connecting, queued or closed. */
 static void conn_pick(struct conn *c, const struct endpoint *avoid)
 {
-    struct cluster_worker_slot *slot = &c->c->worker[c->w->id];
-    struct host_set *hs = slot->hosts;
-    struct lb_pick_ctx ctx;
-    struct endpoint *ep;
+    uint32_t tq;
 
-    if (!hs || hs->n == 0) {
-        counter_add(&cst(c)->no_server, 1);
+    switch (upstream_pick(&c->up, avoid)) {
+    case UPSTREAM_PICKED:
+        conn_connect(c);
+        return;
+    case UPSTREAM_QUEUED:
+        c->state = CS_QUEUED;
+        tq = upstream_queue_timeout_ms(c->up.c);
+        if (tq)
+            conn_arm(c, c->up.queue_start_ms + tq);
+        return;
+    case UPSTREAM_NO_SERVER:
         conn_close(c, CR_NO_SERVER);
         return;
-    }
-    ctx.worker = c->w->id;
-    ctx.hash_key = c->c->lb_policy == LB_SOURCE ? source_hash(c) : 0;
-    ctx.avoid = avoid;
-    ep = hs->lb->pick(hs, host_set_worker_state(hs, c->w->id), &ctx);
-    if (!ep || !endpoint_take(ep)) {
-        conn_enqueue(c, ep);
+    case UPSTREAM_QUEUE_FULL:
+        conn_close(c, CR_QUEUE_FULL);
         return;
     }
-    c->ep = ep;
-    c->holds_slot = true;
-    counter_add(&est(c)->lb_selected, 1);
-    conn_connect(c);
 }
 
-void tcp_proxy_dequeue(struct worker *w, struct cluster *cl)
+/* Out of the queue with an endpoint slot: connect. */
+static void conn_granted(struct upstream_req *r)
 {
-    struct cluster_worker_slot *slot = &cl->worker[w->id];
+    struct conn *c = (struct conn *)((char *)r - offsetof(struct conn, up));
 
-    while (slot->queue_head) {
-        struct conn *c = slot->queue_head;
-        struct host_set *hs = slot->hosts;
-        struct lb_pick_ctx ctx = {w->id, 0, NULL};
-        struct endpoint *ep;
-
-        if (!hs || hs->n == 0)
-            return; /* wait: hosts may come back before the queue timeout */
-        ctx.hash_key = cl->lb_policy == LB_SOURCE ? source_hash(c) : 0;
-        ep = hs->lb->pick(hs, host_set_worker_state(hs, w->id), &ctx);
-        if (!ep || !endpoint_take(ep))
-            return;
-        queue_remove(c);
-        c->queue_ms = worker_now_ms(w) - c->queue_ms;
-        conn_disarm(c);
-        c->ep = ep;
-        c->holds_slot = true;
-        counter_add(&est(c)->lb_selected, 1);
-        conn_connect(c);
-    }
+    conn_disarm(c);
+    conn_connect(c);
 }
 
 /* ---- connecting ------------------------------------------------------------ */
@@ -475,95 +368,48 @@ static void conn_established(struct conn *c)
     conn_pump(c);
 }
 
-/* HAProxy's `option redispatch <interval>`: positive P redispatches on every
- * Pth retry, negative N on the Nth retry before the last (default -1: the
- * last retry). */
-static bool should_redispatch(const struct cluster *cl, uint32_t retry)
-{
-    int iv = cl->redispatch_interval;
-
-    if (!cl->redispatch)
-        return false;
-    if (iv > 0)
-        return retry % (uint32_t)iv == 0;
-    if (iv < 0)
-        return (int64_t)retry == (int64_t)cl->retries + iv + 1;
-    return false;
-}
-
 static void conn_connect_failed(struct conn *c, bool timeout)
 {
-    struct cluster *cl = c->c;
-    struct endpoint *ep = c->ep;
-    uint64_t now = worker_now_ms(c->w);
+    struct endpoint *ep = c->up.ep;
+    uint32_t pause = 0;
 
     server_close_fd(c);
-    counter_add(&est(c)->connect_errors, 1);
-    counter_add(&cst(c)->connect_errors, 1);
-    if (c->retries_done >= cl->retries || c->retries_done == UINT8_MAX) {
+    switch (upstream_connect_failed(&c->up, timeout, &pause)) {
+    case UPSTREAM_GIVE_UP:
         conn_close(c, timeout ? CR_CONNECT_TIMEOUT : CR_CONNECT_FAILED);
         return;
-    }
-    c->retries_done++;
-    counter_add(&cst(c)->retries, 1);
-    counter_add(&est(c)->retries, 1);
-    /* HAProxy redispatches at once when the server has been marked down
-     * meanwhile, rather than retrying a server known to be gone. */
-    if (should_redispatch(cl, c->retries_done) ||
-        (cl->redispatch && !atomic_load_explicit(&ep->up, memory_order_relaxed))) {
-        counter_add(&cst(c)->redispatches, 1);
-        c->redispatched = true;
-        conn_release_endpoint(c);
+    case UPSTREAM_REDISPATCH:
         conn_pick(c, ep);
         return;
-    }
-    /* Same endpoint, after HAProxy's turn-around pause (none after a
-     * timeout: that time has already been waited). The slot stays held. */
-    if (timeout) {
+    case UPSTREAM_RETRY_NOW:
         conn_connect(c);
         return;
-    }
-    c->state = CS_TURNAROUND;
-    {
-        uint32_t t = cl->timeout_connect_ms && cl->timeout_connect_ms < TURNAROUND_MAX_MS
-                         ? cl->timeout_connect_ms
-                         : TURNAROUND_MAX_MS;
-        /* endpoint_take() again when the pause ends */
-        atomic_fetch_sub_explicit(&ep->cur_conns, 1, memory_order_relaxed);
-        c->holds_slot = false;
-        conn_arm(c, now + t);
+    case UPSTREAM_RETRY_LATER:
+        c->state = CS_TURNAROUND;
+        conn_arm(c, worker_now_ms(c->w) + pause);
+        return;
     }
 }
 
 static void conn_connect(struct conn *c)
 {
-    struct endpoint *ep = c->ep;
     uint64_t now = worker_now_ms(c->w);
-    int one = 1;
     int fd;
 
     c->state = CS_CONNECTING;
     c->connect_start_ms = now;
-    fd = socket(ep->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    /* out of fds or memory, unreachable at once: a failed attempt like any other */
+    fd = upstream_socket_connect(c->up.ep);
     if (fd < 0) {
-        /* out of fds or memory: a failed attempt like any other */
         conn_connect_failed(c, false);
         return;
     }
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->sfd = fd;
     event_assign(&c->sev, c->w->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
                  server_cb, c);
-    if (connect(fd, (const struct sockaddr *)&ep->addr, ep->addrlen) != 0 &&
-        errno != EINPROGRESS) {
-        close(fd);
-        c->sfd = -1;
-        conn_connect_failed(c, false);
-        return;
-    }
     event_add(&c->sev, NULL);
-    if (c->c->timeout_connect_ms)
-        conn_arm(c, now + c->c->timeout_connect_ms);
+    if (c->up.c->timeout_connect_ms)
+        conn_arm(c, now + c->up.c->timeout_connect_ms);
 }
 
 static void server_cb(evutil_socket_t fd, short what, void *arg)
@@ -850,22 +696,24 @@ static void conn_log(struct conn *c)
     strftime(ts, sizeof(ts), "%d/%b/%Y:%H:%M:%S", &tm);
     termination_state(c, state);
     if (c->connect_start_ms || c->state == CS_QUEUED)
-        tw = (long long)(c->state == CS_QUEUED ? now - c->queue_ms : c->queue_ms);
+        tw = (long long)(c->state == CS_QUEUED ? now - c->up.queue_start_ms : c->up.queue_ms);
     if (c->connected_ms)
         tcn = (long long)(c->connected_ms - c->connect_start_ms);
     accesslog_printf(&w->alog,
                      "%s [%s.%03ld] %s %s/%s %lld/%lld/%llu %llu/%llu %s %lld/%d/%llu/%d/%u "
                      "%u/%u reason=%s",
                      tern_format_addr((const struct sockaddr *)&c->peer, addr, sizeof(addr)), ts,
-                     (long)tv.tv_usec / 1000, c->l->name, c->c ? c->c->name : "<NOSRV>",
-                     c->ep ? c->ep->name : "<NOSRV>", tw, tcn,
+                     (long)tv.tv_usec / 1000, c->l->name, c->up.c ? c->up.c->name : "<NOSRV>",
+                     c->up.ep ? c->up.ep->name : "<NOSRV>", tw, tcn,
                      (unsigned long long)(now - c->accept_ms), (unsigned long long)c->bytes_in,
                      (unsigned long long)c->bytes_out, state, (long long)workers_active_conns(),
                      atomic_load_explicit(&c->l->cur_conns, memory_order_relaxed),
-                     c->c ? (unsigned long long)counter_get(&cst(c)->cur_conns) : 0ULL,
-                     c->ep ? atomic_load_explicit(&c->ep->cur_conns, memory_order_relaxed) : 0,
-                     (unsigned)c->retries_done, 0u,
-                     c->c ? c->c->worker[w->id].queue_len : 0u, conn_reason_name(c->reason));
+                     c->up.c ? (unsigned long long)counter_get(&cst(c)->cur_conns) : 0ULL,
+                     c->up.ep ? atomic_load_explicit(&c->up.ep->cur_conns, memory_order_relaxed)
+                              : 0,
+                     (unsigned)c->up.retries_done, 0u,
+                     c->up.c ? c->up.c->worker[w->id].queue_len : 0u,
+                     conn_reason_name(c->reason));
 }
 
 static void reap_cb(evutil_socket_t fd, short what, void *arg)
@@ -881,8 +729,7 @@ static void conn_close(struct conn *c, enum conn_reason why)
 
     if (c->state == CS_CLOSED)
         return;
-    if (c->state == CS_QUEUED)
-        queue_remove(c);
+    upstream_unqueue(&c->up);
     fin_unlink(c);
     c->reason = why;
     conn_log(c);
@@ -901,7 +748,7 @@ static void conn_close(struct conn *c, enum conn_reason why)
     gauge_dec(&lst(c)->cur_conns);
     gauge_dec(&w->stats.cur_conns);
     atomic_fetch_sub_explicit(&c->l->cur_conns, 1, memory_order_relaxed);
-    if (c->c)
+    if (c->up.c)
         gauge_dec(&cst(c)->cur_conns);
 
     if (c->prev)

@@ -43,6 +43,7 @@
 
 static struct worker **workers;
 static uint32_t nworkers;
+static const struct worker_mode_ops *http_ops; /* set by main before the workers start */
 static _Atomic int64_t proc_conns; /* all workers, for global maxconn */
 static uint32_t proc_maxconn;
 
@@ -261,9 +262,16 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
             counter_add(&wl->l->stats[w->id].accept_errors, 1);
             continue;
         }
+        if (wl->l->mode == PROXY_MODE_HTTP && !http_ops) {
+            close(fd); /* no handler linked in (unit tests): refuse */
+            continue;
+        }
         atomic_fetch_add_explicit(&proc_conns, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&wl->l->cur_conns, 1, memory_order_relaxed);
-        tcp_proxy_accept(w, wl, fd, (struct sockaddr *)&ss, sslen);
+        if (wl->l->mode == PROXY_MODE_HTTP)
+            http_ops->accept(w, wl, fd, (struct sockaddr *)&ss, sslen);
+        else
+            tcp_proxy_accept(w, wl, fd, (struct sockaddr *)&ss, sslen);
     }
 }
 
@@ -323,18 +331,22 @@ static void handle_msg(struct worker *w, struct msg *m)
         c->worker[w->id].hosts = m->b;
         if (old)
             host_set_unref(old);
-        tcp_proxy_dequeue(w, c);
+        upstream_dequeue(w, c);
         break;
     }
     case MSG_DEQUEUE:
-        tcp_proxy_dequeue(w, m->a);
+        upstream_dequeue(w, m->a);
         break;
     case MSG_STOP_ACCEPT:
         close_listeners(w);
+        if (http_ops)
+            http_ops->stop_accepting(w);
         break;
     case MSG_EXIT:
         close_listeners(w);
         tcp_proxy_close_all(w, CR_KILLED);
+        if (http_ops)
+            http_ops->close_all(w);
         /* Stop listening for messages; loopexit still runs the callbacks
          * already active (deferred frees, the access-log flush). */
         event_del(&w->mq_ev);
@@ -372,6 +384,11 @@ void worker_kick_queues(struct worker *from, struct cluster *c)
             post(workers[i], MSG_DEQUEUE, c, NULL);
 }
 
+void workers_set_http_ops(const struct worker_mode_ops *ops)
+{
+    http_ops = ops;
+}
+
 void workers_publish_hosts(struct cluster *c)
 {
     for (uint32_t i = 0; i < nworkers; i++) {
@@ -396,6 +413,8 @@ static void *worker_main(void *arg)
     event_base_dispatch(w->base);
 
     /* Teardown on the worker's own thread: everything it owns. */
+    if (http_ops)
+        http_ops->worker_fini(w);
     accesslog_destroy(&w->alog);
     for (uint32_t i = 0; i < snap->nclusters; i++) {
         struct cluster *c = snap->clusters[i];
@@ -443,6 +462,8 @@ int workers_start(struct snapshot *snap)
             event_assign(&wl->ev, w->base, wl->fd, EV_READ | EV_PERSIST, accept_cb, wl);
             event_add(&wl->ev, NULL);
         }
+        if (http_ops)
+            http_ops->worker_init(w);
     }
     for (uint32_t i = 0; i < nworkers; i++) {
         int r = pthread_create(&workers[i]->thread, NULL, worker_main, workers[i]);

@@ -17,6 +17,7 @@
 #include "proxy/model/model_types.h"
 
 struct host_set;
+struct worker_mode_ops;
 
 /* Per-worker process-level counters (read by the admin API at scrape time). */
 struct worker_stats {
@@ -34,6 +35,13 @@ struct worker_stats {
  * errbuf (appending) and returns the number of failures; 0 on success.
  */
 int workers_bind(struct snapshot *snap, uint32_t nworkers, char *errbuf, size_t errlen);
+
+/*
+ * Installs the handler of `mode http` listeners (proxy/http: http_mode_ops),
+ * before workers_start. Without one, connections to a mode http listener are
+ * closed at once. The ops are defined in worker_types.h.
+ */
+void workers_set_http_ops(const struct worker_mode_ops *ops);
 
 /* Starts the workers on the snapshot bound above (each takes a reference). */
 int workers_start(struct snapshot *snap);

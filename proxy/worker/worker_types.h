@@ -1,6 +1,7 @@
 /*
  * worker_types.h: the structures a worker thread owns. Private to
- * proxy/worker/ (the rest of tern uses worker.h).
+ * proxy/worker/ and to the connection handlers it dispatches to (mode http,
+ * proxy/http/); the rest of tern uses worker.h.
  */
 #ifndef TERN_WORKER_TYPES_H
 #define TERN_WORKER_TYPES_H
@@ -15,6 +16,7 @@
 #include "proxy/core/buf.h"
 #include "proxy/model/model_types.h"
 #include "proxy/worker/accesslog.h"
+#include "proxy/worker/upstream.h"
 #include "proxy/worker/worker.h"
 
 enum msg_type {
@@ -68,20 +70,17 @@ enum conn_state {
 /* One proxied TCP connection: client side + server side. */
 struct conn {
     struct conn *prev, *next;     /* worker's list of connections */
-    struct conn *qnext;           /* cluster queue link while CS_QUEUED */
     struct conn *fin_prev, *fin_next; /* worker's deferred-FIN list */
     struct worker *w;
     struct worker_snap *ws;       /* snapshot pinned by this connection */
     struct listener *l;
-    struct cluster *c;
-    struct endpoint *ep;          /* current endpoint (slot held while set) */
+    struct upstream_req up;       /* cluster, endpoint, slot, queue, retries */
     struct buf *c2s;              /* client -> server bytes in flight */
     struct buf *s2c;              /* server -> client bytes in flight */
     int cfd;
     int sfd;
     enum conn_state state;
     enum conn_reason reason;
-    uint8_t retries_done;
     /* readiness as reported by the edge-triggered events (not bit-fields:
      * the pump passes their addresses) */
     bool c_readable, c_writable, s_readable, s_writable;
@@ -90,13 +89,10 @@ struct conn {
     bool s_eof : 1;      /* server sent FIN */
     bool c_shut : 1;     /* we sent FIN to the client */
     bool s_shut : 1;     /* we sent FIN to the server */
-    bool holds_slot : 1; /* one of ep's maxconn slots is ours */
-    bool redispatched : 1;
     bool in_pump : 1;
     bool fin_wait : 1;   /* a FIN to pass on waits for the next loop turn */
     bool fin_due : 1;    /* that turn came: pass the FIN on now */
     uint64_t accept_ms;
-    uint64_t queue_ms;            /* time spent queued */
     uint64_t connect_start_ms;
     uint64_t connected_ms;        /* 0 until established */
     uint64_t c_active_ms;         /* last client-side I/O */
@@ -109,6 +105,27 @@ struct conn {
     struct event cev;             /* client fd, edge-triggered read+write */
     struct event sev;             /* server fd, edge-triggered read+write */
     struct event timer;
+};
+
+/*
+ * The handler of one listener mode other than tcp (today: mode http, from
+ * proxy/http/, installed by main with workers_set_http_ops). Every function
+ * runs on the worker's own thread.
+ */
+struct worker_mode_ops {
+    /* A new client connection on wl: the handler owns fd from now on and
+     * must count it like tcp_proxy does (w->nconns, worker_conn_closed). */
+    void (*accept)(struct worker *w, struct worker_listener *wl, int fd,
+                   const struct sockaddr *sa, socklen_t salen);
+    /* Once the worker's loop exists, before it runs: per-worker state. */
+    void (*worker_init)(struct worker *w);
+    /* Graceful stop began (listeners closed): close idle connections and
+     * end the busy ones after their current exchange. */
+    void (*stop_accepting)(struct worker *w);
+    /* The worker exits: close everything now (logged as killed). */
+    void (*close_all)(struct worker *w);
+    /* After the loop ended: free the per-worker state. */
+    void (*worker_fini)(struct worker *w);
 };
 
 /* A snapshot as one worker uses it: pinned while connections use it. */
@@ -139,6 +156,7 @@ struct worker {
     bool resume_armed;
     struct accesslog alog;
     struct worker_stats stats;
+    void *http;                         /* mode http's per-worker state (proxy/http) */
     /* message queue from the main thread */
     pthread_mutex_t mq_lock;
     struct msg *mq_head, *mq_tail;
@@ -153,8 +171,6 @@ uint64_t worker_now_ms(struct worker *w);
 void tcp_proxy_accept(struct worker *w, struct worker_listener *wl, int fd,
                       const struct sockaddr *sa, socklen_t salen);
 void tcp_proxy_close_all(struct worker *w, enum conn_reason why);
-/* A slot of cluster c freed (or new hosts arrived): try queued connections. */
-void tcp_proxy_dequeue(struct worker *w, struct cluster *c);
 
 /* worker.c: tells the other workers that a slot of cluster c freed while
  * connections of theirs may be queued for it (only under saturation). */

@@ -16,6 +16,14 @@ Pieces:
   SinkServer             backend that reads to EOF (optionally slowly), then
                          replies "<count> <sha256>\\n" (works with half-close)
   HttpServer             HTTP/1.x backend for `option httpchk`, status settable
+  HttpBackend            HTTP/1.1 backend for mode http: keep-alive, Content-Length
+                         and chunked bodies, 100-continue, records every request
+                         and connection; behaviour chosen by path (see its doc)
+  Nginx                  Debian's nginx as a real HTTP backend (access log with
+                         connection ids)
+  HttpReader             reads HTTP/1.x responses off a raw socket (pipelining)
+  http_raw()             sends raw bytes, returns everything until EOF
+  http_access_log()      tern's HTTP access-log lines, parsed
   parse_prometheus()     strict text-format 0.0.4 parser; raises on any line
                          that is not valid exposition syntax
   poll_until()           the only way tests wait: a predicate, a deadline
@@ -51,6 +59,8 @@ __all__ = [
     "connect", "recv_line", "recv_all", "fetch_name", "pattern_bytes",
     "PatternStream", "TernError", "http_get", "cfg_head", "parallel_map",
     "wait_readable", "is_refused", "access_log", "ACCESS_RE",
+    "HttpBackend", "HttpRequest", "Nginx", "HttpReader", "http_raw", "http_access_log",
+    "HTTP_ACCESS_RE", "cfg_http", "find_nginx",
 ]
 
 TERN_BIN = os.environ.get("TERN_BIN", "")
@@ -428,6 +438,14 @@ class Tern:
 
     def threads(self):
         return self._status_field("Threads")
+
+    def sanitized(self):
+        """True when the running binary is built with AddressSanitizer or
+        ThreadSanitizer (its memory figures then include redzones,
+        quarantine or shadow memory)."""
+        with open("/proc/%d/maps" % self.pid) as f:
+            maps = f.read()
+        return "libasan" in maps or "libtsan" in maps
 
     # -- admin API
     def admin_get(self, path, timeout=5.0):
@@ -1000,3 +1018,483 @@ def access_log(text, frontend=None):
         if frontend is None or d["frontend"] == frontend:
             out.append(d)
     return out
+
+
+# --------------------------------------------------------------------------
+# mode http: backends, raw clients, access log
+
+
+class _Reader:
+    """Buffered reads off a socket: lines, exact lengths, up to a marker."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = bytearray()
+
+    def _fill(self):
+        d = self.sock.recv(65536)
+        if not d:
+            raise EOFError("peer closed")
+        self.buf += d
+
+    def until(self, marker, limit=1 << 20):
+        while True:
+            i = self.buf.find(marker)
+            if i >= 0:
+                out = bytes(self.buf[:i + len(marker)])
+                del self.buf[:i + len(marker)]
+                return out
+            if len(self.buf) > limit:
+                raise ValueError("no %r within %d bytes" % (marker, limit))
+            self._fill()
+
+    def exact(self, n, sink=None):
+        """n bytes; returned, or passed to sink(chunk) when given."""
+        out = bytearray()
+        while n > 0:
+            if not self.buf:
+                self._fill()
+            k = min(n, len(self.buf))
+            chunk = bytes(self.buf[:k])
+            del self.buf[:k]
+            n -= k
+            if sink:
+                sink(chunk)
+            else:
+                out += chunk
+        return bytes(out)
+
+    def rest(self, sink=None):
+        """Everything until EOF."""
+        out = bytearray(self.buf)
+        self.buf.clear()
+        while True:
+            d = self.sock.recv(65536)
+            if not d:
+                break
+            if sink:
+                sink(d)
+            else:
+                out += d
+        if sink and out:
+            sink(bytes(out))
+            return b""
+        return bytes(out)
+
+
+def _parse_head(head):
+    lines = head.decode("latin-1").split("\r\n")
+    start = lines[0]
+    headers = []
+    for ln in lines[1:]:
+        if not ln:
+            continue
+        k, _, v = ln.partition(":")
+        headers.append((k, v.strip(" \t")))
+    return start, headers
+
+
+def _hget(headers, name, default=None):
+    for k, v in headers:
+        if k.lower() == name.lower():
+            return v
+    return default
+
+
+def _read_body(r, headers, sink=None, allow_close=False):
+    """Reads a body framed by headers; returns (body, trailers)."""
+    te = _hget(headers, "transfer-encoding")
+    if te and te.lower().endswith("chunked"):
+        out = bytearray()
+        while True:
+            line = r.until(b"\r\n").decode("latin-1").strip()
+            size = int(line.split(";")[0], 16)
+            if size == 0:
+                break
+            data = r.exact(size, sink)
+            if not sink:
+                out += data
+            r.exact(2)
+        trailers = []
+        while True:
+            line = r.until(b"\r\n")
+            if line == b"\r\n":
+                break
+            k, _, v = line.decode("latin-1").partition(":")
+            trailers.append((k, v.strip()))
+        return bytes(out), trailers
+    cl = _hget(headers, "content-length")
+    if cl is not None:
+        return r.exact(int(cl), sink), []
+    if allow_close:
+        return r.rest(sink), []
+    return b"", []
+
+
+class HttpRequest:
+    """One request as HttpBackend received it."""
+
+    def __init__(self, method, target, version, headers, conn):
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers          # [(name, value)] in order
+        self.conn = conn                # index of the connection (accept order)
+        self.body = b""
+        self.body_len = 0
+        self.body_sha = hashlib.sha256().hexdigest()
+        self.trailers = []
+
+    def header(self, name, default=None):
+        return _hget(self.headers, name, default)
+
+    def header_all(self, name):
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def __repr__(self):
+        return "<%s %s %s conn=%d>" % (self.method, self.target, self.version, self.conn)
+
+
+class HttpBackend(TcpServer):
+    """An HTTP/1.1 backend. Keeps connections alive unless the request says
+    close (or is HTTP/1.0 without keep-alive); decodes Content-Length and
+    chunked bodies (recording trailers); answers Expect: 100-continue with
+    a 100 first (unless send_100=False). `requests` records every request
+    (HttpRequest) in arrival order; `accepted` counts connections.
+
+    Answers by path (query ignored):
+      /echo           the request body, Content-Length
+      /sink           the body hashed, "<len> <sha256>" (body not kept)
+      /big/<n>        n pattern bytes, Content-Length, streamed
+      /chunked/<n>    n pattern bytes in 1000-byte chunks, trailer X-Sum
+      /status/<code>  that status; no body for 1xx/204/304 or HEAD
+      /headers        the request's fields, one "name: value" a line
+      /slow/<ms>      200 after <ms> milliseconds
+      /close          closes the connection without answering
+      /reset          resets the connection without answering
+      /garbage        an invalid response
+      /junkafter      a valid response followed by stray bytes
+      anything else   200 "<name> <method> <target>\\n"
+    `hook(req)` may return raw response bytes (sent as they are), a tuple
+    (bytes, "close") to send them and close, "close", or None (default
+    behaviour)."""
+
+    def __init__(self, name="b", send_100=True, hook=None, keep_body=True, **kw):
+        self.name = name
+        self.send_100 = send_100
+        self.hook = hook
+        self.keep_body = keep_body
+        self.requests = []
+        self.conn_count = 0
+        super().__init__(**kw)
+
+    def handle(self, c, addr):
+        with self.lock:
+            conn = self.conn_count
+            self.conn_count += 1
+        r = _Reader(c)
+        while True:
+            try:
+                head = r.until(b"\r\n\r\n", limit=1 << 20)
+            except (EOFError, ValueError):
+                return
+            start, headers = _parse_head(head)
+            parts = start.split(" ")
+            if len(parts) != 3:
+                return
+            req = HttpRequest(parts[0], parts[1], parts[2], headers, conn)
+            with self.lock:
+                self.requests.append(req)
+            if (req.header("expect", "").lower() == "100-continue" and self.send_100
+                    and not req.target.startswith("/status/")):
+                c.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            path = req.target.split("?", 1)[0]
+            if path.startswith("/status/") and req.header("expect"):
+                # answer without reading the body (a server may)
+                code = int(path.split("/")[2])
+                c.sendall(b"HTTP/1.1 %d X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                          % code)
+                return
+            ps = PatternStream()
+            sink = ps.update if (path == "/sink" or not self.keep_body) else None
+            try:
+                body, req.trailers = _read_body(r, headers, sink)
+            except (EOFError, ValueError):
+                return
+            if sink:
+                req.body_len, req.body_sha = ps.n, ps.hexdigest()
+            else:
+                req.body = body
+                req.body_len = len(body)
+                req.body_sha = hashlib.sha256(body).hexdigest()
+            conn_hdr = (req.header("connection") or "").lower()
+            close = "close" in conn_hdr or (req.version == "HTTP/1.0"
+                                             and "keep-alive" not in conn_hdr)
+            out = self.hook(req) if self.hook else None
+            if out == "close":
+                return
+            if isinstance(out, tuple):
+                c.sendall(out[0])
+                return
+            if out is not None:
+                c.sendall(out)
+                if close:
+                    return
+                continue
+            if not self.respond(c, req, path, close):
+                return
+            if close:
+                return
+
+    def respond(self, c, req, path, close):
+        """Sends the default answer; False when the connection must end."""
+        ch = b"Connection: close\r\n" if close else b""
+        head_only = req.method == "HEAD"
+        if path == "/close":
+            return False
+        if path == "/reset":
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            return False
+        if path == "/garbage":
+            c.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+            return False
+        if path == "/echo":
+            body = req.body
+        elif path == "/sink":
+            body = ("%d %s" % (req.body_len, req.body_sha)).encode()
+        elif path.startswith("/big/"):
+            n = int(path.split("/")[2])
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n" % (n, ch))
+            if not head_only:
+                off = 0
+                while off < n:
+                    k = min(1 << 20, n - off)
+                    c.sendall(pattern_bytes(k, off))
+                    off += k
+            return True
+        elif path.startswith("/chunked/"):
+            n = int(path.split("/")[2])
+            c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n%s\r\n"
+                      % ch)
+            if head_only:
+                return True
+            data = pattern_bytes(n)
+            out = bytearray()
+            for i in range(0, n, 1000):
+                part = data[i:i + 1000]
+                out += b"%x\r\n" % len(part) + part + b"\r\n"
+                if len(out) > 1 << 20:
+                    c.sendall(out)
+                    out = bytearray()
+            out += b"0\r\nX-Sum: %s\r\n\r\n" % hashlib.sha256(data).hexdigest().encode()
+            c.sendall(out)
+            return True
+        elif path.startswith("/status/"):
+            code = int(path.split("/")[2])
+            if code in (204, 304) or code < 200:
+                c.sendall(b"HTTP/1.1 %d X\r\n%s\r\n" % (code, ch))
+                return True
+            body = b"status %d\n" % code
+            c.sendall(b"HTTP/1.1 %d X\r\nContent-Length: %d\r\n%s\r\n" % (code, len(body), ch)
+                      + (b"" if head_only else body))
+            return True
+        elif path == "/headers":
+            body = "".join("%s: %s\n" % kv for kv in req.headers).encode("latin-1")
+        elif path.startswith("/slow/"):
+            time.sleep(int(path.split("/")[2]) / 1000.0)  # behaviour, not synchronisation
+            body = b"slow\n"
+        elif path == "/junkafter":
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcJUNK")
+            return True
+        else:
+            body = ("%s %s %s\n" % (self.name, req.method, req.target)).encode()
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n" % (len(body), ch)
+                  + (b"" if head_only else body))
+        return True
+
+    def seen(self):
+        """Targets of the requests received so far."""
+        with self.lock:
+            return [q.target for q in self.requests]
+
+
+class HttpReader:
+    """Reads responses off a raw client socket, in order (pipelining)."""
+
+    def __init__(self, sock):
+        self.r = _Reader(sock)
+
+    def response(self, method="GET", sink=None):
+        """(status, headers [(name, value)], body, trailers). Skips nothing:
+        interim (1xx) responses are returned like others."""
+        head = self.r.until(b"\r\n\r\n")
+        start, headers = _parse_head(head)
+        status = int(start.split(" ")[1])
+        if method == "HEAD" or status in (204, 304) or status < 200:
+            return status, headers, b"", []
+        close = (_hget(headers, "connection") or "").lower() == "close"
+        body, trailers = _read_body(self.r, headers, sink, allow_close=close)
+        return status, headers, body, trailers
+
+
+def http_raw(port, data, timeout=5.0, host="127.0.0.1"):
+    """Sends `data` on a new connection and returns every byte received until
+    the peer closes (or `timeout` passes without a byte)."""
+    s = connect(port, host=host, timeout=timeout)
+    try:
+        s.sendall(data)
+        out = bytearray()
+        while True:
+            try:
+                d = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                break
+            if not d:
+                break
+            out += d
+        return bytes(out)
+    finally:
+        s.close()
+
+
+HTTP_ACCESS_RE = re.compile(
+    r"^(?P<client>\S+) \[(?P<date>[^\]]+)\] (?P<frontend>\S+) (?P<backend>\S+)/(?P<server>\S+) "
+    r"(?P<tr>-?\d+)/(?P<tw>-?\d+)/(?P<tc>-?\d+)/(?P<tr_srv>-?\d+)/(?P<ta>\d+) "
+    r"(?P<status>-?\d+) (?P<bytes>\d+) - - (?P<state>\S{4}) "
+    r"(?P<actconn>\d+)/(?P<feconn>\d+)/(?P<beconn>\d+)/(?P<srv_conn>\d+)/(?P<retries>\d+) "
+    r"(?P<srv_queue>\d+)/(?P<backend_queue>\d+) \"(?P<request>[^\"]*)\" reason=(?P<reason>\S+)$")
+
+
+def http_access_log(text, frontend=None):
+    """tern's HTTP access-log lines (HAProxy's httplog fields plus
+    reason=...) in `text`, parsed into dicts (numbers as int)."""
+    out = []
+    for line in text.splitlines():
+        m = HTTP_ACCESS_RE.match(line)
+        if not m:
+            continue
+        d = m.groupdict()
+        for k in ("tr", "tw", "tc", "tr_srv", "ta", "status", "bytes", "actconn", "feconn",
+                  "beconn", "srv_conn", "retries", "srv_queue", "backend_queue"):
+            d[k] = int(d[k])
+        if frontend is None or d["frontend"] == frontend:
+            out.append(d)
+    return out
+
+
+def cfg_http(nbthread=1, admin_port=None, global_extra=(), defaults_extra=(),
+             timeout_client="10s", timeout_server="10s", timeout_connect="2s"):
+    """cfg_head() for mode http."""
+    return cfg_head(nbthread, admin_port, global_extra, defaults_extra, timeout_client,
+                    timeout_server, timeout_connect).replace("    mode tcp\n",
+                                                             "    mode http\n")
+
+
+def find_nginx():
+    for p in (shutil.which("nginx"), "/usr/sbin/nginx", "/usr/bin/nginx"):
+        if p and os.access(p, os.X_OK):
+            return p
+    return None
+
+
+class Nginx:
+    """Debian's nginx (installed by bazel/setup.sh) on a free loopback port:
+    `locations` is the text of the server block. The access log records
+    "<connection id> <method> <uri> <status> <body bytes received>", so a
+    test can count the TCP connections tern opened (connections())."""
+
+    def __init__(self, locations='location / { return 200 "nginx $request_method $uri\\n"; }',
+                 port=None):
+        self.bin = find_nginx()
+        if not self.bin:
+            raise TernError("nginx is not installed (bash bazel/setup.sh installs nginx-light)")
+        self.port = port or free_port()
+        self.dir = tempfile.mkdtemp(prefix="tern-nginx-", dir=os.environ.get("TEST_TMPDIR"))
+        self.log = os.path.join(self.dir, "access.log")
+        # as root, nginx hands its temp dirs to "nobody", which a sandbox's
+        # user namespace may not map: keep them (and the workers) ours
+        user = ""
+        if os.geteuid() == 0:
+            import grp
+            import pwd
+            user = "user %s %s;" % (pwd.getpwuid(0).pw_name, grp.getgrgid(0).gr_name)
+        conf = """
+%(user)s
+worker_processes 1;
+daemon off;
+pid %(d)s/nginx.pid;
+error_log %(d)s/error.log;
+events { worker_connections 1024; }
+http {
+    log_format tern '$connection $request_method $uri $status $request_length';
+    access_log %(d)s/access.log tern;
+    client_body_temp_path %(d)s/body;
+    proxy_temp_path %(d)s/proxy;
+    fastcgi_temp_path %(d)s/fcgi;
+    uwsgi_temp_path %(d)s/uwsgi;
+    scgi_temp_path %(d)s/scgi;
+    keepalive_requests 100000;
+    keepalive_timeout 60s;
+    client_max_body_size 0;
+    server {
+        listen 127.0.0.1:%(port)d;
+        %(loc)s
+    }
+}
+""" % {"d": self.dir, "port": self.port, "loc": locations, "user": user}
+        self.conf = os.path.join(self.dir, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        self.errf = open(os.path.join(self.dir, "stderr.log"), "wb")
+        self.proc = subprocess.Popen([self.bin, "-p", self.dir, "-c", self.conf],
+                                     stdin=subprocess.DEVNULL, stdout=self.errf,
+                                     stderr=self.errf)
+
+        def up():
+            if self.proc.poll() is not None:
+                raise TernError("nginx exited: %s" % self._errors())
+            s = connect(self.port, timeout=1)
+            s.close()
+            return True
+        poll_until(up, timeout=10, desc="nginx listening")
+
+    def _errors(self):
+        out = ""
+        for name in ("stderr.log", "error.log"):
+            try:
+                with open(os.path.join(self.dir, name)) as f:
+                    out += f.read()[-2000:]
+            except OSError:
+                pass
+        return out
+
+    def entries(self):
+        """Access-log entries: [(connection id, method, uri, status)]."""
+        try:
+            with open(self.log) as f:
+                return [tuple(ln.split()[:4]) for ln in f if ln.strip()]
+        except OSError:
+            return []
+
+    def connections(self):
+        return {e[0] for e in self.entries()}
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.errf.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+        return False

@@ -697,8 +697,8 @@ static void test_err_unknown_keyword(void **state)
 static void test_err_unsupported_keyword(void **state)
 {
     only_error(BASE "    acl bad src 10.0.0.0/8\n", "t.cfg:9: acl: not supported by tern");
-    only_error(BASE "    option forwardfor\n", "t.cfg:9: option forwardfor: not supported by "
-                                              "tern (HTTP keywords arrive with mode http)");
+    only_error(BASE "    http-request deny\n",
+               "t.cfg:9: http-request: not supported by tern yet");
     only_error("global\n    daemon\n" BASE,
                "t.cfg:2: daemon: not supported: tern runs in the foreground");
     only_error(BASE "    timeout tunnel 1h\n", "t.cfg:9: timeout tunnel: not supported by tern");
@@ -903,9 +903,174 @@ static void test_err_frontend_without_bind_and_no_listener(void **state)
 
 static void test_err_mode_http(void **state)
 {
-    only_error("defaults\n    mode http\n" BASE,
-               "t.cfg:2: mode: mode http is not yet supported (only mode tcp for now)");
+    /* a frontend and its default backend must have the same mode */
+    only_error(BASE "    mode http\n", "t.cfg:3: default_backend: frontend 'f' is mode tcp "
+                                         "but backend 'b' is mode http (modes must match)");
     only_error(BASE "    mode udp\n", "t.cfg:9: mode: unknown mode 'udp' (expected tcp or http)");
+}
+
+/* ---- mode http keywords ------------------------------------------------------- */
+
+#define HFE                                                                                \
+    "defaults\n"                   /* 1 */                                                \
+    "    mode http\n"              /* 2 */                                                \
+    "    timeout connect 1s\n"     /* 3 */                                                \
+    "    timeout client 1s\n"      /* 4 */                                                \
+    "    timeout server 1s\n"      /* 5 */                                                \
+    "frontend f\n"                 /* 6 */                                                \
+    "    bind 127.0.0.1:1\n"       /* 7 */                                                \
+    "    default_backend b\n"      /* 8 */
+#define HBE                                                                                \
+    "backend b\n"                  /* 9 */                                                \
+    "    server s 127.0.0.1:2\n"   /* 10 */
+
+static void test_http_defaults(void **state)
+{
+    struct snapshot *s = parse_ok(HFE HBE);
+    struct listener *l = s->listeners[0];
+    struct cluster *c = s->clusters[0];
+
+    assert_int_equal(l->mode, PROXY_MODE_HTTP);
+    assert_int_equal(c->mode, PROXY_MODE_HTTP);
+    assert_int_equal(l->timeout_http_request_ms, 0);
+    assert_int_equal(l->timeout_http_keep_alive_ms, 0);
+    assert_int_equal(l->http_mode, HTTP_CONN_KEEP_ALIVE);
+    assert_int_equal(c->http_mode, HTTP_CONN_KEEP_ALIVE);
+    assert_int_equal(c->http_reuse, HTTP_REUSE_SAFE);
+    assert_false(l->forwardfor.enabled);
+    assert_false(l->error_header);
+    assert_null(l->request_id_header);
+    assert_int_equal(s->global.http_maxhdr, 101);
+    assert_int_equal(c->endpoints[0]->pool_max_conn, -1);
+    assert_int_equal(c->endpoints[0]->pool_purge_delay_ms, 5000);
+    snapshot_unref(s);
+}
+
+static void test_http_keywords(void **state)
+{
+    struct snapshot *s = parse_ok(
+        "global\n    tune.http.maxhdr 50\n" HFE
+        "    timeout http-request 5s\n"
+        "    timeout http-keep-alive 2s\n"
+        "    option forwardfor except 10.0.0.0/8 header X-Client if-none\n"
+        "    option http-server-close\n"
+        "    option tern-error-header\n"
+        "    option tern-request-id\n"
+        "    option httplog\n" HBE
+        "    http-reuse always\n"
+        "    option httpclose\n"
+        "    option forwardfor\n"
+        "    default-server pool-max-conn 7 pool-purge-delay 1s\n"
+        "    server s2 127.0.0.1:3\n"
+        "    server s3 127.0.0.1:4 pool-max-conn -1 pool-purge-delay 0\n");
+    struct listener *l = s->listeners[0];
+    struct cluster *c = s->clusters[0];
+    const struct sockaddr_in *net = (const struct sockaddr_in *)&l->forwardfor.except_net;
+
+    assert_int_equal(s->global.http_maxhdr, 50);
+    assert_int_equal(l->timeout_http_request_ms, 5000);
+    assert_int_equal(l->timeout_http_keep_alive_ms, 2000);
+    assert_true(l->forwardfor.enabled);
+    assert_true(l->forwardfor.if_none);
+    assert_true(l->forwardfor.has_except);
+    assert_int_equal(l->forwardfor.except_prefix, 8);
+    assert_int_equal(net->sin_family, AF_INET);
+    assert_int_equal(ntohl(net->sin_addr.s_addr), 0x0a000000);
+    assert_string_equal(l->forwardfor.header, "X-Client");
+    assert_int_equal(l->http_mode, HTTP_CONN_SERVER_CLOSE);
+    assert_true(l->error_header);
+    assert_string_equal(l->request_id_header, "X-Request-Id");
+    assert_int_equal(c->http_reuse, HTTP_REUSE_ALWAYS);
+    assert_int_equal(c->http_mode, HTTP_CONN_CLOSE);
+    assert_true(c->forwardfor.enabled);
+    assert_null(c->forwardfor.header);
+    assert_false(c->forwardfor.has_except);
+    assert_int_equal(c->endpoints[0]->pool_max_conn, -1); /* before default-server */
+    assert_int_equal(c->endpoints[1]->pool_max_conn, 7);
+    assert_int_equal(c->endpoints[1]->pool_purge_delay_ms, 1000);
+    assert_int_equal(c->endpoints[2]->pool_max_conn, -1);
+    assert_int_equal(c->endpoints[2]->pool_purge_delay_ms, 0);
+    snapshot_unref(s);
+
+    /* no option ... undoes, the last mode wins, a named request id header */
+    s = parse_ok(HFE "    option httpclose\n    no option httpclose\n"
+                     "    option tern-request-id X-Trace\n    option forwardfor\n"
+                     "    no option forwardfor\n"
+                     "    option forwardfor except 2001:db8::/32\n" HBE
+                     "    option http-server-close\n    option http-keep-alive\n"
+                     "    http-reuse never\n");
+    l = s->listeners[0];
+    c = s->clusters[0];
+    assert_int_equal(l->http_mode, HTTP_CONN_KEEP_ALIVE);
+    assert_string_equal(l->request_id_header, "X-Trace");
+    assert_true(l->forwardfor.enabled);
+    assert_int_equal(l->forwardfor.except_prefix, 32);
+    assert_int_equal(l->forwardfor.except_net.ss_family, AF_INET6);
+    assert_int_equal(c->http_mode, HTTP_CONN_KEEP_ALIVE);
+    assert_int_equal(c->http_reuse, HTTP_REUSE_NEVER);
+    snapshot_unref(s);
+
+    /* a netmask, as HAProxy also takes */
+    s = parse_ok(HFE "    option forwardfor except 192.168.0.0/255.255.0.0\n" HBE);
+    assert_int_equal(s->listeners[0]->forwardfor.except_prefix, 16);
+    snapshot_unref(s);
+}
+
+static void test_http_keyword_errors(void **state)
+{
+    only_error(HFE "    http-reuse sometimes\n" HBE,
+               "t.cfg:9: http-reuse: not allowed in a 'frontend' section (only in defaults, "
+               "backend, listen)");
+    only_error(HFE HBE "    http-reuse sometimes\n",
+               "t.cfg:11: http-reuse: unknown mode 'sometimes' (expected never, safe, "
+               "aggressive or always)");
+    only_error(HFE HBE "    http-reuse\n",
+               "t.cfg:11: http-reuse: missing argument (usage: http-reuse "
+               "never|safe|aggressive|always)");
+    only_error(HFE HBE "    timeout http-request 5s\n",
+               "t.cfg:11: timeout http-request: not allowed in a 'backend' section (only in "
+               "defaults, frontend, listen)");
+    only_error(HFE "    timeout http-keep-alive soon\n" HBE,
+               "t.cfg:9: timeout http-keep-alive: invalid time 'soon' (expected a number with "
+               "an optional unit us, ms, s, m, h or d; no unit means ms)");
+    only_error(HFE "    option forwardfor except\n" HBE,
+               "t.cfg:9: option forwardfor: missing value after 'except' (usage: option "
+               "forwardfor [except <network>] [header <name>] [if-none])");
+    only_error(HFE "    option forwardfor except 10.0.0.0/33\n" HBE,
+               "t.cfg:9: option forwardfor: invalid network '10.0.0.0/33' after 'except' "
+               "(expected <address>[/<prefix>])");
+    only_error(HFE "    option forwardfor header \"a b\"\n" HBE,
+               "t.cfg:9: option forwardfor: invalid header name 'a b'");
+    only_error(HFE "    option forwardfor always\n" HBE,
+               "t.cfg:9: option forwardfor: unknown argument 'always' (usage: option "
+               "forwardfor [except <network>] [header <name>] [if-none])");
+    only_error(HFE "    option httpclose now\n" HBE,
+               "t.cfg:9: option httpclose: unexpected extra argument 'now' (usage: option "
+               "httpclose )");
+    only_error(HFE "    option tern-request-id a:b\n" HBE,
+               "t.cfg:9: option tern-request-id: invalid header name 'a:b'");
+    only_error("global\n    tune.http.maxhdr 0\n" HFE HBE,
+               "t.cfg:2: tune.http.maxhdr: invalid header count '0' (expected an integer from "
+               "1 to 32767)");
+    only_error(HFE HBE "    server s2 127.0.0.1:3 pool-max-conn -2\n",
+               "t.cfg:11: server: invalid pool-max-conn '-2' (expected an integer from -1 to "
+               "2147483647)");
+    only_error(HFE HBE "    server s2 127.0.0.1:3 pool-purge-delay\n",
+               "t.cfg:11: server: missing value after 'pool-purge-delay'");
+    /* frontend http, backend tcp */
+    only_error(HFE "backend b\n    mode tcp\n    server s 127.0.0.1:2\n",
+               "t.cfg:8: default_backend: frontend 'f' is mode http but backend 'b' is mode "
+               "tcp (modes must match)");
+}
+
+static void test_http_keywords_in_tcp_mode_warn(void **state)
+{
+    struct snapshot *s = parse_ok(BASE "    option forwardfor\n    http-reuse always\n");
+    /* HAProxy warns and ignores them too: one warning per proxy */
+    assert_int_equal(D.nwarnings, 1);
+    assert_warning("t.cfg:9: option forwardfor: ignored: backend 'b' is mode tcp (this "
+                   "keyword needs mode http)");
+    snapshot_unref(s);
 }
 
 static void test_err_syntax(void **state)
@@ -1025,6 +1190,10 @@ int main(void)
         cmocka_unit_test(test_err_frontend_without_bind_and_no_listener),
         cmocka_unit_test(test_err_mode_http),
         cmocka_unit_test(test_err_syntax),
+        cmocka_unit_test(test_http_defaults),
+        cmocka_unit_test(test_http_keywords),
+        cmocka_unit_test(test_http_keyword_errors),
+        cmocka_unit_test(test_http_keywords_in_tcp_mode_warn),
         cmocka_unit_test(test_err_from_defaults),
         cmocka_unit_test(test_all_errors_reported),
         cmocka_unit_test(test_messages_are_one_printable_line),

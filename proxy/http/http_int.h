@@ -1,0 +1,311 @@
+/*
+ * http_int.h: the types and internal functions of mode http, shared by the
+ * files of proxy/http/ (not an API: the worker sees only http.h).
+ *
+ *   h1_conn.c      downstream HTTP/1.1 connection: client socket, request
+ *                  heads, keep-alive, pipelining, timeouts, the run loop
+ *   stream.c       one request/response exchange: arena, messages, the
+ *                  filter-chain runner and the filter API, local replies,
+ *                  the access log and counters
+ *   router.c       the last filter: route selection, load balancing,
+ *                  queue, connect retries, request head serialization
+ *   upstream_h1.c  upstream HTTP/1.1 connections: connect, send the request,
+ *                  receive the response; the per-worker idle pool
+ *   http_reuse.c   http-reuse: which idle connection may carry a request
+ *
+ * Ownership: a client connection (struct h1_conn) owns at most one stream
+ * at a time (requests are answered in order; pipelined ones wait in its
+ * input buffer). The stream owns its arena, the request head buffer and,
+ * while it runs, the upstream connection it uses (struct up_conn). An idle
+ * upstream connection belongs to its endpoint's per-worker idle list; the
+ * client connection that used it last remembers it (`owned`) for http-reuse.
+ *
+ * Thread: everything here belongs to one worker.
+ */
+#ifndef TERN_HTTP_INT_H
+#define TERN_HTTP_INT_H
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "filters/filter.h"
+#include "proxy/codec/h1.h"
+#include "proxy/core/arena.h"
+#include "proxy/core/buf.h"
+#include "proxy/http/http_msg.h"
+#include "proxy/http/http_reason.h"
+#include "proxy/http/http_reuse.h"
+#include "proxy/worker/upstream.h"
+#include "proxy/worker/worker_types.h"
+
+/* Arena bytes inside the stream: both heads' field arrays and the usual
+ * rewrites fit, so a normal request allocates nothing but the stream. */
+#define STREAM_ARENA_INLINE 4096
+/* Streams kept per worker for reuse (each a few KiB). */
+#define STREAM_CACHE_MAX 64
+/* Fields added to a message beyond what arrived before its array grows. */
+#define HTTP_SPARE_HDRS 8
+/* Bytes moved per run of a connection before it yields to the others. */
+#define HTTP_RUN_BUDGET (256 * 1024)
+/* Lingering close: after a reply that ends the connection, unread request
+ * bytes are drained for at most this long (or this many bytes) so that the
+ * kernel does not answer them with a RST that destroys the reply. */
+#define HTTP_LINGER_MS 1000
+#define HTTP_LINGER_BYTES (1024 * 1024)
+
+struct stream;
+struct up_conn;
+
+/* Per-worker state of mode http (worker->http). */
+struct http_worker {
+    struct worker *w;
+    struct h1_conn *conns;       /* open client connections */
+    struct stream *free_streams; /* cache of freed streams */
+    uint32_t nfree_streams;
+    size_t stream_size;          /* sizeof(struct stream) + maxhdr header slots */
+    uint32_t maxhdr;
+    struct h1_limits lim;
+    uint32_t maxrewrite;         /* room kept in a buffer beyond the largest head */
+    uint32_t purge_period_ms;    /* smallest pool-purge-delay of the http clusters; 0: none */
+    uint64_t nidle;              /* idle upstream connections of this worker */
+    bool purge_armed;
+    struct event purge_ev;
+    /* access-log date of the current second ("29/Nov/2026:16:01:02") */
+    time_t log_sec;
+    char log_date[32];
+};
+
+/* ---- downstream connection ------------------------------------------------ */
+
+struct h1_conn {
+    struct h1_conn *prev, *next;  /* http_worker's list */
+    struct worker *w;
+    struct http_worker *hw;
+    struct worker_snap *ws;       /* snapshot pinned by the connection */
+    struct listener *l;
+    struct stream *s;             /* the exchange in progress; NULL while idle */
+    struct up_conn *owned;        /* the server connection it used last (http-reuse) */
+    struct buf *ibuf;             /* request bytes (head, body, pipelined requests) */
+    struct buf *obuf;             /* response head / local reply bytes to send */
+    int fd;
+    uint32_t nreq;                /* requests begun on this connection */
+    bool readable, writable, rdhup;
+    bool eof : 1;                 /* the client's FIN arrived */
+    bool closing : 1;             /* close once obuf is written (then linger) */
+    bool lingering : 1;           /* write side shut; draining input until EOF */
+    bool closed : 1;
+    bool draining : 1;            /* graceful stop: no keep-alive after this exchange */
+    bool in_run : 1;
+    bool rerun : 1;
+    uint64_t accept_ms;
+    uint64_t idle_since_ms;       /* end of the last exchange (keep-alive wait) */
+    uint64_t active_ms;           /* last client I/O */
+    uint64_t linger_until_ms;
+    uint64_t linger_bytes;
+    uint64_t timer_at_ms;         /* armed timer's deadline, 0 if none */
+    struct sockaddr_in6 peer;
+    struct event ev;              /* client fd: edge-triggered read+write */
+    struct event timer;
+};
+
+/* ---- upstream connection -------------------------------------------------- */
+
+struct up_conn {
+    struct up_conn *prev, *next;  /* endpoint's idle list (this worker's slot) */
+    struct worker *w;
+    struct http_worker *hw;
+    struct endpoint *ep;
+    struct stream *s;             /* the stream using it; NULL while idle */
+    struct h1_conn *owner;        /* the client connection that used it last; owner->owned
+                                   * == this, always (upstream_h1.c: own, disown) */
+    struct buf *ibuf;             /* response bytes */
+    int fd;
+    uint32_t nreqs;               /* exchanges completed on it */
+    bool readable, writable, rdhup;
+    bool connected : 1;
+    bool idle : 1;                /* in the idle list */
+    bool private_ : 1;            /* http-reuse never: only its owner may reuse it */
+    bool closed : 1;
+    uint64_t idle_since_ms;
+    uint64_t active_ms;           /* last I/O while a stream uses it */
+    struct event ev;
+};
+
+/* ---- stream ----------------------------------------------------------------- */
+
+enum stream_state {
+    ST_HEAD = 0,     /* receiving the request head */
+    ST_ROUTING,      /* the request filters run (or one holds the head) */
+    ST_QUEUED,       /* waiting for an endpoint slot */
+    ST_TURNAROUND,   /* pause before connecting again to the same endpoint */
+    ST_CONNECTING,   /* a new upstream connection is being set up */
+    ST_EXCHANGE,     /* request going up, response coming down */
+    ST_REPLY,        /* a local reply is being written */
+    ST_DONE,
+};
+
+/* One filter instance's handle on the stream (filters/filter.h). */
+struct filter_stream {
+    struct stream *s;
+    const struct http_filter_ops *ops;
+    const void *cfg;
+    void *state;
+    uint32_t idx;
+    bool saw : 1;                 /* a hook ran: stream_done is owed */
+};
+
+struct stream {
+    struct stream *next_free;
+    struct h1_conn *cc;
+    struct up_conn *uc;
+    struct upstream_req up;       /* cluster, endpoint, slot, queue, retries */
+    enum stream_state st;
+    int reason;                   /* tern_reason or HTTP_R_* */
+    char fail_phase;              /* HAProxy's session state letter when it failed */
+    uint16_t status;              /* sent to the client, 0 if none */
+    bool head_ok;                 /* a complete request head was parsed */
+    bool head_consumed;           /* its bytes left the client buffer (serialized) */
+    bool req_send_dead;           /* the server stopped taking the request body */
+
+    /* request */
+    struct h1_msg h1;             /* request head parse, then each response head */
+    struct http_msg req;
+    struct buf *req_head;         /* serialized request head (kept for a resend) */
+    uint32_t req_head_sent;       /* bytes of it written upstream */
+    uint8_t req_body;             /* enum h1_body */
+    uint64_t req_left;            /* H1_BODY_LENGTH: body bytes not yet forwarded */
+    struct h1_chunked req_chunk;
+    uint32_t req_fwd;             /* validated body bytes at the head of cc->ibuf */
+    bool req_done : 1;            /* whole body received and validated */
+    bool req_body_started : 1;    /* a body byte went upstream (no resend possible) */
+    bool client_keep : 1;         /* the client connection persists after this stream */
+    bool server_close : 1;        /* ask the server to close (server-close modes) */
+    bool expect_100 : 1;
+    bool reused : 1;              /* uc was used before this request */
+    bool reuse_retried : 1;       /* already resent once after a reused connection closed */
+    bool granted : 1;             /* out of the queue with a slot: go on */
+    bool resp_head : 1;           /* final response head forwarded */
+    bool resp_done : 1;           /* whole response body received */
+    bool resp_held : 1;           /* a response filter holds the head */
+    bool abort_client : 1;        /* close the client connection when the stream ends */
+
+    /* response */
+    uint8_t resp_body;            /* enum h1_body */
+    uint64_t resp_left;
+    struct h1_chunked resp_chunk;
+    uint32_t resp_fwd;            /* validated body bytes at the head of uc->ibuf */
+    uint32_t resp_got;            /* response bytes received on this attempt */
+    struct http_msg resp;
+
+    /* filter chain (router last) */
+    struct filter_stream *fs;
+    uint32_t nfilters;
+    uint32_t req_next;            /* next filter for the request headers event */
+    uint32_t resp_next;           /* next filter (counting down) for the response head */
+
+    /* timing (worker loop ms) */
+    uint64_t t_start;             /* first byte of the request (accept for the first) */
+    uint64_t t_head;              /* head complete */
+    uint64_t t_connect_start;
+    int64_t t_connect;            /* connect time, -1 if none */
+    uint64_t t_sent;              /* request head written upstream */
+    uint64_t t_resp;              /* response head received */
+    uint64_t deadline_ms;         /* queue / turnaround / connect deadline */
+    uint64_t start_us;            /* wall clock of t_start, for the log date */
+    uint64_t bytes_in;            /* request bytes received */
+    uint64_t bytes_out;           /* response bytes sent */
+
+    struct filter_stream_info info; /* filled for filter_info and stream_done */
+    struct http_hdr *reply_hdrs;  /* filter_reply_header() before a local reply */
+    uint32_t nreply_hdrs;
+    uint32_t reply_cap;
+    struct arena arena;
+    unsigned char arena_mem[STREAM_ARENA_INLINE];
+    struct h1_header hdrs[];      /* hw->maxhdr slots for the codec */
+};
+
+/* ---- h1_conn.c ---------------------------------------------------------------- */
+
+/* Runs the connection: moves every byte that can move, advances its stream,
+ * re-arms its timer. Safe to call from any callback (re-entry is deferred). */
+void h1c_run(struct h1_conn *cc);
+/* Schedules a run on the next loop turn (no recursion). */
+void h1c_kick(struct h1_conn *cc);
+/* Closes at once (RST-free only if nothing is unread); frees on the next
+ * loop turn. Ends the stream first when there is one. */
+void h1c_close(struct h1_conn *cc, int reason);
+
+/* ---- stream.c ----------------------------------------------------------------- */
+
+struct stream *stream_new(struct h1_conn *cc);
+/* The request head is complete and converted: run the request filters. */
+void stream_request_head(struct stream *s);
+/* A final response head is in s->resp: run the response filters, then
+ * forward it (write it into the client's output, decide keep-alive). */
+void stream_response_head(struct stream *s);
+/* The client connection must end with this stream (after the response):
+ * the request body cannot be skipped, the peer asked, tern is stopping. */
+void stream_abort(struct stream *s, int reason);
+/* Records why the stream failed (the first reason wins). */
+void stream_fail(struct stream *s, int reason);
+/*
+ * Ends the exchange with a local reply: status from the reason (or
+ * `status` when not 0), `close`: the client connection ends after it. Any
+ * upstream connection is closed, the slot released.
+ */
+void stream_local_reply(struct stream *s, int reason, uint16_t status, bool close);
+/* The exchange is over (response sent, or abandoned): log, count, release
+ * everything, detach from the client connection and free. */
+void stream_end(struct stream *s);
+/* Frees the per-worker stream cache. */
+void stream_cache_free(struct http_worker *hw);
+/* Listener counters. */
+struct listener_stats *stream_lst(const struct stream *s);
+
+/* ---- router.c ----------------------------------------------------------------- */
+
+extern const struct http_filter_ops router_filter_ops;
+/* The cluster a request goes to: today the listener's default backend; the
+ * hook ACL-based content switching (use_backend) will replace. */
+struct cluster *route_select(struct stream *s);
+/* Connection attempt outcomes, from upstream_h1.c. */
+void router_connected(struct stream *s);
+void router_connect_failed(struct stream *s, bool timeout);
+/* A queued stream got its slot (checked by the run loop). */
+void router_proceed(struct stream *s);
+/* A reused connection closed before any response byte: send the request
+ * again on a new connection (the caller checked it may). */
+void router_resend(struct stream *s);
+/* The timer of a queued / turning-around / connecting stream fired. */
+void router_timeout(struct stream *s);
+
+/* ---- upstream_h1.c ------------------------------------------------------------ */
+
+/* An idle connection to s->up.ep that http-reuse lets s use, taken out of
+ * the pool and attached to s; NULL when none. */
+struct up_conn *upstream_take_idle(struct stream *s);
+/* Starts a new connection to s->up.ep for s; NULL when the socket could not
+ * even be created (a failed attempt). */
+struct up_conn *upstream_connect(struct stream *s);
+/* Moves what can move between s's client buffer, s->uc and s's response
+ * state; returns true when something progressed. */
+bool upstream_step(struct stream *s);
+/* The stream is done with uc: back to the idle pool when `keep` (and the
+ * pool has room), else closed. */
+void upstream_release_conn(struct up_conn *uc, struct h1_conn *owner, bool keep);
+/* Closes uc (whatever its state); freed on the next loop turn. */
+void upstream_close(struct up_conn *uc);
+/* The client connection goes away: forget it as owner (close private ones). */
+void upstream_forget_owner(struct h1_conn *cc);
+/* Closes every idle connection of the worker. */
+void upstream_close_idle(struct http_worker *hw);
+/* Periodic purge of idle connections (pool-purge-delay). */
+void upstream_purge_cb(evutil_socket_t fd, short what, void *arg);
+/* The client wrote n response-body bytes taken from uc->ibuf. */
+void upstream_resp_consumed(struct stream *s, size_t n);
+
+#endif /* TERN_HTTP_INT_H */

@@ -1,0 +1,328 @@
+/*
+ * router.c: the last filter of every chain. It chooses the cluster
+ * (route_select), finishes the request head (X-Forwarded-For, request id,
+ * hop-by-hop fields, this hop's Connection field) and serializes it, then
+ * gets the request an upstream connection:
+ *
+ *   pick (lb) --> slot --> idle connection http-reuse allows --> EXCHANGE
+ *     |  all endpoints full                  |  none
+ *     v                                      v
+ *   QUEUED (timeout queue) --granted-->   CONNECTING (timeout connect)
+ *                                            |  failed, retries left
+ *                                            v
+ *                     TURNAROUND (same endpoint after min(connect, 1s)),
+ *                     at once after a timeout, or a new pick (redispatch)
+ *
+ * The pick / slot / queue / retry rules are mode tcp's (worker/upstream.c):
+ * a server's `maxconn` counts requests being served, as in HAProxy.
+ * Failures end in a local reply with their reason: no_healthy_upstream,
+ * queue_full, queue_timeout (503), connect_failure, connect_timeout (503).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "proxy/core/util.h"
+#include "proxy/http/http_h1.h"
+#include "proxy/http/http_int.h"
+
+static struct stream *of_req(struct upstream_req *r)
+{
+    return (struct stream *)((char *)r - offsetof(struct stream, up));
+}
+
+static uint64_t now_ms(const struct stream *s)
+{
+    return worker_now_ms(s->cc->w);
+}
+
+/*
+ * The cluster this request goes to. Today: the listener's default backend.
+ * Content switching (use_backend with ACL conditions, xDS route tables)
+ * replaces this function: it may read s->req and the client address.
+ */
+struct cluster *route_select(struct stream *s)
+{
+    return s->cc->l->default_cluster;
+}
+
+/* ---- request head finishing -------------------------------------------------- */
+
+static bool in_net(const struct sockaddr_in6 *peer, const struct http_forwardfor *ff)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)peer;
+    const unsigned char *a, *n;
+    unsigned bits = ff->except_prefix, full, rest;
+
+    if (sa->sa_family != ff->except_net.ss_family)
+        return false;
+    if (sa->sa_family == AF_INET) {
+        a = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+        n = (const unsigned char *)&((const struct sockaddr_in *)&ff->except_net)->sin_addr;
+    } else {
+        a = (const unsigned char *)&peer->sin6_addr;
+        n = (const unsigned char *)&((const struct sockaddr_in6 *)&ff->except_net)->sin6_addr;
+    }
+    full = bits / 8;
+    rest = bits % 8;
+    if (memcmp(a, n, full) != 0)
+        return false;
+    if (rest) {
+        unsigned char mask = (unsigned char)(0xff << (8 - rest));
+        if ((a[full] & mask) != (n[full] & mask))
+            return false;
+    }
+    return true;
+}
+
+/* option forwardfor: the backend's setting when it has one, else the
+ * frontend's. HAProxy appends a new field line with the client's address. */
+static int add_forwardfor(struct stream *s, uint32_t maxhdr)
+{
+    const struct http_forwardfor *ff =
+        s->up.c && s->up.c->forwardfor.enabled ? &s->up.c->forwardfor : &s->cc->l->forwardfor;
+    const char *name;
+    char addr[80], *p;
+
+    if (!ff->enabled)
+        return 0;
+    if (ff->has_except && in_net(&s->cc->peer, ff))
+        return 0;
+    name = ff->header ? ff->header : "X-Forwarded-For";
+    if (ff->if_none && http_msg_find(&s->req, name, strlen(name), 0) >= 0)
+        return 0;
+    tern_format_addr((const struct sockaddr *)&s->cc->peer, addr, sizeof(addr));
+    /* the address without its port (and without the brackets of IPv6) */
+    p = strrchr(addr, ':');
+    if (p)
+        *p = 0;
+    p = addr;
+    if (*p == '[') {
+        p++;
+        p[strlen(p) - 1] = 0;
+    }
+    return http_msg_add(&s->req, name, strlen(name), p, strlen(p), maxhdr);
+}
+
+/* option tern-request-id: a random version-4 UUID when the request has none. */
+static int add_request_id(struct stream *s, uint32_t maxhdr)
+{
+    const char *name = s->cc->l->request_id_header;
+    uint64_t a, b;
+    char id[40];
+
+    if (!name || http_msg_find(&s->req, name, strlen(name), 0) >= 0)
+        return 0;
+    a = tern_rand_next(&s->cc->w->rng);
+    b = tern_rand_next(&s->cc->w->rng);
+    snprintf(id, sizeof(id), "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32),
+             (unsigned)(a >> 16) & 0xffff, (unsigned)a & 0xfff,
+             (unsigned)(0x8000 | ((b >> 48) & 0x3fff)), (unsigned long long)(b & 0xffffffffffffULL));
+    return http_msg_add(&s->req, name, strlen(name), id, strlen(id), maxhdr);
+}
+
+static enum http_conn_mode conn_mode(const struct stream *s)
+{
+    enum http_conn_mode m = s->cc->l->http_mode;
+    if (s->up.c->http_mode > m)
+        m = s->up.c->http_mode;
+    return m;
+}
+
+/* ---- upstream ------------------------------------------------------------------ */
+
+static void router_pick(struct stream *s, const struct endpoint *avoid);
+
+static void router_connect(struct stream *s)
+{
+    uint64_t now = now_ms(s);
+    uint32_t tc = s->up.c->timeout_connect_ms;
+
+    s->st = ST_CONNECTING;
+    s->t_connect_start = now;
+    s->deadline_ms = tc ? now + tc : 0;
+    if (!upstream_connect(s))
+        router_connect_failed(s, false);
+}
+
+static void router_attach(struct stream *s)
+{
+    if (upstream_take_idle(s)) {
+        struct cluster_stats *cs = &s->up.c->stats[s->cc->w->id];
+        s->st = ST_EXCHANGE;
+        s->reused = true;
+        s->t_connect = 0;
+        s->deadline_ms = 0;
+        counter_add(&cs->http_conn_reuses, 1);
+        return;
+    }
+    router_connect(s);
+}
+
+static void router_pick(struct stream *s, const struct endpoint *avoid)
+{
+    uint32_t tq;
+
+    switch (upstream_pick(&s->up, avoid)) {
+    case UPSTREAM_PICKED:
+        router_attach(s);
+        return;
+    case UPSTREAM_QUEUED:
+        s->st = ST_QUEUED;
+        tq = upstream_queue_timeout_ms(s->up.c);
+        s->deadline_ms = tq ? s->up.queue_start_ms + tq : 0;
+        return;
+    case UPSTREAM_NO_SERVER:
+        stream_local_reply(s, TERN_R_NO_HEALTHY_UPSTREAM, 0, false);
+        return;
+    case UPSTREAM_QUEUE_FULL:
+        stream_local_reply(s, TERN_R_QUEUE_FULL, 0, false);
+        return;
+    }
+}
+
+static void router_granted(struct upstream_req *r)
+{
+    struct stream *s = of_req(r);
+
+    /* Not from here: the caller may be another connection's callback.
+     * The run loop of this stream's connection goes on (router_proceed). */
+    s->granted = true;
+    s->deadline_ms = 0; /* no queue timeout once out of the queue */
+    h1c_kick(s->cc);
+}
+
+void router_proceed(struct stream *s)
+{
+    s->granted = false;
+    s->deadline_ms = 0;
+    router_attach(s);
+}
+
+void router_connected(struct stream *s)
+{
+    s->t_connect = (int64_t)(now_ms(s) - s->t_connect_start);
+    s->st = ST_EXCHANGE;
+    s->deadline_ms = 0;
+}
+
+void router_connect_failed(struct stream *s, bool timeout)
+{
+    struct endpoint *ep = s->up.ep;
+    uint32_t pause = 0;
+
+    if (s->uc) {
+        upstream_close(s->uc);
+        s->uc = NULL;
+    }
+    switch (upstream_connect_failed(&s->up, timeout, &pause)) {
+    case UPSTREAM_GIVE_UP:
+        stream_local_reply(s, timeout ? TERN_R_CONNECT_TIMEOUT : TERN_R_CONNECT_FAILURE, 0,
+                           false);
+        return;
+    case UPSTREAM_REDISPATCH:
+        router_pick(s, ep);
+        return;
+    case UPSTREAM_RETRY_NOW:
+        router_connect(s);
+        return;
+    case UPSTREAM_RETRY_LATER:
+        s->st = ST_TURNAROUND;
+        s->deadline_ms = now_ms(s) + pause;
+        return;
+    }
+}
+
+void router_resend(struct stream *s)
+{
+    s->req_head_sent = 0;
+    s->resp_got = 0;
+    s->reused = false;
+    h1_msg_init(&s->h1);
+    router_connect(s);
+}
+
+void router_timeout(struct stream *s)
+{
+    switch (s->st) {
+    case ST_QUEUED:
+        if (s->granted) {
+            router_proceed(s);
+            return;
+        }
+        upstream_unqueue(&s->up);
+        counter_add(&s->up.c->stats[s->cc->w->id].queue_timeouts, 1);
+        stream_local_reply(s, TERN_R_QUEUE_TIMEOUT, 0, false);
+        return;
+    case ST_TURNAROUND:
+        s->deadline_ms = 0;
+        if (upstream_retake(&s->up))
+            router_connect(s);
+        else
+            router_pick(s, NULL); /* the endpoint filled up meanwhile */
+        return;
+    case ST_CONNECTING:
+        router_connect_failed(s, true);
+        return;
+    default:
+        return;
+    }
+}
+
+/* ---- the filter ------------------------------------------------------------------ */
+
+static enum filter_status router_request_headers(struct filter_stream *fs, void *state,
+                                                 struct http_msg *req, bool end_stream)
+{
+    struct stream *s = fs->s;
+    struct h1_conn *cc = s->cc;
+    struct worker *w = cc->w;
+    struct cluster *c = route_select(s);
+    struct http_h1_conn_opts o;
+    struct cluster_stats *cs;
+    ssize_t n;
+
+    if (!c) {
+        stream_local_reply(s, TERN_R_NO_HEALTHY_UPSTREAM, 0, false);
+        return FILTER_CONTINUE;
+    }
+    upstream_req_init(&s->up, w, c, upstream_source_hash(&cc->peer), router_granted);
+    cs = &c->stats[w->id];
+    counter_add(&cs->conns_total, 1);
+    counter_add(&cs->http_requests, 1);
+    counter_add(&cs->cur_conns, 1);
+
+    if (add_forwardfor(s, cc->hw->maxhdr + HTTP_SPARE_HDRS) != 0 ||
+        add_request_id(s, cc->hw->maxhdr + HTTP_SPARE_HDRS) != 0) {
+        stream_local_reply(s, TERN_R_HEADERS_TOO_LARGE, 0, true);
+        return FILTER_CONTINUE;
+    }
+
+    /* The head as it goes upstream: the client's version (a 1.0 client must
+     * not get a chunked response), Connection: close in the server-close
+     * modes, keep-alive spelled out for 1.0. */
+    s->server_close = conn_mode(s) >= HTTP_CONN_SERVER_CLOSE;
+    o.version = req->version == 10 ? 10 : 11;
+    o.close = s->server_close;
+    o.keep_alive = !s->server_close && req->version == 10;
+    s->req_head = buf_get(&w->pool);
+    n = http_h1_write_request(req, s->req_head->data, s->req_head->size, &o);
+    if (n < 0) {
+        /* the rewritten head outgrew a buffer */
+        stream_local_reply(s, TERN_R_HEADERS_TOO_LARGE, 0, true);
+        return FILTER_CONTINUE;
+    }
+    s->req_head->len = (uint32_t)n;
+    s->req_head_sent = 0;
+    /* req now points into req_head: the client's buffer may move on */
+    buf_consume(cc->ibuf, s->h1.head_len);
+    s->head_consumed = true;
+    h1_msg_init(&s->h1); /* now for the response */
+
+    router_pick(s, NULL);
+    return FILTER_CONTINUE;
+}
+
+const struct http_filter_ops router_filter_ops = {
+    .name = "router",
+    .request_headers = router_request_headers,
+};

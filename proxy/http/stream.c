@@ -1,0 +1,683 @@
+/*
+ * stream.c: one HTTP request/response exchange on a client connection.
+ *
+ * A stream is created when the first byte of a request arrives (or when
+ * the first request of a connection times out before any byte, to answer
+ * 408) and lives until the last byte of its response is written, or until
+ * it is abandoned. It owns:
+ *   - an arena whose first STREAM_ARENA_INLINE bytes are inside the stream,
+ *     so the header arrays of both heads and the usual rewrites allocate
+ *     nothing; the stream itself comes from a per-worker cache;
+ *   - the request head (`req`, pointing into the client's input buffer
+ *     until the router serializes it, then into `req_head`) and the
+ *     response head (`resp`, valid until it is forwarded);
+ *   - the filter chain's per-stream state, and the router's upstream claim.
+ *
+ * The filter chain (filters/filter.h): request headers go through filters
+ * 0..n-1, the router being the last; response headers come back n-1..0. A
+ * hook that returns FILTER_STOP holds its event until filter_resume() (or a
+ * local reply). Today the chain is the router alone: the runner is general,
+ * filters will be inserted in front of it from the listener's chain.
+ * Implemented from the filter API: filter_config, filter_resume,
+ * filter_local_reply, filter_reply_header, filter_reset, filter_alloc,
+ * filter_info, filter_now_us, filter_worker, filter_nworkers. Not yet:
+ * the registry (filter_register/filter_find*), filter_buffer_request_body,
+ * filter_timer_*; body data and trailers are not delivered to filters
+ * (bodies are forwarded raw by the core), nor are local replies to response
+ * filters (see README "HTTP: not done yet").
+ *
+ * At the end: one access-log line in HAProxy's HTTP format, the counters
+ * (requests, responses per class, errors per reason), stream_done on every
+ * filter that saw the stream, everything released.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "proxy/core/util.h"
+#include "proxy/http/http_h1.h"
+#include "proxy/http/http_int.h"
+
+struct listener_stats *stream_lst(const struct stream *s)
+{
+    return &s->cc->l->stats[s->cc->w->id];
+}
+
+static uint64_t now_ms(const struct stream *s)
+{
+    return worker_now_ms(s->cc->w);
+}
+
+static uint64_t wall_us(struct worker *w)
+{
+    struct timeval tv;
+    event_base_gettimeofday_cached(w->base, &tv);
+    return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+/* ---- life cycle --------------------------------------------------------------- */
+
+struct stream *stream_new(struct h1_conn *cc)
+{
+    struct http_worker *hw = cc->hw;
+    struct stream *s = hw->free_streams;
+    struct buf *ib = cc->ibuf;
+
+    if (s) {
+        hw->free_streams = s->next_free;
+        hw->nfree_streams--;
+    } else {
+        s = tern_malloc(hw->stream_size);
+    }
+    memset(s, 0, offsetof(struct stream, arena_mem));
+    arena_init(&s->arena, s->arena_mem, sizeof(s->arena_mem));
+    h1_msg_init(&s->h1);
+    s->cc = cc;
+    s->st = ST_HEAD;
+    s->t_connect = -1;
+    cc->s = s;
+    cc->nreq++;
+    /* HAProxy's TR of a first request counts from the accept. */
+    s->t_start = cc->nreq == 1 ? cc->accept_ms : worker_now_ms(cc->w);
+    s->start_us = wall_us(cc->w) - (worker_now_ms(cc->w) - s->t_start) * 1000u;
+
+    /* The head's slices become pointers once it is complete: from here on
+     * the request starts at the buffer's first byte and nothing moves it
+     * (a buffer compacts only after bytes were consumed from its head). */
+    if (ib && ib->off) {
+        memmove(ib->data, ib->data + ib->off, ib->len);
+        ib->off = 0;
+    }
+
+    /* The chain: today the router alone (filters will come first). */
+    s->nfilters = 1;
+    s->fs = arena_alloc(&s->arena, s->nfilters * sizeof(*s->fs));
+    s->fs[0].s = s;
+    s->fs[0].ops = &router_filter_ops;
+    s->fs[0].idx = 0;
+    for (uint32_t i = 0; i < s->nfilters; i++)
+        if (s->fs[i].ops->state_size)
+            s->fs[i].state = arena_alloc(&s->arena, s->fs[i].ops->state_size);
+    return s;
+}
+
+static void stream_free(struct stream *s)
+{
+    struct http_worker *hw = s->cc->hw;
+
+    arena_reset(&s->arena);
+    if (hw->nfree_streams < STREAM_CACHE_MAX) {
+        s->next_free = hw->free_streams;
+        hw->free_streams = s;
+        hw->nfree_streams++;
+    } else {
+        free(s);
+    }
+}
+
+void stream_cache_free(struct http_worker *hw)
+{
+    while (hw->free_streams) {
+        struct stream *s = hw->free_streams;
+        hw->free_streams = s->next_free;
+        free(s);
+    }
+    hw->nfree_streams = 0;
+}
+
+/* HAProxy's second termination letter: where the stream was when it failed. */
+static char phase_of(const struct stream *s)
+{
+    switch (s->st) {
+    case ST_HEAD: return 'R';
+    case ST_ROUTING: return 'R';
+    case ST_QUEUED: return 'Q';
+    case ST_TURNAROUND:
+    case ST_CONNECTING: return 'C';
+    case ST_EXCHANGE: return s->resp_head ? 'D' : 'H';
+    case ST_REPLY: return 'L';
+    case ST_DONE: return '-';
+    }
+    return '-';
+}
+
+void stream_fail(struct stream *s, int reason)
+{
+    if (s->reason != TERN_R_NONE || reason == TERN_R_NONE)
+        return;
+    s->reason = reason;
+    /* the router's failures belong to its phase whatever the state */
+    switch (reason) {
+    case TERN_R_NO_HEALTHY_UPSTREAM:
+    case TERN_R_CONNECT_FAILURE:
+    case TERN_R_CONNECT_TIMEOUT:
+        s->fail_phase = 'C';
+        break;
+    case TERN_R_QUEUE_FULL:
+    case TERN_R_QUEUE_TIMEOUT:
+        s->fail_phase = 'Q';
+        break;
+    default:
+        s->fail_phase = phase_of(s);
+        break;
+    }
+}
+
+/* ---- the filter chain ---------------------------------------------------------- */
+
+static bool chain_over(const struct stream *s)
+{
+    return s->st == ST_REPLY || s->st == ST_DONE || s->cc->closed;
+}
+
+static void run_request_headers(struct stream *s)
+{
+    while (s->req_next < s->nfilters) {
+        struct filter_stream *fs = &s->fs[s->req_next];
+        enum filter_status st;
+
+        if (!fs->ops->request_headers) {
+            s->req_next++;
+            continue;
+        }
+        fs->saw = true;
+        st = fs->ops->request_headers(fs, fs->state, &s->req,
+                                      s->req_body == H1_BODY_NONE || s->req_done);
+        if (chain_over(s))
+            return; /* the hook replied or reset */
+        if (st == FILTER_STOP && fs->ops != &router_filter_ops)
+            return; /* held until filter_resume() */
+        s->req_next++;
+    }
+}
+
+static void forward_response_head(struct stream *s);
+
+static void run_response_headers(struct stream *s)
+{
+    while (s->resp_next > 0) {
+        struct filter_stream *fs = &s->fs[s->resp_next - 1];
+        enum filter_status st;
+
+        if (!fs->ops->response_headers) {
+            s->resp_next--;
+            continue;
+        }
+        fs->saw = true;
+        st = fs->ops->response_headers(fs, fs->state, &s->resp,
+                                       s->resp_body == H1_BODY_NONE);
+        if (chain_over(s))
+            return;
+        if (st == FILTER_STOP) {
+            s->resp_held = true; /* the upstream is not read meanwhile */
+            return;
+        }
+        s->resp_next--;
+    }
+    s->resp_held = false;
+    forward_response_head(s);
+}
+
+void stream_request_head(struct stream *s)
+{
+    s->st = ST_ROUTING;
+    s->req_next = 0;
+    run_request_headers(s);
+}
+
+void stream_response_head(struct stream *s)
+{
+    s->resp_next = s->nfilters;
+    run_response_headers(s);
+}
+
+/* ---- forwarding the response head ----------------------------------------------- */
+
+static enum http_conn_mode conn_mode(const struct stream *s)
+{
+    enum http_conn_mode m = s->cc->l->http_mode;
+    if (s->up.c && s->up.c->http_mode > m)
+        m = s->up.c->http_mode;
+    return m;
+}
+
+/* Whether the client connection may carry another request after this one. */
+static bool client_may_keep(const struct stream *s)
+{
+    const struct h1_conn *cc = s->cc;
+    return !(s->req.flags & HTTP_MSG_F_CONN_CLOSE) && conn_mode(s) != HTTP_CONN_CLOSE &&
+           !cc->draining && !cc->eof && !s->abort_client;
+}
+
+static bool error_header(const struct stream *s)
+{
+    return s->cc->l->error_header || (s->up.c && s->up.c->error_header);
+}
+
+static void forward_response_head(struct stream *s)
+{
+    struct h1_conn *cc = s->cc;
+    struct up_conn *uc = s->uc;
+    struct http_h1_conn_opts o;
+    struct buf *ob;
+    ssize_t n;
+
+    s->client_keep = client_may_keep(s) && s->resp_body != H1_BODY_UNTIL_CLOSE;
+    /* RFC 9110 2.5: tern answers with its own version, 1.1, to 1.0 clients
+     * too; those keep the connection only when told (RFC 9112 9.3). */
+    o.version = 11;
+    o.close = !s->client_keep;
+    o.keep_alive = s->client_keep && s->req.version == 10;
+    if (!cc->obuf)
+        cc->obuf = buf_get(&cc->w->pool);
+    ob = cc->obuf;
+    n = http_h1_write_response(&s->resp, buf_tail(ob), buf_tail_room(ob), &o);
+    if (n < 0) {
+        if (ob->len == 0) {
+            buf_put(&cc->w->pool, ob);
+            cc->obuf = NULL;
+        }
+        stream_local_reply(s, TERN_R_BAD_UPSTREAM_RESPONSE, 0, false);
+        return;
+    }
+    ob->len += (uint32_t)n;
+    s->status = s->resp.status;
+    s->bytes_out += (uint64_t)n;
+    /* the head's bytes in the upstream buffer are not needed any more; the
+     * message pointed into them */
+    buf_consume(uc->ibuf, s->h1.head_len);
+    s->resp.nhdrs = 0;
+    s->resp.reason = (struct http_str){NULL, 0};
+    s->resp_head = true;
+    s->resp_fwd = 0;
+    switch (s->resp_body) {
+    case H1_BODY_NONE:
+        s->resp_done = true;
+        break;
+    case H1_BODY_LENGTH:
+        s->resp_left = s->h1.content_length;
+        s->resp_done = s->resp_left == 0;
+        break;
+    case H1_BODY_CHUNKED:
+        h1_chunked_init(&s->resp_chunk, &cc->hw->lim);
+        break;
+    default: /* until close */
+        break;
+    }
+    if (uc->ibuf->len == 0 && s->resp_done) {
+        buf_put(&cc->w->pool, uc->ibuf);
+        uc->ibuf = NULL;
+    }
+}
+
+/* ---- local replies ---------------------------------------------------------------- */
+
+static void drop_upstream(struct stream *s)
+{
+    if (s->uc) {
+        upstream_close(s->uc);
+        s->uc = NULL;
+    }
+    upstream_unqueue(&s->up);
+}
+
+static void local_reply(struct stream *s, int reason, uint16_t status, bool close,
+                        const char *ctype, const char *body, size_t body_len)
+{
+    struct h1_conn *cc = s->cc;
+    struct buf *ob;
+    ssize_t n;
+
+    TERN_ASSERT(!s->resp_head);
+    stream_fail(s, reason);
+    drop_upstream(s);
+    if (!status)
+        status = http_reason_status(reason);
+    if (!status)
+        status = 500;
+    /* The connection can carry the next request only if this one's body
+     * has been read whole; its validated bytes still in the buffer go. */
+    if (!s->head_ok || (s->req_body != H1_BODY_NONE && !s->req_done))
+        close = true;
+    if (!client_may_keep(s))
+        close = true;
+    if (s->head_consumed && s->req_done && s->req_fwd && cc->ibuf) {
+        buf_consume(cc->ibuf, s->req_fwd);
+        s->req_fwd = 0;
+    }
+    s->client_keep = !close;
+    if (!cc->obuf)
+        cc->obuf = buf_get(&cc->w->pool);
+    ob = cc->obuf;
+    {
+        struct http_local_reply r = {
+            .status = status,
+            .reason = reason,
+            .close = close,
+            .error_header = error_header(s),
+            .head_only = s->head_ok && s->req.method == HTTP_M_HEAD,
+            .content_type = ctype,
+            .body = body,
+            .body_len = body_len,
+            .hdrs = s->reply_hdrs,
+            .nhdrs = s->nreply_hdrs,
+        };
+        n = http_local_reply_write(buf_tail(ob), buf_tail_room(ob), &r);
+        if (n < 0) {
+            /* a filter's body or fields too large for a buffer: the
+             * standard page */
+            r.body = NULL;
+            r.content_type = NULL;
+            r.nhdrs = 0;
+            n = http_local_reply_write(buf_tail(ob), buf_tail_room(ob), &r);
+        }
+    }
+    if (n > 0) {
+        ob->len += (uint32_t)n;
+        s->bytes_out += (uint64_t)n;
+    }
+    s->status = status;
+    s->st = ST_REPLY;
+}
+
+void stream_local_reply(struct stream *s, int reason, uint16_t status, bool close)
+{
+    if (s->resp_head) {
+        /* too late for a reply: the client has part of a response */
+        stream_abort(s, reason);
+        return;
+    }
+    local_reply(s, reason, status, close, NULL, NULL, 0);
+}
+
+void stream_abort(struct stream *s, int reason)
+{
+    stream_fail(s, reason);
+    s->abort_client = true;
+    h1c_close(s->cc, reason); /* ends the stream first */
+}
+
+/* ---- the end ---------------------------------------------------------------------- */
+
+/* HAProxy's first termination letter: who or what ended the stream. */
+static char who_of(int reason)
+{
+    switch (reason) {
+    case TERN_R_NONE: return '-';
+    case HTTP_R_CLIENT_ABORT: return 'C';
+    case HTTP_R_CLIENT_TIMEOUT:
+    case TERN_R_REQUEST_TIMEOUT: return 'c';
+    case TERN_R_NO_HEALTHY_UPSTREAM:
+    case TERN_R_QUEUE_FULL:
+    case TERN_R_CONNECT_FAILURE:
+    case TERN_R_UPSTREAM_RESET_BEFORE_HEADERS:
+    case TERN_R_UPSTREAM_RESET_AFTER_HEADERS: return 'S';
+    case TERN_R_QUEUE_TIMEOUT:
+    case TERN_R_CONNECT_TIMEOUT:
+    case TERN_R_UPSTREAM_TIMEOUT: return 's';
+    case TERN_R_RATE_LIMITED:
+    case TERN_R_LOCAL_RESPONSE: return 'R';
+    case HTTP_R_KILLED: return 'K';
+    default: return 'P'; /* tern refused: bad request, denied, bad response */
+    }
+}
+
+static void fill_info(struct stream *s, uint64_t now)
+{
+    struct filter_stream_info *i = &s->info;
+
+    i->listener = s->cc->l->name;
+    i->cluster = s->up.c ? s->up.c->name : NULL;
+    i->endpoint = s->uc && s->uc->ep ? s->uc->ep->name : s->up.ep ? s->up.ep->name : NULL;
+    i->client = (const struct sockaddr *)&s->cc->peer;
+    i->version = s->head_ok ? s->req.version : 11;
+    i->status = s->status;
+    i->reason = s->reason < TERN_R__COUNT ? (enum tern_reason)s->reason : TERN_R_NONE;
+    i->start_us = s->start_us;
+    i->duration_us = (now - s->t_start) * 1000u;
+    i->bytes_in = s->bytes_in;
+    i->bytes_out = s->bytes_out;
+    i->attempts = 1u + s->up.retries_done + (s->reuse_retried ? 1u : 0u);
+    i->request = s->head_ok ? &s->req : NULL;
+    i->response = NULL; /* forwarded heads are not kept (see stream.c) */
+}
+
+#define LOG_URI_MAX 1024
+
+static void stream_log(struct stream *s, uint64_t now)
+{
+    struct h1_conn *cc = s->cc;
+    struct worker *w = cc->w;
+    char addr[80], state[5], reqline[LOG_URI_MAX + 64];
+    struct http_worker *hw = cc->hw;
+    time_t secs = (time_t)(s->start_us / 1000000u);
+    long long tr = -1, tw = -1, tc = -1, trs = -1;
+    struct cluster *cl = s->up.c;
+    struct endpoint *ep = s->uc ? s->uc->ep : s->up.ep;
+
+    if (!cc->l->access_log)
+        return;
+    if (secs != hw->log_sec) {
+        /* localtime_r takes glibc's time-zone lock: once a second at most */
+        struct tm tm;
+        localtime_r(&secs, &tm);
+        strftime(hw->log_date, sizeof(hw->log_date), "%d/%b/%Y:%H:%M:%S", &tm);
+        hw->log_sec = secs;
+    }
+    state[0] = who_of(s->reason);
+    state[1] = s->reason == TERN_R_NONE ? '-' : s->fail_phase ? s->fail_phase : phase_of(s);
+    state[2] = '-';
+    state[3] = '-';
+    state[4] = 0;
+    if (s->head_ok)
+        tr = (long long)(s->t_head - s->t_start);
+    if (s->up.queued)
+        tw = (long long)(now - s->up.queue_start_ms);
+    else if (s->up.queue_start_ms || s->up.ep || s->uc || s->t_connect >= 0)
+        tw = (long long)s->up.queue_ms;
+    tc = s->t_connect;
+    if (s->t_resp && s->t_sent)
+        trs = (long long)(s->t_resp - s->t_sent);
+    if (s->head_ok) {
+        /* the target: path[?query], or the authority of a CONNECT */
+        struct http_str path = s->req.path.p ? s->req.path : s->req.authority;
+        uint32_t plen = path.len, qlen = s->req.query.p ? s->req.query.len : 0;
+        if (plen > LOG_URI_MAX)
+            plen = LOG_URI_MAX;
+        if (qlen > LOG_URI_MAX - plen)
+            qlen = LOG_URI_MAX - plen;
+        snprintf(reqline, sizeof(reqline), "%.*s %.*s%s%.*s HTTP/1.%c",
+                 (int)(s->req.method_str.len > 32 ? 32 : s->req.method_str.len),
+                 s->req.method_str.p, (int)plen, path.p ? path.p : "", s->req.query.p ? "?" : "",
+                 (int)qlen, s->req.query.p ? s->req.query.p : "",
+                 s->req.version == 10 ? '0' : '1');
+    } else {
+        snprintf(reqline, sizeof(reqline), "<BADREQ>");
+    }
+    accesslog_printf(
+        &w->alog,
+        "%s [%s.%03u] %s %s/%s %lld/%lld/%lld/%lld/%llu %d %llu - - %s %llu/%d/%llu/%d/%u "
+        "%u/%u \"%s\" reason=%s",
+        tern_format_addr((const struct sockaddr *)&cc->peer, addr, sizeof(addr)), hw->log_date,
+        (unsigned)(s->start_us / 1000u % 1000u), cc->l->name, cl ? cl->name : "<NOSRV>",
+        ep ? ep->name : "<NOSRV>", tr, tw, tc, trs, (unsigned long long)(now - s->t_start),
+        s->status ? (int)s->status : -1, (unsigned long long)s->bytes_out, state,
+        (unsigned long long)workers_active_conns(),
+        atomic_load_explicit(&cc->l->cur_conns, memory_order_relaxed),
+        cl ? (unsigned long long)counter_get(&cl->stats[w->id].cur_conns) : 0ULL,
+        ep ? atomic_load_explicit(&ep->cur_conns, memory_order_relaxed) : 0,
+        (unsigned)s->up.retries_done, 0u, cl ? cl->worker[w->id].queue_len : 0u, reqline,
+        http_reason_name(s->reason));
+}
+
+static void count(struct stream *s)
+{
+    struct listener_stats *ls = stream_lst(s);
+
+    counter_add(&ls->http_requests, 1);
+    if (s->status) {
+        unsigned cls = s->status / 100;
+        counter_add(&ls->http_responses[cls >= 1 && cls <= 5 ? cls : 0], 1);
+    }
+    if (s->reason != TERN_R_NONE && s->reason != TERN_R_LOCAL_RESPONSE &&
+        s->reason < MODEL_HTTP_REASONS)
+        counter_add(&ls->http_errors[s->reason], 1);
+}
+
+void stream_end(struct stream *s)
+{
+    struct h1_conn *cc = s->cc;
+    struct worker *w = cc->w;
+    uint64_t now = now_ms(s);
+
+    if (s->st == ST_DONE)
+        return;
+    fill_info(s, now);
+    for (uint32_t i = 0; i < s->nfilters; i++) {
+        struct filter_stream *fs = &s->fs[i];
+        if (fs->saw && fs->ops->stream_done)
+            fs->ops->stream_done(fs, fs->state, &s->info);
+    }
+    stream_log(s, now);
+    count(s);
+    s->st = ST_DONE;
+
+    /* The upstream connection: back to the pool when both directions ended
+     * cleanly and the server keeps it, else closed. */
+    if (s->uc) {
+        struct up_conn *uc = s->uc;
+        bool keep = s->resp_done && s->req_done && s->req_fwd == 0 && s->req_head &&
+                    s->req_head_sent == s->req_head->len && s->resp_fwd == 0 &&
+                    (!uc->ibuf || uc->ibuf->len == 0) && !s->server_close &&
+                    s->resp_body != H1_BODY_UNTIL_CLOSE &&
+                    h1_response_keep_alive(&s->h1, (enum h1_method)s->req.method) &&
+                    s->reason == TERN_R_NONE;
+        s->uc = NULL;
+        uc->s = NULL;
+        upstream_release_conn(uc, cc, keep);
+    }
+    upstream_unqueue(&s->up);
+    if (s->up.c)
+        counter_add(&s->up.c->stats[w->id].cur_conns, (uint64_t)-1);
+    upstream_release(&s->up);
+    if (s->req_head) {
+        buf_put(&w->pool, s->req_head);
+        s->req_head = NULL;
+    }
+    /* a head answered locally before the router took it: drop its bytes
+     * (the log above still read them in place) */
+    if (s->head_ok && !s->head_consumed && cc->ibuf) {
+        buf_consume(cc->ibuf, s->h1.head_len);
+        s->head_consumed = true;
+    }
+    if (!s->req_done)
+        s->client_keep = false;
+    if (!s->client_keep || s->abort_client)
+        cc->closing = true;
+    cc->s = NULL;
+    cc->idle_since_ms = now;
+    stream_free(s);
+}
+
+/* ---- the filter API (filters/filter.h) ------------------------------------------ */
+
+const void *filter_config(const struct filter_stream *fs)
+{
+    return fs->cfg;
+}
+
+void filter_resume(struct filter_stream *fs)
+{
+    struct stream *s = fs->s;
+
+    if (chain_over(s))
+        return;
+    if (s->st == ST_ROUTING && s->req_next == fs->idx) {
+        s->req_next++;
+        run_request_headers(s);
+    } else if (s->resp_held && s->resp_next == fs->idx + 1) {
+        s->resp_next--;
+        run_response_headers(s);
+    } else {
+        return;
+    }
+    h1c_kick(s->cc);
+}
+
+void filter_local_reply(struct filter_stream *fs, uint16_t status, const char *content_type,
+                        const char *body, size_t body_len, enum tern_reason reason)
+{
+    struct stream *s = fs->s;
+
+    if (chain_over(s))
+        return;
+    if (s->resp_head) {
+        stream_abort(s, reason);
+        return;
+    }
+    local_reply(s, reason, status, false, content_type, body, body_len);
+    h1c_kick(s->cc);
+}
+
+int filter_reply_header(struct filter_stream *fs, const char *name, const char *value)
+{
+    struct stream *s = fs->s;
+    uint32_t max = s->cc->hw->maxhdr;
+    size_t nl = strlen(name), vl = strlen(value);
+
+    if (s->t_resp && !s->resp_head) /* inside a response hook: the response */
+        return http_msg_add(&s->resp, name, nl, value, vl, max + HTTP_SPARE_HDRS);
+    /* else the local reply about to be built */
+    if (s->nreply_hdrs >= max)
+        return -1;
+    if (s->nreply_hdrs == s->reply_cap) {
+        uint32_t cap = s->reply_cap ? s->reply_cap * 2 : 4;
+        struct http_hdr *n = arena_alloc(&s->arena, cap * sizeof(*n));
+        if (s->nreply_hdrs)
+            memcpy(n, s->reply_hdrs, s->nreply_hdrs * sizeof(*n));
+        s->reply_hdrs = n;
+        s->reply_cap = cap;
+    }
+    s->reply_hdrs[s->nreply_hdrs].name = (struct http_str){arena_strndup(&s->arena, name, nl),
+                                                           (uint32_t)nl};
+    s->reply_hdrs[s->nreply_hdrs].value = (struct http_str){arena_strndup(&s->arena, value, vl),
+                                                            (uint32_t)vl};
+    s->nreply_hdrs++;
+    return 0;
+}
+
+void filter_reset(struct filter_stream *fs, enum tern_reason reason)
+{
+    struct stream *s = fs->s;
+
+    if (!chain_over(s))
+        stream_abort(s, reason);
+}
+
+void *filter_alloc(struct filter_stream *fs, size_t n)
+{
+    return arena_alloc(&fs->s->arena, n);
+}
+
+const struct filter_stream_info *filter_info(const struct filter_stream *fs)
+{
+    struct stream *s = fs->s;
+    fill_info(s, now_ms(s));
+    return &s->info;
+}
+
+uint64_t filter_now_us(const struct filter_stream *fs)
+{
+    return wall_us(fs->s->cc->w);
+}
+
+uint32_t filter_worker(const struct filter_stream *fs)
+{
+    return fs->s->cc->w->id;
+}
+
+uint32_t filter_nworkers(void)
+{
+    return workers_count();
+}

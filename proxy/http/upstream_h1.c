@@ -1,0 +1,717 @@
+/*
+ * upstream_h1.c: HTTP/1.1 connections to servers, and each worker's pool of
+ * idle ones.
+ *
+ * An upstream connection carries one exchange at a time. Its socket has one
+ * edge-triggered event, registered once; the callbacks record readiness and
+ * run the client connection that owns the stream (h1c_run), which calls
+ * upstream_step() to move bytes:
+ *
+ *   request:  the serialized head (the stream's req_head buffer) and the
+ *             body bytes validated in the client's input buffer go out in
+ *             one writev; the client buffer is never copied. Content-Length
+ *             bodies are counted, chunked ones checked with h1_chunked_parse
+ *             and forwarded as they are (extensions, trailers and all).
+ *   response: read into this connection's buffer (one tune.bufsize buffer,
+ *             taken when bytes arrive, given back when empty); 1xx heads are
+ *             dropped except 100 Continue to a client that asked for it; the
+ *             final head goes through the response filters and is written
+ *             to the client's output; the body is validated the same way
+ *             and written to the client straight from this buffer.
+ * A full buffer stops the reading of its source: backpressure both ways.
+ *
+ * Pool (per worker, per endpoint: the endpoint's worker slot): idle
+ * connections in a LIFO list, so the most recently used (warmest) is taken
+ * first and the oldest drift to the tail where the purge takes them. Which
+ * idle connection a request may use is http-reuse's decision
+ * (http_reuse.c). Limits: `pool-max-conn` idle connections per endpoint and
+ * worker; every `pool-purge-delay` half of the connections that stayed idle
+ * that long are closed (HAProxy's meaning). An idle connection whose server
+ * closes it (or sends anything) is closed at once.
+ *
+ * A reused connection that the server closed before any response byte
+ * (EOF or reset) is retried once on a new connection when the request is
+ * idempotent and none of its body was sent; otherwise 502.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "proxy/core/util.h"
+#include "proxy/http/http_h1.h"
+#include "proxy/http/http_int.h"
+
+/* How far down the idle list a request looks for a connection it may use. */
+#define IDLE_SCAN_MAX 16
+
+static void up_cb(evutil_socket_t fd, short what, void *arg);
+
+static inline struct endpoint_worker_slot *slot_of(const struct up_conn *uc)
+{
+    return &uc->ep->worker[uc->w->id];
+}
+
+static inline struct endpoint_stats *est(const struct up_conn *uc)
+{
+    return &uc->ep->stats[uc->w->id];
+}
+
+static inline struct cluster_stats *cst(const struct up_conn *uc)
+{
+    return &uc->ep->cluster->stats[uc->w->id];
+}
+
+/* ---- idle list ----------------------------------------------------------------- */
+
+static void idle_push(struct up_conn *uc)
+{
+    struct endpoint_worker_slot *sl = slot_of(uc);
+    struct http_worker *hw = uc->hw;
+
+    uc->prev = NULL;
+    uc->next = sl->idle_head;
+    if (uc->next)
+        uc->next->prev = uc;
+    else
+        sl->idle_tail = uc;
+    sl->idle_head = uc;
+    sl->nidle++;
+    hw->nidle++;
+    uc->idle = true;
+    uc->idle_since_ms = worker_now_ms(uc->w);
+    if (!hw->purge_armed && hw->purge_period_ms) {
+        struct timeval tv = {hw->purge_period_ms / 1000, (hw->purge_period_ms % 1000) * 1000};
+        hw->purge_armed = true;
+        evtimer_add(&hw->purge_ev, &tv);
+    }
+}
+
+static void idle_unlink(struct up_conn *uc)
+{
+    struct endpoint_worker_slot *sl = slot_of(uc);
+
+    if (!uc->idle)
+        return;
+    if (uc->prev)
+        uc->prev->next = uc->next;
+    else
+        sl->idle_head = uc->next;
+    if (uc->next)
+        uc->next->prev = uc->prev;
+    else
+        sl->idle_tail = uc->prev;
+    uc->prev = uc->next = NULL;
+    sl->nidle--;
+    uc->hw->nidle--;
+    uc->idle = false;
+}
+
+/* ---- ownership ----------------------------------------------------------------------
+ *
+ * uc->owner == cc exactly when cc->owned == uc: a client connection
+ * remembers one server connection (the last it used), a server connection
+ * one client. Only these two functions change either pointer.
+ */
+
+static void disown(struct up_conn *uc)
+{
+    if (uc->owner) {
+        TERN_ASSERT(uc->owner->owned == uc);
+        uc->owner->owned = NULL;
+        uc->owner = NULL;
+    }
+}
+
+static void own(struct up_conn *uc, struct h1_conn *cc)
+{
+    if (uc->owner == cc)
+        return;
+    disown(uc);
+    if (cc->owned)
+        disown(cc->owned);
+    uc->owner = cc;
+    cc->owned = uc;
+}
+
+/* ---- life cycle ------------------------------------------------------------------- */
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+    free(arg);
+}
+
+void upstream_close(struct up_conn *uc)
+{
+    struct worker *w = uc->w;
+
+    if (uc->closed)
+        return;
+    uc->closed = true;
+    idle_unlink(uc);
+    disown(uc);
+    if (uc->s && uc->s->uc == uc)
+        uc->s->uc = NULL;
+    uc->s = NULL;
+    event_del(&uc->ev);
+    close(uc->fd);
+    uc->fd = -1;
+    if (uc->connected)
+        counter_add(&est(uc)->cur_conns, (uint64_t)-1);
+    if (uc->ibuf) {
+        buf_put(&w->pool, uc->ibuf);
+        uc->ibuf = NULL;
+    }
+    /* freed on the next loop turn: we may be inside its own callback */
+    event_assign(&uc->ev, w->base, -1, 0, reap_cb, uc);
+    event_active(&uc->ev, EV_TIMEOUT, 0);
+}
+
+struct up_conn *upstream_connect(struct stream *s)
+{
+    struct worker *w = s->cc->w;
+    struct up_conn *uc;
+    int fd = upstream_socket_connect(s->up.ep);
+
+    if (fd < 0)
+        return NULL;
+    uc = tern_calloc(1, sizeof(*uc));
+    uc->w = w;
+    uc->hw = s->cc->hw;
+    uc->ep = s->up.ep;
+    uc->fd = fd;
+    uc->s = s;
+    uc->active_ms = worker_now_ms(w);
+    s->uc = uc;
+    event_assign(&uc->ev, w->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
+                 up_cb, uc);
+    event_add(&uc->ev, NULL);
+    return uc;
+}
+
+struct up_conn *upstream_take_idle(struct stream *s)
+{
+    struct h1_conn *cc = s->cc;
+    struct endpoint *ep = s->up.ep;
+    enum http_reuse mode = s->up.c->http_reuse;
+    bool first = cc->nreq == 1;
+    bool idem = http_method_idempotent(s->req.method);
+    struct up_conn *uc = cc->owned;
+    int k = 0;
+
+    if (uc && uc->idle && uc->ep == ep &&
+        http_reuse_allowed(mode, first, idem, true, uc->private_, uc->nreqs))
+        goto take;
+    for (uc = ep->worker[cc->w->id].idle_head; uc && k < IDLE_SCAN_MAX; uc = uc->next, k++)
+        if (http_reuse_allowed(mode, first, idem, uc->owner == cc, uc->private_, uc->nreqs))
+            goto take;
+    return NULL;
+take:
+    idle_unlink(uc);
+    if (uc->owner != cc)
+        disown(uc); /* another client's: it is not theirs any more */
+    uc->s = s;
+    uc->active_ms = worker_now_ms(cc->w);
+    s->uc = uc;
+    return uc;
+}
+
+void upstream_release_conn(struct up_conn *uc, struct h1_conn *cc, bool keep)
+{
+    struct endpoint *ep = uc->ep;
+
+    uc->s = NULL;
+    if (uc->closed)
+        return;
+    if (!keep || uc->w->stopping || (uc->ibuf && uc->ibuf->len) ||
+        (ep->pool_max_conn >= 0 && slot_of(uc)->nidle >= (uint32_t)ep->pool_max_conn)) {
+        upstream_close(uc);
+        return;
+    }
+    if (uc->ibuf) {
+        buf_put(&uc->w->pool, uc->ibuf);
+        uc->ibuf = NULL;
+    }
+    uc->nreqs++;
+    /* The client connection remembers one server connection: the last. A
+     * private one it used before is of no use to anybody now. */
+    if (cc->owned && cc->owned != uc) {
+        struct up_conn *old = cc->owned;
+        disown(old);
+        if (old->private_ && old->idle)
+            upstream_close(old);
+    }
+    uc->private_ = ep->cluster->http_reuse == HTTP_REUSE_NEVER;
+    if (uc->private_ && cc->closing) {
+        upstream_close(uc); /* nobody else may use it */
+        return;
+    }
+    own(uc, cc);
+    idle_push(uc);
+}
+
+void upstream_forget_owner(struct h1_conn *cc)
+{
+    struct up_conn *uc = cc->owned;
+
+    if (!uc)
+        return;
+    disown(uc);
+    if (uc->private_ && uc->idle)
+        upstream_close(uc);
+}
+
+static void close_slot(struct endpoint_worker_slot *sl)
+{
+    while (sl->idle_head)
+        upstream_close(sl->idle_head);
+}
+
+void upstream_close_idle(struct http_worker *hw)
+{
+    struct snapshot *snap = hw->w->snap;
+
+    for (uint32_t i = 0; snap && i < snap->nclusters; i++) {
+        struct cluster *c = snap->clusters[i];
+        for (uint32_t j = 0; j < c->nendpoints; j++)
+            if (c->endpoints[j]->worker)
+                close_slot(&c->endpoints[j]->worker[hw->w->id]);
+    }
+}
+
+/* HAProxy's pool-purge-delay: each period, half of the connections that
+ * stayed idle the whole period are closed (the oldest first). */
+void upstream_purge_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_worker *hw = arg;
+    struct snapshot *snap = hw->w->snap;
+    uint64_t now = worker_now_ms(hw->w);
+
+    hw->purge_armed = false;
+    for (uint32_t i = 0; snap && i < snap->nclusters; i++) {
+        struct cluster *c = snap->clusters[i];
+        for (uint32_t j = 0; j < c->nendpoints; j++) {
+            struct endpoint *ep = c->endpoints[j];
+            struct endpoint_worker_slot *sl;
+            uint32_t old = 0, kill;
+            struct up_conn *uc;
+
+            if (!ep->worker || !ep->pool_purge_delay_ms)
+                continue;
+            sl = &ep->worker[hw->w->id];
+            for (uc = sl->idle_tail; uc && now - uc->idle_since_ms >= ep->pool_purge_delay_ms;
+                 uc = uc->prev)
+                old++;
+            kill = (old + 1) / 2;
+            while (kill-- && sl->idle_tail)
+                upstream_close(sl->idle_tail);
+        }
+    }
+    if (hw->nidle && hw->purge_period_ms) {
+        struct timeval tv = {hw->purge_period_ms / 1000, (hw->purge_period_ms % 1000) * 1000};
+        hw->purge_armed = true;
+        evtimer_add(&hw->purge_ev, &tv);
+    }
+}
+
+/* ---- events ------------------------------------------------------------------------- */
+
+/* An idle connection became readable: the server closed it, or sent bytes
+ * nobody asked for. Either way it is no longer reusable. */
+static void idle_event(struct up_conn *uc)
+{
+    char c;
+    ssize_t n = recv(uc->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        uc->readable = false;
+        return;
+    }
+    upstream_close(uc);
+}
+
+static void up_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct up_conn *uc = arg;
+    struct stream *s = uc->s;
+    struct h1_conn *cc;
+
+    if (uc->closed)
+        return;
+    if (what & EV_READ)
+        uc->readable = true;
+    if (what & EV_WRITE)
+        uc->writable = true;
+    if (what & EV_CLOSED)
+        uc->rdhup = true;
+    if (uc->idle || !s) {
+        if (uc->readable || uc->rdhup)
+            idle_event(uc);
+        return;
+    }
+    cc = s->cc;
+    if (!uc->connected) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+        /* writable alone means connected; errors come with EPOLLERR/HUP,
+         * which libevent reports as read+write: only then ask SO_ERROR */
+        if ((what & (EV_READ | EV_CLOSED)) &&
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            err = errno;
+        if (err) {
+            router_connect_failed(s, false);
+            h1c_run(cc);
+            return;
+        }
+        if (!(what & EV_WRITE))
+            return;
+        uc->connected = true;
+        uc->active_ms = worker_now_ms(uc->w);
+        counter_add(&est(uc)->conns_total, 1);
+        counter_add(&est(uc)->cur_conns, 1);
+        router_connected(s);
+    }
+    h1c_run(cc);
+}
+
+/* ---- byte moving ------------------------------------------------------------------- */
+
+/* Reads from fd into *bp (taken from the pool when NULL). Returns bytes read,
+ * 0 on EOF, -1 when it would block (clears *readable), -2 on error. */
+static ssize_t read_into(struct worker *w, int fd, struct buf **bp, bool *readable, bool rdhup)
+{
+    struct buf *b = *bp;
+    size_t room;
+    ssize_t n;
+
+    if (!b)
+        b = *bp = buf_get(&w->pool);
+    room = buf_tail_room(b);
+    if (room == 0)
+        return -1;
+    do {
+        n = read(fd, buf_tail(b), room);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        b->len += (uint32_t)n;
+        if ((size_t)n < room && !rdhup)
+            *readable = false; /* drained: edge triggering reports more */
+        return n;
+    }
+    if (b->len == 0) {
+        buf_put(&w->pool, b);
+        *bp = NULL;
+    }
+    if (n == 0)
+        return 0;
+    if (errno == EAGAIN) {
+        *readable = false;
+        return -1;
+    }
+    return -2;
+}
+
+/* Counts the body bytes now in the client buffer that belong to the
+ * request (Content-Length), or checks them (chunked). */
+static bool validate_request(struct stream *s)
+{
+    struct h1_conn *cc = s->cc;
+    struct buf *ib = cc->ibuf;
+    bool progress = false;
+
+    if (!ib || s->req_done || ib->len <= s->req_fwd)
+        return false;
+    if (s->req_body == H1_BODY_LENGTH) {
+        uint64_t take = ib->len - s->req_fwd;
+        if (take > s->req_left)
+            take = s->req_left;
+        s->req_fwd += (uint32_t)take;
+        s->req_left -= take;
+        s->bytes_in += take;
+        s->req_done = s->req_left == 0;
+        return take > 0;
+    }
+    while (!s->req_done && ib->len > s->req_fwd) {
+        struct h1_chunk_event ev;
+        ssize_t r = h1_chunked_parse(&s->req_chunk, buf_head(ib) + s->req_fwd,
+                                     ib->len - s->req_fwd, &ev);
+        if (r < 0) {
+            if (-r < MODEL_H1_ERRORS)
+                counter_add(&stream_lst(s)->http_bad_requests[-r], 1);
+            stream_fail(s, TERN_R_BAD_REQUEST);
+            s->fail_phase = 'D'; /* in the body */
+            stream_local_reply(s, TERN_R_BAD_REQUEST, (uint16_t)h1_err_status((int)r), true);
+            return true;
+        }
+        s->req_fwd += (uint32_t)r;
+        s->bytes_in += (uint64_t)r;
+        progress |= r > 0;
+        if (ev.type == H1_CHUNK_DONE)
+            s->req_done = true;
+        else if (ev.type == H1_CHUNK_NEED_MORE)
+            break;
+    }
+    return progress;
+}
+
+static bool validate_response(struct stream *s)
+{
+    struct up_conn *uc = s->uc;
+    struct buf *ib = uc->ibuf;
+    bool progress = false;
+
+    if (!ib || s->resp_done || ib->len <= s->resp_fwd)
+        return false;
+    switch (s->resp_body) {
+    case H1_BODY_LENGTH: {
+        uint64_t take = ib->len - s->resp_fwd;
+        if (take > s->resp_left)
+            take = s->resp_left;
+        s->resp_fwd += (uint32_t)take;
+        s->resp_left -= take;
+        s->resp_done = s->resp_left == 0;
+        return take > 0;
+    }
+    case H1_BODY_UNTIL_CLOSE:
+        s->resp_fwd = ib->len;
+        return true;
+    default:
+        break;
+    }
+    while (!s->resp_done && ib->len > s->resp_fwd) {
+        struct h1_chunk_event ev;
+        ssize_t r = h1_chunked_parse(&s->resp_chunk, buf_head(ib) + s->resp_fwd,
+                                     ib->len - s->resp_fwd, &ev);
+        if (r < 0) {
+            /* the client has the head already: nothing to do but cut */
+            stream_abort(s, TERN_R_BAD_UPSTREAM_RESPONSE);
+            return true;
+        }
+        s->resp_fwd += (uint32_t)r;
+        progress |= r > 0;
+        if (ev.type == H1_CHUNK_DONE)
+            s->resp_done = true;
+        else if (ev.type == H1_CHUNK_NEED_MORE)
+            break;
+    }
+    return progress;
+}
+
+/* The connection broke (EOF or error) before the response ended. */
+static void upstream_broken(struct stream *s, bool eof)
+{
+    struct up_conn *uc = s->uc;
+
+    if (s->resp_head) {
+        if (eof && s->resp_body == H1_BODY_UNTIL_CLOSE) {
+            s->resp_done = true; /* that is how this body ends */
+            return;
+        }
+        stream_abort(s, TERN_R_UPSTREAM_RESET_AFTER_HEADERS);
+        return;
+    }
+    if (s->resp_got == 0 && s->reused && !s->reuse_retried && !s->req_body_started &&
+        http_method_idempotent(s->req.method)) {
+        /* the server closed an idle connection as we reused it: once more
+         * on a new one (RFC 9110 9.2.2: the method makes that safe) */
+        counter_add(&cst(uc)->http_conn_retries, 1);
+        upstream_close(uc);
+        s->uc = NULL;
+        s->reuse_retried = true;
+        router_resend(s);
+        return;
+    }
+    stream_local_reply(s, TERN_R_UPSTREAM_RESET_BEFORE_HEADERS, 0, false);
+}
+
+/* Sends the request head's rest and the validated body bytes, in one call. */
+static bool send_request(struct stream *s)
+{
+    struct h1_conn *cc = s->cc;
+    struct up_conn *uc = s->uc;
+    struct iovec iov[2];
+    int n_iov = 0;
+    size_t head_rem = s->req_head->len - s->req_head_sent, total = 0;
+    ssize_t n;
+
+    if (!uc->writable || s->req_send_dead)
+        return false;
+    if (head_rem) {
+        iov[n_iov].iov_base = s->req_head->data + s->req_head_sent;
+        iov[n_iov++].iov_len = head_rem;
+        total += head_rem;
+    }
+    if (s->req_fwd && cc->ibuf) {
+        iov[n_iov].iov_base = buf_head(cc->ibuf);
+        iov[n_iov++].iov_len = s->req_fwd;
+        total += s->req_fwd;
+    }
+    if (!n_iov)
+        return false;
+    do {
+        n = writev(uc->fd, iov, n_iov);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        if (errno == EAGAIN) {
+            uc->writable = false;
+            return false;
+        }
+        if (s->resp_head) {
+            /* the server answered and stopped reading (a 413, say): let
+             * the response through, then close both sides */
+            s->req_send_dead = true;
+            s->server_close = true;
+            return true;
+        }
+        upstream_broken(s, false);
+        return true;
+    }
+    uc->active_ms = worker_now_ms(uc->w);
+    counter_add(&cst(uc)->bytes_out, (uint64_t)n);
+    counter_add(&est(uc)->bytes_out, (uint64_t)n);
+    if ((size_t)n < total)
+        uc->writable = false;
+    if (head_rem) {
+        size_t h = (size_t)n < head_rem ? (size_t)n : head_rem;
+        s->req_head_sent += (uint32_t)h;
+        n -= (ssize_t)h;
+        if (s->req_head_sent == s->req_head->len && !s->t_sent)
+            s->t_sent = uc->active_ms;
+    }
+    if (n > 0) {
+        buf_consume(cc->ibuf, (size_t)n);
+        s->req_fwd -= (uint32_t)n;
+        s->req_body_started = true;
+        if (cc->ibuf->len == 0) {
+            buf_put(&cc->w->pool, cc->ibuf);
+            cc->ibuf = NULL;
+        }
+    }
+    return true;
+}
+
+static const char CONTINUE_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+/* Parses response heads at the head of uc->ibuf: 1xx ones are handled
+ * here, the final one goes to the filters and out. */
+static bool parse_response(struct stream *s)
+{
+    struct h1_conn *cc = s->cc;
+    struct up_conn *uc = s->uc;
+    struct http_worker *hw = cc->hw;
+    bool progress = false;
+
+    while (!s->resp_head && !s->resp_held && uc->ibuf && uc->ibuf->len) {
+        struct buf *ib = uc->ibuf;
+        ssize_t r = h1_parse_response(buf_head(ib), ib->len, &s->h1, s->hdrs, hw->maxhdr,
+                                      &hw->lim);
+        if (r == H1_INCOMPLETE)
+            break;
+        if (r < 0) {
+            stream_local_reply(s, TERN_R_BAD_UPSTREAM_RESPONSE, 0, false);
+            return true;
+        }
+        progress = true;
+        if (s->h1.status < 200) {
+            if (s->h1.status == 101) {
+                /* tern never asks for an upgrade (Upgrade is stripped) */
+                stream_local_reply(s, TERN_R_BAD_UPSTREAM_RESPONSE, 0, false);
+                return true;
+            }
+            if (s->h1.status == 100 && s->expect_100 && s->req.version == 11) {
+                if (!cc->obuf)
+                    cc->obuf = buf_get(&cc->w->pool);
+                if (buf_tail_room(cc->obuf) >= sizeof(CONTINUE_100) - 1) {
+                    memcpy(buf_tail(cc->obuf), CONTINUE_100, sizeof(CONTINUE_100) - 1);
+                    cc->obuf->len += sizeof(CONTINUE_100) - 1;
+                    s->bytes_out += sizeof(CONTINUE_100) - 1;
+                }
+                s->expect_100 = false;
+            }
+            /* other interim responses are dropped */
+            buf_consume(ib, (size_t)r);
+            h1_msg_init(&s->h1);
+            if (ib->len == 0) {
+                buf_put(&cc->w->pool, ib);
+                uc->ibuf = NULL;
+            }
+            continue;
+        }
+        s->t_resp = worker_now_ms(cc->w);
+        http_h1_response_msg(&s->resp, &s->arena, buf_head(ib), &s->h1, s->hdrs,
+                             HTTP_SPARE_HDRS);
+        s->resp_body = (uint8_t)h1_response_body(&s->h1, (enum h1_method)s->req.method);
+        if (s->resp_body == H1_BODY_TUNNEL) {
+            stream_local_reply(s, TERN_R_BAD_UPSTREAM_RESPONSE, 0, false);
+            return true;
+        }
+        stream_response_head(s);
+    }
+    return progress;
+}
+
+bool upstream_step(struct stream *s)
+{
+    struct h1_conn *cc = s->cc;
+    struct up_conn *uc = s->uc;
+    bool progress = false;
+    ssize_t n;
+
+    if (s->st != ST_EXCHANGE || !uc || !uc->connected)
+        return false;
+
+    /* request body bytes that arrived, then out with them */
+    progress |= validate_request(s);
+    if (s->st != ST_EXCHANGE || cc->closed)
+        return true;
+    progress |= send_request(s);
+    if (s->st != ST_EXCHANGE || cc->closed || s->uc != uc)
+        return true;
+
+    /* response bytes: not while a filter holds the head (its strings point
+     * into the buffer) nor once the response has ended */
+    if (uc->readable && !s->resp_done && !s->resp_held &&
+        (!uc->ibuf || buf_tail_room(uc->ibuf) > 0)) {
+        n = read_into(uc->w, uc->fd, &uc->ibuf, &uc->readable, uc->rdhup);
+        if (n > 0) {
+            s->resp_got += (uint32_t)n;
+            uc->active_ms = worker_now_ms(uc->w);
+            counter_add(&cst(uc)->bytes_in, (uint64_t)n);
+            counter_add(&est(uc)->bytes_in, (uint64_t)n);
+            progress = true;
+        } else if (n == 0 || n == -2) {
+            /* what arrived before the end still counts */
+            parse_response(s);
+            if (s->st != ST_EXCHANGE || cc->closed || s->uc != uc)
+                return true;
+            validate_response(s);
+            if (s->st != ST_EXCHANGE || cc->closed)
+                return true;
+            if (!s->resp_done)
+                upstream_broken(s, n == 0);
+            else
+                s->server_close = true; /* closed after a complete response */
+            return true;
+        }
+    }
+    progress |= parse_response(s);
+    if (s->st != ST_EXCHANGE || cc->closed || s->uc != uc)
+        return true;
+    if (s->resp_head)
+        progress |= validate_response(s);
+    return progress;
+}
+
+void upstream_resp_consumed(struct stream *s, size_t n)
+{
+    struct up_conn *uc = s->uc;
+
+    buf_consume(uc->ibuf, n);
+    s->resp_fwd -= (uint32_t)n;
+    if (uc->ibuf->len == 0) {
+        buf_put(&uc->w->pool, uc->ibuf);
+        uc->ibuf = NULL;
+    }
+}
