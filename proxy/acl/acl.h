@@ -33,7 +33,7 @@
  * ACL (braces are separate words).
  *
  * The fetches, match methods and predefined ACLs supported, and where tern
- * differs from HAProxy, are listed in README.md ("ACLs"); in short, every
+ * differs from HAProxy, are listed in README.md ("Content switching"); in short, every
  * fetch of acl_fetch.c's table with the matches of its sample type.
  *
  * Errors: functions of the config side return 0, or -1 with a one-line

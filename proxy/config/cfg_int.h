@@ -110,8 +110,17 @@ struct cfg_pname {
     int line;
 };
 
+/* One `use_backend` line; the condition is moved to the listener's rules
+ * when the section ends (cond NULL then), the name resolved at the end. */
+struct cfg_rule {
+    struct acl_cond *cond;
+    char *backend;
+    int line;
+};
+
 struct cfg_feref {
     struct listener *l;
+    struct cfg_rule *rules; /* [l->nrules]: backend names and lines */
     struct cluster *own; /* listen: its own cluster */
     char *backend;       /* default_backend, or NULL */
     int line;            /* of default_backend */
@@ -138,6 +147,9 @@ struct cfg {
     char *def_name;     /* defaults section being parsed: its name */
 
     int nbind_lines;    /* bind lines seen in this section (even bad ones) */
+    struct acl_set *acls;    /* this section's `acl` lines; NULL before the first */
+    struct cfg_rule *rules;  /* this section's `use_backend` lines */
+    size_t nrules;
 
     struct cfg_defaults **defs; /* every defaults section, in file order */
     size_t ndefs;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proxy/acl/acl.h"
 #include "proxy/config/cfg_int.h"
 #include "proxy/core/util.h"
 
@@ -277,6 +278,55 @@ static void kw_default_backend(struct cfg *p, char **av, size_t ac)
         return;
     set_str(&p->conf.default_backend, av[0]);
     p->conf.default_backend_line = p->line;
+}
+
+/* acl <name> <criterion> [flags] [operator] <value> ...: the section's named
+ * conditions (proxy/acl). Several lines with one name are ORed. */
+static void kw_acl(struct cfg *p, char **av, size_t ac)
+{
+    char err[512];
+
+    if (!nargs(p, av, ac, 2, CFG_MAX_ARGS, "<name> <criterion> [flags] [operator] <value> ..."))
+        return;
+    if (!p->acls)
+        p->acls = acl_set_new();
+    if (acl_set_add(p->acls, av[0], (int)ac - 1, av + 1, err, sizeof(err)) != 0)
+        cfg_err(p, "%s", err);
+}
+
+/*
+ * use_backend <backend> if|unless <condition>: the condition is parsed here
+ * against the ACLs declared above it (as in HAProxy); where it may run
+ * (mode) and the backend name are checked when the section and the file
+ * end (cfg_parse.c).
+ */
+static void kw_use_backend(struct cfg *p, char **av, size_t ac)
+{
+    static const char usage[] = "<backend> if|unless <condition>";
+    struct acl_cond *cond = NULL;
+    struct cfg_rule *r;
+    char err[512];
+
+    if (!nargs(p, av, ac, 1, CFG_MAX_ARGS, usage))
+        return;
+    if (strstr(av[0], "%[")) {
+        cfg_err(p, "dynamic backend name '%s' is not supported by tern", av[0]);
+        return;
+    }
+    if (ac == 1) {
+        cfg_err(p, "missing condition (usage: %s %s; use 'default_backend' for a backend "
+                   "without condition)", p->kw, usage);
+        return;
+    }
+    if (acl_cond_parse(p->acls, (int)ac - 1, av + 1, &cond, err, sizeof(err)) != 0) {
+        cfg_err(p, "%s", err);
+        return;
+    }
+    p->rules = tern_realloc(p->rules, (p->nrules + 1) * sizeof(*p->rules));
+    r = &p->rules[p->nrules++];
+    r->cond = cond;
+    r->backend = tern_strdup(av[0]);
+    r->line = p->line;
 }
 
 static void kw_maxconn(struct cfg *p, char **av, size_t ac)
@@ -989,8 +1039,8 @@ const struct cfg_kw cfg_keywords[] = {
     HN("option tern-request-id", SEC_FE, kw_request_id),
 
     /* HAProxy keywords tern knowingly refuses */
-    UNSUP("acl", NS),
-    UNSUP("use_backend", NS),
+    H("acl", SEC_FRONTEND | SEC_BACKEND | SEC_LISTEN, kw_acl),
+    H("use_backend", SEC_FRONTEND | SEC_LISTEN, kw_use_backend),
     UNSUP("use-server", NS),
     UNSUP("tcp-request", NS),
     UNSUP("tcp-response", NS),

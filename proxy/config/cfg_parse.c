@@ -8,9 +8,11 @@
  * Flow: cfg_lex_next() yields logical lines; a section keyword closes the
  * current section (writing its settings into the model) and opens the next;
  * any other line is looked up in the keyword table (cfg_keywords.c) and
- * handed to its handler. What needs the whole file (default_backend names a
- * backend declared later; "is there any listener at all") is checked at the
- * end.
+ * handed to its handler. What needs the whole file (default_backend and
+ * use_backend name backends declared later; "is there any listener at all")
+ * is checked at the end. `acl` lines and use_backend conditions are compiled
+ * by proxy/acl as they are read; where a condition may run depends on the
+ * section's mode, so that is checked when the section ends (finish_rules).
  *
  * Defaults, as in HAProxy 2.6: each `defaults` section starts from HAProxy's
  * built-in values (or from `defaults <name> from <other>`), and a proxy
@@ -31,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proxy/acl/acl.h"
 #include "proxy/config/cfg_int.h"
 #include "proxy/config/cfg_lex.h"
 #include "proxy/core/util.h"
@@ -420,6 +423,50 @@ static void finish_cluster_health(struct cfg *p, struct cluster *c)
     }
 }
 
+/*
+ * Moves the section's ACLs and use_backend conditions into the model and
+ * checks that each condition can run where the frontend's mode puts it:
+ * mode http evaluates them on the request head, mode tcp at accept time,
+ * where only address fetches (src, dst, ...) have an input.
+ */
+static void finish_rules(struct cfg *p, struct listener *l, struct cfg_feref *fe)
+{
+    char err[512];
+
+    l->acls = p->acls;
+    p->acls = NULL;
+    if (!p->nrules)
+        return;
+    l->rules = tern_calloc(p->nrules, sizeof(*l->rules));
+    fe->rules = p->rules;
+    l->nrules = (uint32_t)p->nrules;
+    for (size_t i = 0; i < p->nrules; i++) {
+        struct cfg_rule *r = &p->rules[i];
+        enum acl_where where = p->conf.mode == PROXY_MODE_HTTP ? ACL_WHERE_REQUEST : ACL_WHERE_TCP;
+
+        l->rules[i].cond = r->cond;
+        r->cond = NULL;
+        if (acl_cond_check(l->rules[i].cond, where, err, sizeof(err)) != 0) {
+            p->line = r->line;
+            p->kw = "use_backend";
+            cfg_err(p, "%s", err);
+        }
+    }
+    p->rules = NULL;
+    p->nrules = 0;
+    p->line = p->px_line;
+    p->kw = cfg_sec_name(p->sec);
+}
+
+static void free_rules(struct cfg_rule *rules, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        acl_cond_free(rules[i].cond);
+        free(rules[i].backend);
+    }
+    free(rules);
+}
+
 /* Writes the finished proxy section's settings into its listener/cluster. */
 static void finish_proxy(struct cfg *p)
 {
@@ -450,6 +497,8 @@ static void finish_proxy(struct cfg *p)
         fe->own = p->c;
         fe->backend = dup_or_null(cf->default_backend);
         fe->line = cf->default_backend_line;
+        fe->rules = NULL;
+        finish_rules(p, l, fe);
     }
     if (p->c) {
         struct cluster *c = p->c;
@@ -469,6 +518,10 @@ static void finish_proxy(struct cfg *p)
         c->forwardfor = cf->forwardfor;
         c->forwardfor.header = dup_or_null(cf->forwardfor.header);
         c->error_header = cf->error_header;
+        if (!p->l) {
+            c->acls = p->acls;
+            p->acls = NULL;
+        }
         finish_cluster_health(p, c);
     }
     if (cf->mode == PROXY_MODE_TCP && cf->http_only_kw[0]) {
@@ -498,6 +551,12 @@ static void end_section(struct cfg *p)
     } else if (p->sec & (SEC_FRONTEND | SEC_BACKEND | SEC_LISTEN)) {
         finish_proxy(p);
     }
+    /* left over only when a section could not take them */
+    free_rules(p->rules, p->nrules);
+    p->rules = NULL;
+    p->nrules = 0;
+    acl_set_free(p->acls);
+    p->acls = NULL;
     cfg_conf_free(&p->conf);
     free(p->px_name);
     free(p->def_name);
@@ -778,17 +837,59 @@ static void dispatch(struct cfg *p, char **av, size_t ac)
 
 /* ---- whole file ----------------------------------------------------------- */
 
+/* "no backend named ..." with a hint: a frontend of that name, or a close one. */
+static void no_backend(struct cfg *p, const char *name)
+{
+    const char *cand[64];
+    size_t n = 0;
+    const char *hint;
+
+    for (uint32_t j = 0; j < p->snap->nclusters && n < TERN_ARRAY_SIZE(cand); j++)
+        cand[n++] = p->snap->clusters[j]->name;
+    hint = cfg_closest(name, cand, n);
+    if (snapshot_find_listener(p->snap, name))
+        cfg_err(p, "no backend named '%s' ('%s' is a frontend)", name, name);
+    else if (hint)
+        cfg_err(p, "no backend named '%s'; did you mean '%s'?", name, hint);
+    else
+        cfg_err(p, "no backend named '%s'", name);
+}
+
+/* The backend called `name` if it exists and its mode is l's, else NULL
+ * after an error at the current line. */
+static struct cluster *find_backend(struct cfg *p, const struct cfg_feref *fe, const char *name)
+{
+    const struct listener *l = fe->l;
+    struct cluster *c = snapshot_find_cluster(p->snap, name);
+
+    if (!c) {
+        no_backend(p, name);
+        return NULL;
+    }
+    if (c->mode != l->mode) {
+        cfg_err(p, "%s '%s' is mode %s but backend '%s' is mode %s (modes must match)",
+                fe->own ? "listen" : "frontend", l->name, proxy_mode_name(l->mode), c->name,
+                proxy_mode_name(c->mode));
+        return NULL;
+    }
+    return c;
+}
+
 static void resolve_frontends(struct cfg *p)
 {
     for (size_t i = 0; i < p->nfes; i++) {
         struct cfg_feref *fe = &p->fes[i];
         struct listener *l = fe->l;
-        struct cluster *c;
         bool reported = false;
 
+        p->kw = "use_backend";
+        for (uint32_t k = 0; k < l->nrules; k++) {
+            p->line = fe->rules[k].line;
+            l->rules[k].target = find_backend(p, fe, fe->rules[k].backend);
+        }
         if (!fe->backend) {
             l->default_cluster = fe->own;
-            if (!fe->own) {
+            if (!fe->own && !l->nrules) {
                 p->line = l->loc.line;
                 snprintf(p->kwbuf, sizeof(p->kwbuf), "frontend '%.100s'", l->name);
                 p->kw = p->kwbuf;
@@ -798,37 +899,15 @@ static void resolve_frontends(struct cfg *p)
         }
         p->line = fe->line;
         p->kw = "default_backend";
-        c = snapshot_find_cluster(p->snap, fe->backend);
-        if (!c) {
-            const char *cand[64];
-            size_t n = 0;
-            const char *hint;
-
+        if (!snapshot_find_cluster(p->snap, fe->backend)) {
             /* inherited from one defaults line: say it once */
             for (size_t j = 0; j < i && !reported; j++)
                 reported = p->fes[j].line == fe->line && p->fes[j].backend &&
                            strcmp(p->fes[j].backend, fe->backend) == 0;
             if (reported)
                 continue;
-            for (uint32_t j = 0; j < p->snap->nclusters && n < TERN_ARRAY_SIZE(cand); j++)
-                cand[n++] = p->snap->clusters[j]->name;
-            hint = cfg_closest(fe->backend, cand, n);
-            if (snapshot_find_listener(p->snap, fe->backend))
-                cfg_err(p, "no backend named '%s' ('%s' is a frontend)", fe->backend,
-                        fe->backend);
-            else if (hint)
-                cfg_err(p, "no backend named '%s'; did you mean '%s'?", fe->backend, hint);
-            else
-                cfg_err(p, "no backend named '%s'", fe->backend);
-            continue;
         }
-        if (c->mode != l->mode) {
-            cfg_err(p, "%s '%s' is mode %s but backend '%s' is mode %s (modes must match)",
-                    fe->own ? "listen" : "frontend", l->name, proxy_mode_name(l->mode), c->name,
-                    proxy_mode_name(c->mode));
-            continue;
-        }
-        l->default_cluster = c;
+        l->default_cluster = find_backend(p, fe, fe->backend);
     }
 }
 
@@ -843,8 +922,10 @@ static void cfg_free(struct cfg *p)
     for (size_t i = 0; i < p->nnames; i++)
         free(p->names[i].name);
     free(p->names);
-    for (size_t i = 0; i < p->nfes; i++)
+    for (size_t i = 0; i < p->nfes; i++) {
         free(p->fes[i].backend);
+        free_rules(p->fes[i].rules, p->fes[i].l->nrules);
+    }
     free(p->fes);
     cfg_conf_free(&p->builtin);
     free(p->err_lines);

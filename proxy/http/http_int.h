@@ -269,8 +269,8 @@ struct listener_stats *stream_lst(const struct stream *s);
 /* ---- router.c ----------------------------------------------------------------- */
 
 extern const struct http_filter_ops router_filter_ops;
-/* The cluster a request goes to: today the listener's default backend; the
- * hook ACL-based content switching (use_backend) will replace. */
+/* The cluster a request goes to: the first matching use_backend rule of the
+ * listener, else its default backend (NULL: none). No allocation, no lock. */
 struct cluster *route_select(struct stream *s);
 /* Connection attempt outcomes, from upstream_h1.c. */
 void router_connected(struct stream *s);

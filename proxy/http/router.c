@@ -21,7 +21,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "proxy/acl/acl_types.h"
 #include "proxy/core/util.h"
+#include "proxy/model/model.h"
 #include "proxy/http/http_h1.h"
 #include "proxy/http/http_int.h"
 
@@ -36,13 +38,25 @@ static uint64_t now_ms(const struct stream *s)
 }
 
 /*
- * The cluster this request goes to. Today: the listener's default backend.
- * Content switching (use_backend with ACL conditions, xDS route tables)
- * replaces this function: it may read s->req and the client address.
+ * The cluster this request goes to: the first `use_backend` rule of the
+ * listener whose condition holds on the request head and the client's
+ * address, else the default backend (listener_route). The local address is
+ * not known to the connection: `dst` fetches find no sample. xDS route
+ * tables will compile into the same rules.
  */
 struct cluster *route_select(struct stream *s)
 {
-    return s->cc->l->default_cluster;
+    const struct listener *l = s->cc->l;
+    struct acl_ctx ctx = {
+        .req = &s->req,
+        .res = NULL,
+        .src = (const struct sockaddr *)&s->cc->peer,
+        .dst = NULL,
+    };
+
+    if (!l->nrules)
+        return l->default_cluster;
+    return listener_route(l, &ctx);
 }
 
 /* ---- request head finishing -------------------------------------------------- */

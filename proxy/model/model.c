@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proxy/acl/acl.h"
 #include "proxy/lb/lb.h"
 
 #define DEFAULT_GLOBAL_MAXCONN 4096
@@ -65,6 +66,7 @@ static void cluster_free(struct cluster *c, uint32_t nworkers)
         free(c->worker);
     }
     health_spec_free(&c->hc);
+    acl_set_free(c->acls);
     free(c->forwardfor.header);
     free(c->stats);
     free(c->name);
@@ -77,6 +79,11 @@ void snapshot_unref(struct snapshot *snap)
         return;
     for (uint32_t i = 0; i < snap->nlisteners; i++) {
         struct listener *l = snap->listeners[i];
+        /* conditions before the set whose ACLs they borrow */
+        for (uint32_t j = 0; j < l->nrules; j++)
+            acl_cond_free(l->rules[j].cond);
+        free(l->rules);
+        acl_set_free(l->acls);
         free(l->binds);
         free(l->stats);
         free(l->forwardfor.header);
@@ -225,6 +232,14 @@ int snapshot_runtime_init(struct snapshot *snap, uint32_t nworkers, char *err, s
         }
     }
     return 0;
+}
+
+struct cluster *listener_route(const struct listener *l, const struct acl_ctx *ctx)
+{
+    for (uint32_t i = 0; i < l->nrules; i++)
+        if (acl_cond_eval(l->rules[i].cond, ctx))
+            return l->rules[i].target;
+    return l->default_cluster;
 }
 
 const char *lb_policy_name(enum lb_policy p)

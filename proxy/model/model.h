@@ -51,6 +51,14 @@ int snapshot_runtime_init(struct snapshot *snap, uint32_t nworkers, char *err, s
 struct host_set *cluster_rebuild_hosts(struct cluster *c, uint32_t nworkers, char *err,
                                        size_t errlen);
 
+/*
+ * Content switching: the target of the first of l's rules whose condition
+ * holds on ctx (borrowed; see proxy/acl/acl_types.h), else l's default
+ * cluster (NULL when it has none). Any worker thread; no allocation, no lock.
+ */
+struct acl_ctx;
+struct cluster *listener_route(const struct listener *l, const struct acl_ctx *ctx);
+
 /* Human name of a policy/mode, for logs and stats. */
 const char *lb_policy_name(enum lb_policy p);
 const char *proxy_mode_name(enum proxy_mode m);

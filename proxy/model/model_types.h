@@ -6,7 +6,8 @@
  * complete model is one `struct snapshot`: immutable once published,
  * refcounted, and shared by all worker threads (see ARCHITECTURE.md).
  *
- *   snapshot -> listeners (frontends) -> default cluster
+ *   snapshot -> listeners (frontends) -> route rules (ACL condition -> cluster)
+ *                                       -> default cluster
  *            -> clusters (backends)   -> endpoints (servers) + health spec
  *
  * The only fields that change after publication are the ones marked
@@ -29,6 +30,8 @@
 
 struct lb_ops;
 struct host_set;
+struct acl_set;
+struct acl_cond;
 
 enum proxy_mode {
     PROXY_MODE_TCP = 0,
@@ -242,6 +245,7 @@ struct cluster {
     enum http_conn_mode http_mode; /* option http-keep-alive|http-server-close|httpclose */
     struct http_forwardfor forwardfor;
     bool error_header;           /* option tern-error-header */
+    struct acl_set *acls;        /* owned: the section's named conditions; NULL if none */
     struct health_spec hc;
     struct source_loc loc;
 
@@ -258,6 +262,14 @@ struct cluster {
         void *queue_tail;
         uint32_t queue_len;
     } __attribute__((aligned(TERN_CACHELINE))) *worker;
+};
+
+/* One content-switching rule of a listener: requests for which `cond` holds
+ * go to `target` (mode http; evaluated in order, the first match wins, then
+ * the listener's default cluster). */
+struct route_rule {
+    struct acl_cond *cond;        /* owned (proxy/acl); never NULL */
+    struct cluster *target;       /* borrowed */
 };
 
 struct bind_addr {
@@ -277,6 +289,9 @@ struct listener {
     uint32_t timeout_http_request_ms;    /* 0: unset (timeout client applies) */
     uint32_t timeout_http_keep_alive_ms; /* 0: unset (http-request, then client) */
     struct cluster *default_cluster; /* borrowed; NULL: connections refused */
+    struct acl_set *acls;         /* owned: named conditions (a listen's too); NULL if none */
+    struct route_rule *rules;     /* owned [nrules]; their conditions use `acls` */
+    uint32_t nrules;
     bool access_log;              /* default true; `no log` turns it off */
     /* mode http */
     enum http_conn_mode http_mode;

@@ -47,8 +47,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proxy/acl/acl_types.h"
 #include "proxy/core/log.h"
 #include "proxy/core/util.h"
+#include "proxy/model/model.h"
 #include "proxy/lb/lb.h"
 #include "proxy/worker/upstream.h"
 
@@ -262,6 +264,21 @@ static void client_cb(evutil_socket_t fd, short what, void *arg)
 
 static void server_cb(evutil_socket_t fd, short what, void *arg);
 
+/* The cluster of a new connection: `use_backend` rules in mode tcp read only
+ * the addresses (checked at config load), evaluated once at accept. */
+static struct cluster *route_tcp(const struct listener *l, int fd, const struct sockaddr *sa)
+{
+    struct sockaddr_storage local;
+    socklen_t len = sizeof(local);
+    struct acl_ctx ctx = {.req = NULL, .res = NULL, .src = sa, .dst = NULL};
+
+    if (!l->nrules)
+        return l->default_cluster;
+    if (getsockname(fd, (struct sockaddr *)&local, &len) == 0)
+        ctx.dst = (const struct sockaddr *)&local;
+    return listener_route(l, &ctx);
+}
+
 void tcp_proxy_accept(struct worker *w, struct worker_listener *wl, int fd,
                       const struct sockaddr *sa, socklen_t salen)
 {
@@ -279,7 +296,7 @@ void tcp_proxy_accept(struct worker *w, struct worker_listener *wl, int fd,
     c->c_active_ms = now;
     if (salen <= sizeof(c->peer))
         memcpy(&c->peer, sa, salen);
-    upstream_req_init(&c->up, w, wl->l->default_cluster,
+    upstream_req_init(&c->up, w, route_tcp(wl->l, fd, sa),
                       upstream_source_hash(&c->peer), conn_granted);
 
     c->next = w->conns;

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "proxy/acl/acl.h"
 #include "proxy/core/log.h"
 #include "proxy/core/util.h"
 #include "proxy/lb/lb.h"
@@ -410,6 +411,7 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     struct snapshot *snap = w->snap;
 
+    acl_thread_prepare(); /* no allocation on the request path (regex match block) */
     event_base_dispatch(w->base);
 
     /* Teardown on the worker's own thread: everything it owns. */
@@ -423,6 +425,7 @@ static void *worker_main(void *arg)
             c->worker[w->id].hosts = NULL;
         }
     }
+    acl_thread_release();
     return NULL;
 }
 

@@ -31,7 +31,7 @@ FULL = "#full\n"
 CASES = [
     ("unknown_keyword", "    balanse roundrobin\n", 9, "balanse",
      "unknown keyword in 'backend' section; did you mean 'balance'?"),
-    ("unsupported_keyword", "    acl bad src 10.0.0.0/8\n", 9, "acl",
+    ("unsupported_keyword", "    use-server s if TRUE\n", 9, "use-server",
      "not supported by tern"),
     ("wrong_section_bind", "    bind 127.0.0.1:1\n", 9, "bind",
      "not allowed in a 'backend' section (only in frontend, listen)"),

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "proxy/acl/acl_types.h"
 #include "proxy/config/cfg_parse.h"
 #include "proxy/model/model.h"
 
@@ -694,9 +695,144 @@ static void test_err_unknown_keyword(void **state)
                "t.cfg:9: backnd: unknown keyword in 'backend' section; did you mean 'backend'?");
 }
 
+/* ---- content switching: acl + use_backend ------------------------------------ */
+
+#define SW                                                                                 \
+    "defaults\n"                   /* 1 */                                                \
+    "    mode http\n"              /* 2 */                                                \
+    "    timeout connect 1s\n"     /* 3 */                                                \
+    "    timeout client 1s\n"      /* 4 */                                                \
+    "    timeout server 1s\n"      /* 5 */                                                \
+    "backend api\n"                /* 6 */                                                \
+    "    server s 127.0.0.1:2\n"   /* 7 */                                                \
+    "backend web\n"                /* 8 */                                                \
+    "    server s 127.0.0.1:3\n"   /* 9 */                                                \
+    "backend dflt\n"               /* 10 */                                               \
+    "    server s 127.0.0.1:4\n"   /* 11 */                                               \
+    "frontend f\n"                 /* 12 */                                               \
+    "    bind 127.0.0.1:1\n"       /* 13 */                                               \
+    "    default_backend dflt\n"   /* 14 */
+
+static struct sockaddr_in v4(const char *a)
+{
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    inet_pton(AF_INET, a, &sin.sin_addr);
+    return sin;
+}
+
+static void test_use_backend_rules(void **state)
+{
+    struct snapshot *s = parse_ok(SW "    acl is_api hdr(host) -i api.example.com\n"
+                                     "    acl is_get method GET\n"
+                                     "    use_backend api if is_api is_get\n"
+                                     "    use_backend web if { path_beg /static } || !is_get\n"
+                                     "    use_backend api unless is_api\n"
+                                     "    acl is_api path_beg /api\n" /* ORed, seen by rule 1 */
+                                     "backend b2\n"
+                                     "    acl local src 127.0.0.1\n"
+                                     "    server s 127.0.0.1:5\n");
+    struct listener *l = snapshot_find_listener(s, "f");
+
+    assert_non_null(l->acls);
+    assert_int_equal(l->nrules, 3);
+    assert_ptr_equal(l->rules[0].target, snapshot_find_cluster(s, "api"));
+    assert_ptr_equal(l->rules[1].target, snapshot_find_cluster(s, "web"));
+    assert_ptr_equal(l->rules[2].target, snapshot_find_cluster(s, "api"));
+    for (uint32_t i = 0; i < 3; i++)
+        assert_non_null(l->rules[i].cond);
+    assert_true(l->rules[2].cond->unless);
+    assert_ptr_equal(l->default_cluster, snapshot_find_cluster(s, "dflt"));
+    assert_non_null(snapshot_find_cluster(s, "b2")->acls);
+    assert_null(snapshot_find_cluster(s, "api")->acls);
+    assert_int_equal(D.nwarnings, 0);
+    snapshot_unref(s);
+}
+
+static void test_use_backend_order_and_fallback(void **state)
+{
+    /* first match wins; no match: default_backend */
+    struct snapshot *s = parse_ok(SW "    use_backend web if { src 10.1.0.0/16 }\n"
+                                     "    use_backend api if { src 10.0.0.0/8 }\n"
+                                     "    use_backend dflt if { src 10.1.2.3 }\n");
+    struct listener *l = s->listeners[0];
+    struct sockaddr_in a = v4("10.1.2.3"), b = v4("10.2.0.1"), c = v4("192.168.0.1");
+    struct acl_ctx ctx = {0};
+
+    ctx.src = (const struct sockaddr *)&a;
+    assert_ptr_equal(listener_route(l, &ctx), snapshot_find_cluster(s, "web"));
+    ctx.src = (const struct sockaddr *)&b;
+    assert_ptr_equal(listener_route(l, &ctx), snapshot_find_cluster(s, "api"));
+    ctx.src = (const struct sockaddr *)&c;
+    assert_ptr_equal(listener_route(l, &ctx), snapshot_find_cluster(s, "dflt"));
+    snapshot_unref(s);
+}
+
+static void test_use_backend_tcp_src(void **state)
+{
+    /* mode tcp: address fetches only, evaluated at accept */
+    struct snapshot *s = parse_ok(FE "    use_backend b2 if { src 10.0.0.0/8 }\n" BE
+                                     "backend b2\n"
+                                     "    timeout connect 1s\n"
+                                     "    timeout server 1s\n"
+                                     "    server s 127.0.0.1:3\n");
+    struct listener *l = s->listeners[0];
+    struct sockaddr_in a = v4("10.9.9.9"), b = v4("11.0.0.1");
+    struct acl_ctx ctx = {0};
+
+    assert_int_equal(l->nrules, 1);
+    ctx.src = (const struct sockaddr *)&a;
+    assert_ptr_equal(listener_route(l, &ctx), snapshot_find_cluster(s, "b2"));
+    ctx.src = (const struct sockaddr *)&b;
+    assert_ptr_equal(listener_route(l, &ctx), snapshot_find_cluster(s, "b"));
+    snapshot_unref(s);
+}
+
+static void test_err_use_backend(void **state)
+{
+    only_error(SW "    use_backend apii if TRUE\n",
+               "t.cfg:15: use_backend: no backend named 'apii'; did you mean 'api'?");
+    only_error(SW "    use_backend f if TRUE\n",
+               "t.cfg:15: use_backend: no backend named 'f' ('f' is a frontend)");
+    only_error(SW "    acl is_api path_beg /api\n"
+                  "    use_backend api if is_apu\n",
+               "t.cfg:16: use_backend: unknown ACL 'is_apu' (did you mean 'is_api'?)");
+    only_error(SW "    acl x pth /a\n",
+               "t.cfg:15: acl: unknown fetch 'pth' (did you mean 'path'?)");
+    only_error(SW "    acl x\n",
+               "t.cfg:15: acl: missing argument (usage: acl <name> <criterion> [flags] "
+               "[operator] <value> ...)");
+    only_error(SW "    use_backend api\n",
+               "t.cfg:15: use_backend: missing condition (usage: use_backend <backend> "
+               "if|unless <condition>; use 'default_backend' for a backend without condition)");
+    only_error(SW "    use_backend api when TRUE\n",
+               "t.cfg:15: use_backend: expected 'if' or 'unless', got 'when'");
+    only_error(SW "    use_backend api if { status 200 }\n",
+               "t.cfg:15: use_backend: 'status' reads the response: not available in a "
+               "request rule");
+    only_error(SW "    use_backend tb if TRUE\n"
+                  "backend tb\n"
+                  "    mode tcp\n"
+                  "    server s 127.0.0.1:5\n",
+               "t.cfg:15: use_backend: frontend 'f' is mode http but backend 'tb' is mode tcp "
+               "(modes must match)");
+    only_error(FE "    use_backend b if { path_beg /x }\n" BE,
+               "t.cfg:5: use_backend: 'path_beg' reads an HTTP message: not available in a "
+               "TCP rule (mode tcp)");
+    only_error(SW "backend x\n    use_backend api if TRUE\n",
+               "t.cfg:16: use_backend: not allowed in a 'backend' section (only in frontend, "
+               "listen)");
+    only_error("defaults\n    acl a src 1.2.3.4\n" SW,
+               "t.cfg:2: acl: not allowed in a 'defaults' section (only in frontend, backend, "
+               "listen)");
+    only_error(SW "    use_backend api if { path_beg }\n",
+               "t.cfg:15: use_backend: missing value for 'path_beg'");
+}
+
 static void test_err_unsupported_keyword(void **state)
 {
-    only_error(BASE "    acl bad src 10.0.0.0/8\n", "t.cfg:9: acl: not supported by tern");
+    only_error(BASE "    use-server s if TRUE\n", "t.cfg:9: use-server: not supported by tern");
     only_error(BASE "    http-request deny\n",
                "t.cfg:9: http-request: not supported by tern yet");
     only_error("global\n    daemon\n" BASE,
@@ -1198,6 +1334,10 @@ int main(void)
         cmocka_unit_test(test_all_errors_reported),
         cmocka_unit_test(test_messages_are_one_printable_line),
         cmocka_unit_test(test_diag_accumulates),
+        cmocka_unit_test(test_use_backend_rules),
+        cmocka_unit_test(test_use_backend_order_and_fallback),
+        cmocka_unit_test(test_use_backend_tcp_src),
+        cmocka_unit_test(test_err_use_backend),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
