@@ -5,7 +5,9 @@
  */
 #include "proxy/core/buf.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "proxy/core/util.h"
 
@@ -54,4 +56,37 @@ void buf_put(struct buf_pool *p, struct buf *b)
     b->next_free = p->free;
     p->free = b;
     p->nfree++;
+}
+
+ssize_t buf_read_fd(struct buf_pool *p, int fd, struct buf **bp, bool *readable, bool rdhup)
+{
+    struct buf *b = *bp;
+    size_t room;
+    ssize_t n;
+
+    if (!b)
+        b = *bp = buf_get(p);
+    room = buf_tail_room(b);
+    if (room == 0)
+        return -1; /* full: the caller reads again once it drained some */
+    do {
+        n = read(fd, buf_tail(b), room);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        b->len += (uint32_t)n;
+        if ((size_t)n < room && !rdhup)
+            *readable = false;
+        return n;
+    }
+    if (b->len == 0) {
+        buf_put(p, b);
+        *bp = NULL;
+    }
+    if (n == 0)
+        return 0;
+    if (errno == EAGAIN) {
+        *readable = false;
+        return -1;
+    }
+    return -2;
 }

@@ -12,9 +12,11 @@
 #ifndef TERN_CORE_BUF_H
 #define TERN_CORE_BUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/types.h>
 
 struct buf {
     struct buf *next_free; /* pool link while free */
@@ -38,6 +40,19 @@ void buf_pool_destroy(struct buf_pool *p);
 /* A buffer with len 0 (owned by the caller until buf_put). Never NULL. */
 struct buf *buf_get(struct buf_pool *p);
 void buf_put(struct buf_pool *p, struct buf *b);
+
+/*
+ * Reads from the non-blocking socket `fd` into *bp, taking a buffer from the
+ * pool when *bp is NULL and giving it back when nothing was read into an
+ * empty one. For edge-triggered sockets: a short read means the socket is
+ * drained (more bytes raise a new event), so *readable is cleared without
+ * the read that would only say EAGAIN, unless `rdhup` says the peer's FIN is
+ * queued (then the caller reads on to see it).
+ * Returns bytes read (> 0), 0 on EOF, -1 when the buffer is full or the
+ * socket would block (then *readable is cleared), -2 on a socket error
+ * (errno set).
+ */
+ssize_t buf_read_fd(struct buf_pool *p, int fd, struct buf **bp, bool *readable, bool rdhup);
 
 /* Free room at the tail, compacting first when that gains room. */
 static inline size_t buf_tail_room(struct buf *b)

@@ -164,8 +164,6 @@ void h1c_kick(struct h1_conn *cc)
 /* Reads from the client into the input buffer. */
 static bool client_read(struct h1_conn *cc, size_t *moved)
 {
-    struct buf *b;
-    size_t room;
     ssize_t n;
 
     if (cc->eof || !cc->readable)
@@ -190,34 +188,19 @@ static bool client_read(struct h1_conn *cc, size_t *moved)
     }
     if (cc->ibuf && buf_tail_room(cc->ibuf) == 0)
         return false;
-    if (!cc->ibuf)
-        cc->ibuf = buf_get(&cc->w->pool);
-    b = cc->ibuf;
-    room = buf_tail_room(b);
-    do {
-        n = read(cc->fd, buf_tail(b), room);
-    } while (n < 0 && errno == EINTR);
+    n = buf_read_fd(&cc->w->pool, cc->fd, &cc->ibuf, &cc->readable, cc->rdhup);
     if (n > 0) {
-        b->len += (uint32_t)n;
-        if ((size_t)n < room && !cc->rdhup)
-            cc->readable = false;
         cc->active_ms = worker_now_ms(cc->w);
         counter_add(&lst(cc)->bytes_in, (uint64_t)n);
         *moved += (size_t)n;
         return true;
     }
-    if (b->len == 0) {
-        buf_put(&cc->w->pool, b);
-        cc->ibuf = NULL;
-    }
     if (n == 0) {
         cc->eof = true;
         return true;
     }
-    if (errno == EAGAIN) {
-        cc->readable = false;
+    if (n == -1)
         return false;
-    }
     h1c_close(cc, HTTP_R_CLIENT_ABORT);
     return true;
 }

@@ -378,40 +378,6 @@ static void up_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- byte moving ------------------------------------------------------------------- */
 
-/* Reads from fd into *bp (taken from the pool when NULL). Returns bytes read,
- * 0 on EOF, -1 when it would block (clears *readable), -2 on error. */
-static ssize_t read_into(struct worker *w, int fd, struct buf **bp, bool *readable, bool rdhup)
-{
-    struct buf *b = *bp;
-    size_t room;
-    ssize_t n;
-
-    if (!b)
-        b = *bp = buf_get(&w->pool);
-    room = buf_tail_room(b);
-    if (room == 0)
-        return -1;
-    do {
-        n = read(fd, buf_tail(b), room);
-    } while (n < 0 && errno == EINTR);
-    if (n > 0) {
-        b->len += (uint32_t)n;
-        if ((size_t)n < room && !rdhup)
-            *readable = false; /* drained: edge triggering reports more */
-        return n;
-    }
-    if (b->len == 0) {
-        buf_put(&w->pool, b);
-        *bp = NULL;
-    }
-    if (n == 0)
-        return 0;
-    if (errno == EAGAIN) {
-        *readable = false;
-        return -1;
-    }
-    return -2;
-}
 
 /* Counts the body bytes now in the client buffer that belong to the
  * request (Content-Length), or checks them (chunked). */
@@ -674,7 +640,7 @@ bool upstream_step(struct stream *s)
      * into the buffer) nor once the response has ended */
     if (uc->readable && !s->resp_done && !s->resp_held &&
         (!uc->ibuf || buf_tail_room(uc->ibuf) > 0)) {
-        n = read_into(uc->w, uc->fd, &uc->ibuf, &uc->readable, uc->rdhup);
+        n = buf_read_fd(&uc->w->pool, uc->fd, &uc->ibuf, &uc->readable, uc->rdhup);
         if (n > 0) {
             s->resp_got += (uint32_t)n;
             uc->active_ms = worker_now_ms(uc->w);

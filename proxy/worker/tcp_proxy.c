@@ -467,44 +467,6 @@ static void server_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- the byte pump --------------------------------------------------------- */
 
-/* Reads from `fd` into *bp. Returns bytes read, 0 on EOF, -1 when it would
- * block (clears *readable), -2 on error. */
-static ssize_t pump_read(struct worker *w, int fd, struct buf **bp, bool *readable, bool rdhup)
-{
-    struct buf *b = *bp;
-    size_t room;
-    ssize_t n;
-
-    if (!b)
-        b = *bp = buf_get(&w->pool);
-    room = buf_tail_room(b);
-    if (room == 0)
-        return -1;
-    do {
-        n = read(fd, buf_tail(b), room);
-    } while (n < 0 && errno == EINTR);
-    if (n > 0) {
-        b->len += (uint32_t)n;
-        /* A short read emptied the socket: with edge triggering, more bytes
-         * will raise a new event, so skip the read that would say EAGAIN.
-         * Not when the peer's FIN is queued: read on to see it. */
-        if ((size_t)n < room && !rdhup)
-            *readable = false;
-        return n;
-    }
-    if (b->len == 0) {
-        buf_put(&w->pool, b);
-        *bp = NULL;
-    }
-    if (n == 0)
-        return 0;
-    if (errno == EAGAIN) {
-        *readable = false;
-        return -1;
-    }
-    return -2;
-}
-
 /* Writes buffered bytes to `fd`. Returns bytes written, -1 when it would
  * block (clears *writable), -2 on error. Releases the buffer once empty. */
 static ssize_t pump_write(struct worker *w, int fd, struct buf **bp, bool *writable)
@@ -610,7 +572,7 @@ static void conn_pump(struct conn *c)
 
         /* client -> buffer (also while connecting: at most one buffer) */
         if (c->c_readable && !c->c_eof && (!c->c2s || c->c2s->len < c->c2s->size)) {
-            n = pump_read(w, c->cfd, &c->c2s, &c->c_readable, c->c_rdhup);
+            n = buf_read_fd(&w->pool, c->cfd, &c->c2s, &c->c_readable, c->c_rdhup);
             if (n > 0) {
                 c->bytes_in += (uint64_t)n;
                 c->c_active_ms = now;
@@ -648,7 +610,7 @@ static void conn_pump(struct conn *c)
 
         /* server -> buffer */
         if (c->s_readable && !c->s_eof && (!c->s2c || c->s2c->len < c->s2c->size)) {
-            n = pump_read(w, c->sfd, &c->s2c, &c->s_readable, c->s_rdhup);
+            n = buf_read_fd(&w->pool, c->sfd, &c->s2c, &c->s_readable, c->s_rdhup);
             if (n > 0) {
                 c->s_active_ms = now;
                 counter_add(&cst(c)->bytes_in, (uint64_t)n);
