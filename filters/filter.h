@@ -3,9 +3,11 @@
  * filters/ includes (besides proxy/http/http_msg.h for the message heads it
  * is handed).
  *
- * STATUS: this is the contract the HTTP/1.1 issue builds; the stream core
- * that calls these hooks (proxy/http/) is being written against it. Nothing
- * calls it yet.
+ * STATUS: the stream core (proxy/http/stream.c) runs request_headers,
+ * response_headers and stream_done of a listener's chain (`filter` lines in
+ * frontend and listen sections); the registry is filters/registry.c. Body,
+ * trailer and upstream_result hooks, timers and per-route configs are not
+ * called yet.
  *
  * A filter is a `const struct http_filter_ops` registered once by name (and,
  * for xDS, by type URL). A chain is an ordered list of filter instances per

@@ -118,6 +118,13 @@ struct cfg_rule {
     int line;
 };
 
+/* One `filter` line of the section, moved to the listener when it ends. */
+struct cfg_filter {
+    const struct http_filter_ops *ops;
+    void *cfg; /* owned: ops->config_free */
+    int line;
+};
+
 struct cfg_feref {
     struct listener *l;
     struct cfg_rule *rules; /* [l->nrules]: backend names and lines */
@@ -150,6 +157,8 @@ struct cfg {
     struct acl_set *acls;    /* this section's `acl` lines; NULL before the first */
     struct cfg_rule *rules;  /* this section's `use_backend` lines */
     size_t nrules;
+    struct cfg_filter *filters; /* this section's `filter` lines, in order */
+    size_t nfilters;
 
     struct cfg_defaults **defs; /* every defaults section, in file order */
     size_t ndefs;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "filters/registry.h"
 #include "proxy/acl/acl.h"
 #include "proxy/config/cfg_int.h"
 #include "proxy/core/util.h"
@@ -327,6 +328,67 @@ static void kw_use_backend(struct cfg *p, char **av, size_t ac)
     r->cond = cond;
     r->backend = tern_strdup(av[0]);
     r->line = p->line;
+}
+
+/* HAProxy's own filters: named in the message when a config uses one. */
+static const char *const haproxy_filters[] = {
+    "trace", "compression", "cache", "spoe", "fcgi-app", "bwlim-in", "bwlim-out",
+};
+
+/*
+ * filter <name> [args...]: a registered HTTP filter (filters/registry.c),
+ * appended to the section's chain; the filter parses its own arguments.
+ * Whether the proxy is mode http is checked when the section ends (the
+ * mode may come later in the section).
+ */
+static void kw_filter(struct cfg *p, char **av, size_t ac)
+{
+    const struct http_filter_ops *ops;
+    struct cfg_filter *f;
+    void *cfg = NULL;
+    char err[512];
+
+    if (!nargs(p, av, ac, 1, CFG_MAX_ARGS, "<name> [args...]"))
+        return;
+    ops = filter_find(av[0]);
+    if (!ops) {
+        const char *cand[FILTER_REGISTRY_MAX];
+        size_t n = filter_count(), len = 0;
+        const char *hint;
+        char names[256];
+
+        for (size_t i = 0; i < n; i++)
+            cand[i] = filter_at(i)->name;
+        hint = cfg_closest(av[0], cand, n);
+        if (hint) {
+            cfg_err(p, "unknown filter '%s'; did you mean '%s'?", av[0], hint);
+            return;
+        }
+        names[0] = 0;
+        for (size_t i = 0; i < n && len < sizeof(names); i++)
+            len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s", i ? ", " : "",
+                                    cand[i]);
+        for (size_t i = 0; i < sizeof(haproxy_filters) / sizeof(haproxy_filters[0]); i++) {
+            if (strcmp(av[0], haproxy_filters[i]) == 0) {
+                cfg_err(p, "HAProxy's filter '%s' is not supported by tern (tern's filters: "
+                           "%s)", av[0], names);
+                return;
+            }
+        }
+        cfg_err(p, "unknown filter '%s' (tern's filters: %s)", av[0], names);
+        return;
+    }
+    err[0] = 0;
+    if (ops->config_parse(ac - 1 > INT_MAX ? INT_MAX : (int)(ac - 1), av + 1, &cfg, err,
+                          sizeof(err)) != 0) {
+        cfg_err(p, "%s: %s", ops->name, err[0] ? err : "invalid arguments");
+        return;
+    }
+    p->filters = tern_realloc(p->filters, (p->nfilters + 1) * sizeof(*p->filters));
+    f = &p->filters[p->nfilters++];
+    f->ops = ops;
+    f->cfg = cfg;
+    f->line = p->line;
 }
 
 static void kw_maxconn(struct cfg *p, char **av, size_t ac)
@@ -1041,6 +1103,7 @@ const struct cfg_kw cfg_keywords[] = {
     /* HAProxy keywords tern knowingly refuses */
     H("acl", SEC_FRONTEND | SEC_BACKEND | SEC_LISTEN, kw_acl),
     H("use_backend", SEC_FRONTEND | SEC_LISTEN, kw_use_backend),
+    H("filter", SEC_FRONTEND | SEC_LISTEN, kw_filter),
     UNSUP("use-server", NS),
     UNSUP("tcp-request", NS),
     UNSUP("tcp-response", NS),
@@ -1064,7 +1127,6 @@ const struct cfg_kw cfg_keywords[] = {
     UNSUP("fullconn", NS),
     UNSUP("hash-balance-factor", NS),
     UNSUP("log-format", NS),
-    UNSUP("filter", "not supported by tern yet"),
     UNSUP("tcp-check", NS),
     UNSUP("external-check", NS),
     UNSUP("email-alert", NS),

@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "filters/filter.h"
 #include "proxy/acl/acl.h"
 #include "proxy/config/cfg_int.h"
 #include "proxy/config/cfg_lex.h"
@@ -458,6 +459,48 @@ static void finish_rules(struct cfg *p, struct listener *l, struct cfg_feref *fe
     p->kw = cfg_sec_name(p->sec);
 }
 
+static void free_filters(struct cfg *p)
+{
+    for (size_t i = 0; i < p->nfilters; i++)
+        if (p->filters[i].ops->config_free)
+            p->filters[i].ops->config_free(p->filters[i].cfg);
+    free(p->filters);
+    p->filters = NULL;
+    p->nfilters = 0;
+}
+
+/*
+ * Moves the section's `filter` lines into the listener's chain, in order.
+ * Filters run on HTTP streams: in a mode tcp proxy each line is an error
+ * (HAProxy would run them on TCP streams; tern's filters are HTTP only).
+ */
+static void finish_filters(struct cfg *p, struct listener *l)
+{
+    if (!p->nfilters)
+        return;
+    if (p->conf.mode != PROXY_MODE_HTTP) {
+        for (size_t i = 0; i < p->nfilters; i++) {
+            p->line = p->filters[i].line;
+            p->kw = "filter";
+            cfg_err(p, "%s: needs mode http (%s '%s' is mode tcp)", p->filters[i].ops->name,
+                    cfg_sec_name(p->sec), p->px_name);
+        }
+        p->line = p->px_line;
+        p->kw = cfg_sec_name(p->sec);
+        free_filters(p);
+        return;
+    }
+    l->filters = tern_calloc(p->nfilters, sizeof(*l->filters));
+    for (size_t i = 0; i < p->nfilters; i++) {
+        l->filters[i].ops = p->filters[i].ops;
+        l->filters[i].cfg = p->filters[i].cfg;
+    }
+    l->nfilters = (uint32_t)p->nfilters;
+    free(p->filters);
+    p->filters = NULL;
+    p->nfilters = 0;
+}
+
 static void free_rules(struct cfg_rule *rules, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -499,6 +542,7 @@ static void finish_proxy(struct cfg *p)
         fe->line = cf->default_backend_line;
         fe->rules = NULL;
         finish_rules(p, l, fe);
+        finish_filters(p, l);
     }
     if (p->c) {
         struct cluster *c = p->c;
@@ -552,6 +596,7 @@ static void end_section(struct cfg *p)
         finish_proxy(p);
     }
     /* left over only when a section could not take them */
+    free_filters(p);
     free_rules(p->rules, p->nrules);
     p->rules = NULL;
     p->nrules = 0;

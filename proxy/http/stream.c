@@ -16,15 +16,17 @@
  * The filter chain (filters/filter.h): request headers go through filters
  * 0..n-1, the router being the last; response headers come back n-1..0. A
  * hook that returns FILTER_STOP holds its event until filter_resume() (or a
- * local reply). Today the chain is the router alone: the runner is general,
- * filters will be inserted in front of it from the listener's chain.
+ * local reply). The chain is the listener's `filter` lines (l->filters,
+ * config objects shared read-only by every stream) followed by the router;
+ * each stream gets its array of filter_stream and their zeroed state from its
+ * arena, so a chain costs no allocation beyond the arena and takes no lock.
  * Implemented from the filter API: filter_config, filter_resume,
  * filter_local_reply, filter_reply_header, filter_reset, filter_alloc,
- * filter_info, filter_now_us, filter_worker, filter_nworkers. Not yet:
- * the registry (filter_register/filter_find*), filter_buffer_request_body,
- * filter_timer_*; body data and trailers are not delivered to filters
- * (bodies are forwarded raw by the core), nor are local replies to response
- * filters (see README "HTTP: not done yet").
+ * filter_info, filter_now_us, filter_worker, filter_nworkers (the registry,
+ * filter_register/filter_find*, is filters/registry.c). Not yet:
+ * filter_buffer_request_body, filter_timer_*; body data and trailers are not
+ * delivered to filters (bodies are forwarded raw by the core), nor are local
+ * replies to response filters (see README "HTTP: not done yet").
  *
  * At the end: one access-log line in HAProxy's HTTP format, the counters
  * (requests, responses per class, errors per reason), stream_done on every
@@ -90,15 +92,26 @@ struct stream *stream_new(struct h1_conn *cc)
         ib->off = 0;
     }
 
-    /* The chain: today the router alone (filters will come first). */
-    s->nfilters = 1;
-    s->fs = arena_alloc(&s->arena, s->nfilters * sizeof(*s->fs));
-    s->fs[0].s = s;
-    s->fs[0].ops = &router_filter_ops;
-    s->fs[0].idx = 0;
-    for (uint32_t i = 0; i < s->nfilters; i++)
-        if (s->fs[i].ops->state_size)
-            s->fs[i].state = arena_alloc(&s->arena, s->fs[i].ops->state_size);
+    /* The chain: the listener's filters in order, the router last. The
+     * array and each filter's state come from the arena, zeroed. */
+    {
+        const struct listener *l = cc->l;
+        s->nfilters = l->nfilters + 1;
+        s->fs = arena_alloc(&s->arena, s->nfilters * sizeof(*s->fs));
+        for (uint32_t i = 0; i < s->nfilters; i++) {
+            struct filter_stream *fs = &s->fs[i];
+            fs->s = s;
+            fs->idx = i;
+            if (i < l->nfilters) {
+                fs->ops = l->filters[i].ops;
+                fs->cfg = l->filters[i].cfg;
+            } else {
+                fs->ops = &router_filter_ops;
+            }
+            if (fs->ops->state_size)
+                fs->state = arena_alloc(&s->arena, fs->ops->state_size);
+        }
+    }
     return s;
 }
 

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "filters/registry.h"
 #include "proxy/admin/admin.h"
 #include "proxy/config/cfg_parse.h"
 #include "proxy/core/log.h"
@@ -230,6 +231,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* the filters tern ships, before any configuration names one */
+    filter_registry_init();
     if (check)
         return check_only(cfg_path);
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "filters/filter.h"
 #include "proxy/acl/acl.h"
 #include "proxy/lb/lb.h"
 
@@ -83,6 +84,10 @@ void snapshot_unref(struct snapshot *snap)
         for (uint32_t j = 0; j < l->nrules; j++)
             acl_cond_free(l->rules[j].cond);
         free(l->rules);
+        for (uint32_t j = 0; j < l->nfilters; j++)
+            if (l->filters[j].ops->config_free)
+                l->filters[j].ops->config_free(l->filters[j].cfg);
+        free(l->filters);
         acl_set_free(l->acls);
         free(l->binds);
         free(l->stats);

@@ -278,6 +278,17 @@ struct bind_addr {
     struct source_loc loc;
 };
 
+/*
+ * One `filter <name> [args...]` line of a listener: the registered filter and
+ * the config object its config_parse built (owned by the listener, freed with
+ * ops->config_free). Read-only once the snapshot is published.
+ */
+struct http_filter_ops;
+struct filter_instance {
+    const struct http_filter_ops *ops;
+    void *cfg;
+};
+
 struct listener {
     char *name;
     uint32_t id;
@@ -298,6 +309,8 @@ struct listener {
     struct http_forwardfor forwardfor;
     bool error_header;            /* option tern-error-header */
     char *request_id_header;      /* option tern-request-id: header to fill; NULL: off */
+    struct filter_instance *filters; /* owned [nfilters], chain order (the router follows) */
+    uint32_t nfilters;
     struct source_loc loc;
 
     /* runtime */

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "filters/filter.h"
+#include "filters/http/rate_limit/rate_limit.h"
 #include "proxy/acl/acl_types.h"
 #include "proxy/config/cfg_parse.h"
 #include "proxy/model/model.h"
@@ -1290,6 +1292,104 @@ static int teardown(void **state)
     return 0;
 }
 
+/* ---- filter <name> [args...] ------------------------------------------------- */
+
+static const struct listener *listener_named(const struct snapshot *s, const char *name)
+{
+    for (uint32_t i = 0; i < s->nlisteners; i++)
+        if (strcmp(s->listeners[i]->name, name) == 0)
+            return s->listeners[i];
+    fail_msg("no listener %s", name);
+    return NULL;
+}
+
+static void test_filters(void **state)
+{
+    (void)state;
+    struct snapshot *s = parse_ok(SW "    filter rate-limit rate 50/1s\n"
+                                     "    filter rate-limit rate 1000/1m burst 100 key src\n"
+                                     "listen l\n"
+                                     "    bind 127.0.0.1:9\n"
+                                     "    filter rate-limit rate 7/1s headers always\n"
+                                     "    server s 127.0.0.1:5\n");
+    const struct listener *f = listener_named(s, "f"), *l = listener_named(s, "l");
+    const struct rate_limit_config *c;
+
+    assert_int_equal(f->nfilters, 2);
+    assert_ptr_equal(f->filters[0].ops, &rate_limit_filter);
+    assert_ptr_equal(f->filters[1].ops, &rate_limit_filter);
+    c = f->filters[0].cfg; /* in file order */
+    assert_int_equal(c->count, 50);
+    assert_int_equal(c->burst, 50);
+    assert_int_equal(c->key, RL_KEY_NONE);
+    c = f->filters[1].cfg;
+    assert_int_equal(c->count, 1000);
+    assert_int_equal(c->burst, 100);
+    assert_int_equal(c->key, RL_KEY_SRC);
+    assert_int_equal(l->nfilters, 1);
+    c = l->filters[0].cfg;
+    assert_int_equal(c->count, 7);
+    assert_int_equal(c->headers, RL_HDRS_ALWAYS);
+    assert_int_equal(D.nwarnings, 0);
+    snapshot_unref(s);
+
+    /* no filter line: an empty chain */
+    s = parse_ok(SW);
+    assert_int_equal(listener_named(s, "f")->nfilters, 0);
+    assert_null(listener_named(s, "f")->filters);
+    snapshot_unref(s);
+}
+
+static void test_err_filter(void **state)
+{
+    (void)state;
+    only_error(SW "    filter\n",
+               "t.cfg:15: filter: missing argument (usage: filter <name> [args...])");
+    only_error(SW "    filter rate-limt rate 5/1s\n",
+               "t.cfg:15: filter: unknown filter 'rate-limt'; did you mean 'rate-limit'?");
+    only_error(SW "    filter bogus\n",
+               "t.cfg:15: filter: unknown filter 'bogus' (tern's filters: rate-limit)");
+    only_error(SW "    filter compression\n",
+               "t.cfg:15: filter: HAProxy's filter 'compression' is not supported by tern "
+               "(tern's filters: rate-limit)");
+    only_error(SW "    filter rate-limit\n",
+               "t.cfg:15: filter: rate-limit: missing 'rate <N>/<period>' (e.g. rate 50/1s)");
+    only_error(SW "    filter rate-limit rate 5/1s colour blue\n",
+               "t.cfg:15: filter: rate-limit: unknown option 'colour' (expected rate, burst, "
+               "key, deny-status, table-size or headers)");
+    only_error(SW "    filter rate-limit rate 5/1\n",
+               "t.cfg:15: filter: rate-limit: invalid rate '5/1': the period needs a unit "
+               "(us, ms, s, m, h or d)");
+    /* one error per bad line, the good lines kept until the end */
+    {
+        struct snapshot *s = parse(SW "    filter rate-limit rate 5/1s\n"
+                                      "    filter nope\n"
+                                      "    filter rate-limit burst 0\n");
+        assert_null(s);
+        assert_int_equal(D.nerrors, 2);
+        assert_error("t.cfg:16: filter: unknown filter 'nope' (tern's filters: rate-limit)");
+    }
+    /* mode tcp: each filter line is an error (the mode may come after it) */
+    only_error(FE "    filter rate-limit rate 5/1s\n" BE,
+               "t.cfg:5: filter: rate-limit: needs mode http (frontend 'f' is mode tcp)");
+    only_error("frontend f\n"
+               "    bind 127.0.0.1:1\n"
+               "    filter rate-limit rate 5/1s\n"
+               "    mode http\n"
+               "    mode tcp\n"
+               "    default_backend b\n"
+               "    timeout client 1s\n" BE,
+               "t.cfg:3: filter: rate-limit: needs mode http (frontend 'f' is mode tcp)");
+    only_error(SW "backend x\n"
+                  "    filter rate-limit rate 5/1s\n"
+                  "    server s 127.0.0.1:6\n",
+               "t.cfg:16: filter: not allowed in a 'backend' section (only in frontend, listen)");
+    only_error("defaults\n"
+               "    filter rate-limit rate 5/1s\n" SW,
+               "t.cfg:2: filter: not allowed in a 'defaults' section (only in frontend, "
+               "listen)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1338,6 +1438,8 @@ int main(void)
         cmocka_unit_test(test_use_backend_order_and_fallback),
         cmocka_unit_test(test_use_backend_tcp_src),
         cmocka_unit_test(test_err_use_backend),
+        cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_err_filter),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
