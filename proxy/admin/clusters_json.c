@@ -12,19 +12,8 @@
 #include "proxy/core/util.h"
 #include "proxy/model/model.h"
 
-static uint64_t sum_slots(const void *slots, size_t stride, uint32_t nworkers, size_t off)
-{
-    uint64_t sum = 0;
-
-    if (!slots)
-        return 0;
-    for (uint32_t w = 0; w < nworkers; w++)
-        sum += counter_get((const struct counter *)((const char *)slots + w * stride + off));
-    return sum;
-}
-
 #define SUM(obj, field, nw) \
-    sum_slots((obj)->stats, sizeof(*(obj)->stats), (nw), offsetof(__typeof__(*(obj)->stats), field))
+    counter_sum((obj)->stats, sizeof(*(obj)->stats), (nw), offsetof(__typeof__(*(obj)->stats), field))
 
 static void member_uint(struct json_writer *w, const char *key, uint64_t v)
 {

@@ -146,18 +146,6 @@ static void labels_server(struct evbuffer *out, const struct endpoint *ep, const
     evbuffer_add(out, "}", 1);
 }
 
-/* Sum over the workers of one counter in an array of stats slots. */
-static uint64_t sum_slots(const void *slots, size_t stride, uint32_t nworkers, size_t off)
-{
-    uint64_t sum = 0;
-
-    if (!slots)
-        return 0;
-    for (uint32_t w = 0; w < nworkers; w++)
-        sum += counter_get((const struct counter *)((const char *)slots + w * stride + off));
-    return sum;
-}
-
 static void value(struct evbuffer *out, enum metric_type type, uint64_t v)
 {
     if (type == METRIC_GAUGE)
@@ -176,7 +164,7 @@ static void render_frontends(struct evbuffer *out, const struct snapshot *snap)
             evbuffer_add(out, fam->name, strlen(fam->name));
             labels_proxy(out, l->name);
             value(out, fam->type,
-                  sum_slots(l->stats, sizeof(*l->stats), snap->nworkers, fam->off));
+                  counter_sum(l->stats, sizeof(*l->stats), snap->nworkers, fam->off));
         }
     }
 }
@@ -207,7 +195,7 @@ static void render_backends(struct evbuffer *out, const struct snapshot *snap)
             evbuffer_add(out, fam->name, strlen(fam->name));
             labels_proxy(out, c->name);
             value(out, fam->type,
-                  sum_slots(c->stats, sizeof(*c->stats), snap->nworkers, fam->off));
+                  counter_sum(c->stats, sizeof(*c->stats), snap->nworkers, fam->off));
         }
     }
     header(out, "tern_backend_active_servers", "Non-backup servers of the backend that are up.",
@@ -249,7 +237,7 @@ static void render_servers(struct evbuffer *out, const struct snapshot *snap)
         header(out, fam->name, fam->help, fam->type);
         FOR_EACH_SERVER(snap, ep)
             server_sample(out, fam->name, ep, fam->type,
-                          sum_slots(ep->stats, sizeof(*ep->stats), snap->nworkers, fam->off));
+                          counter_sum(ep->stats, sizeof(*ep->stats), snap->nworkers, fam->off));
     }
 
     header(out, "tern_server_up",
@@ -333,7 +321,7 @@ static void labels_proxy_kv(struct evbuffer *out, const char *proxy, const char 
 }
 
 #define LSUM(l, field)                                                                    \
-    sum_slots((l)->stats, sizeof(*(l)->stats), snap->nworkers,                           \
+    counter_sum((l)->stats, sizeof(*(l)->stats), snap->nworkers,                           \
               offsetof(struct listener_stats, field))
 
 /* Per frontend in mode http: requests, responses by class, errors by reason
@@ -363,7 +351,7 @@ static void render_http_frontends(struct evbuffer *out, const struct snapshot *s
             evbuffer_add_printf(out, "tern_http_responses_total");
             labels_proxy_kv(out, l->name, "code", classes[c]);
             value(out, METRIC_COUNTER,
-                  sum_slots(l->stats, sizeof(*l->stats), snap->nworkers,
+                  counter_sum(l->stats, sizeof(*l->stats), snap->nworkers,
                             offsetof(struct listener_stats, http_responses) +
                                 (size_t)c * sizeof(struct counter)));
         }
@@ -380,7 +368,7 @@ static void render_http_frontends(struct evbuffer *out, const struct snapshot *s
             evbuffer_add_printf(out, "tern_http_errors_total");
             labels_proxy_kv(out, l->name, "reason", http_reason_name(r));
             value(out, METRIC_COUNTER,
-                  sum_slots(l->stats, sizeof(*l->stats), snap->nworkers,
+                  counter_sum(l->stats, sizeof(*l->stats), snap->nworkers,
                             offsetof(struct listener_stats, http_errors) +
                                 (size_t)r * sizeof(struct counter)));
         }
@@ -397,7 +385,7 @@ static void render_http_frontends(struct evbuffer *out, const struct snapshot *s
             evbuffer_add_printf(out, "tern_http_bad_requests_total");
             labels_proxy_kv(out, l->name, "reason", h1_err_name(-e));
             value(out, METRIC_COUNTER,
-                  sum_slots(l->stats, sizeof(*l->stats), snap->nworkers,
+                  counter_sum(l->stats, sizeof(*l->stats), snap->nworkers,
                             offsetof(struct listener_stats, http_bad_requests) +
                                 (size_t)e * sizeof(struct counter)));
         }
@@ -428,7 +416,7 @@ static void render_http_backends(struct evbuffer *out, const struct snapshot *sn
             evbuffer_add(out, fams[f].name, strlen(fams[f].name));
             labels_proxy(out, c->name);
             value(out, METRIC_COUNTER,
-                  sum_slots(c->stats, sizeof(*c->stats), snap->nworkers, fams[f].off));
+                  counter_sum(c->stats, sizeof(*c->stats), snap->nworkers, fams[f].off));
         }
     }
 }

@@ -225,11 +225,6 @@ uint64_t tern_hash64(const void *data, size_t len, uint64_t seed)
         h ^= p[i];
         h *= 0x100000001b3ULL;
     }
-    /* murmur3 fmix64: spreads FNV's weak low bits over the whole word */
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
+    /* spreads FNV's weak low bits over the whole word */
+    return tern_mix64(h);
 }

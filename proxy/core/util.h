@@ -74,7 +74,18 @@ char *tern_format_addr(const struct sockaddr *sa, char *buf, size_t buflen);
 uint64_t tern_now_ms(void);
 uint64_t tern_now_us(void);
 
-/* 64-bit hash with good avalanche (FNV-1a followed by a murmur3 finalizer). */
+/* murmur3's fmix64: spreads every input bit over the whole word. */
+static inline uint64_t tern_mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+/* 64-bit hash with good avalanche (FNV-1a followed by tern_mix64). */
 uint64_t tern_hash64(const void *data, size_t len, uint64_t seed);
 
 /* Fast per-thread PRNG (xorshift64*). The state must be non-zero. */

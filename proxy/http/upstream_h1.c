@@ -353,14 +353,7 @@ static void up_cb(evutil_socket_t fd, short what, void *arg)
     }
     cc = s->cc;
     if (!uc->connected) {
-        int err = 0;
-        socklen_t len = sizeof(err);
-        /* writable alone means connected; errors come with EPOLLERR/HUP,
-         * which libevent reports as read+write: only then ask SO_ERROR */
-        if ((what & (EV_READ | EV_CLOSED)) &&
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-            err = errno;
-        if (err) {
+        if (upstream_connect_error(fd, what)) {
             router_connect_failed(s, false);
             h1c_run(cc);
             return;

@@ -57,12 +57,7 @@ static inline struct endpoint *lb_avoid_fallback(const struct host_set *hs,
  */
 static inline uint64_t lb_mix64(uint64_t h)
 {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
+    return tern_mix64(h);
 }
 
 /*

@@ -115,6 +115,21 @@ static inline uint64_t counter_get(const struct counter *c)
     return atomic_load_explicit(&((struct counter *)c)->v, memory_order_relaxed);
 }
 
+/* Sum over `nworkers` per-worker stats slots (an array with `stride` bytes
+ * between slots) of the counter at byte offset `off` in each slot; what the
+ * admin API reports. */
+static inline uint64_t counter_sum(const void *slots, size_t stride, uint32_t nworkers,
+                                   size_t off)
+{
+    uint64_t sum = 0;
+
+    if (!slots)
+        return 0;
+    for (uint32_t w = 0; w < nworkers; w++)
+        sum += counter_get((const struct counter *)((const char *)slots + w * stride + off));
+    return sum;
+}
+
 /* Per-worker stats of a listener. Gauges are per-worker deltas whose sum is
  * the current value (a connection opens and closes on the same worker). */
 struct listener_stats {

@@ -434,14 +434,7 @@ static void server_cb(evutil_socket_t fd, short what, void *arg)
     struct conn *c = arg;
 
     if (c->state == CS_CONNECTING) {
-        int err = 0;
-        socklen_t len = sizeof(err);
-        /* Writable alone means connected; errors come with EPOLLERR/HUP,
-         * which libevent reports as read+write: only then ask for SO_ERROR. */
-        if ((what & (EV_READ | EV_CLOSED)) &&
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-            err = errno;
-        if (err) {
+        if (upstream_connect_error(fd, what)) {
             conn_connect_failed(c, false);
             return;
         }

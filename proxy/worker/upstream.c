@@ -39,6 +39,16 @@ void upstream_req_init(struct upstream_req *r, struct worker *w, struct cluster 
     r->granted = granted;
 }
 
+int upstream_connect_error(int fd, short what)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+
+    if ((what & (EV_READ | EV_CLOSED)) && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    return err;
+}
+
 uint64_t upstream_source_hash(const struct sockaddr_in6 *peer)
 {
     const struct sockaddr *sa = (const struct sockaddr *)peer;

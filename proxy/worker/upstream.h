@@ -72,6 +72,14 @@ enum upstream_retry {
 void upstream_req_init(struct upstream_req *r, struct worker *w, struct cluster *c,
                        uint64_t hash_key, upstream_granted_fn granted);
 
+/*
+ * Outcome of a non-blocking connect, given the events libevent reported on
+ * the socket (EV_* bits). Writable alone means connected; errors come with
+ * EPOLLERR/HUP, which libevent reports as read+write, so SO_ERROR is read only
+ * then. Returns 0 when connected, else the socket error (an errno value).
+ */
+int upstream_connect_error(int fd, short what);
+
 /* Hash of a client address for `balance source` (the address, not the port). */
 uint64_t upstream_source_hash(const struct sockaddr_in6 *peer);
 
