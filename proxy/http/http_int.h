@@ -74,9 +74,6 @@ struct http_worker {
     uint64_t nidle;              /* idle upstream connections of this worker */
     bool purge_armed;
     struct event purge_ev;
-    /* access-log date of the current second ("29/Nov/2026:16:01:02") */
-    time_t log_sec;
-    char log_date[32];
 };
 
 /* ---- downstream connection ------------------------------------------------ */

@@ -463,7 +463,6 @@ static void stream_log(struct stream *s, uint64_t now)
     struct h1_conn *cc = s->cc;
     struct worker *w = cc->w;
     char addr[80], state[5], reqline[LOG_URI_MAX + 64];
-    struct http_worker *hw = cc->hw;
     time_t secs = (time_t)(s->start_us / 1000000u);
     long long tr = -1, tw = -1, tc = -1, trs = -1;
     struct cluster *cl = s->up.c;
@@ -471,13 +470,6 @@ static void stream_log(struct stream *s, uint64_t now)
 
     if (!cc->l->access_log)
         return;
-    if (secs != hw->log_sec) {
-        /* localtime_r takes glibc's time-zone lock: once a second at most */
-        struct tm tm;
-        localtime_r(&secs, &tm);
-        strftime(hw->log_date, sizeof(hw->log_date), "%d/%b/%Y:%H:%M:%S", &tm);
-        hw->log_sec = secs;
-    }
     state[0] = who_of(s->reason);
     state[1] = s->reason == TERN_R_NONE ? '-' : s->fail_phase ? s->fail_phase : phase_of(s);
     state[2] = '-';
@@ -512,7 +504,7 @@ static void stream_log(struct stream *s, uint64_t now)
         &w->alog,
         "%s [%s.%03u] %s %s/%s %lld/%lld/%lld/%lld/%llu %d %llu - - %s %llu/%d/%llu/%d/%u "
         "%u/%u \"%s\" reason=%s",
-        tern_format_addr((const struct sockaddr *)&cc->peer, addr, sizeof(addr)), hw->log_date,
+        tern_format_addr((const struct sockaddr *)&cc->peer, addr, sizeof(addr)), accesslog_date(&w->alog, secs),
         (unsigned)(s->start_us / 1000u % 1000u), cc->l->name, cl ? cl->name : "<NOSRV>",
         ep ? ep->name : "<NOSRV>", tr, tw, tc, trs, (unsigned long long)(now - s->t_start),
         s->status ? (int)s->status : -1, (unsigned long long)s->bytes_out, state,

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proxy/core/util.h"
@@ -75,6 +76,17 @@ void accesslog_printf(struct accesslog *a, const char *fmt, ...)
         accesslog_flush(a);
     }
     counter_add(a->dropped, 1);
+}
+
+const char *accesslog_date(struct accesslog *a, time_t secs)
+{
+    if (secs != a->date_sec || !a->date[0]) {
+        struct tm tm;
+        localtime_r(&secs, &tm);
+        strftime(a->date, sizeof(a->date), "%d/%b/%Y:%H:%M:%S", &tm);
+        a->date_sec = secs;
+    }
+    return a->date;
 }
 
 void accesslog_destroy(struct accesslog *a)

@@ -655,17 +655,14 @@ static void conn_pump(struct conn *c)
 static void conn_log(struct conn *c)
 {
     struct worker *w = c->w;
-    char addr[80], ts[64], state[3];
+    char addr[80], state[3];
     struct timeval tv;
-    struct tm tm;
     uint64_t now = worker_now_ms(w);
     long long tw = -1, tcn = -1;
 
     if (!c->l->access_log)
         return;
     event_base_gettimeofday_cached(w->base, &tv);
-    localtime_r(&tv.tv_sec, &tm);
-    strftime(ts, sizeof(ts), "%d/%b/%Y:%H:%M:%S", &tm);
     termination_state(c, state);
     if (c->connect_start_ms || c->state == CS_QUEUED)
         tw = (long long)(c->state == CS_QUEUED ? now - c->up.queue_start_ms : c->up.queue_ms);
@@ -674,7 +671,8 @@ static void conn_log(struct conn *c)
     accesslog_printf(&w->alog,
                      "%s [%s.%03ld] %s %s/%s %lld/%lld/%llu %llu/%llu %s %lld/%d/%llu/%d/%u "
                      "%u/%u reason=%s",
-                     tern_format_addr((const struct sockaddr *)&c->peer, addr, sizeof(addr)), ts,
+                     tern_format_addr((const struct sockaddr *)&c->peer, addr, sizeof(addr)),
+                     accesslog_date(&w->alog, tv.tv_sec),
                      (long)tv.tv_usec / 1000, c->l->name, c->up.c ? c->up.c->name : "<NOSRV>",
                      c->up.ep ? c->up.ep->name : "<NOSRV>", tw, tcn,
                      (unsigned long long)(now - c->accept_ms), (unsigned long long)c->bytes_in,
