@@ -4,10 +4,10 @@
  * is handed).
  *
  * STATUS: the stream core (proxy/http/stream.c) runs request_headers,
- * response_headers and stream_done of a listener's chain (`filter` lines in
- * frontend and listen sections); the registry is filters/registry.c. Body,
- * trailer and upstream_result hooks, timers and per-route configs are not
- * called yet.
+ * response_headers, upstream_result and stream_done; filter timers, the
+ * request-body replay buffer and attempt timeouts work. Body and trailer
+ * hooks and per-route configs are not called yet (bodies are forwarded by
+ * the core without a copy).
  *
  * A filter is a `const struct http_filter_ops` registered once by name (and,
  * for xDS, by type URL). A chain is an ordered list of filter instances per
@@ -100,13 +100,29 @@ struct filter_data {
     size_t len;
 };
 
+/* What an upstream attempt came to, in HAProxy's `retry-on` terms. */
+enum filter_outcome {
+    FILTER_OUTCOME_RESPONSE = 0,     /* a response head arrived (see status) */
+    FILTER_OUTCOME_CONN_FAILURE,     /* conn-failure: connect refused, failed or timed out */
+    FILTER_OUTCOME_EMPTY_RESPONSE,   /* empty-response: closed before any response byte */
+    FILTER_OUTCOME_JUNK_RESPONSE,    /* junk-response: an invalid or cut response head */
+    FILTER_OUTCOME_RESPONSE_TIMEOUT, /* response-timeout: timeout server (or the attempt's
+                                      * own timeout) before the response head */
+};
+
 /* Outcome of one upstream attempt, offered to filters before anything of the
  * response reaches the client (see upstream_result). */
 struct upstream_result {
+    enum filter_outcome outcome;
     enum tern_reason failure;   /* TERN_R_NONE when a response head arrived */
-    uint16_t status;            /* response status when failure == TERN_R_NONE */
-    uint32_t attempt;           /* 1 for the first try */
-    bool request_replayable;    /* the whole request body is still buffered */
+    uint16_t status;            /* response status when outcome == RESPONSE */
+    uint32_t attempt;           /* 1 for the first try; connect retries the core made
+                                 * itself (retry-on conn-failure without a retry
+                                 * filter) count too */
+    uint32_t max_retries;       /* the backend's `retries` */
+    bool retry_on;              /* the backend's `retry-on` names this outcome */
+    bool request_replayable;    /* the request can be sent again: no body, or all of
+                                 * it still buffered (filter_buffer_request_body) */
     const char *endpoint;       /* name of the server tried */
 };
 
@@ -158,10 +174,13 @@ struct http_filter_ops {
     enum filter_status (*response_trailers)(struct filter_stream *fs, void *state,
                                             struct http_msg *trailers);
     /* An upstream attempt ended (failure, or a response head arrived and has
-     * not been forwarded yet). Called in response order. Returning
-     * FILTER_RETRY asks the router to try again after *delay_ms; the router
-     * honours it only while the request is replayable and nothing was sent
-     * to the client, and the first filter to ask wins. */
+     * not been forwarded yet). Called in response order (backend filters
+     * first), only while the request is replayable and nothing of a response
+     * was sent to the client. Returning FILTER_RETRY asks the router to send
+     * the request again after *delay_ms (0: at once) to another endpoint
+     * when there is one (the one just tried is avoided); the first filter to
+     * ask wins and later ones are not called. The attempt's connection is
+     * closed and its response, if any, discarded. */
     enum filter_retry (*upstream_result)(struct filter_stream *fs, void *state,
                                          const struct upstream_result *r, uint32_t *delay_ms);
     /* Always called once at the end of a stream the filter saw. */
@@ -202,8 +221,15 @@ int filter_reply_header(struct filter_stream *fs, const char *name, const char *
 void filter_reset(struct filter_stream *fs, enum tern_reason reason);
 
 /* Keeps up to `max_bytes` of the request body so the router can replay it on
- * a retry; past that the request is no longer replayable. */
+ * a retry; past that the request is no longer replayable. Call it from
+ * request_headers (before any body byte is sent). */
 void filter_buffer_request_body(struct filter_stream *fs, size_t max_bytes);
+
+/* Bounds each upstream attempt from its start to the response head (an
+ * Envoy per-try timeout); when it fires the attempt ends with
+ * FILTER_OUTCOME_RESPONSE_TIMEOUT (then 504 unless retried). 0: none, as
+ * before. Call it from request_headers. */
+void filter_set_attempt_timeout(struct filter_stream *fs, uint32_t ms);
 
 /* Per-stream memory, zeroed, freed with the stream. */
 void *filter_alloc(struct filter_stream *fs, size_t n);

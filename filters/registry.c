@@ -12,9 +12,11 @@
 #include <string.h>
 
 #include "filters/http/rate_limit/rate_limit.h"
+#include "filters/http/retry/retry.h"
 
 static const struct http_filter_ops *const builtin[] = {
     &rate_limit_filter,
+    &retry_filter,
 };
 
 static const struct http_filter_ops *reg[FILTER_REGISTRY_MAX];

@@ -77,6 +77,8 @@ struct proxy_conf {
     uint32_t timeout_http_request;
     uint32_t timeout_http_keep_alive;
     uint32_t retries;
+    uint32_t retry_on;                        /* RETRY_ON_* (model_types.h) */
+    uint16_t retry_status[RETRY_STATUS_MAX]; /* 0-terminated */
     bool redispatch;
     int redispatch_interval;
     bool allbackups;

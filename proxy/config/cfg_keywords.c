@@ -706,6 +706,93 @@ static void kw_retries(struct cfg *p, char **av, size_t ac)
         p->conf.retries = (uint32_t)v;
 }
 
+static void http_only(struct cfg *p);
+
+/* HAProxy's `retry-on`: the status codes it accepts. */
+static const uint16_t retry_statuses[] = {401, 403, 404, 408, 425, 500, 501, 502, 503, 504};
+
+static void kw_retry_on(struct cfg *p, char **av, size_t ac)
+{
+    static const struct {
+        const char *name;
+        uint32_t bits;
+    } conds[] = {
+        {"none", 0},
+        {"conn-failure", RETRY_ON_CONN_FAILURE},
+        {"empty-response", RETRY_ON_EMPTY_RESPONSE},
+        {"junk-response", RETRY_ON_JUNK_RESPONSE},
+        {"response-timeout", RETRY_ON_RESPONSE_TIMEOUT},
+        {"0rtt-rejected", RETRY_ON_0RTT_REJECTED},
+        {"all-retryable-errors", RETRY_ON_CONN_FAILURE | RETRY_ON_EMPTY_RESPONSE |
+                                     RETRY_ON_JUNK_RESPONSE | RETRY_ON_RESPONSE_TIMEOUT |
+                                     RETRY_ON_0RTT_REJECTED | RETRY_ON_STATUS},
+    };
+    uint32_t bits = 0;
+    uint16_t st[RETRY_STATUS_MAX] = {0};
+    size_t nst = 0;
+
+    if (!nargs(p, av, ac, 1, CFG_MAX_ARGS, "<condition> [<condition>...]"))
+        return;
+    for (size_t i = 0; i < ac; i++) {
+        size_t k;
+        bool found = false;
+
+        for (k = 0; k < sizeof(conds) / sizeof(conds[0]); k++) {
+            if (strcmp(av[i], conds[k].name) == 0) {
+                if (k == 0 && ac > 1) {
+                    cfg_err(p, "'none' cannot be combined with other conditions");
+                    return;
+                }
+                bits |= conds[k].bits;
+                found = true;
+                if (strcmp(av[i], "all-retryable-errors") == 0) {
+                    /* HAProxy: ... plus 500, 502, 503 and 504 */
+                    static const uint16_t all[] = {500, 502, 503, 504};
+                    for (size_t j = 0; j < 4; j++) {
+                        bool dup = false;
+                        for (size_t m = 0; m < nst; m++)
+                            dup |= st[m] == all[j];
+                        if (!dup)
+                            st[nst++] = all[j];
+                    }
+                }
+                break;
+            }
+        }
+        if (found)
+            continue;
+        for (k = 0; k < sizeof(retry_statuses) / sizeof(retry_statuses[0]); k++) {
+            char num[8];
+            snprintf(num, sizeof(num), "%u", retry_statuses[k]);
+            if (strcmp(av[i], num) == 0) {
+                bool dup = false;
+                for (size_t m = 0; m < nst; m++)
+                    dup |= st[m] == retry_statuses[k];
+                if (!dup) {
+                    if (nst >= RETRY_STATUS_MAX - 1) {
+                        cfg_err(p, "too many status codes");
+                        return;
+                    }
+                    st[nst++] = retry_statuses[k];
+                }
+                bits |= RETRY_ON_STATUS;
+                found = true;
+                break;
+            }
+        }
+        if (!found) {
+            cfg_err(p, "unknown condition '%s' (expected none, conn-failure, empty-response, "
+                       "junk-response, response-timeout, 0rtt-rejected, all-retryable-errors, "
+                       "or one of the status codes 401 403 404 408 425 500 501 502 503 504)",
+                    av[i]);
+            return;
+        }
+    }
+    http_only(p);
+    p->conf.retry_on = bits;
+    memcpy(p->conf.retry_status, st, sizeof(st));
+}
+
 static void kw_redispatch(struct cfg *p, char **av, size_t ac)
 {
     long v = -1;
@@ -1078,6 +1165,7 @@ const struct cfg_kw cfg_keywords[] = {
     H("timeout check", SEC_BE, kw_timeout_check),
     H("timeout queue", SEC_BE, kw_timeout_queue),
     H("retries", SEC_BE, kw_retries),
+    H("retry-on", SEC_BE, kw_retry_on),
     HN("option redispatch", SEC_BE, kw_redispatch),
     HN("option allbackups", SEC_BE, kw_allbackups),
     HN("option httpchk", SEC_BE, kw_httpchk),
@@ -1103,7 +1191,7 @@ const struct cfg_kw cfg_keywords[] = {
     /* HAProxy keywords tern knowingly refuses */
     H("acl", SEC_FRONTEND | SEC_BACKEND | SEC_LISTEN, kw_acl),
     H("use_backend", SEC_FRONTEND | SEC_LISTEN, kw_use_backend),
-    H("filter", SEC_FRONTEND | SEC_LISTEN, kw_filter),
+    H("filter", SEC_FRONTEND | SEC_BACKEND | SEC_LISTEN, kw_filter),
     UNSUP("use-server", NS),
     UNSUP("tcp-request", NS),
     UNSUP("tcp-response", NS),

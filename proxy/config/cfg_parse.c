@@ -263,6 +263,7 @@ void cfg_conf_init(struct proxy_conf *c)
     c->defsrv.pool_max_conn = -1;
     c->defsrv.pool_purge_delay = 5000; /* HAProxy's default */
     c->retries = 3;
+    c->retry_on = RETRY_ON_CONN_FAILURE; /* HAProxy's default */
     c->redispatch_interval = -1;
 }
 
@@ -469,15 +470,33 @@ static void free_filters(struct cfg *p)
     p->nfilters = 0;
 }
 
-/*
- * Moves the section's `filter` lines into the listener's chain, in order.
- * Filters run on HTTP streams: in a mode tcp proxy each line is an error
- * (HAProxy would run them on TCP streams; tern's filters are HTTP only).
- */
-static void finish_filters(struct cfg *p, struct listener *l)
+static struct filter_instance *chain_push(struct filter_instance **v, uint32_t *n,
+                                          const struct http_filter_ops *ops, void *cfg)
 {
-    if (!p->nfilters)
-        return;
+    *v = tern_realloc(*v, (*n + 1) * sizeof(**v));
+    (*v)[*n].ops = ops;
+    (*v)[*n].cfg = cfg;
+    return &(*v)[(*n)++];
+}
+
+/*
+ * Moves the section's `filter` lines into the chains, in order: a
+ * frontend's into its listener's chain (run on every request it accepts), a
+ * backend's into its cluster's (run once a request is routed there, after
+ * the frontend's). A listen section is both: its `retry` filter governs its
+ * backend's retries and goes to the cluster, the others to the listener.
+ * A backend whose `retry-on` names an HTTP condition (anything beyond
+ * conn-failure) and that has no `filter retry` line gets one with default
+ * arguments, so HAProxy's `retries` / `retry-on` work without tern's
+ * keyword. Filters run on HTTP streams: in a mode tcp proxy each line is an
+ * error (HAProxy would run them on TCP streams; tern's filters are HTTP
+ * only).
+ */
+static void finish_filters(struct cfg *p, struct listener *l, struct cluster *c)
+{
+    const struct http_filter_ops *retry = filter_find("retry");
+    bool has_retry = false;
+
     if (p->conf.mode != PROXY_MODE_HTTP) {
         for (size_t i = 0; i < p->nfilters; i++) {
             p->line = p->filters[i].line;
@@ -490,15 +509,51 @@ static void finish_filters(struct cfg *p, struct listener *l)
         free_filters(p);
         return;
     }
-    l->filters = tern_calloc(p->nfilters, sizeof(*l->filters));
     for (size_t i = 0; i < p->nfilters; i++) {
-        l->filters[i].ops = p->filters[i].ops;
-        l->filters[i].cfg = p->filters[i].cfg;
+        struct cfg_filter *f = &p->filters[i];
+        bool to_cluster = c && (!l || f->ops == retry);
+        if (f->ops == retry) {
+            if (!c) {
+                p->line = f->line;
+                p->kw = "filter";
+                cfg_err(p, "retry: belongs in the backend (or listen) section whose 'retries' "
+                           "and 'retry-on' it applies; frontend '%s' has no servers",
+                        p->px_name);
+                p->line = p->px_line;
+                p->kw = cfg_sec_name(p->sec);
+                if (f->ops->config_free)
+                    f->ops->config_free(f->cfg);
+                continue;
+            }
+            if (has_retry) {
+                p->line = f->line;
+                p->kw = "filter";
+                cfg_err(p, "retry: a second retry filter in '%s' (one governs a backend)",
+                        p->px_name);
+                p->line = p->px_line;
+                p->kw = cfg_sec_name(p->sec);
+                if (f->ops->config_free)
+                    f->ops->config_free(f->cfg);
+                continue;
+            }
+            has_retry = true;
+        }
+        if (to_cluster)
+            chain_push(&c->filters, &c->nfilters, f->ops, f->cfg);
+        else
+            chain_push(&l->filters, &l->nfilters, f->ops, f->cfg);
     }
-    l->nfilters = (uint32_t)p->nfilters;
     free(p->filters);
     p->filters = NULL;
     p->nfilters = 0;
+    if (c && !has_retry && retry && (p->conf.retry_on & RETRY_ON_L7)) {
+        void *cfg = NULL;
+        char err[256];
+        if (retry->config_parse(0, NULL, &cfg, err, sizeof(err)) != 0)
+            cfg_err(p, "retry: %s", err); /* not expected: no arguments */
+        else
+            chain_push(&c->filters, &c->nfilters, retry, cfg);
+    }
 }
 
 static void free_rules(struct cfg_rule *rules, size_t n)
@@ -542,7 +597,6 @@ static void finish_proxy(struct cfg *p)
         fe->line = cf->default_backend_line;
         fe->rules = NULL;
         finish_rules(p, l, fe);
-        finish_filters(p, l);
     }
     if (p->c) {
         struct cluster *c = p->c;
@@ -554,6 +608,8 @@ static void finish_proxy(struct cfg *p)
         c->timeout_queue_ms = cf->timeout_queue;
         c->timeout_check_ms = cf->timeout_check;
         c->retries = cf->retries;
+        c->retry_on = cf->retry_on;
+        memcpy(c->retry_status, cf->retry_status, sizeof(c->retry_status));
         c->redispatch = cf->redispatch;
         c->redispatch_interval = cf->redispatch_interval;
         c->allbackups = cf->allbackups;
@@ -568,6 +624,8 @@ static void finish_proxy(struct cfg *p)
         }
         finish_cluster_health(p, c);
     }
+    if (p->l || p->c)
+        finish_filters(p, p->l, p->c);
     if (cf->mode == PROXY_MODE_TCP && cf->http_only_kw[0]) {
         /* HAProxy warns too, and ignores them */
         p->line = cf->http_only_line;

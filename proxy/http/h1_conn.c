@@ -322,7 +322,8 @@ static bool parse_head(struct h1_conn *cc, struct stream *s)
  */
 static bool request_over(const struct stream *s)
 {
-    if (s->req_done && s->req_fwd == 0 && s->req_head_sent == s->req_head->len)
+    if (s->req_done && s->req_fwd == 0 && s->req_head_sent == s->req_head->len &&
+        s->replay_sent == s->replay_len)
         return true;
     return s->req_send_dead || !s->uc ||
            (s->expect_100 && !s->req_body_started && s->req_fwd == 0);
@@ -456,7 +457,8 @@ static bool server_owes(const struct stream *s)
 
     if (s->st != ST_EXCHANGE || !uc)
         return false;
-    if (!s->req_send_dead && (s->req_head_sent < s->req_head->len || s->req_fwd))
+    if (!s->req_send_dead && (s->req_head_sent < s->req_head->len || s->req_fwd ||
+                              s->replay_sent < s->replay_len))
         return true; /* bytes for it to read */
     return !s->resp_done && !s->resp_held && (!uc->ibuf || uc->ibuf->len < uc->ibuf->size);
 }
@@ -493,10 +495,13 @@ static uint64_t next_deadline(const struct h1_conn *cc)
     case ST_QUEUED:
     case ST_TURNAROUND:
     case ST_CONNECTING:
+    case ST_BACKOFF:
         return s->deadline_ms;
     case ST_EXCHANGE:
         if (l->timeout_client_ms && client_owes(cc, s))
             d = cc->active_ms + l->timeout_client_ms;
+        if (s->try_timeout_ms && !s->resp_head && s->t_attempt + s->try_timeout_ms < d)
+            d = s->t_attempt + s->try_timeout_ms;
         if (s->up.c->timeout_server_ms && server_owes(s) &&
             s->uc->active_ms + s->up.c->timeout_server_ms < d)
             d = s->uc->active_ms + s->up.c->timeout_server_ms;
@@ -565,15 +570,21 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     case ST_QUEUED:
     case ST_TURNAROUND:
     case ST_CONNECTING:
+    case ST_BACKOFF:
         router_timeout(s);
         break;
     case ST_EXCHANGE: {
         uint32_t ts = s->up.c->timeout_server_ms, tc = cc->l->timeout_client_ms;
-        if (ts && server_owes(s) && now >= s->uc->active_ms + ts) {
-            if (!s->resp_head)
-                stream_local_reply(s, TERN_R_UPSTREAM_TIMEOUT, 0, false);
-            else
+        bool try_out = s->try_timeout_ms && !s->resp_head &&
+                       now >= s->t_attempt + s->try_timeout_ms;
+        if (try_out || (ts && server_owes(s) && now >= s->uc->active_ms + ts)) {
+            if (!s->resp_head) {
+                if (!router_attempt_done(s, FILTER_OUTCOME_RESPONSE_TIMEOUT,
+                                         TERN_R_UPSTREAM_TIMEOUT, 0))
+                    stream_local_reply(s, TERN_R_UPSTREAM_TIMEOUT, 0, false);
+            } else {
                 stream_abort(s, TERN_R_UPSTREAM_TIMEOUT);
+            }
         } else if (tc && client_owes(cc, s) && now >= cc->active_ms + tc) {
             stream_abort(s, HTTP_R_CLIENT_TIMEOUT);
         }

@@ -140,6 +140,7 @@ enum stream_state {
     ST_QUEUED,       /* waiting for an endpoint slot */
     ST_TURNAROUND,   /* pause before connecting again to the same endpoint */
     ST_CONNECTING,   /* a new upstream connection is being set up */
+    ST_BACKOFF,      /* a filter asked for another attempt after a pause */
     ST_EXCHANGE,     /* request going up, response coming down */
     ST_REPLY,        /* a local reply is being written */
     ST_DONE,
@@ -153,6 +154,8 @@ struct filter_stream {
     void *state;
     uint32_t idx;
     bool saw : 1;                 /* a hook ran: stream_done is owed */
+    struct event *timer;          /* filter_timer_start: from the arena, NULL if never used */
+    void (*timer_cb)(struct filter_stream *fs, void *state);
 };
 
 struct stream {
@@ -189,6 +192,23 @@ struct stream {
     bool resp_done : 1;           /* whole response body received */
     bool resp_held : 1;           /* a response filter holds the head */
     bool abort_client : 1;        /* close the client connection when the stream ends */
+    bool routed : 1;              /* route chosen, the backend's filters spliced in */
+    bool result_hooks : 1;        /* a filter of the chain has upstream_result */
+    bool replay_overflow : 1;     /* the body outgrew replay_max: not replayable */
+
+    /* attempts (filters' retries) */
+    struct cluster *route;        /* the cluster chosen by the routing rules */
+    uint32_t attempt;             /* this attempt's number, from 1 */
+    uint32_t try_timeout_ms;      /* filter_set_attempt_timeout; 0: none */
+    uint64_t t_attempt;           /* when this attempt began */
+    const struct endpoint *avoid; /* the endpoint the last attempt failed on */
+    /* request body replay (filter_buffer_request_body): the body bytes sent
+     * upstream so far, resent first by a new attempt */
+    char *replay;                 /* malloc'd, up to replay_max */
+    uint32_t replay_len;
+    uint32_t replay_cap;
+    uint32_t replay_sent;         /* bytes of it written on this attempt */
+    uint32_t replay_max;
 
     /* response */
     uint8_t resp_body;            /* enum h1_body */
@@ -277,8 +297,18 @@ void router_proceed(struct stream *s);
 /* A reused connection closed before any response byte: send the request
  * again on a new connection (the caller checked it may). */
 void router_resend(struct stream *s);
-/* The timer of a queued / turning-around / connecting stream fired. */
+/* The timer of a queued / turning-around / connecting / backing-off stream
+ * fired. */
 void router_timeout(struct stream *s);
+/*
+ * An upstream attempt ended (a failure, or a response head not yet
+ * forwarded): offers it to the filters' upstream_result hooks. Returns true
+ * when one asked for another attempt: the attempt's connection is closed,
+ * its slot released and the stream is backing off or attempting again; the
+ * caller must not touch the old connection. False: go on with the outcome.
+ */
+bool router_attempt_done(struct stream *s, enum filter_outcome oc, enum tern_reason failure,
+                         uint16_t status);
 
 /* ---- upstream_h1.c ------------------------------------------------------------ */
 

@@ -176,6 +176,7 @@ static void router_pick(struct stream *s, const struct endpoint *avoid)
 {
     uint32_t tq;
 
+    s->t_attempt = now_ms(s);
     switch (upstream_pick(&s->up, avoid)) {
     case UPSTREAM_PICKED:
         router_attach(s);
@@ -222,16 +223,23 @@ void router_connected(struct stream *s)
 void router_connect_failed(struct stream *s, bool timeout)
 {
     struct endpoint *ep = s->up.ep;
+    enum tern_reason reason = timeout ? TERN_R_CONNECT_TIMEOUT : TERN_R_CONNECT_FAILURE;
     uint32_t pause = 0;
 
     if (s->uc) {
         upstream_close(s->uc);
         s->uc = NULL;
     }
+    if (s->result_hooks) {
+        /* a retry filter decides (backoff, budget, another host) */
+        upstream_count_connect_error(&s->up);
+        if (!router_attempt_done(s, FILTER_OUTCOME_CONN_FAILURE, reason, 0))
+            stream_local_reply(s, reason, 0, false);
+        return;
+    }
     switch (upstream_connect_failed(&s->up, timeout, &pause)) {
     case UPSTREAM_GIVE_UP:
-        stream_local_reply(s, timeout ? TERN_R_CONNECT_TIMEOUT : TERN_R_CONNECT_FAILURE, 0,
-                           false);
+        stream_local_reply(s, reason, 0, false);
         return;
     case UPSTREAM_REDISPATCH:
         router_pick(s, ep);
@@ -244,6 +252,106 @@ void router_connect_failed(struct stream *s, bool timeout)
         s->deadline_ms = now_ms(s) + pause;
         return;
     }
+}
+
+/* ---- attempts: what filters' retries need ----------------------------------- */
+
+static bool retry_on_matches(const struct cluster *c, enum filter_outcome oc, uint16_t status)
+{
+    switch (oc) {
+    case FILTER_OUTCOME_CONN_FAILURE: return c->retry_on & RETRY_ON_CONN_FAILURE;
+    case FILTER_OUTCOME_EMPTY_RESPONSE: return c->retry_on & RETRY_ON_EMPTY_RESPONSE;
+    case FILTER_OUTCOME_JUNK_RESPONSE: return c->retry_on & RETRY_ON_JUNK_RESPONSE;
+    case FILTER_OUTCOME_RESPONSE_TIMEOUT: return c->retry_on & RETRY_ON_RESPONSE_TIMEOUT;
+    case FILTER_OUTCOME_RESPONSE:
+        if (!(c->retry_on & RETRY_ON_STATUS))
+            return false;
+        for (uint32_t i = 0; i < RETRY_STATUS_MAX && c->retry_status[i]; i++)
+            if (c->retry_status[i] == status)
+                return true;
+        return false;
+    }
+    return false;
+}
+
+/* Whether the request can be sent again as it was. */
+static bool replayable(const struct stream *s)
+{
+    if (s->req_body == H1_BODY_NONE || !s->req_body_started)
+        return true; /* no body, or all of it still in the client's buffer */
+    return s->replay_max && !s->replay_overflow;
+}
+
+/* Another attempt: the old one's connection and slot go, its response is
+ * dropped, the request goes again from its first byte. */
+static void attempt_again(struct stream *s, uint32_t delay_ms)
+{
+    struct cluster_stats *cs = &s->up.c->stats[s->cc->w->id];
+
+    counter_add(&cs->retries, 1);
+    if (s->up.ep)
+        counter_add(&s->up.ep->stats[s->cc->w->id].retries, 1);
+    s->avoid = s->up.ep;
+    if (s->uc) {
+        upstream_close(s->uc);
+        s->uc = NULL;
+    }
+    upstream_unqueue(&s->up);
+    upstream_release(&s->up);
+    s->attempt++;
+    s->req_head_sent = 0;
+    s->replay_sent = 0;
+    s->req_send_dead = false;
+    s->resp_got = 0;
+    s->reused = false;
+    s->t_sent = 0;
+    s->t_resp = 0;
+    s->t_connect = -1;
+    s->resp_held = false;
+    s->resp_done = false;
+    s->resp_fwd = 0;
+    s->resp_body = 0;
+    s->resp.nhdrs = 0;
+    s->resp.status = 0;
+    s->resp.reason = (struct http_str){NULL, 0};
+    h1_msg_init(&s->h1);
+    if (delay_ms) {
+        s->st = ST_BACKOFF;
+        s->deadline_ms = now_ms(s) + delay_ms;
+        return;
+    }
+    router_pick(s, s->avoid);
+}
+
+bool router_attempt_done(struct stream *s, enum filter_outcome oc, enum tern_reason failure,
+                         uint16_t status)
+{
+    struct upstream_result r;
+
+    if (!s->result_hooks || s->resp_head || !s->up.c || !replayable(s))
+        return false;
+    r.outcome = oc;
+    r.failure = failure;
+    r.status = status;
+    r.attempt = s->attempt + s->up.retries_done;
+    r.max_retries = s->up.c->retries;
+    r.retry_on = retry_on_matches(s->up.c, oc, status);
+    r.request_replayable = true;
+    r.endpoint = s->up.ep ? s->up.ep->name : NULL;
+    /* response order: the backend's filters first */
+    for (uint32_t i = s->nfilters; i-- > 0;) {
+        struct filter_stream *fs = &s->fs[i];
+        uint32_t delay = 0;
+
+        if (!fs->ops->upstream_result)
+            continue;
+        fs->saw = true;
+        if (fs->ops->upstream_result(fs, fs->state, &r, &delay) == FILTER_RETRY) {
+            attempt_again(s, delay);
+            return true;
+        }
+    }
+    return false;
 }
 
 void router_resend(struct stream *s)
@@ -277,6 +385,10 @@ void router_timeout(struct stream *s)
     case ST_CONNECTING:
         router_connect_failed(s, true);
         return;
+    case ST_BACKOFF:
+        s->deadline_ms = 0;
+        router_pick(s, s->avoid);
+        return;
     default:
         return;
     }
@@ -290,7 +402,7 @@ static enum filter_status router_request_headers(struct filter_stream *fs, void 
     struct stream *s = fs->s;
     struct h1_conn *cc = s->cc;
     struct worker *w = cc->w;
-    struct cluster *c = route_select(s);
+    struct cluster *c = s->route; /* the routing step chose it (stream.c) */
     struct http_h1_conn_opts o;
     struct cluster_stats *cs;
     ssize_t n;

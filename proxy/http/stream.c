@@ -22,11 +22,16 @@
  * arena, so a chain costs no allocation beyond the arena and takes no lock.
  * Implemented from the filter API: filter_config, filter_resume,
  * filter_local_reply, filter_reply_header, filter_reset, filter_alloc,
- * filter_info, filter_now_us, filter_worker, filter_nworkers (the registry,
- * filter_register/filter_find*, is filters/registry.c). Not yet:
- * filter_buffer_request_body, filter_timer_*; body data and trailers are not
- * delivered to filters (bodies are forwarded raw by the core), nor are local
- * replies to response filters (see README "HTTP: not done yet").
+ * filter_info, filter_now_us, filter_worker, filter_nworkers,
+ * filter_buffer_request_body, filter_set_attempt_timeout, filter_timer_*
+ * (the registry, filter_register/filter_find*, is filters/registry.c). Not
+ * yet: body data and trailers are not delivered to filters (bodies are
+ * forwarded raw by the core), nor are local replies to response filters (see
+ * README "HTTP: not done yet").
+ *
+ * Routing happens when the request reaches the router the first time: the
+ * listener's rules choose the cluster, whose own filters (backend `filter`
+ * lines) are then spliced in before the router and run next.
  *
  * At the end: one access-log line in HAProxy's HTTP format, the counters
  * (requests, responses per class, errors per reason), stream_done on every
@@ -60,6 +65,46 @@ static uint64_t wall_us(struct worker *w)
 
 /* ---- life cycle --------------------------------------------------------------- */
 
+static void chain_set(struct stream *s, uint32_t i, const struct http_filter_ops *ops,
+                      const void *cfg)
+{
+    struct filter_stream *fs = &s->fs[i];
+
+    memset(fs, 0, sizeof(*fs));
+    fs->s = s;
+    fs->idx = i;
+    fs->ops = ops;
+    fs->cfg = cfg;
+    if (ops->state_size)
+        fs->state = arena_alloc(&s->arena, ops->state_size);
+    if (ops->upstream_result)
+        s->result_hooks = true;
+}
+
+/*
+ * The routing step, when the request reaches the router the first time:
+ * the cluster from the listener's rules, and its filters spliced in before
+ * the router (they then see the request headers, next). False when there is
+ * no cluster: the stream got its 503.
+ */
+static bool route_stream(struct stream *s)
+{
+    uint32_t base = s->cc->l->nfilters;
+    struct cluster *c = route_select(s);
+
+    s->routed = true;
+    if (!c) {
+        stream_local_reply(s, TERN_R_NO_HEALTHY_UPSTREAM, 0, false);
+        return false;
+    }
+    s->route = c;
+    for (uint32_t i = 0; i < c->nfilters; i++)
+        chain_set(s, base + i, c->filters[i].ops, c->filters[i].cfg);
+    chain_set(s, base + c->nfilters, &router_filter_ops, NULL);
+    s->nfilters = base + c->nfilters + 1;
+    return true;
+}
+
 struct stream *stream_new(struct h1_conn *cc)
 {
     struct http_worker *hw = cc->hw;
@@ -92,26 +137,21 @@ struct stream *stream_new(struct h1_conn *cc)
         ib->off = 0;
     }
 
-    /* The chain: the listener's filters in order, the router last. The
-     * array and each filter's state come from the arena, zeroed. */
+    /* The chain: the listener's filters in order, then (once routed) the
+     * backend's, the router last. The array is sized for the longest
+     * backend chain of the snapshot so that splicing one in never moves a
+     * filter_stream a filter may hold; it and each filter's state come from
+     * the arena, zeroed. */
     {
         const struct listener *l = cc->l;
+        uint32_t room = l->nfilters + cc->ws->snap->max_cluster_filters + 1;
+        s->fs = arena_alloc(&s->arena, room * sizeof(*s->fs));
         s->nfilters = l->nfilters + 1;
-        s->fs = arena_alloc(&s->arena, s->nfilters * sizeof(*s->fs));
-        for (uint32_t i = 0; i < s->nfilters; i++) {
-            struct filter_stream *fs = &s->fs[i];
-            fs->s = s;
-            fs->idx = i;
-            if (i < l->nfilters) {
-                fs->ops = l->filters[i].ops;
-                fs->cfg = l->filters[i].cfg;
-            } else {
-                fs->ops = &router_filter_ops;
-            }
-            if (fs->ops->state_size)
-                fs->state = arena_alloc(&s->arena, fs->ops->state_size);
-        }
+        for (uint32_t i = 0; i < l->nfilters; i++)
+            chain_set(s, i, l->filters[i].ops, l->filters[i].cfg);
+        chain_set(s, l->nfilters, &router_filter_ops, NULL);
     }
+    s->attempt = 1;
     return s;
 }
 
@@ -119,6 +159,7 @@ static void stream_free(struct stream *s)
 {
     struct http_worker *hw = s->cc->hw;
 
+    free(s->replay);
     arena_reset(&s->arena);
     if (hw->nfree_streams < STREAM_CACHE_MAX) {
         s->next_free = hw->free_streams;
@@ -147,7 +188,8 @@ static char phase_of(const struct stream *s)
     case ST_ROUTING: return 'R';
     case ST_QUEUED: return 'Q';
     case ST_TURNAROUND:
-    case ST_CONNECTING: return 'C';
+    case ST_CONNECTING:
+    case ST_BACKOFF: return 'C';
     case ST_EXCHANGE: return s->resp_head ? 'D' : 'H';
     case ST_REPLY: return 'L';
     case ST_DONE: return '-';
@@ -190,6 +232,11 @@ static void run_request_headers(struct stream *s)
         struct filter_stream *fs = &s->fs[s->req_next];
         enum filter_status st;
 
+        if (fs->ops == &router_filter_ops && !s->routed) {
+            if (!route_stream(s))
+                return;
+            continue; /* the backend's first filter is at req_next now */
+        }
         if (!fs->ops->request_headers) {
             s->req_next++;
             continue;
@@ -451,7 +498,7 @@ static void fill_info(struct stream *s, uint64_t now)
     i->duration_us = (now - s->t_start) * 1000u;
     i->bytes_in = s->bytes_in;
     i->bytes_out = s->bytes_out;
-    i->attempts = 1u + s->up.retries_done + (s->reuse_retried ? 1u : 0u);
+    i->attempts = s->attempt + s->up.retries_done + (s->reuse_retried ? 1u : 0u);
     i->request = s->head_ok ? &s->req : NULL;
     i->response = NULL; /* forwarded heads are not kept (see stream.c) */
 }
@@ -512,7 +559,7 @@ static void stream_log(struct stream *s, uint64_t now)
         atomic_load_explicit(&cc->l->cur_conns, memory_order_relaxed),
         cl ? (unsigned long long)counter_get(&cl->stats[w->id].cur_conns) : 0ULL,
         ep ? atomic_load_explicit(&ep->cur_conns, memory_order_relaxed) : 0,
-        (unsigned)s->up.retries_done, 0u, cl ? cl->worker[w->id].queue_len : 0u, reqline,
+        (unsigned)(s->up.retries_done + s->attempt - 1), 0u, cl ? cl->worker[w->id].queue_len : 0u, reqline,
         http_reason_name(s->reason));
 }
 
@@ -539,6 +586,9 @@ void stream_end(struct stream *s)
     if (s->st == ST_DONE)
         return;
     fill_info(s, now);
+    for (uint32_t i = 0; i < s->nfilters; i++)
+        if (s->fs[i].timer)
+            event_del(s->fs[i].timer);
     for (uint32_t i = 0; i < s->nfilters; i++) {
         struct filter_stream *fs = &s->fs[i];
         if (fs->saw && fs->ops->stream_done)
@@ -553,7 +603,8 @@ void stream_end(struct stream *s)
     if (s->uc) {
         struct up_conn *uc = s->uc;
         bool keep = s->resp_done && s->req_done && s->req_fwd == 0 && s->req_head &&
-                    s->req_head_sent == s->req_head->len && s->resp_fwd == 0 &&
+                    s->req_head_sent == s->req_head->len && s->replay_sent == s->replay_len &&
+                    s->resp_fwd == 0 &&
                     (!uc->ibuf || uc->ibuf->len == 0) && !s->server_close &&
                     s->resp_body != H1_BODY_UNTIL_CLOSE &&
                     h1_response_keep_alive(&s->h1, (enum h1_method)s->req.method) &&
@@ -658,6 +709,57 @@ void filter_reset(struct filter_stream *fs, enum tern_reason reason)
 
     if (!chain_over(s))
         stream_abort(s, reason);
+}
+
+void filter_buffer_request_body(struct filter_stream *fs, size_t max_bytes)
+{
+    struct stream *s = fs->s;
+
+    if (s->req_body_started)
+        return; /* too late: bytes already left without a copy */
+    if (max_bytes > UINT32_MAX / 2)
+        max_bytes = UINT32_MAX / 2;
+    if (max_bytes > s->replay_max)
+        s->replay_max = (uint32_t)max_bytes;
+}
+
+void filter_set_attempt_timeout(struct filter_stream *fs, uint32_t ms)
+{
+    fs->s->try_timeout_ms = ms;
+}
+
+static void filter_timer_fire(evutil_socket_t fd, short what, void *arg)
+{
+    struct filter_stream *fs = arg;
+    struct stream *s = fs->s;
+    struct h1_conn *cc = s->cc;
+
+    if (chain_over(s) || !fs->timer_cb)
+        return;
+    fs->timer_cb(fs, fs->state);
+    h1c_run(cc);
+}
+
+void filter_timer_start(struct filter_stream *fs, uint32_t ms,
+                        void (*cb)(struct filter_stream *fs, void *state))
+{
+    struct stream *s = fs->s;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+
+    if (chain_over(s))
+        return;
+    if (!fs->timer) {
+        fs->timer = arena_alloc(&s->arena, sizeof(*fs->timer));
+        evtimer_assign(fs->timer, s->cc->w->base, filter_timer_fire, fs);
+    }
+    fs->timer_cb = cb;
+    evtimer_add(fs->timer, &tv);
+}
+
+void filter_timer_cancel(struct filter_stream *fs)
+{
+    if (fs->timer)
+        event_del(fs->timer);
 }
 
 void *filter_alloc(struct filter_stream *fs, size_t n)

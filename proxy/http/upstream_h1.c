@@ -482,17 +482,50 @@ static void upstream_broken(struct stream *s, bool eof)
         router_resend(s);
         return;
     }
+    if (router_attempt_done(s, s->resp_got ? FILTER_OUTCOME_JUNK_RESPONSE
+                                           : FILTER_OUTCOME_EMPTY_RESPONSE,
+                            TERN_R_UPSTREAM_RESET_BEFORE_HEADERS, 0))
+        return;
     stream_local_reply(s, TERN_R_UPSTREAM_RESET_BEFORE_HEADERS, 0, false);
 }
 
-/* Sends the request head's rest and the validated body bytes, in one call. */
+/* Keeps body bytes just sent for a replay (filter_buffer_request_body);
+ * past replay_max the request stops being replayable. */
+static void replay_keep(struct stream *s, const char *p, size_t n)
+{
+    if (!s->replay_max || s->replay_overflow || !n)
+        return;
+    if ((size_t)s->replay_len + n > s->replay_max) {
+        s->replay_overflow = true;
+        free(s->replay);
+        s->replay = NULL;
+        s->replay_len = s->replay_sent = s->replay_cap = 0;
+        return;
+    }
+    if (s->replay_len + n > s->replay_cap) {
+        uint32_t cap = s->replay_cap ? s->replay_cap : 4096;
+        while (cap < s->replay_len + n)
+            cap *= 2;
+        if (cap > s->replay_max)
+            cap = s->replay_max;
+        s->replay = tern_realloc(s->replay, cap);
+        s->replay_cap = cap;
+    }
+    memcpy(s->replay + s->replay_len, p, n);
+    s->replay_len += (uint32_t)n;
+    s->replay_sent += (uint32_t)n;
+}
+
+/* Sends the request head's rest, the replayed body of an earlier attempt,
+ * and the validated body bytes, in one call. */
 static bool send_request(struct stream *s)
 {
     struct h1_conn *cc = s->cc;
     struct up_conn *uc = s->uc;
-    struct iovec iov[2];
+    struct iovec iov[3];
     int n_iov = 0;
     size_t head_rem = s->req_head->len - s->req_head_sent, total = 0;
+    size_t rep_rem = s->replay_len - s->replay_sent;
     ssize_t n;
 
     if (!uc->writable || s->req_send_dead)
@@ -502,7 +535,11 @@ static bool send_request(struct stream *s)
         iov[n_iov++].iov_len = head_rem;
         total += head_rem;
     }
-    if (s->req_fwd && cc->ibuf) {
+    if (rep_rem) {
+        iov[n_iov].iov_base = s->replay + s->replay_sent;
+        iov[n_iov++].iov_len = rep_rem;
+        total += rep_rem;
+    } else if (s->req_fwd && cc->ibuf) {
         iov[n_iov].iov_base = buf_head(cc->ibuf);
         iov[n_iov++].iov_len = s->req_fwd;
         total += s->req_fwd;
@@ -539,7 +576,14 @@ static bool send_request(struct stream *s)
         if (s->req_head_sent == s->req_head->len && !s->t_sent)
             s->t_sent = uc->active_ms;
     }
+    if (rep_rem) {
+        size_t k = (size_t)n < rep_rem ? (size_t)n : rep_rem;
+        s->replay_sent += (uint32_t)k;
+        n -= (ssize_t)k;
+        return true; /* live bytes wait for the replay to be out */
+    }
     if (n > 0) {
+        replay_keep(s, buf_head(cc->ibuf), (size_t)n);
         buf_consume(cc->ibuf, (size_t)n);
         s->req_fwd -= (uint32_t)n;
         s->req_body_started = true;
@@ -569,7 +613,9 @@ static bool parse_response(struct stream *s)
         if (r == H1_INCOMPLETE)
             break;
         if (r < 0) {
-            stream_local_reply(s, TERN_R_BAD_UPSTREAM_RESPONSE, 0, false);
+            if (!router_attempt_done(s, FILTER_OUTCOME_JUNK_RESPONSE,
+                                     TERN_R_BAD_UPSTREAM_RESPONSE, 0))
+                stream_local_reply(s, TERN_R_BAD_UPSTREAM_RESPONSE, 0, false);
             return true;
         }
         progress = true;
@@ -598,6 +644,9 @@ static bool parse_response(struct stream *s)
             }
             continue;
         }
+        if (s->result_hooks && router_attempt_done(s, FILTER_OUTCOME_RESPONSE, TERN_R_NONE,
+                                                   s->h1.status))
+            return true; /* this response is dropped with its connection */
         s->t_resp = worker_now_ms(cc->w);
         http_h1_response_msg(&s->resp, &s->arena, buf_head(ib), &s->h1, s->hdrs,
                              HTTP_SPARE_HDRS);

@@ -66,6 +66,10 @@ static void cluster_free(struct cluster *c, uint32_t nworkers)
                 host_set_unref(c->worker[w].hosts);
         free(c->worker);
     }
+    for (uint32_t j = 0; j < c->nfilters; j++)
+        if (c->filters[j].ops->config_free)
+            c->filters[j].ops->config_free(c->filters[j].cfg);
+    free(c->filters);
     health_spec_free(&c->hc);
     acl_set_free(c->acls);
     free(c->forwardfor.header);
@@ -127,6 +131,7 @@ struct cluster *snapshot_add_cluster(struct snapshot *snap, const char *name)
     c->consistent_algo = LB_CONSISTENT_RING;
     c->random_draws = 2;
     c->retries = 3;
+    c->retry_on = RETRY_ON_CONN_FAILURE;
     c->redispatch_interval = -1;
     snap->clusters = tern_realloc(snap->clusters, (snap->nclusters + 1) * sizeof(c));
     snap->clusters[snap->nclusters++] = c;
@@ -213,6 +218,10 @@ struct host_set *cluster_rebuild_hosts(struct cluster *c, uint32_t nworkers, cha
 int snapshot_runtime_init(struct snapshot *snap, uint32_t nworkers, char *err, size_t errlen)
 {
     snap->nworkers = nworkers;
+    snap->max_cluster_filters = 0;
+    for (uint32_t i = 0; i < snap->nclusters; i++)
+        if (snap->clusters[i]->nfilters > snap->max_cluster_filters)
+            snap->max_cluster_filters = snap->clusters[i]->nfilters;
     for (uint32_t i = 0; i < snap->nlisteners; i++) {
         struct listener *l = snap->listeners[i];
         l->stats = tern_calloc_aligned(nworkers * sizeof(*l->stats));

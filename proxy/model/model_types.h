@@ -237,6 +237,28 @@ struct endpoint {
     } __attribute__((aligned(TERN_CACHELINE))) *worker;
 };
 
+/*
+ * One `filter <name> [args...]` line of a listener or backend: the registered filter and
+ * the config object its config_parse built (owned by the listener or cluster, freed with
+ * ops->config_free). Read-only once the snapshot is published.
+ */
+struct http_filter_ops;
+struct filter_instance {
+    const struct http_filter_ops *ops;
+    void *cfg;
+};
+
+/* HAProxy's retry-on conditions (cluster->retry_on). */
+#define RETRY_ON_CONN_FAILURE (1u << 0)
+#define RETRY_ON_EMPTY_RESPONSE (1u << 1)
+#define RETRY_ON_JUNK_RESPONSE (1u << 2)
+#define RETRY_ON_RESPONSE_TIMEOUT (1u << 3)
+#define RETRY_ON_0RTT_REJECTED (1u << 4)
+#define RETRY_ON_STATUS (1u << 5)  /* one of retry_status[] */
+#define RETRY_ON_L7 (RETRY_ON_EMPTY_RESPONSE | RETRY_ON_JUNK_RESPONSE | \
+                     RETRY_ON_RESPONSE_TIMEOUT | RETRY_ON_0RTT_REJECTED | RETRY_ON_STATUS)
+#define RETRY_STATUS_MAX 12
+
 struct cluster {
     char *name;
     uint32_t id;              /* position in snapshot->clusters */
@@ -253,6 +275,8 @@ struct cluster {
     uint32_t timeout_queue_ms;   /* 0: timeout connect */
     uint32_t timeout_check_ms;   /* 0: unset */
     uint32_t retries;            /* default 3 */
+    uint32_t retry_on;           /* RETRY_ON_* bits, default RETRY_ON_CONN_FAILURE */
+    uint16_t retry_status[RETRY_STATUS_MAX]; /* retry-on <status> codes, 0-terminated */
     bool redispatch;             /* option redispatch */
     int redispatch_interval;     /* option redispatch <interval>, default -1 */
     bool allbackups;             /* option allbackups */
@@ -261,6 +285,11 @@ struct cluster {
     struct http_forwardfor forwardfor;
     bool error_header;           /* option tern-error-header */
     struct acl_set *acls;        /* owned: the section's named conditions; NULL if none */
+    /* mode http: the backend's `filter` lines (and the implicit retry filter
+     * its retry-on asks for), run after the frontend's once the request is
+     * routed here; owned [nfilters] */
+    struct filter_instance *filters;
+    uint32_t nfilters;
     struct health_spec hc;
     struct source_loc loc;
 
@@ -291,17 +320,6 @@ struct bind_addr {
     struct sockaddr_storage addr;
     socklen_t addrlen;
     struct source_loc loc;
-};
-
-/*
- * One `filter <name> [args...]` line of a listener: the registered filter and
- * the config object its config_parse built (owned by the listener, freed with
- * ops->config_free). Read-only once the snapshot is published.
- */
-struct http_filter_ops;
-struct filter_instance {
-    const struct http_filter_ops *ops;
-    void *cfg;
 };
 
 struct listener {
@@ -355,6 +373,7 @@ struct snapshot {
     struct cluster **clusters;
     uint32_t nclusters;
     uint32_t nworkers;            /* stats slots allocated, 0 before runtime */
+    uint32_t max_cluster_filters; /* longest backend chain (streams size their chain) */
 };
 
 #endif /* TERN_MODEL_TYPES_H */

@@ -219,15 +219,24 @@ static bool should_redispatch(const struct cluster *cl, uint32_t retry)
     return false;
 }
 
+void upstream_count_connect_error(struct upstream_req *r)
+{
+    if (r->ep)
+        counter_add(&est(r, r->ep)->connect_errors, 1);
+    counter_add(&cst(r)->connect_errors, 1);
+}
+
 enum upstream_retry upstream_connect_failed(struct upstream_req *r, bool timeout,
                                             uint32_t *pause_ms)
 {
     struct cluster *cl = r->c;
     struct endpoint *ep = r->ep;
 
-    counter_add(&est(r, ep)->connect_errors, 1);
-    counter_add(&cst(r)->connect_errors, 1);
+    upstream_count_connect_error(r);
     if (r->retries_done >= cl->retries || r->retries_done == UINT8_MAX)
+        return UPSTREAM_GIVE_UP;
+    /* retry-on without conn-failure: HAProxy does not retry a connect */
+    if (cl->mode == PROXY_MODE_HTTP && !(cl->retry_on & RETRY_ON_CONN_FAILURE))
         return UPSTREAM_GIVE_UP;
     r->retries_done++;
     counter_add(&cst(r)->retries, 1);

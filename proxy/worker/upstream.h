@@ -107,10 +107,14 @@ bool upstream_endpoint_take(struct endpoint *ep);
  * worker w, in order, while endpoints have room. */
 void upstream_dequeue(struct worker *w, struct cluster *c);
 
+/* Counts a failed connect to r->ep (endpoint and cluster connect_errors). */
+void upstream_count_connect_error(struct upstream_req *r);
+
 /*
  * After a failed connect attempt to r->ep (timeout: the attempt timed out):
  * counts the error, decides the next step (see enum upstream_retry) and
- * counts the retry. The pause of UPSTREAM_RETRY_LATER is HAProxy's
+ * counts the retry. In mode http a cluster whose `retry-on` lacks
+ * conn-failure gives up at once. The pause of UPSTREAM_RETRY_LATER is HAProxy's
  * turn-around, min(timeout connect, 1s).
  */
 enum upstream_retry upstream_connect_failed(struct upstream_req *r, bool timeout,

@@ -1348,10 +1348,10 @@ static void test_err_filter(void **state)
     only_error(SW "    filter rate-limt rate 5/1s\n",
                "t.cfg:15: filter: unknown filter 'rate-limt'; did you mean 'rate-limit'?");
     only_error(SW "    filter bogus\n",
-               "t.cfg:15: filter: unknown filter 'bogus' (tern's filters: rate-limit)");
+               "t.cfg:15: filter: unknown filter 'bogus' (tern's filters: rate-limit, retry)");
     only_error(SW "    filter compression\n",
                "t.cfg:15: filter: HAProxy's filter 'compression' is not supported by tern "
-               "(tern's filters: rate-limit)");
+               "(tern's filters: rate-limit, retry)");
     only_error(SW "    filter rate-limit\n",
                "t.cfg:15: filter: rate-limit: missing 'rate <N>/<period>' (e.g. rate 50/1s)");
     only_error(SW "    filter rate-limit rate 5/1s colour blue\n",
@@ -1367,7 +1367,7 @@ static void test_err_filter(void **state)
                                       "    filter rate-limit burst 0\n");
         assert_null(s);
         assert_int_equal(D.nerrors, 2);
-        assert_error("t.cfg:16: filter: unknown filter 'nope' (tern's filters: rate-limit)");
+        assert_error("t.cfg:16: filter: unknown filter 'nope' (tern's filters: rate-limit, retry)");
     }
     /* mode tcp: each filter line is an error (the mode may come after it) */
     only_error(FE "    filter rate-limit rate 5/1s\n" BE,
@@ -1380,14 +1380,36 @@ static void test_err_filter(void **state)
                "    default_backend b\n"
                "    timeout client 1s\n" BE,
                "t.cfg:3: filter: rate-limit: needs mode http (frontend 'f' is mode tcp)");
-    only_error(SW "backend x\n"
-                  "    filter rate-limit rate 5/1s\n"
-                  "    server s 127.0.0.1:6\n",
-               "t.cfg:16: filter: not allowed in a 'backend' section (only in frontend, listen)");
+    /* a backend's filters form its own chain; retry-on with an HTTP
+     * condition adds the retry filter when the backend has none */
+    {
+        struct snapshot *s = parse(SW "backend x\n"
+                                      "    filter rate-limit rate 5/1s\n"
+                                      "    retry-on 503\n"
+                                      "    server s 127.0.0.1:6\n"
+                                      "backend y\n"
+                                      "    retry-on conn-failure\n"
+                                      "    server s 127.0.0.1:7\n");
+        struct cluster *x, *y;
+        assert_non_null(s);
+        x = snapshot_find_cluster(s, "x");
+        y = snapshot_find_cluster(s, "y");
+        assert_int_equal(x->nfilters, 2);
+        assert_string_equal(x->filters[0].ops->name, "rate-limit");
+        assert_string_equal(x->filters[1].ops->name, "retry");
+        assert_int_equal(x->retry_on, RETRY_ON_STATUS);
+        assert_int_equal(x->retry_status[0], 503);
+        assert_int_equal(y->nfilters, 0);
+        assert_int_equal(y->retry_on, RETRY_ON_CONN_FAILURE);
+        snapshot_unref(s);
+    }
+    only_error(SW "    filter retry\n",
+               "t.cfg:15: filter: retry: belongs in the backend (or listen) section whose "
+               "'retries' and 'retry-on' it applies; frontend 'f' has no servers");
     only_error("defaults\n"
                "    filter rate-limit rate 5/1s\n" SW,
                "t.cfg:2: filter: not allowed in a 'defaults' section (only in frontend, "
-               "listen)");
+               "backend, listen)");
 }
 
 int main(void)

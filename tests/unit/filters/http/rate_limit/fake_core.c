@@ -115,3 +115,14 @@ uint32_t filter_nworkers(void)
 {
     return fake_nworkers;
 }
+
+void filter_buffer_request_body(struct filter_stream *fs, size_t max_bytes)
+{
+    if (max_bytes > fs->buffer_body)
+        fs->buffer_body = max_bytes;
+}
+
+void filter_set_attempt_timeout(struct filter_stream *fs, uint32_t ms)
+{
+    fs->attempt_timeout = ms;
+}

@@ -43,6 +43,8 @@ struct filter_stream {
     struct fake_hdr hdrs[FAKE_MAX_HDRS];
     int nhdrs;
     int bad_calls; /* filter_reply_header after the reply, overflow, ... */
+    size_t buffer_body;       /* filter_buffer_request_body's largest max_bytes */
+    uint32_t attempt_timeout; /* filter_set_attempt_timeout's last ms */
 };
 
 extern uint32_t fake_nworkers;
