@@ -74,8 +74,10 @@ struct proxy_conf {
     uint32_t timeout_server;
     uint32_t timeout_check;
     uint32_t timeout_queue;
+    uint32_t timeout_tunnel;
     uint32_t timeout_http_request;
     uint32_t timeout_http_keep_alive;
+    uint64_t max_request_body; /* max-request-body (tern); 0: no limit */
     uint32_t retries;
     uint32_t retry_on;                        /* RETRY_ON_* (model_types.h) */
     uint16_t retry_status[RETRY_STATUS_MAX]; /* 0-terminated */

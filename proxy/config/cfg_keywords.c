@@ -699,6 +699,11 @@ static void kw_timeout_queue(struct cfg *p, char **av, size_t ac)
     timeout(p, av, ac, &p->conf.timeout_queue);
 }
 
+static void kw_timeout_tunnel(struct cfg *p, char **av, size_t ac)
+{
+    timeout(p, av, ac, &p->conf.timeout_tunnel);
+}
+
 static void kw_retries(struct cfg *p, char **av, size_t ac)
 {
     long v;
@@ -894,6 +899,34 @@ static void http_only(struct cfg *p)
         snprintf(p->conf.http_only_kw, sizeof(p->conf.http_only_kw), "%s", p->kw);
         p->conf.http_only_line = p->line;
     }
+}
+
+/* `max-request-body <size>` (tern): a request body longer than this is
+ * answered 413. Sizes as HAProxy writes them: bytes, or k/m/g suffixed. */
+static void kw_max_request_body(struct cfg *p, char **av, size_t ac)
+{
+    char *end;
+    unsigned long long v;
+
+    if (!nargs(p, av, ac, 1, 1, "<size>"))
+        return;
+    if (av[0][0] < '0' || av[0][0] > '9')
+        goto bad;
+    v = strtoull(av[0], &end, 10);
+    if (*end == 'k' || *end == 'K')
+        v <<= 10, end++;
+    else if (*end == 'm' || *end == 'M')
+        v <<= 20, end++;
+    else if (*end == 'g' || *end == 'G')
+        v <<= 30, end++;
+    if (*end || v > (1ULL << 50))
+        goto bad;
+    p->conf.max_request_body = v;
+    http_only(p);
+    return;
+bad:
+    cfg_err(p, "invalid size '%s' (bytes, or with a k, m or g suffix, e.g. 10m; 0: no limit)",
+            av[0]);
 }
 
 static void kw_timeout_http_request(struct cfg *p, char **av, size_t ac)
@@ -1164,6 +1197,7 @@ const struct cfg_kw cfg_keywords[] = {
     H("timeout server", SEC_BE, kw_timeout_server),
     H("timeout check", SEC_BE, kw_timeout_check),
     H("timeout queue", SEC_BE, kw_timeout_queue),
+    H("timeout tunnel", SEC_BE, kw_timeout_tunnel),
     H("retries", SEC_BE, kw_retries),
     H("retry-on", SEC_BE, kw_retry_on),
     HN("option redispatch", SEC_BE, kw_redispatch),
@@ -1179,6 +1213,7 @@ const struct cfg_kw cfg_keywords[] = {
     IGNORE("errorfile", SEC_PROXY, "ignored by tern (not supported yet)"),
     ACCEPT("option httplog", SEC_PROXY),
     H("timeout http-request", SEC_FE, kw_timeout_http_request),
+    H("max-request-body", SEC_FE, kw_max_request_body),
     H("timeout http-keep-alive", SEC_FE, kw_timeout_http_keep_alive),
     HN("option forwardfor", SEC_PROXY, kw_forwardfor),
     HN("option http-keep-alive", SEC_PROXY, kw_http_keep_alive),
@@ -1246,7 +1281,6 @@ const struct cfg_kw cfg_keywords[] = {
     UNSUP("option independent-streams", NS),
     UNSUP("option socket-stats", NS),
     UNSUP("option logasap", NS),
-    UNSUP("timeout tunnel", NS),
     UNSUP("timeout tarpit", NS),
     UNSUP("timeout client-fin", NS),
     UNSUP("timeout server-fin", NS),

@@ -584,6 +584,7 @@ static void finish_proxy(struct cfg *p)
         l->maxconn = cf->maxconn;
         l->timeout_http_request_ms = cf->timeout_http_request;
         l->timeout_http_keep_alive_ms = cf->timeout_http_keep_alive;
+        l->max_request_body = cf->max_request_body;
         l->http_mode = cf->http_mode;
         l->forwardfor = cf->forwardfor;
         l->forwardfor.header = dup_or_null(cf->forwardfor.header);
@@ -606,6 +607,7 @@ static void finish_proxy(struct cfg *p)
         c->hash_type = cf->hash_type;
         c->consistent_algo = cf->consistent_algo;
         c->timeout_queue_ms = cf->timeout_queue;
+        c->timeout_tunnel_ms = cf->timeout_tunnel;
         c->timeout_check_ms = cf->timeout_check;
         c->retries = cf->retries;
         c->retry_on = cf->retry_on;

@@ -303,6 +303,12 @@ static bool parse_head(struct h1_conn *cc, struct stream *s)
     s->req_done = s->req_body == H1_BODY_NONE ||
                   (s->req_body == H1_BODY_LENGTH && s->req_left == 0);
     s->expect_100 = (s->h1.flags & H1_F_EXPECT_CONTINUE) != 0;
+    if (cc->l->max_request_body && s->req_body == H1_BODY_LENGTH &&
+        s->req_left > cc->l->max_request_body) {
+        /* known at once: never forwarded, the body never read */
+        stream_local_reply(s, TERN_R_PAYLOAD_TOO_LARGE, 413, true);
+        return true;
+    }
     if (s->req.method == HTTP_M_CONNECT) {
         /* tunnels are not supported yet */
         stream_local_reply(s, TERN_R_BAD_REQUEST, 501, true);
@@ -327,6 +333,36 @@ static bool request_over(const struct stream *s)
         return true;
     return s->req_send_dead || !s->uc ||
            (s->expect_100 && !s->req_body_started && s->req_fwd == 0);
+}
+
+/*
+ * A switched connection (101, WebSocket): bytes move both ways (upstream_step
+ * does it: the client's buffer is all "request body", the server's all
+ * "response body"); each side's FIN is passed on once the bytes before it
+ * are out, and the stream ends when both sides have finished.
+ */
+static bool tunnel_step(struct h1_conn *cc, struct stream *s)
+{
+    struct up_conn *uc = s->uc;
+    bool progress = false;
+
+    if (!uc)
+        return false;
+    if (cc->eof && !s->req_done && s->req_fwd == 0 && (!cc->ibuf || !cc->ibuf->len)) {
+        shutdown(uc->fd, SHUT_WR);
+        s->req_done = true;
+        progress = true;
+    }
+    if (s->resp_done && !s->tunnel_fin && s->resp_fwd == 0 && (!cc->obuf || !cc->obuf->len)) {
+        shutdown(cc->fd, SHUT_WR);
+        s->tunnel_fin = true;
+        progress = true;
+    }
+    if (s->req_done && s->tunnel_fin) {
+        stream_end(s);
+        return true;
+    }
+    return progress;
 }
 
 /* Advances the stream; false when nothing changed. */
@@ -367,6 +403,8 @@ static bool advance(struct h1_conn *cc)
         progress = upstream_step(s);
         if (cc->closed || cc->s != s || s->st != ST_EXCHANGE)
             return true;
+        if (s->tunnel && s->resp_head)
+            return tunnel_step(cc, s) || progress;
         if (cc->eof && !s->req_done) {
             /* the request body will never be complete: done once the
              * response is out (the connection then closes), else cut */
@@ -463,6 +501,16 @@ static bool server_owes(const struct stream *s)
     return !s->resp_done && !s->resp_held && (!uc->ibuf || uc->ibuf->len < uc->ibuf->size);
 }
 
+/* Last activity of a tunnel, either way: `timeout tunnel` (HAProxy) replaces
+ * the client and server timeouts once the protocol switched. */
+static uint64_t tunnel_active_ms(const struct h1_conn *cc, const struct stream *s)
+{
+    uint64_t a = cc->active_ms;
+    if (s->uc && s->uc->active_ms > a)
+        a = s->uc->active_ms;
+    return a;
+}
+
 /* When the connection's next deadline falls, 0 for none. */
 static uint64_t next_deadline(const struct h1_conn *cc)
 {
@@ -498,6 +546,8 @@ static uint64_t next_deadline(const struct h1_conn *cc)
     case ST_BACKOFF:
         return s->deadline_ms;
     case ST_EXCHANGE:
+        if (s->tunnel && s->resp_head && s->up.c->timeout_tunnel_ms)
+            return tunnel_active_ms(cc, s) + s->up.c->timeout_tunnel_ms;
         if (l->timeout_client_ms && client_owes(cc, s))
             d = cc->active_ms + l->timeout_client_ms;
         if (s->try_timeout_ms && !s->resp_head && s->t_attempt + s->try_timeout_ms < d)
@@ -575,6 +625,11 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         break;
     case ST_EXCHANGE: {
         uint32_t ts = s->up.c->timeout_server_ms, tc = cc->l->timeout_client_ms;
+        if (s->tunnel && s->resp_head && s->up.c->timeout_tunnel_ms) {
+            if (now >= tunnel_active_ms(cc, s) + s->up.c->timeout_tunnel_ms)
+                stream_abort(s, HTTP_R_CLIENT_TIMEOUT);
+            break;
+        }
         bool try_out = s->try_timeout_ms && !s->resp_head &&
                        now >= s->t_attempt + s->try_timeout_ms;
         if (try_out || (ts && server_owes(s) && now >= s->uc->active_ms + ts)) {

@@ -61,6 +61,8 @@ struct http_h1_conn_opts {
     bool close;        /* "Connection: close": this hop ends after the message */
     bool keep_alive;   /* "Connection: keep-alive" (for an HTTP/1.0 peer; ignored
                         * when close) */
+    struct http_str upgrade; /* p != NULL: "Connection: upgrade" and "Upgrade: <this>"
+                              * (a protocol switch: close and keep_alive ignored) */
 };
 
 /*

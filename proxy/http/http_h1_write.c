@@ -148,6 +148,12 @@ static void put_connection(struct out *o, const struct http_h1_conn_opts *c, boo
     const char *tok[3];
     size_t n = 0;
 
+    if (c->upgrade.p) {
+        PUT_LIT(o, "Connection: upgrade\r\nUpgrade: ");
+        put(o, c->upgrade.p, c->upgrade.len);
+        PUT_LIT(o, "\r\n");
+        return;
+    }
     if (c->close)
         tok[n++] = "close";
     else if (c->keep_alive)
@@ -192,7 +198,8 @@ ssize_t http_h1_write_request(struct http_msg *m, char *buf, size_t cap,
     /* Check the size first: once writing starts, m is repointed. The
      * Connection line is at most "Connection: keep-alive, te" + CRLF. */
     need = m->method_str.len + 1 + m->path.len + (m->query.p ? 1 + m->query.len : 0) + 11 +
-           fields_size(m) + 28 + (te ? 14 : 0) + 2;
+           fields_size(m) + 28 + (te ? 14 : 0) + 2 +
+           (c->upgrade.p ? 32 + c->upgrade.len : 0);
     if (need > cap)
         return -1;
 

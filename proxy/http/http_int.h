@@ -180,6 +180,7 @@ struct stream {
     uint64_t req_left;            /* H1_BODY_LENGTH: body bytes not yet forwarded */
     struct h1_chunked req_chunk;
     uint32_t req_fwd;             /* validated body bytes at the head of cc->ibuf */
+    uint64_t req_body_len;        /* chunked: data bytes so far (max-request-body) */
     bool req_done : 1;            /* whole body received and validated */
     bool req_body_started : 1;    /* a body byte went upstream (no resend possible) */
     bool client_keep : 1;         /* the client connection persists after this stream */
@@ -195,6 +196,9 @@ struct stream {
     bool routed : 1;              /* route chosen, the backend's filters spliced in */
     bool result_hooks : 1;        /* a filter of the chain has upstream_result */
     bool replay_overflow : 1;     /* the body outgrew replay_max: not replayable */
+    bool upgrade_req : 1;         /* the request asks for a protocol switch (Upgrade) */
+    bool tunnel : 1;              /* switched (101): bytes both ways until both FINs */
+    bool tunnel_fin : 1;          /* the server's FIN was passed on to the client */
 
     /* attempts (filters' retries) */
     struct cluster *route;        /* the cluster chosen by the routing rules */

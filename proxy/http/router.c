@@ -430,6 +430,15 @@ static enum filter_status router_request_headers(struct filter_stream *fs, void 
     o.version = req->version == 10 ? 10 : 11;
     o.close = s->server_close;
     o.keep_alive = !s->server_close && req->version == 10;
+    o.upgrade = (struct http_str){NULL, 0};
+    /* RFC 9110 7.8: a protocol switch (WebSocket) is HTTP/1.1 only, and a
+     * request with a body cannot switch (the server would not know where
+     * the body ends and the new protocol begins) */
+    if ((req->flags & HTTP_MSG_F_CONN_UPGRADE) && req->version == 11 &&
+        s->req_body == H1_BODY_NONE) {
+        o.upgrade = http_msg_get(req, "upgrade", 7);
+        s->upgrade_req = o.upgrade.p != NULL;
+    }
     s->req_head = buf_get(&w->pool);
     n = http_h1_write_request(req, s->req_head->data, s->req_head->size, &o);
     if (n < 0) {

@@ -329,6 +329,9 @@ static void forward_response_head(struct stream *s)
     o.version = 11;
     o.close = !s->client_keep;
     o.keep_alive = s->client_keep && s->req.version == 10;
+    o.upgrade = (struct http_str){NULL, 0};
+    if (s->tunnel)
+        o.upgrade = http_msg_get(&s->resp, "upgrade", 7); /* checked: upstream_h1.c */
     if (!cc->obuf)
         cc->obuf = buf_get(&cc->w->pool);
     ob = cc->obuf;
@@ -351,6 +354,12 @@ static void forward_response_head(struct stream *s)
     s->resp.reason = (struct http_str){NULL, 0};
     s->resp_head = true;
     s->resp_fwd = 0;
+    if (s->tunnel) {
+        /* from now on the client's bytes (those it sent early too) are the
+         * new protocol's, not a next request */
+        s->req_done = false;
+        s->req_fwd = 0;
+    }
     switch (s->resp_body) {
     case H1_BODY_NONE:
         s->resp_done = true;

@@ -382,6 +382,13 @@ static bool validate_request(struct stream *s)
 
     if (!ib || s->req_done || ib->len <= s->req_fwd)
         return false;
+    if (s->tunnel) {
+        if (!s->resp_head)
+            return false; /* not until the 101 went out */
+        s->bytes_in += ib->len - s->req_fwd;
+        s->req_fwd = ib->len;
+        return true;
+    }
     if (s->req_body == H1_BODY_LENGTH) {
         uint64_t take = ib->len - s->req_fwd;
         if (take > s->req_left)
@@ -407,6 +414,16 @@ static bool validate_request(struct stream *s)
         s->req_fwd += (uint32_t)r;
         s->bytes_in += (uint64_t)r;
         progress |= r > 0;
+        if (ev.type == H1_CHUNK_DATA && cc->l->max_request_body) {
+            s->req_body_len += ev.data_len;
+            if (s->req_body_len > cc->l->max_request_body) {
+                /* a 413 while nothing of a response went out, else a cut */
+                stream_fail(s, TERN_R_PAYLOAD_TOO_LARGE);
+                s->fail_phase = 'D';
+                stream_local_reply(s, TERN_R_PAYLOAD_TOO_LARGE, 413, true);
+                return true;
+            }
+        }
         if (ev.type == H1_CHUNK_DONE)
             s->req_done = true;
         else if (ev.type == H1_CHUNK_NEED_MORE)
@@ -620,8 +637,24 @@ static bool parse_response(struct stream *s)
         }
         progress = true;
         if (s->h1.status < 200) {
+            if (s->h1.status == 101 && s->upgrade_req) {
+                /* the switch: the head goes to the client, then bytes */
+                s->t_resp = worker_now_ms(cc->w);
+                http_h1_response_msg(&s->resp, &s->arena, buf_head(ib), &s->h1, s->hdrs,
+                                     HTTP_SPARE_HDRS);
+                if (!http_msg_get(&s->resp, "upgrade", 7).p) {
+                    /* RFC 9110 15.2.2: a 101 says what it switches to */
+                    stream_local_reply(s, TERN_R_BAD_UPSTREAM_RESPONSE, 0, false);
+                    return true;
+                }
+                s->tunnel = true;
+                s->resp_body = H1_BODY_UNTIL_CLOSE;
+                stream_response_head(s);
+                continue;
+            }
             if (s->h1.status == 101) {
-                /* tern never asks for an upgrade (Upgrade is stripped) */
+                /* a switch nobody asked for (tern sends Upgrade only when the
+                 * client did) */
                 stream_local_reply(s, TERN_R_BAD_UPSTREAM_RESPONSE, 0, false);
                 return true;
             }

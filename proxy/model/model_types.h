@@ -273,6 +273,7 @@ struct cluster {
     uint32_t timeout_connect_ms; /* 0: none (HAProxy warns; we default 5s, see README) */
     uint32_t timeout_server_ms;  /* 0: none */
     uint32_t timeout_queue_ms;   /* 0: timeout connect */
+    uint32_t timeout_tunnel_ms;  /* 0: none (client and server timeouts apply) */
     uint32_t timeout_check_ms;   /* 0: unset */
     uint32_t retries;            /* default 3 */
     uint32_t retry_on;           /* RETRY_ON_* bits, default RETRY_ON_CONN_FAILURE */
@@ -332,6 +333,7 @@ struct listener {
     uint32_t timeout_client_ms;   /* 0: none */
     uint32_t timeout_http_request_ms;    /* 0: unset (timeout client applies) */
     uint32_t timeout_http_keep_alive_ms; /* 0: unset (http-request, then client) */
+    uint64_t max_request_body;    /* mode http: longer request bodies get 413; 0: no limit */
     struct cluster *default_cluster; /* borrowed; NULL: connections refused */
     struct acl_set *acls;         /* owned: named conditions (a listen's too); NULL if none */
     struct route_rule *rules;     /* owned [nrules]; their conditions use `acls` */

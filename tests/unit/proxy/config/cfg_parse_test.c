@@ -839,7 +839,7 @@ static void test_err_unsupported_keyword(void **state)
                "t.cfg:9: http-request: not supported by tern yet");
     only_error("global\n    daemon\n" BASE,
                "t.cfg:2: daemon: not supported: tern runs in the foreground");
-    only_error(BASE "    timeout tunnel 1h\n", "t.cfg:9: timeout tunnel: not supported by tern");
+    only_error(BASE "    timeout tarpit 1s\n", "t.cfg:9: timeout tarpit: not supported by tern");
     only_error(BASE "    grace 1s\n", "t.cfg:9: grace: not supported in proxies (removed in "
                                       "HAProxy 2.5): use 'grace' in global");
     only_error(BASE "resolvers dns\n    nameserver a 1.1.1.1:53\n",
