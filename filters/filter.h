@@ -3,11 +3,10 @@
  * filters/ includes (besides proxy/http/http_msg.h for the message heads it
  * is handed).
  *
- * STATUS: the stream core (proxy/http/stream.c) runs request_headers,
- * response_headers, upstream_result and stream_done; filter timers, the
- * request-body replay buffer and attempt timeouts work. Body and trailer
- * hooks and per-route configs are not called yet (bodies are forwarded by
- * the core without a copy).
+ * STATUS: the stream core (proxy/http/stream.c) runs every hook below;
+ * filter timers, the request-body replay buffer and attempt timeouts work.
+ * Per-route config overrides are not there yet (filter_config returns the
+ * chain's). Local replies do not go through response filters.
  *
  * A filter is a `const struct http_filter_ops` registered once by name (and,
  * for xDS, by type URL). A chain is an ordered list of filter instances per
@@ -160,19 +159,29 @@ struct http_filter_ops {
     int (*config_parse)(int argc, char **argv, void **cfg, char *err, size_t errlen);
     void (*config_free)(void *cfg);
 
-    /* Worker thread. Each may be NULL (the event passes through). */
+    /* Worker thread. Each may be NULL (the event passes through).
+     *
+     * Data hooks see the body's payload (chunk framing removed) as it
+     * streams, in slices valid during the call; the body is forwarded as it
+     * arrived, so data is read-only. FILTER_STOP holds the slice (and the
+     * stream's body in that direction) at this filter until filter_resume.
+     * The last call of a body has end_stream set (possibly with len 0).
+     * Trailers hooks see the trailer section of a chunked body, read-only
+     * (it is forwarded as received), before that last data call; their
+     * result is not a hold (FILTER_STOP counts as FILTER_CONTINUE). Bodies
+     * of a switched protocol (101) are not HTTP and do not come here. */
     enum filter_status (*request_headers)(struct filter_stream *fs, void *state,
                                           struct http_msg *req, bool end_stream);
     enum filter_status (*request_data)(struct filter_stream *fs, void *state,
                                        const struct filter_data *d, bool end_stream);
     enum filter_status (*request_trailers)(struct filter_stream *fs, void *state,
-                                           struct http_msg *trailers);
+                                           const struct http_msg *trailers);
     enum filter_status (*response_headers)(struct filter_stream *fs, void *state,
                                            struct http_msg *resp, bool end_stream);
     enum filter_status (*response_data)(struct filter_stream *fs, void *state,
                                         const struct filter_data *d, bool end_stream);
     enum filter_status (*response_trailers)(struct filter_stream *fs, void *state,
-                                            struct http_msg *trailers);
+                                            const struct http_msg *trailers);
     /* An upstream attempt ended (failure, or a response head arrived and has
      * not been forwarded yet). Called in response order (backend filters
      * first), only while the request is replayable and nothing of a response

@@ -199,6 +199,8 @@ struct stream {
     bool upgrade_req : 1;         /* the request asks for a protocol switch (Upgrade) */
     bool tunnel : 1;              /* switched (101): bytes both ways until both FINs */
     bool tunnel_fin : 1;          /* the server's FIN was passed on to the client */
+    bool req_data_hooks : 1;      /* a filter has request_data or request_trailers */
+    bool resp_data_hooks : 1;     /* a filter has response_data or response_trailers */
 
     /* attempts (filters' retries) */
     struct cluster *route;        /* the cluster chosen by the routing rules */
@@ -239,6 +241,19 @@ struct stream {
     uint64_t start_us;            /* wall clock of t_start, for the log date */
     uint64_t bytes_in;            /* request bytes received */
     uint64_t bytes_out;           /* response bytes sent */
+
+    /* body data through the chain (filters' data hooks): a slice a filter
+     * holds (FILTER_STOP) waits, with the bytes before its end, until
+     * filter_resume; offsets are from the first unforwarded byte */
+    struct data_hold {
+        bool held;
+        bool end;                 /* the slice ends the body */
+        uint32_t next;            /* the filter that holds it */
+        uint32_t fwd;             /* buffer bytes released with it (framing included) */
+        uint32_t off, len;        /* the payload slice */
+    } req_hold, resp_hold;
+    struct http_msg *req_trailers; /* collected for the trailers hooks, arena */
+    struct http_msg *resp_trailers;
 
     struct filter_stream_info info; /* filled for filter_info and stream_done */
     struct http_hdr *reply_hdrs;  /* filter_reply_header() before a local reply */
@@ -282,6 +297,21 @@ void stream_local_reply(struct stream *s, int reason, uint16_t status, bool clos
 /* The exchange is over (response sent, or abandoned): log, count, release
  * everything, detach from the client connection and free. */
 void stream_end(struct stream *s);
+/*
+ * Body bytes through the filters' data hooks (only when the chain has some:
+ * s->req_data_hooks / resp_data_hooks). `off`/`len`: the payload slice,
+ * from the first unforwarded byte of the direction's buffer; `fwd`: the
+ * buffer bytes it releases (chunk framing included). Returns true when
+ * every filter let it through (the caller forwards `fwd` bytes), false when
+ * one holds it (the stream remembers; filter_resume releases it).
+ */
+bool stream_request_data(struct stream *s, uint32_t off, uint32_t len, uint32_t fwd, bool end);
+bool stream_response_data(struct stream *s, uint32_t off, uint32_t len, uint32_t fwd, bool end);
+/* One trailer field of a chunked body, collected for the trailers hooks. */
+void stream_trailer(struct stream *s, bool request, const char *name, size_t nlen,
+                    const char *value, size_t vlen);
+/* The trailer section is complete: the trailers hooks see it (read-only). */
+void stream_trailers_done(struct stream *s, bool request);
 /* Frees the per-worker stream cache. */
 void stream_cache_free(struct http_worker *hw);
 /* Listener counters. */
@@ -336,6 +366,9 @@ void upstream_forget_owner(struct h1_conn *cc);
 void upstream_close_idle(struct http_worker *hw);
 /* Periodic purge of idle connections (pool-purge-delay). */
 void upstream_purge_cb(evutil_socket_t fd, short what, void *arg);
+/* A held body slice went through the rest of the chain: forward it. */
+void upstream_req_data_released(struct stream *s);
+void upstream_resp_data_released(struct stream *s);
 /* The client wrote n response-body bytes taken from uc->ibuf. */
 void upstream_resp_consumed(struct stream *s, size_t n);
 

@@ -24,9 +24,11 @@
  * filter_local_reply, filter_reply_header, filter_reset, filter_alloc,
  * filter_info, filter_now_us, filter_worker, filter_nworkers,
  * filter_buffer_request_body, filter_set_attempt_timeout, filter_timer_*
- * (the registry, filter_register/filter_find*, is filters/registry.c). Not
- * yet: body data and trailers are not delivered to filters (bodies are
- * forwarded raw by the core), nor are local replies to response filters (see
+ * (the registry, filter_register/filter_find*, is filters/registry.c). Body
+ * data goes to the data hooks as read-only slices of the buffers it is
+ * forwarded from (chunk framing removed; a filter's hold stops the
+ * direction until it resumes); trailers are collected for the trailers
+ * hooks. Not yet: local replies do not pass the response filters (see
  * README "HTTP: not done yet").
  *
  * Routing happens when the request reaches the router the first time: the
@@ -79,6 +81,10 @@ static void chain_set(struct stream *s, uint32_t i, const struct http_filter_ops
         fs->state = arena_alloc(&s->arena, ops->state_size);
     if (ops->upstream_result)
         s->result_hooks = true;
+    if (ops->request_data || ops->request_trailers)
+        s->req_data_hooks = true;
+    if (ops->response_data || ops->response_trailers)
+        s->resp_data_hooks = true;
 }
 
 /*
@@ -277,6 +283,89 @@ static void run_response_headers(struct stream *s)
     }
     s->resp_held = false;
     forward_response_head(s);
+}
+
+/* ---- body data and trailers --------------------------------------------------- */
+
+/* Runs the request data hooks from filter `from` up (the response ones from
+ * `from` down); false when one holds the slice. */
+static bool run_data(struct stream *s, bool request, int64_t from)
+{
+    struct data_hold *h = request ? &s->req_hold : &s->resp_hold;
+    struct buf *b = request ? s->cc->ibuf : (s->uc ? s->uc->ibuf : NULL);
+    uint32_t base = request ? s->req_fwd : s->resp_fwd;
+    struct filter_data d = {b ? buf_head(b) + base + h->off : NULL, h->len};
+    int64_t i = from; /* -1: past filter 0 of a response, done */
+
+    while (request ? i < (int64_t)s->nfilters : i >= 0) {
+        struct filter_stream *fs = &s->fs[i];
+        enum filter_status st = FILTER_CONTINUE;
+
+        if (request && fs->ops->request_data) {
+            fs->saw = true;
+            st = fs->ops->request_data(fs, fs->state, &d, h->end);
+        } else if (!request && fs->ops->response_data) {
+            fs->saw = true;
+            st = fs->ops->response_data(fs, fs->state, &d, h->end);
+        }
+        if (chain_over(s))
+            return false;
+        if (st == FILTER_STOP) {
+            h->held = true;
+            h->next = (uint32_t)i;
+            return false;
+        }
+        i += request ? 1 : -1;
+    }
+    h->held = false;
+    return true;
+}
+
+bool stream_request_data(struct stream *s, uint32_t off, uint32_t len, uint32_t fwd, bool end)
+{
+    s->req_hold = (struct data_hold){false, end, 0, fwd, off, len};
+    return run_data(s, true, 0);
+}
+
+bool stream_response_data(struct stream *s, uint32_t off, uint32_t len, uint32_t fwd, bool end)
+{
+    s->resp_hold = (struct data_hold){false, end, 0, fwd, off, len};
+    return run_data(s, false, (int64_t)s->nfilters - 1);
+}
+
+void stream_trailer(struct stream *s, bool request, const char *name, size_t nlen,
+                    const char *value, size_t vlen)
+{
+    struct http_msg **m = request ? &s->req_trailers : &s->resp_trailers;
+
+    if (!*m) {
+        *m = arena_alloc(&s->arena, sizeof(**m));
+        (*m)->kind = request ? HTTP_MSG_REQUEST : HTTP_MSG_RESPONSE;
+        (*m)->arena = &s->arena;
+    }
+    /* bounded by the codec's trailer limits; copied: the buffer moves on */
+    http_msg_add(*m, name, nlen, value, vlen, UINT32_MAX);
+}
+
+void stream_trailers_done(struct stream *s, bool request)
+{
+    const struct http_msg *m = request ? s->req_trailers : s->resp_trailers;
+
+    if (!m)
+        return;
+    for (uint32_t k = 0; k < s->nfilters; k++) {
+        uint32_t i = request ? k : s->nfilters - 1 - k;
+        struct filter_stream *fs = &s->fs[i];
+        if (request && fs->ops->request_trailers) {
+            fs->saw = true;
+            fs->ops->request_trailers(fs, fs->state, m);
+        } else if (!request && fs->ops->response_trailers) {
+            fs->saw = true;
+            fs->ops->response_trailers(fs, fs->state, m);
+        }
+        if (chain_over(s))
+            return;
+    }
 }
 
 void stream_request_head(struct stream *s)
@@ -664,6 +753,12 @@ void filter_resume(struct filter_stream *fs)
     } else if (s->resp_held && s->resp_next == fs->idx + 1) {
         s->resp_next--;
         run_response_headers(s);
+    } else if (s->req_hold.held && s->req_hold.next == fs->idx) {
+        if (run_data(s, true, fs->idx + 1))
+            upstream_req_data_released(s);
+    } else if (s->resp_hold.held && s->resp_hold.next == fs->idx) {
+        if (run_data(s, false, (int64_t)fs->idx - 1))
+            upstream_resp_data_released(s);
     } else {
         return;
     }

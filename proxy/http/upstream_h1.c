@@ -372,6 +372,54 @@ static void up_cb(evutil_socket_t fd, short what, void *arg)
 /* ---- byte moving ------------------------------------------------------------------- */
 
 
+/* One decoded chunked-body event for the filters: payload to the data
+ * hooks, trailer fields collected, the end as trailers then a last empty
+ * slice. False when a filter holds it (or replied). */
+static bool chunk_event_to_filters(struct stream *s, bool request, const struct h1_chunk_event *ev,
+                                   uint32_t r)
+{
+    struct buf *b = request ? s->cc->ibuf : s->uc->ibuf;
+    uint32_t base = request ? s->req_fwd : s->resp_fwd;
+
+    switch (ev->type) {
+    case H1_CHUNK_DATA:
+        return request ? stream_request_data(s, (uint32_t)ev->data_off, (uint32_t)ev->data_len, r,
+                                             false)
+                       : stream_response_data(s, (uint32_t)ev->data_off,
+                                              (uint32_t)ev->data_len, r, false);
+    case H1_CHUNK_TRAILER: {
+        const char *line = buf_head(b) + base + ev->data_off;
+        stream_trailer(s, request, line + ev->trailer.name.off, ev->trailer.name.len,
+                       line + ev->trailer.value.off, ev->trailer.value.len);
+        return true;
+    }
+    case H1_CHUNK_DONE:
+        stream_trailers_done(s, request);
+        if (s->st != ST_EXCHANGE)
+            return false;
+        return request ? stream_request_data(s, 0, 0, r, true)
+                       : stream_response_data(s, 0, 0, r, true);
+    default:
+        return true;
+    }
+}
+
+void upstream_req_data_released(struct stream *s)
+{
+    s->req_fwd += s->req_hold.fwd;
+    s->req_hold.fwd = 0;
+    if (s->req_hold.end)
+        s->req_done = true;
+}
+
+void upstream_resp_data_released(struct stream *s)
+{
+    s->resp_fwd += s->resp_hold.fwd;
+    s->resp_hold.fwd = 0;
+    if (s->resp_hold.end)
+        s->resp_done = true;
+}
+
 /* Counts the body bytes now in the client buffer that belong to the
  * request (Content-Length), or checks them (chunked). */
 static bool validate_request(struct stream *s)
@@ -380,7 +428,7 @@ static bool validate_request(struct stream *s)
     struct buf *ib = cc->ibuf;
     bool progress = false;
 
-    if (!ib || s->req_done || ib->len <= s->req_fwd)
+    if (!ib || s->req_done || ib->len <= s->req_fwd || s->req_hold.held)
         return false;
     if (s->tunnel) {
         if (!s->resp_head)
@@ -393,10 +441,13 @@ static bool validate_request(struct stream *s)
         uint64_t take = ib->len - s->req_fwd;
         if (take > s->req_left)
             take = s->req_left;
-        s->req_fwd += (uint32_t)take;
         s->req_left -= take;
         s->bytes_in += take;
+        if (s->req_data_hooks &&
+            !stream_request_data(s, 0, (uint32_t)take, (uint32_t)take, s->req_left == 0))
+            return true; /* held by a filter (or it replied): done when released */
         s->req_done = s->req_left == 0;
+        s->req_fwd += (uint32_t)take;
         return take > 0;
     }
     while (!s->req_done && ib->len > s->req_fwd) {
@@ -411,9 +462,11 @@ static bool validate_request(struct stream *s)
             stream_local_reply(s, TERN_R_BAD_REQUEST, (uint16_t)h1_err_status((int)r), true);
             return true;
         }
-        s->req_fwd += (uint32_t)r;
         s->bytes_in += (uint64_t)r;
         progress |= r > 0;
+        if (s->req_data_hooks && !chunk_event_to_filters(s, true, &ev, (uint32_t)r))
+            return true; /* held by a filter (or it replied) */
+        s->req_fwd += (uint32_t)r;
         if (ev.type == H1_CHUNK_DATA && cc->l->max_request_body) {
             s->req_body_len += ev.data_len;
             if (s->req_body_len > cc->l->max_request_body) {
@@ -438,21 +491,30 @@ static bool validate_response(struct stream *s)
     struct buf *ib = uc->ibuf;
     bool progress = false;
 
-    if (!ib || s->resp_done || ib->len <= s->resp_fwd)
+    if (!ib || s->resp_done || ib->len <= s->resp_fwd || s->resp_hold.held)
         return false;
     switch (s->resp_body) {
     case H1_BODY_LENGTH: {
         uint64_t take = ib->len - s->resp_fwd;
         if (take > s->resp_left)
             take = s->resp_left;
-        s->resp_fwd += (uint32_t)take;
         s->resp_left -= take;
+        if (s->resp_data_hooks &&
+            !stream_response_data(s, 0, (uint32_t)take, (uint32_t)take, s->resp_left == 0))
+            return true;
         s->resp_done = s->resp_left == 0;
+        s->resp_fwd += (uint32_t)take;
         return take > 0;
     }
-    case H1_BODY_UNTIL_CLOSE:
+    case H1_BODY_UNTIL_CLOSE: {
+        uint32_t take = ib->len - s->resp_fwd;
+        /* the end comes with the server's FIN (upstream_broken): an empty
+         * last slice then */
+        if (s->resp_data_hooks && !s->tunnel && !stream_response_data(s, 0, take, take, false))
+            return true;
         s->resp_fwd = ib->len;
         return true;
+    }
     default:
         break;
     }
@@ -465,8 +527,10 @@ static bool validate_response(struct stream *s)
             stream_abort(s, TERN_R_BAD_UPSTREAM_RESPONSE);
             return true;
         }
-        s->resp_fwd += (uint32_t)r;
         progress |= r > 0;
+        if (s->resp_data_hooks && !chunk_event_to_filters(s, false, &ev, (uint32_t)r))
+            return true;
+        s->resp_fwd += (uint32_t)r;
         if (ev.type == H1_CHUNK_DONE)
             s->resp_done = true;
         else if (ev.type == H1_CHUNK_NEED_MORE)
@@ -482,7 +546,10 @@ static void upstream_broken(struct stream *s, bool eof)
 
     if (s->resp_head) {
         if (eof && s->resp_body == H1_BODY_UNTIL_CLOSE) {
-            s->resp_done = true; /* that is how this body ends */
+            /* that is how this body ends */
+            if (s->resp_data_hooks && !s->tunnel && !stream_response_data(s, 0, 0, 0, true))
+                return; /* done when the filter releases it */
+            s->resp_done = true;
             return;
         }
         stream_abort(s, TERN_R_UPSTREAM_RESET_AFTER_HEADERS);
@@ -730,6 +797,8 @@ bool upstream_step(struct stream *s)
             validate_response(s);
             if (s->st != ST_EXCHANGE || cc->closed)
                 return true;
+            if (s->resp_hold.held)
+                return true; /* a filter holds bytes before the end: read it again after */
             if (!s->resp_done)
                 upstream_broken(s, n == 0);
             else
