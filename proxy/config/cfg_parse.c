@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "filters/filter.h"
+#include "filters/http/header_mutation/header_mutation.h"
 #include "proxy/acl/acl.h"
 #include "proxy/config/cfg_int.h"
 #include "proxy/config/cfg_lex.h"
@@ -280,6 +281,7 @@ void cfg_conf_copy(struct proxy_conf *dst, const struct proxy_conf *src)
     dst->chk_version = dup_or_null(src->chk_version);
     dst->forwardfor.header = dup_or_null(src->forwardfor.header);
     dst->request_id_header = dup_or_null(src->request_id_header);
+    dst->errorfiles = errorfiles_copy(src->errorfiles, src->nerrorfiles);
 }
 
 void cfg_conf_free(struct proxy_conf *c)
@@ -290,6 +292,7 @@ void cfg_conf_free(struct proxy_conf *c)
     free(c->chk_version);
     free(c->forwardfor.header);
     free(c->request_id_header);
+    errorfiles_free(c->errorfiles, c->nerrorfiles);
     memset(c, 0, sizeof(*c));
 }
 
@@ -476,7 +479,20 @@ static void free_filters(struct cfg *p)
  */
 static void finish_filters(struct cfg *p, struct listener *l)
 {
-    if (!p->nfilters)
+    size_t implicit = p->hm ? 1 : 0, n = implicit + p->nfilters;
+
+    if (p->hm && p->conf.mode != PROXY_MODE_HTTP) {
+        /* HAProxy warns and ignores them too */
+        p->line = p->hm_line;
+        p->kw = p->hm_kw;
+        cfg_warn(p, "ignored: %s '%s' is mode tcp (http-request, http-response and redirect "
+                    "rules need mode http)", cfg_sec_name(p->sec), p->px_name);
+        hm_config_free(p->hm);
+        p->hm = NULL;
+        implicit = 0;
+        n = p->nfilters;
+    }
+    if (!n)
         return;
     if (p->conf.mode != PROXY_MODE_HTTP) {
         for (size_t i = 0; i < p->nfilters; i++) {
@@ -490,12 +506,19 @@ static void finish_filters(struct cfg *p, struct listener *l)
         free_filters(p);
         return;
     }
-    l->filters = tern_calloc(p->nfilters, sizeof(*l->filters));
-    for (size_t i = 0; i < p->nfilters; i++) {
-        l->filters[i].ops = p->filters[i].ops;
-        l->filters[i].cfg = p->filters[i].cfg;
+    /* The rules of http-request/http-response lines come first: HAProxy
+     * runs them before any filter sees the request. */
+    l->filters = tern_calloc(n, sizeof(*l->filters));
+    if (implicit) {
+        l->filters[0].ops = &header_mutation_filter;
+        l->filters[0].cfg = p->hm;
+        p->hm = NULL;
     }
-    l->nfilters = (uint32_t)p->nfilters;
+    for (size_t i = 0; i < p->nfilters; i++) {
+        l->filters[implicit + i].ops = p->filters[i].ops;
+        l->filters[implicit + i].cfg = p->filters[i].cfg;
+    }
+    l->nfilters = (uint32_t)n;
     free(p->filters);
     p->filters = NULL;
     p->nfilters = 0;
@@ -534,6 +557,8 @@ static void finish_proxy(struct cfg *p)
         l->forwardfor.header = dup_or_null(cf->forwardfor.header);
         l->error_header = cf->error_header;
         l->request_id_header = dup_or_null(cf->request_id_header);
+        l->errorfiles = errorfiles_copy(cf->errorfiles, cf->nerrorfiles);
+        l->nerrorfiles = cf->nerrorfiles;
         p->fes = tern_realloc(p->fes, (p->nfes + 1) * sizeof(*p->fes));
         fe = &p->fes[p->nfes++];
         fe->l = l;
@@ -562,6 +587,8 @@ static void finish_proxy(struct cfg *p)
         c->forwardfor = cf->forwardfor;
         c->forwardfor.header = dup_or_null(cf->forwardfor.header);
         c->error_header = cf->error_header;
+        c->errorfiles = errorfiles_copy(cf->errorfiles, cf->nerrorfiles);
+        c->nerrorfiles = cf->nerrorfiles;
         if (!p->l) {
             c->acls = p->acls;
             p->acls = NULL;
@@ -597,6 +624,8 @@ static void end_section(struct cfg *p)
     }
     /* left over only when a section could not take them */
     free_filters(p);
+    hm_config_free(p->hm);
+    p->hm = NULL;
     free_rules(p->rules, p->nrules);
     p->rules = NULL;
     p->nrules = 0;
@@ -927,6 +956,8 @@ static void resolve_frontends(struct cfg *p)
         struct listener *l = fe->l;
         bool reported = false;
 
+        if (l->nfilters && l->filters[0].ops == &header_mutation_filter)
+            hm_config_set_max_hdrs(l->filters[0].cfg, p->snap->global.http_maxhdr);
         p->kw = "use_backend";
         for (uint32_t k = 0; k < l->nrules; k++) {
             p->line = fe->rules[k].line;
