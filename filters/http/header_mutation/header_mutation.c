@@ -413,10 +413,11 @@ static long redirect_location(const struct hm_rule *r, const struct http_msg *m,
     } else {
         struct http_str path = m->path.p ? m->path : HTTP_STR("/");
         if (r->redir == HM_REDIR_SCHEME) {
+            struct http_str host = m->authority.p ? m->authority : http_msg_get(m, "host", 4);
             PUT(scratch, (size_t)n);
-            if (m->authority.p) {
+            if (host.p) {
                 PUT("://", 3);
-                PUT(m->authority.p, m->authority.len);
+                PUT(host.p, host.len);
             }
         } else if (!(n == 1 && scratch[0] == '/')) {
             /* HAProxy: a prefix of "/" leaves the URI as it is */

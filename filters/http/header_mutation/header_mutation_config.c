@@ -419,38 +419,40 @@ static int parse_redirect(struct line *l, struct hm_rule *r, char *err, size_t e
 
 static int parse_del_header(struct line *l, struct hm_rule *r, char *err, size_t errlen)
 {
-    const char *w, *m;
+    const char *w, *m, *n;
 
-    if (header_name(l, r, err, errlen) < 0)
+    if (need(l, "header name", &n, err, errlen) < 0)
         return -1;
+    r->name = xstrdup(n);
+    r->name_len = (uint32_t)strlen(n);
     r->del_match = HM_DEL_STR;
-    if (!(w = next(l)))
-        return 0;
-    if (strcmp(w, "-m") != 0)
-        return fail(err, errlen, "%s: unexpected argument '%s' (expected '-m <method>' or "
-                                 "if/unless)", l->action, w);
-    if (need(l, "match method after '-m'", &m, err, errlen) < 0)
-        return -1;
-    if (strcmp(m, "str") == 0) {
-        r->del_match = HM_DEL_STR;
-    } else if (strcmp(m, "beg") == 0) {
-        r->del_match = HM_DEL_BEG;
-    } else if (strcmp(m, "end") == 0) {
-        r->del_match = HM_DEL_END;
-    } else if (strcmp(m, "sub") == 0) {
-        r->del_match = HM_DEL_SUB;
-    } else if (strcmp(m, "reg") == 0) {
-        char rerr[320];
-        r->del_match = HM_DEL_REG;
-        /* the name is the regex; header names compare ignoring case */
-        if (acl_regex_compile(r->name, true, &r->re, rerr, sizeof(rerr)) != 0)
-            return fail(err, errlen, "%s: %s", l->action, rerr);
-    } else {
-        return fail(err, errlen, "%s: invalid match method '%s' (expected str, beg, end, sub "
-                                 "or reg)", l->action, m);
+    if ((w = next(l))) {
+        if (strcmp(w, "-m") != 0)
+            return fail(err, errlen, "%s: unexpected argument '%s' (expected '-m <method>' or "
+                                     "if/unless)", l->action, w);
+        if (need(l, "match method after '-m'", &m, err, errlen) < 0)
+            return -1;
+        if (strcmp(m, "str") == 0) {
+            r->del_match = HM_DEL_STR;
+        } else if (strcmp(m, "beg") == 0) {
+            r->del_match = HM_DEL_BEG;
+        } else if (strcmp(m, "end") == 0) {
+            r->del_match = HM_DEL_END;
+        } else if (strcmp(m, "sub") == 0) {
+            r->del_match = HM_DEL_SUB;
+        } else if (strcmp(m, "reg") == 0) {
+            char rerr[320];
+            r->del_match = HM_DEL_REG;
+            /* the name is the regex; header names compare ignoring case */
+            if (acl_regex_compile(r->name, true, &r->re, rerr, sizeof(rerr)) != 0)
+                return fail(err, errlen, "%s: %s", l->action, rerr);
+        } else {
+            return fail(err, errlen, "%s: invalid match method '%s' (expected str, beg, end, "
+                                     "sub or reg)", l->action, m);
+        }
     }
-    if ((w = next(l)))
-        return fail(err, errlen, "%s: unexpected argument '%s'", l->action, w);
+    if (r->del_match != HM_DEL_REG && !valid_name(n))
+        return fail(err, errlen, "%s: invalid header name '%s'", l->action, n);
     return 0;
 }
 
