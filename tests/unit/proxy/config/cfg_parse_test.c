@@ -1397,7 +1397,7 @@ static void test_err_filter(void **state)
 
 /* ---- http-request / http-response / redirect, errorfile ------------------------ */
 
-#define HFE                                                                                \
+#define RFE                                                                                \
     "defaults\n"                                /* 1 */                                    \
     "    mode http\n"                           /* 2 */                                    \
     "    timeout client 1s\n"                   /* 3 */                                    \
@@ -1411,7 +1411,7 @@ static void test_err_filter(void **state)
 
 static void test_http_rules(void **state)
 {
-    struct snapshot *s = parse_ok(HFE "    acl api path_beg /api\n"
+    struct snapshot *s = parse_ok(RFE "    acl api path_beg /api\n"
                                       "    filter rate-limit rate 10/1s\n"
                                       "    http-request deny if api\n"
                                       "    http-response set-header X-A 1\n"
@@ -1430,24 +1430,24 @@ static void test_http_rules(void **state)
     snapshot_unref(s);
 
     /* no rules: no filter */
-    s = parse_ok(HFE);
+    s = parse_ok(RFE);
     assert_int_equal(snapshot_find_listener(s, "f")->nfilters, 0);
     snapshot_unref(s);
 
     /* every error is FILE:LINE: keyword: message */
-    only_error(HFE "    http-request deny if api\n",
+    only_error(RFE "    http-request deny if api\n",
                "t.cfg:11: http-request: unknown ACL 'api'");
-    only_error(HFE "    http-request set-header X-A %ci\n",
+    only_error(RFE "    http-request set-header X-A %ci\n",
                "t.cfg:11: http-request: set-header: '%ci' in '%ci' is not supported "
                "(log-format variables are not: only %[<fetch>] and %%)");
-    only_error(HFE "    http-response set-path /x\n",
+    only_error(RFE "    http-response set-path /x\n",
                "t.cfg:11: http-response: action 'set-path' is not available in http-response "
                "rules (supported: allow, deny, set-header, add-header, del-header, "
                "replace-header, replace-value)");
-    only_error(HFE "    redirect location /x code 200\n",
+    only_error(RFE "    redirect location /x code 200\n",
                "t.cfg:11: redirect: redirect: invalid code '200' (expected 301, 302, 303, 307 "
                "or 308)");
-    only_error("defaults\n    http-request deny\n" HFE,
+    only_error("defaults\n    http-request deny\n" RFE,
                "t.cfg:2: http-request: not allowed in a 'defaults' section (only in frontend, "
                "backend, listen)");
 
@@ -1516,35 +1516,35 @@ static void test_errorfile(void **state)
     }
     snapshot_unref(s);
 
-    snprintf(text, sizeof(text), HFE "    errorfile 503 %s\n", badlen);
+    snprintf(text, sizeof(text), RFE "    errorfile 503 %s\n", badlen);
     snprintf(msg, sizeof(msg), "t.cfg:11: errorfile: '%s': Content-Length says 9 but the body "
                                "has 5 bytes", badlen);
     only_error(text, msg);
-    snprintf(text, sizeof(text), HFE "    errorfile 503 %s\n", chunked);
+    snprintf(text, sizeof(text), RFE "    errorfile 503 %s\n", chunked);
     snprintf(msg, sizeof(msg), "t.cfg:11: errorfile: '%s': Transfer-Encoding is not supported "
                                "in an errorfile (give the body as it is, with or without "
                                "Content-Length)", chunked);
     only_error(text, msg);
-    snprintf(text, sizeof(text), HFE "    errorfile 503 %s\n", nohead);
+    snprintf(text, sizeof(text), RFE "    errorfile 503 %s\n", nohead);
     snprintf(msg, sizeof(msg), "t.cfg:11: errorfile: '%s' is not an HTTP response (no empty "
                                "line ends its head)", nohead);
     only_error(text, msg);
-    snprintf(text, sizeof(text), HFE "    errorfile 503 %s\n", badhead);
+    snprintf(text, sizeof(text), RFE "    errorfile 503 %s\n", badhead);
     s = parse(text);
     assert_null(s);
     assert_int_equal(D.nerrors, 1);
     assert_non_null(strstr(D.errors[0], "t.cfg:11: errorfile: "));
     assert_non_null(strstr(D.errors[0], "is not a valid HTTP response head"));
-    only_error(HFE "    errorfile 503 /nonexistent/x.http\n",
+    only_error(RFE "    errorfile 503 /nonexistent/x.http\n",
                "t.cfg:11: errorfile: cannot open '/nonexistent/x.http': No such file or "
                "directory");
-    only_error(HFE "    errorfile 503\n",
+    only_error(RFE "    errorfile 503\n",
                "t.cfg:11: errorfile: missing argument (usage: errorfile <status> <file>)");
-    only_error(HFE "    errorfile abc /x\n",
+    only_error(RFE "    errorfile abc /x\n",
                "t.cfg:11: errorfile: invalid status code 'abc' (expected an integer from 100 "
                "to 599)");
     /* larger than tune.bufsize */
-    snprintf(text, sizeof(text), "global\n    tune.bufsize 1024\n" HFE "    errorfile 503 %s\n",
+    snprintf(text, sizeof(text), "global\n    tune.bufsize 1024\n" RFE "    errorfile 503 %s\n",
              write_tmp("HTTP/1.1 503 x\r\n\r\n"
                        "0123456789012345678901234567890123456789012345678901234567890123456789"
                        "0123456789012345678901234567890123456789012345678901234567890123456789"
@@ -1566,7 +1566,7 @@ static void test_errorfile(void **state)
     assert_non_null(strstr(D.errors[0], "t.cfg:13: errorfile: "));
     assert_non_null(strstr(D.errors[0], "is too large"));
     /* a status HAProxy does not handle: warned and ignored */
-    snprintf(text, sizeof(text), HFE "    errorfile 418 %s\n", ok);
+    snprintf(text, sizeof(text), RFE "    errorfile 418 %s\n", ok);
     s = parse(text);
     assert_non_null(s);
     assert_non_null(strstr(D.warnings[0], "t.cfg:11: errorfile: status code 418 not handled by "
