@@ -138,6 +138,59 @@ void acl_cond_free(struct acl_cond *cond);
 /* Evaluates one ACL: true when one of its expressions matches. */
 bool acl_eval(const struct acl *acl, const struct acl_ctx *ctx);
 
+/* ---- samples: a fetch's value as text ------------------------------------ */
+
+/*
+ * `%[<fetch>]` in HAProxy log-format strings (http-request set-header ...):
+ * one fetch of the table above with its arguments, as a sample fetch rather
+ * than an ACL criterion. The ACL derivatives (`path_beg`, `hdr_reg`, ...)
+ * and converters (`hdr(host),lower`) are refused. Where HAProxy's sample
+ * fetch differs from its ACL (a header fetch takes the *last* occurrence by
+ * default, `urlp` the first value), the sample follows HAProxy.
+ *
+ * acl_sample_parse: `text` is the inside of %[...] ("hdr(host)", "src").
+ * Returns 0 with *out owned by the caller (acl_sample_free), or -1 with err
+ * set ("unknown fetch 'pth' (did you mean 'path'?)", "'path_beg' is an ACL
+ * match, not a sample fetch (use 'path')", "converters are not supported").
+ */
+int acl_sample_parse(const char *text, struct acl_expr **out, char *err, size_t errlen);
+
+/* As acl_cond_check, for one sample fetch. */
+int acl_sample_check(const struct acl_expr *e, enum acl_where where, char *err, size_t errlen);
+
+/*
+ * The sample as text: true with *out and *len set, or false when there is no
+ * sample (header absent, no query, ...). The bytes are the message's own, a
+ * per-thread scratch buffer, or buf[0, cap) (integers, addresses: cap >= 64
+ * always suffices); valid until the next call on this thread or until the
+ * message changes: copy them before either. Never allocates, never locks.
+ */
+bool acl_sample_text(const struct acl_expr *e, const struct acl_ctx *ctx, char *buf, size_t cap,
+                     const char **out, size_t *len);
+
+/* Frees a sample fetch. NULL is fine. */
+void acl_sample_free(struct acl_expr *e);
+
+/* ---- regexes ---------------------------------------------------------------- */
+
+/* Groups a match reports: \0 (the whole match) to \9. */
+#define ACL_REGEX_GROUPS 10
+
+/* Compiles a regex (PCRE2, JIT when available). Returns 0 with *out owned by
+ * the caller (acl_regex_free), or -1 with "invalid regex '<re>' : <pcre2
+ * message> at offset <n>" in err. Main thread. */
+int acl_regex_compile(const char *re, bool icase, void **out, char *err, size_t errlen);
+void acl_regex_free(void *re);
+
+/*
+ * Runs a compiled regex on p[0, n) with the thread's match block (see
+ * acl_thread_prepare). Returns 0 when it does not match, else the number of
+ * groups g (1..ACL_REGEX_GROUPS) whose offsets are in ovec[0, 2g): group i
+ * spans [ovec[2i], ovec[2i+1]), both PCRE2_UNSET (~0) for a group that took
+ * no part in the match. Never allocates, never locks.
+ */
+int acl_regex_exec(const void *re, const char *p, size_t n, size_t ovec[2 * ACL_REGEX_GROUPS]);
+
 /* ---- per-thread state ---------------------------------------------------- */
 
 /*

@@ -91,25 +91,36 @@ bool acl_cond_eval(const struct acl_cond *c, const struct acl_ctx *ctx)
     return res != c->unless;
 }
 
+/* Whether fetch f can find its input where a rule runs (see acl_cond_check). */
+static int check_fetch(const struct acl_fetch *f, const char *text, enum acl_where where,
+                       char *err, size_t errlen)
+{
+    bool http = !(f->kind == ACL_F_TRUE || f->kind == ACL_F_FALSE || f->kind == ACL_F_SRC ||
+                  f->kind == ACL_F_DST || f->kind == ACL_F_SRC_PORT || f->kind == ACL_F_DST_PORT);
+
+    if (where == ACL_WHERE_TCP && http)
+        return acl_err(err, errlen, "'%s' reads an HTTP message: not available in a "
+                                    "TCP rule (mode tcp)", text);
+    if (where == ACL_WHERE_REQUEST && f->dir == ACL_DIR_RES)
+        return acl_err(err, errlen, "'%s' reads the response: not available in a request rule",
+                       text);
+    return 0;
+}
+
 int acl_cond_check(const struct acl_cond *c, enum acl_where where, char *err, size_t errlen)
 {
     for (uint32_t t = 0; c && t < c->nterms; t++) {
         const struct acl *acl = c->terms[t].acl;
-        for (uint32_t i = 0; i < acl->nexprs; i++) {
-            const struct acl_fetch *f = acl->exprs[i]->fetch;
-            bool http = !(f->kind == ACL_F_TRUE || f->kind == ACL_F_FALSE ||
-                          f->kind == ACL_F_SRC || f->kind == ACL_F_DST ||
-                          f->kind == ACL_F_SRC_PORT || f->kind == ACL_F_DST_PORT);
-            if (where == ACL_WHERE_TCP && http)
-                return acl_err(err, errlen, "'%s' reads an HTTP message: not available in a "
-                                            "TCP rule (mode tcp)", acl->exprs[i]->text);
-            if (where == ACL_WHERE_REQUEST && f->dir == ACL_DIR_RES)
-                return acl_err(err, errlen,
-                               "'%s' reads the response: not available in a request rule",
-                               acl->exprs[i]->text);
-        }
+        for (uint32_t i = 0; i < acl->nexprs; i++)
+            if (check_fetch(acl->exprs[i]->fetch, acl->exprs[i]->text, where, err, errlen) < 0)
+                return -1;
     }
     return 0;
+}
+
+int acl_sample_check(const struct acl_expr *e, enum acl_where where, char *err, size_t errlen)
+{
+    return check_fetch(e->fetch, e->text, where, err, errlen);
 }
 
 /* ---- parsing ------------------------------------------------------------------ */

@@ -264,30 +264,39 @@ static bool hdr_sample(const struct acl_expr *e, const char *p, uint32_t n)
     }
 }
 
+/* The occ-th header sample (occ != 0: >0 from the first, <0 from the last). */
+static bool hdr_pick(const struct http_msg *m, const struct acl_args *a, bool split, int32_t occ,
+                     const char **p, uint32_t *n)
+{
+    struct hdr_iter it;
+
+    if (occ < 0) {
+        int64_t total = hdr_count(m, a, split);
+        if (-(int64_t)occ > total)
+            return false;
+        occ = (int32_t)(total + occ + 1);
+    }
+    hdr_iter_init(&it, m, a, split);
+    for (int32_t i = 0; i < occ; i++)
+        if (!hdr_next(&it, p, n))
+            return false;
+    return true;
+}
+
 static bool fetch_hdr(const struct acl_expr *e, const struct http_msg *m, bool split)
 {
     struct hdr_iter it;
     const char *p;
     uint32_t n;
-    int32_t occ = e->args.occ;
 
-    hdr_iter_init(&it, m, &e->args, split);
-    if (occ == 0) {
+    if (e->args.occ == 0) {
+        hdr_iter_init(&it, m, &e->args, split);
         while (hdr_next(&it, &p, &n))
             if (hdr_sample(e, p, n))
                 return true;
         return false;
     }
-    if (occ < 0) {
-        int64_t total = hdr_count(m, &e->args, split);
-        if (-(int64_t)occ > total)
-            return false;
-        occ = (int32_t)(total + occ + 1);
-    }
-    for (int32_t i = 0; i < occ; i++)
-        if (!hdr_next(&it, &p, &n))
-            return false;
-    return hdr_sample(e, p, n);
+    return hdr_pick(m, &e->args, split, e->args.occ, &p, &n) && hdr_sample(e, p, n);
 }
 
 /* ---- the request target --------------------------------------------------- */
@@ -401,9 +410,11 @@ static bool urlp_sample(const struct acl_expr *e, const char *p, uint32_t n)
                                             : acl_match_str(e, p, n);
 }
 
-static bool fetch_urlp(const struct acl_expr *e, const struct http_msg *m)
+/* Calls cb on the value of each parameter urlp's arguments select, in order,
+ * until it returns true. */
+static bool urlp_walk(const struct acl_args *a, const struct http_msg *m,
+                      bool (*cb)(const void *arg, const char *p, uint32_t n), const void *arg)
 {
-    const struct acl_args *a = &e->args;
     const char *l;
     uint32_t n;
 
@@ -426,16 +437,26 @@ static bool fetch_urlp(const struct acl_expr *e, const struct http_msg *m)
         if (a->name) {
             if (e_ - s > a->name_len && l[s + a->name_len] == '=' &&
                 memcmp(l + s, a->name, a->name_len) == 0 &&
-                urlp_sample(e, l + s + a->name_len + 1, e_ - s - a->name_len - 1))
+                cb(arg, l + s + a->name_len + 1, e_ - s - a->name_len - 1))
                 return true;
         } else {
             const char *eq = memchr(l + s, '=', e_ - s);
-            if (eq && urlp_sample(e, eq + 1, (uint32_t)(l + e_ - eq - 1)))
+            if (eq && cb(arg, eq + 1, (uint32_t)(l + e_ - eq - 1)))
                 return true;
         }
         s = e_ + 1;
     }
     return false;
+}
+
+static bool urlp_match_cb(const void *arg, const char *p, uint32_t n)
+{
+    return urlp_sample(arg, p, n);
+}
+
+static bool fetch_urlp(const struct acl_expr *e, const struct http_msg *m)
+{
+    return urlp_walk(&e->args, m, urlp_match_cb, e);
 }
 
 /* ---- addresses -------------------------------------------------------------- */
@@ -598,6 +619,158 @@ bool acl_expr_eval(const struct acl_expr *e, const struct acl_ctx *ctx)
         default:
             return false;
         }
+    default:
+        return false;
+    }
+}
+
+/* ---- samples as text (acl_sample_text) ------------------------------------------ */
+
+struct first_val {
+    const char *p;
+    uint32_t n;
+};
+
+static bool urlp_first_cb(const void *arg, const char *p, uint32_t n)
+{
+    struct first_val *f = (struct first_val *)arg;
+    f->p = p;
+    f->n = n;
+    return true;
+}
+
+static bool text_int(int64_t v, char *buf, size_t cap, const char **out, size_t *len)
+{
+    int k = snprintf(buf, cap, "%lld", (long long)v);
+    if (k < 0 || (size_t)k >= cap)
+        return false;
+    *out = buf;
+    *len = (size_t)k;
+    return true;
+}
+
+static bool text_addr(const struct acl_addr *a, char *buf, size_t cap, const char **out,
+                      size_t *len)
+{
+    if (!inet_ntop(a->v4 ? AF_INET : AF_INET6, a->a, buf, (socklen_t)cap))
+        return false;
+    *out = buf;
+    *len = strlen(buf);
+    return true;
+}
+
+bool acl_sample_text(const struct acl_expr *e, const struct acl_ctx *ctx, char *buf, size_t cap,
+                     const char **out, size_t *len)
+{
+    const struct http_msg *m = ctx->req;
+    const char *p;
+    uint32_t n;
+    int64_t v;
+    struct acl_addr a;
+    /* HAProxy's sample fetches take the last occurrence of a header */
+    int32_t occ = e->args.occ ? e->args.occ : -1;
+
+    switch (e->fetch->kind) {
+    case ACL_F_TRUE:
+        return text_int(1, buf, cap, out, len);
+    case ACL_F_FALSE:
+        return text_int(0, buf, cap, out, len);
+    case ACL_F_SRC:
+        return acl_addr_from_sockaddr(ctx->src, &a) && text_addr(&a, buf, cap, out, len);
+    case ACL_F_DST:
+        return acl_addr_from_sockaddr(ctx->dst, &a) && text_addr(&a, buf, cap, out, len);
+    case ACL_F_SRC_PORT:
+        return sockaddr_port(ctx->src, &v) && text_int(v, buf, cap, out, len);
+    case ACL_F_DST_PORT:
+        return sockaddr_port(ctx->dst, &v) && text_int(v, buf, cap, out, len);
+    default:
+        break;
+    }
+    switch (e->fetch->dir) {
+    case ACL_DIR_RES:
+        m = ctx->res;
+        break;
+    case ACL_DIR_AUTO:
+        m = ctx->res ? ctx->res : ctx->req;
+        break;
+    default:
+        break;
+    }
+    if (!m)
+        return false;
+    switch (e->fetch->kind) {
+    case ACL_F_PROTO_HTTP:
+        return text_int(1, buf, cap, out, len);
+    case ACL_F_HDR:
+    case ACL_F_FHDR:
+        if (!hdr_pick(m, &e->args, e->fetch->kind == ACL_F_HDR, occ, &p, &n))
+            return false;
+        *out = p;
+        *len = n;
+        return true;
+    case ACL_F_HDR_VAL:
+        return hdr_pick(m, &e->args, true, occ, &p, &n) &&
+               text_int(text_to_int(p, n), buf, cap, out, len);
+    case ACL_F_HDR_IP:
+        return hdr_pick(m, &e->args, true, occ, &p, &n) && acl_addr_from_text(p, n, &a) &&
+               text_addr(&a, buf, cap, out, len);
+    case ACL_F_HDR_CNT:
+        return text_int(hdr_count(m, &e->args, true), buf, cap, out, len);
+    case ACL_F_FHDR_CNT:
+        return text_int(e->args.name ? hdr_count(m, &e->args, false) : m->nhdrs, buf, cap, out,
+                        len);
+    case ACL_F_PATH:
+        if (!m->path.p)
+            return false;
+        *out = m->path.p;
+        *len = m->path.len;
+        return true;
+    case ACL_F_PATHQ:
+        if (!get_pathq(m, &p, &n))
+            return false;
+        *out = p;
+        *len = n;
+        return true;
+    case ACL_F_URL:
+        if (!get_url(m, &p, &n))
+            return false;
+        *out = p;
+        *len = n;
+        return true;
+    case ACL_F_QUERY:
+        if (!m->query.p)
+            return false;
+        *out = m->query.p;
+        *len = m->query.len;
+        return true;
+    case ACL_F_URLP:
+    case ACL_F_URLP_VAL: {
+        struct first_val f = {NULL, 0};
+        if (!urlp_walk(&e->args, m, urlp_first_cb, &f))
+            return false;
+        if (e->fetch->kind == ACL_F_URLP_VAL)
+            return text_int(text_to_int(f.p, f.n), buf, cap, out, len);
+        *out = f.p;
+        *len = f.n;
+        return true;
+    }
+    case ACL_F_METHOD:
+        if (!m->method_str.p)
+            return false;
+        *out = m->method_str.p;
+        *len = m->method_str.len;
+        return true;
+    case ACL_F_STATUS:
+        return text_int(m->status, buf, cap, out, len);
+    case ACL_F_VER:
+        switch (m->version) {
+        case 10: *out = "1.0"; break;
+        case 11: *out = "1.1"; break;
+        case 20: *out = "2.0"; break;
+        default: return false;
+        }
+        *len = 3;
+        return true;
     default:
         return false;
     }

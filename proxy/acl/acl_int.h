@@ -101,11 +101,6 @@ bool acl_addr_from_sockaddr(const struct sockaddr *sa, struct acl_addr *out);
  * pattern table, the same at parse and match time. */
 uint32_t acl_str_hash(const char *p, size_t n, bool icase);
 
-/* Compiles a regex (PCRE2, JIT when available). Returns 0, or -1 with
- * "invalid regex '<re>' : <pcre2 message> at offset <n>" in err. */
-int acl_regex_compile(const char *re, bool icase, void **out, char *err, size_t errlen);
-void acl_regex_free(void *re);
-
 /* `acl` line parsing (acl_parse.c), shared with `{ ... }` in conditions. */
 struct acl_expr *acl_expr_parse(int argc, char **argv, char *err, size_t errlen);
 void acl_expr_free(struct acl_expr *e);

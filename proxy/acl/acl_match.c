@@ -24,8 +24,9 @@
  *   reg  PCRE2, compiled with JIT at config load. pcre2_match() needs a
  *        match-data block: one per thread, created on the thread's first
  *        regex (or by acl_thread_prepare()), released by a pthread key
- *        destructor at thread exit. It is sized for one pair of offsets since
- *        ACLs only ask whether a regex matches.
+ *        destructor at thread exit. It holds ACL_REGEX_GROUPS pairs of
+ *        offsets: ACLs only ask whether a regex matches, rewrite rules
+ *        (acl_regex_exec) read the groups \0..\9.
  *   len  the length as an integer (ranges below).
  *   ip   the text read as an address ("-m ip" on a string fetch).
  * Integers: inclusive ranges [lo, hi]; operators compile to ranges.
@@ -41,6 +42,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "proxy/acl/acl.h"
 #include "proxy/acl/acl_int.h"
 #include "proxy/core/util.h"
 #include "proxy/http/http_msg.h"
@@ -160,7 +162,7 @@ static pcre2_match_data *thread_md(void)
     if (TERN_LIKELY(tl_md != NULL))
         return tl_md;
     pthread_once(&md_once, md_key_create);
-    tl_md = pcre2_match_data_create(1, NULL);
+    tl_md = pcre2_match_data_create(ACL_REGEX_GROUPS, NULL);
     if (!tl_md)
         tern_panic(__FILE__, __LINE__, "acl: out of memory (pcre2 match data)");
     pthread_setspecific(md_key, tl_md);
@@ -205,6 +207,22 @@ int acl_regex_compile(const char *re, bool icase, void **out, char *err, size_t 
 void acl_regex_free(void *re)
 {
     pcre2_code_free(re);
+}
+
+int acl_regex_exec(const void *re, const char *p, size_t n, size_t ovec[2 * ACL_REGEX_GROUPS])
+{
+    pcre2_match_data *md = thread_md();
+    const PCRE2_SIZE *v;
+    int rc = pcre2_match(re, (PCRE2_SPTR)p, n, 0, 0, md, NULL);
+
+    if (rc < 0)
+        return 0;
+    if (rc == 0 || rc > ACL_REGEX_GROUPS) /* 0: the block is too small */
+        rc = ACL_REGEX_GROUPS;
+    v = pcre2_get_ovector_pointer(md);
+    for (int i = 0; i < 2 * rc; i++)
+        ovec[i] = v[i];
+    return rc;
 }
 
 static bool match_regex(const struct acl_expr *e, const char *p, size_t n)

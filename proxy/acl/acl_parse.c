@@ -631,6 +631,46 @@ fail:
     return NULL;
 }
 
+int acl_sample_parse(const char *text, struct acl_expr **out, char *err, size_t errlen)
+{
+    struct acl_expr *e = tern_calloc(1, sizeof(*e));
+
+    if (!text[0]) {
+        acl_err(err, errlen, "empty sample fetch");
+        goto fail;
+    }
+    if (parse_criterion(e, text, err, errlen) < 0)
+        goto fail;
+    switch (e->fetch->match) {
+    case ACL_M_BEG:
+    case ACL_M_END:
+    case ACL_M_SUB:
+    case ACL_M_REG:
+    case ACL_M_LEN:
+    case ACL_M_DOM:
+    case ACL_M_DIR: {
+        /* "hdr_beg" -> "hdr": the fetch the derivative is made from */
+        const char *us = strrchr(e->fetch->name, '_');
+        acl_err(err, errlen, "'%s' is an ACL match, not a sample fetch (use '%.*s')",
+                e->fetch->name, (int)(us - e->fetch->name), e->fetch->name);
+        goto fail;
+    }
+    default:
+        break;
+    }
+    *out = e;
+    return 0;
+
+fail:
+    acl_expr_free(e);
+    return -1;
+}
+
+void acl_sample_free(struct acl_expr *e)
+{
+    acl_expr_free(e);
+}
+
 void acl_expr_free(struct acl_expr *e)
 {
     if (!e)

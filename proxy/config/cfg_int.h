@@ -97,9 +97,13 @@ struct proxy_conf {
     struct http_forwardfor forwardfor; /* header owned */
     bool error_header;
     char *request_id_header; /* option tern-request-id; NULL: off */
+    struct http_errorfile *errorfiles; /* errorfile lines (owned, deep-copied) */
+    uint32_t nerrorfiles;
     int http_only_line;      /* first line of an HTTP-only keyword, for mode tcp warnings */
     char http_only_kw[48];   /* that keyword, "" if none */
 };
+
+struct hm_config;
 
 struct cfg_defaults {
     char *name; /* NULL: anonymous */
@@ -163,6 +167,10 @@ struct cfg {
     size_t nrules;
     struct cfg_filter *filters; /* this section's `filter` lines, in order */
     size_t nfilters;
+    struct hm_config *hm;    /* this section's http-request/http-response/redirect
+                              * rules: the implicit header-mutation filter */
+    int hm_line;             /* first of those lines */
+    char hm_kw[16];          /* its keyword */
 
     struct cfg_defaults **defs; /* every defaults section, in file order */
     size_t ndefs;
@@ -213,6 +221,11 @@ bool cfg_valid_name(struct cfg *p, const char *what, const char *name);
 /* The closest of `n` candidates to `word` by edit distance, or NULL when
  * none is close enough to be a plausible typo. */
 const char *cfg_closest(const char *word, const char *const *cand, size_t n);
+
+/* errorfile: reads and validates `path` for `status` (cfg_errorfile.c).
+ * Returns 0 with *out filled (out->raw owned), or -1 with a message. */
+int cfg_errorfile_load(const char *path, uint16_t status, uint32_t bufsize,
+                       struct http_errorfile *out, char *err, size_t errlen);
 
 /* Built-in (HAProxy's) proxy settings; copy and free of a conf. */
 void cfg_conf_init(struct proxy_conf *c);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "filters/http/header_mutation/header_mutation.h"
 #include "filters/registry.h"
 #include "proxy/acl/acl.h"
 #include "proxy/config/cfg_int.h"
@@ -389,6 +390,93 @@ static void kw_filter(struct cfg *p, char **av, size_t ac)
     f->ops = ops;
     f->cfg = cfg;
     f->line = p->line;
+}
+
+/*
+ * http-request / http-response <action> ... [if|unless <cond>] and the
+ * section keyword redirect: rules of the section's implicit header-mutation
+ * filter (filters/http/header_mutation), which runs first in the chain. The
+ * condition is parsed against the ACLs declared above the line. A
+ * backend's rules run once a request is routed to it (the backend's chain).
+ */
+static void add_hm_rule(struct cfg *p, enum hm_dir dir, char **av, size_t ac)
+{
+    char err[640];
+
+    if (!p->hm) {
+        p->hm = hm_config_new(p->snap->global.http_maxhdr);
+        p->hm_line = p->line;
+        snprintf(p->hm_kw, sizeof(p->hm_kw), "%s", p->kw);
+    }
+    if (hm_config_add(p->hm, dir, p->acls, ac > INT_MAX ? INT_MAX : (int)ac, av,
+                      p->snap->global.bufsize, err, sizeof(err)) != 0)
+        cfg_err(p, "%s", err);
+}
+
+static void kw_http_request(struct cfg *p, char **av, size_t ac)
+{
+    add_hm_rule(p, HM_REQUEST, av, ac);
+}
+
+static void kw_http_response(struct cfg *p, char **av, size_t ac)
+{
+    add_hm_rule(p, HM_RESPONSE, av, ac);
+}
+
+/* redirect location|prefix|scheme ...: the same as `http-request redirect`. */
+static void kw_redirect(struct cfg *p, char **av, size_t ac)
+{
+    char *words[CFG_MAX_ARGS + 1];
+
+    if (ac >= CFG_MAX_ARGS) {
+        cfg_err(p, "too many arguments");
+        return;
+    }
+    words[0] = "redirect";
+    memcpy(words + 1, av, ac * sizeof(*av));
+    add_hm_rule(p, HM_REQUEST, words, ac + 1);
+}
+
+/* HAProxy's list of the statuses errorfile can replace. */
+static const uint16_t errorfile_codes[] = {
+    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
+};
+
+/* errorfile <status> <file>: loaded and validated now (cfg_errorfile.c); a
+ * later line for the same status replaces an earlier (or inherited) one. */
+static void kw_errorfile(struct cfg *p, char **av, size_t ac)
+{
+    struct http_errorfile ef;
+    struct proxy_conf *c = &p->conf;
+    char err[512];
+    bool handled = false;
+    long st;
+
+    if (!nargs(p, av, ac, 2, 2, "<status> <file>") ||
+        !get_int(p, "status code", av[0], 100, 599, &st))
+        return;
+    for (size_t i = 0; i < sizeof(errorfile_codes) / sizeof(errorfile_codes[0]); i++)
+        handled |= errorfile_codes[i] == st;
+    if (!handled) {
+        cfg_warn(p, "status code %ld not handled by 'errorfile', error customization will be "
+                    "ignored (handled: 200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, "
+                    "429, 500, 501, 502, 503, 504)", st);
+        return;
+    }
+    if (cfg_errorfile_load(av[1], (uint16_t)st, p->snap->global.bufsize, &ef, err,
+                           sizeof(err)) != 0) {
+        cfg_err(p, "%s", err);
+        return;
+    }
+    for (uint32_t i = 0; i < c->nerrorfiles; i++) {
+        if (c->errorfiles[i].status == ef.status) {
+            free(c->errorfiles[i].raw);
+            c->errorfiles[i] = ef;
+            return;
+        }
+    }
+    c->errorfiles = tern_realloc(c->errorfiles, (c->nerrorfiles + 1) * sizeof(*c->errorfiles));
+    c->errorfiles[c->nerrorfiles++] = ef;
 }
 
 static void kw_maxconn(struct cfg *p, char **av, size_t ac)
@@ -1210,7 +1298,7 @@ const struct cfg_kw cfg_keywords[] = {
     IGNORE("option tcpka", SEC_PROXY, IGN),
     IGNORE("option clitcpka", SEC_PROXY, IGN),
     IGNORE("option srvtcpka", SEC_PROXY, IGN),
-    IGNORE("errorfile", SEC_PROXY, "ignored by tern (not supported yet)"),
+    H("errorfile", SEC_PROXY, kw_errorfile),
     ACCEPT("option httplog", SEC_PROXY),
     H("timeout http-request", SEC_FE, kw_timeout_http_request),
     H("max-request-body", SEC_FE, kw_max_request_body),
@@ -1227,13 +1315,13 @@ const struct cfg_kw cfg_keywords[] = {
     H("acl", SEC_FRONTEND | SEC_BACKEND | SEC_LISTEN, kw_acl),
     H("use_backend", SEC_FRONTEND | SEC_LISTEN, kw_use_backend),
     H("filter", SEC_FRONTEND | SEC_BACKEND | SEC_LISTEN, kw_filter),
+    H("http-request", SEC_FRONTEND | SEC_BACKEND | SEC_LISTEN, kw_http_request),
+    H("http-response", SEC_FRONTEND | SEC_BACKEND | SEC_LISTEN, kw_http_response),
+    H("redirect", SEC_FRONTEND | SEC_BACKEND | SEC_LISTEN, kw_redirect),
     UNSUP("use-server", NS),
     UNSUP("tcp-request", NS),
     UNSUP("tcp-response", NS),
-    UNSUP("http-request", HTTP),
-    UNSUP("http-response", HTTP),
     UNSUP("http-after-response", HTTP),
-    UNSUP("redirect", HTTP),
     UNSUP("cookie", HTTP),
     UNSUP("capture", HTTP),
     UNSUP("compression", HTTP),

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "filters/filter.h"
+#include "filters/http/header_mutation/header_mutation.h"
 #include "proxy/acl/acl.h"
 #include "proxy/config/cfg_int.h"
 #include "proxy/config/cfg_lex.h"
@@ -281,6 +282,7 @@ void cfg_conf_copy(struct proxy_conf *dst, const struct proxy_conf *src)
     dst->chk_version = dup_or_null(src->chk_version);
     dst->forwardfor.header = dup_or_null(src->forwardfor.header);
     dst->request_id_header = dup_or_null(src->request_id_header);
+    dst->errorfiles = errorfiles_copy(src->errorfiles, src->nerrorfiles);
 }
 
 void cfg_conf_free(struct proxy_conf *c)
@@ -291,6 +293,7 @@ void cfg_conf_free(struct proxy_conf *c)
     free(c->chk_version);
     free(c->forwardfor.header);
     free(c->request_id_header);
+    errorfiles_free(c->errorfiles, c->nerrorfiles);
     memset(c, 0, sizeof(*c));
 }
 
@@ -485,6 +488,10 @@ static struct filter_instance *chain_push(struct filter_instance **v, uint32_t *
  * backend's into its cluster's (run once a request is routed there, after
  * the frontend's). A listen section is both: its `retry` filter governs its
  * backend's retries and goes to the cluster, the others to the listener.
+ * The section's http-request/http-response/redirect rules are one implicit
+ * filter placed first in the chain it feeds (HAProxy runs its HTTP rules
+ * before any filter sees the request): a frontend's in the listener's, a
+ * backend's in the cluster's (run once the request is routed there).
  * A backend whose `retry-on` names an HTTP condition (anything beyond
  * conn-failure) and that has no `filter retry` line gets one with default
  * arguments, so HAProxy's `retries` / `retry-on` work without tern's
@@ -497,6 +504,16 @@ static void finish_filters(struct cfg *p, struct listener *l, struct cluster *c)
     const struct http_filter_ops *retry = filter_find("retry");
     bool has_retry = false;
 
+    if (p->hm && p->conf.mode != PROXY_MODE_HTTP) {
+        /* HAProxy warns and ignores them too */
+        p->line = p->hm_line;
+        p->kw = p->hm_kw;
+        cfg_warn(p, "ignored: %s '%s' is mode tcp (http-request, http-response and redirect "
+                    "rules need mode http)", cfg_sec_name(p->sec), p->px_name);
+        hm_config_free(p->hm);
+        p->hm = NULL;
+    }
+
     if (p->conf.mode != PROXY_MODE_HTTP) {
         for (size_t i = 0; i < p->nfilters; i++) {
             p->line = p->filters[i].line;
@@ -508,6 +525,13 @@ static void finish_filters(struct cfg *p, struct listener *l, struct cluster *c)
         p->kw = cfg_sec_name(p->sec);
         free_filters(p);
         return;
+    }
+    if (p->hm) {
+        if (l)
+            chain_push(&l->filters, &l->nfilters, &header_mutation_filter, p->hm);
+        else
+            chain_push(&c->filters, &c->nfilters, &header_mutation_filter, p->hm);
+        p->hm = NULL;
     }
     for (size_t i = 0; i < p->nfilters; i++) {
         struct cfg_filter *f = &p->filters[i];
@@ -590,6 +614,8 @@ static void finish_proxy(struct cfg *p)
         l->forwardfor.header = dup_or_null(cf->forwardfor.header);
         l->error_header = cf->error_header;
         l->request_id_header = dup_or_null(cf->request_id_header);
+        l->errorfiles = errorfiles_copy(cf->errorfiles, cf->nerrorfiles);
+        l->nerrorfiles = cf->nerrorfiles;
         p->fes = tern_realloc(p->fes, (p->nfes + 1) * sizeof(*p->fes));
         fe = &p->fes[p->nfes++];
         fe->l = l;
@@ -620,6 +646,8 @@ static void finish_proxy(struct cfg *p)
         c->forwardfor = cf->forwardfor;
         c->forwardfor.header = dup_or_null(cf->forwardfor.header);
         c->error_header = cf->error_header;
+        c->errorfiles = errorfiles_copy(cf->errorfiles, cf->nerrorfiles);
+        c->nerrorfiles = cf->nerrorfiles;
         if (!p->l) {
             c->acls = p->acls;
             p->acls = NULL;
@@ -657,6 +685,8 @@ static void end_section(struct cfg *p)
     }
     /* left over only when a section could not take them */
     free_filters(p);
+    hm_config_free(p->hm);
+    p->hm = NULL;
     free_rules(p->rules, p->nrules);
     p->rules = NULL;
     p->nrules = 0;
@@ -987,6 +1017,8 @@ static void resolve_frontends(struct cfg *p)
         struct listener *l = fe->l;
         bool reported = false;
 
+        if (l->nfilters && l->filters[0].ops == &header_mutation_filter)
+            hm_config_set_max_hdrs(l->filters[0].cfg, p->snap->global.http_maxhdr);
         p->kw = "use_backend";
         for (uint32_t k = 0; k < l->nrules; k++) {
             p->line = fe->rules[k].line;

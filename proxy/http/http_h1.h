@@ -93,6 +93,7 @@ ssize_t http_h1_write_response(struct http_msg *m, char *out, size_t cap,
                                const struct http_h1_conn_opts *o);
 
 /* One of tern's own replies (http_reply.c). */
+struct http_errorfile;
 struct http_local_reply {
     uint16_t status;
     int reason;                 /* tern_reason or HTTP_R_* (x-tern-error) */
@@ -104,6 +105,9 @@ struct http_local_reply {
     size_t body_len;
     const struct http_hdr *hdrs; /* more fields (a filter's Retry-After...), in order */
     uint32_t nhdrs;
+    /* `errorfile` for this status: sent instead of the page (status, body and
+     * content_type are then the file's); NULL: none */
+    const struct http_errorfile *file;
 };
 
 /*
@@ -111,6 +115,10 @@ struct http_local_reply {
  * content-length (of the body, also for HEAD), cache-control: no-cache,
  * content-type, connection: close when r->close, x-tern-error when
  * r->error_header, r's extra fields, then the body unless head_only.
+ * With r->file: the file's head as it is (its status line and fields),
+ * content-length when the file has none, connection: close when r->close,
+ * x-tern-error when r->error_header, r's extra fields, the file's body
+ * unless head_only.
  * Returns the length, or -1 when cap is too small (nothing usable written).
  */
 ssize_t http_local_reply_write(char *out, size_t cap, const struct http_local_reply *r);

@@ -8,6 +8,7 @@
 
 #include "proxy/http/http_h1.h"
 #include "proxy/http/http_reason.h"
+#include "proxy/model/model_types.h"
 
 static const char *reply_text(uint16_t status)
 {
@@ -28,6 +29,28 @@ static const char *reply_text(uint16_t status)
     }
 }
 
+/* The errorfile's head as it is (ending with its last field's CRLF), then the fields tern owes: its own
+ * framing when the file has none, this hop's Connection, x-tern-error. */
+static int file_head(char *out, size_t cap, const struct http_local_reply *r)
+{
+    const struct http_errorfile *f = r->file;
+    char clen[48] = "";
+    int n;
+
+    if (f->head_len > cap)
+        return -1;
+    memcpy(out, f->raw, f->head_len);
+    if (!f->has_length)
+        snprintf(clen, sizeof(clen), "content-length: %u\r\n", (unsigned)f->body_len);
+    n = snprintf(out + f->head_len, cap - f->head_len, "%s%s%s%s%s", clen,
+                 r->close ? "connection: close\r\n" : "", r->error_header ? "x-tern-error: " : "",
+                 r->error_header ? http_reason_name(r->reason) : "",
+                 r->error_header ? "\r\n" : "");
+    if (n < 0 || (size_t)n >= cap - f->head_len)
+        return -1;
+    return (int)f->head_len + n;
+}
+
 ssize_t http_local_reply_write(char *out, size_t cap, const struct http_local_reply *r)
 {
     char page[512];
@@ -36,24 +59,33 @@ ssize_t http_local_reply_write(char *out, size_t cap, const struct http_local_re
     int head, plen;
     uint16_t status = r->status;
 
-    if (!body) {
-        plen = snprintf(page, sizeof(page), "<html><body><h1>%u %s</h1>\n%s\n</body></html>\n",
-                        (unsigned)status, http_status_text(status), reply_text(status));
-        body = page;
-        body_len = (size_t)plen;
-        content_type = "text/html";
+    if (r->file) {
+        body = r->file->raw + r->file->head_len;
+        body_len = r->file->body_len;
+        head = file_head(out, cap, r);
+        if (head < 0)
+            return -1;
+    } else {
+        if (!body) {
+            plen = snprintf(page, sizeof(page),
+                            "<html><body><h1>%u %s</h1>\n%s\n</body></html>\n",
+                            (unsigned)status, http_status_text(status), reply_text(status));
+            body = page;
+            body_len = (size_t)plen;
+            content_type = "text/html";
+        }
+        head = snprintf(out, cap,
+                        "HTTP/1.1 %u %s\r\ncontent-length: %zu\r\ncache-control: no-cache\r\n"
+                        "content-type: %s\r\n%s%s%s%s",
+                        (unsigned)status, http_status_text(status), body_len,
+                        content_type ? content_type : "text/plain",
+                        r->close ? "connection: close\r\n" : "",
+                        r->error_header ? "x-tern-error: " : "",
+                        r->error_header ? http_reason_name(r->reason) : "",
+                        r->error_header ? "\r\n" : "");
+        if (head < 0 || (size_t)head >= cap)
+            return -1;
     }
-    head = snprintf(out, cap,
-                    "HTTP/1.1 %u %s\r\ncontent-length: %zu\r\ncache-control: no-cache\r\n"
-                    "content-type: %s\r\n%s%s%s%s",
-                    (unsigned)status, http_status_text(status), body_len,
-                    content_type ? content_type : "text/plain",
-                    r->close ? "connection: close\r\n" : "",
-                    r->error_header ? "x-tern-error: " : "",
-                    r->error_header ? http_reason_name(r->reason) : "",
-                    r->error_header ? "\r\n" : "");
-    if (head < 0 || (size_t)head >= cap)
-        return -1;
     o = (size_t)head;
     for (uint32_t i = 0; i < r->nhdrs; i++) {
         const struct http_hdr *h = &r->hdrs[i];
@@ -80,4 +112,3 @@ ssize_t http_local_reply_write(char *out, size_t cap, const struct http_local_re
     memcpy(out + o, body, body_len);
     return (ssize_t)(o + body_len);
 }
-

@@ -47,6 +47,7 @@
 #include "proxy/core/util.h"
 #include "proxy/http/http_h1.h"
 #include "proxy/http/http_int.h"
+#include "proxy/model/model.h"
 
 struct listener_stats *stream_lst(const struct stream *s)
 {
@@ -487,6 +488,8 @@ static void local_reply(struct stream *s, int reason, uint16_t status, bool clos
     struct buf *ob;
     ssize_t n;
 
+    const struct http_errorfile *file = NULL;
+
     TERN_ASSERT(!s->resp_head);
     stream_fail(s, reason);
     drop_upstream(s);
@@ -494,6 +497,16 @@ static void local_reply(struct stream *s, int reason, uint16_t status, bool clos
         status = http_reason_status(reason);
     if (!status)
         status = 500;
+    /* errorfile: tern's page for this status is replaced by the file, the
+     * backend's when the request reached one, else the frontend's */
+    if (!body) {
+        if (s->up.c)
+            file = errorfile_find(s->up.c->errorfiles, s->up.c->nerrorfiles, status);
+        if (!file)
+            file = errorfile_find(cc->l->errorfiles, cc->l->nerrorfiles, status);
+        if (file && file->close)
+            close = true;
+    }
     /* The connection can carry the next request only if this one's body
      * has been read whole; its validated bytes still in the buffer go. */
     if (!s->head_ok || (s->req_body != H1_BODY_NONE && !s->req_done))
@@ -520,6 +533,7 @@ static void local_reply(struct stream *s, int reason, uint16_t status, bool clos
             .body_len = body_len,
             .hdrs = s->reply_hdrs,
             .nhdrs = s->nreply_hdrs,
+            .file = file,
         };
         n = http_local_reply_write(buf_tail(ob), buf_tail_room(ob), &r);
         if (n < 0) {
@@ -528,6 +542,7 @@ static void local_reply(struct stream *s, int reason, uint16_t status, bool clos
             r.body = NULL;
             r.content_type = NULL;
             r.nhdrs = 0;
+            r.file = NULL;
             n = http_local_reply_write(buf_tail(ob), buf_tail_room(ob), &r);
         }
     }

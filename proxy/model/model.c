@@ -71,11 +71,45 @@ static void cluster_free(struct cluster *c, uint32_t nworkers)
             c->filters[j].ops->config_free(c->filters[j].cfg);
     free(c->filters);
     health_spec_free(&c->hc);
+    errorfiles_free(c->errorfiles, c->nerrorfiles);
     acl_set_free(c->acls);
     free(c->forwardfor.header);
     free(c->stats);
     free(c->name);
     free(c);
+}
+
+struct http_errorfile *errorfiles_copy(const struct http_errorfile *src, uint32_t n)
+{
+    struct http_errorfile *d;
+
+    if (!n)
+        return NULL;
+    d = tern_calloc(n, sizeof(*d));
+    for (uint32_t i = 0; i < n; i++) {
+        size_t len = (size_t)src[i].head_len + src[i].body_len;
+        d[i] = src[i];
+        d[i].raw = tern_malloc(len + 1);
+        memcpy(d[i].raw, src[i].raw, len);
+        d[i].raw[len] = 0;
+    }
+    return d;
+}
+
+void errorfiles_free(struct http_errorfile *files, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        free(files[i].raw);
+    free(files);
+}
+
+const struct http_errorfile *errorfile_find(const struct http_errorfile *files, uint32_t n,
+                                            uint16_t status)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (files[i].status == status)
+            return &files[i];
+    return NULL;
 }
 
 void snapshot_unref(struct snapshot *snap)
@@ -97,6 +131,7 @@ void snapshot_unref(struct snapshot *snap)
         free(l->stats);
         free(l->forwardfor.header);
         free(l->request_id_header);
+        errorfiles_free(l->errorfiles, l->nerrorfiles);
         free(l->name);
         free(l);
     }

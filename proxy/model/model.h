@@ -59,6 +59,16 @@ struct host_set *cluster_rebuild_hosts(struct cluster *c, uint32_t nworkers, cha
 struct acl_ctx;
 struct cluster *listener_route(const struct listener *l, const struct acl_ctx *ctx);
 
+/*
+ * errorfile lines: a deep copy of src[0, n) (NULL when n is 0), and the
+ * release of such an array. The errorfile for `status` in files[0, n), or
+ * NULL. Any thread (lookup); main thread (copy, free).
+ */
+struct http_errorfile *errorfiles_copy(const struct http_errorfile *src, uint32_t n);
+void errorfiles_free(struct http_errorfile *files, uint32_t n);
+const struct http_errorfile *errorfile_find(const struct http_errorfile *files, uint32_t n,
+                                            uint16_t status);
+
 /* Human name of a policy/mode, for logs and stats. */
 const char *lb_policy_name(enum lb_policy p);
 const char *proxy_mode_name(enum proxy_mode m);

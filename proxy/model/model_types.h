@@ -259,6 +259,22 @@ struct filter_instance {
                      RETRY_ON_RESPONSE_TIMEOUT | RETRY_ON_0RTT_REJECTED | RETRY_ON_STATUS)
 #define RETRY_STATUS_MAX 12
 
+/*
+ * `errorfile <status> <file>`: a complete HTTP response (status line, fields,
+ * body) that tern sends instead of its own page for a local reply with that
+ * status. Loaded and validated at config load (proxy/config); raw is one
+ * owned allocation: the head (status line and fields, each with its CRLF,
+ * without the empty line) then the body. Read-only once published.
+ */
+struct http_errorfile {
+    uint16_t status;          /* the local-reply status it replaces */
+    bool close;               /* the file says Connection: close */
+    bool has_length;          /* it has a Content-Length (else tern adds one) */
+    char *raw;                /* owned */
+    uint32_t head_len;
+    uint32_t body_len;        /* body at raw + head_len */
+};
+
 struct cluster {
     char *name;
     uint32_t id;              /* position in snapshot->clusters */
@@ -285,6 +301,8 @@ struct cluster {
     enum http_conn_mode http_mode; /* option http-keep-alive|http-server-close|httpclose */
     struct http_forwardfor forwardfor;
     bool error_header;           /* option tern-error-header */
+    struct http_errorfile *errorfiles; /* owned [nerrorfiles]: the section's errorfile lines */
+    uint32_t nerrorfiles;
     struct acl_set *acls;        /* owned: the section's named conditions; NULL if none */
     /* mode http: the backend's `filter` lines (and the implicit retry filter
      * its retry-on asks for), run after the frontend's once the request is
@@ -344,6 +362,8 @@ struct listener {
     struct http_forwardfor forwardfor;
     bool error_header;            /* option tern-error-header */
     char *request_id_header;      /* option tern-request-id: header to fill; NULL: off */
+    struct http_errorfile *errorfiles; /* owned [nerrorfiles]: the section's errorfile lines */
+    uint32_t nerrorfiles;
     struct filter_instance *filters; /* owned [nfilters], chain order (the router follows) */
     uint32_t nfilters;
     struct source_loc loc;

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "filters/filter.h"
+#include "filters/http/header_mutation/header_mutation.h"
 #include "filters/http/rate_limit/rate_limit.h"
 #include "proxy/acl/acl_types.h"
 #include "proxy/config/cfg_parse.h"
@@ -835,8 +836,8 @@ static void test_err_use_backend(void **state)
 static void test_err_unsupported_keyword(void **state)
 {
     only_error(BASE "    use-server s if TRUE\n", "t.cfg:9: use-server: not supported by tern");
-    only_error(BASE "    http-request deny\n",
-               "t.cfg:9: http-request: not supported by tern yet");
+    only_error(BASE "    http-after-response set-header a b\n",
+               "t.cfg:9: http-after-response: not supported by tern yet");
     only_error("global\n    daemon\n" BASE,
                "t.cfg:2: daemon: not supported: tern runs in the foreground");
     only_error(BASE "    timeout tarpit 1s\n", "t.cfg:9: timeout tarpit: not supported by tern");
@@ -1412,6 +1413,193 @@ static void test_err_filter(void **state)
                "backend, listen)");
 }
 
+
+/* ---- http-request / http-response / redirect, errorfile ------------------------ */
+
+#define RFE                                                                                \
+    "defaults\n"                                /* 1 */                                    \
+    "    mode http\n"                           /* 2 */                                    \
+    "    timeout client 1s\n"                   /* 3 */                                    \
+    "    timeout connect 1s\n"                  /* 4 */                                    \
+    "    timeout server 1s\n"                   /* 5 */                                    \
+    "backend b\n"                               /* 6 */                                    \
+    "    server s 127.0.0.1:2\n"                /* 7 */                                    \
+    "frontend f\n"                              /* 8 */                                    \
+    "    bind 127.0.0.1:1\n"                    /* 9 */                                    \
+    "    default_backend b\n"                   /* 10 */
+
+static void test_http_rules(void **state)
+{
+    struct snapshot *s = parse_ok(RFE "    acl api path_beg /api\n"
+                                      "    filter rate-limit rate 10/1s\n"
+                                      "    http-request deny if api\n"
+                                      "    http-response set-header X-A 1\n"
+                                      "    redirect prefix /new if { path /old }\n");
+    const struct listener *l = snapshot_find_listener(s, "f");
+    const struct hm_config *c;
+
+    /* the rules are one filter, first in the chain, before the filter lines */
+    assert_int_equal(l->nfilters, 2);
+    assert_ptr_equal(l->filters[0].ops, &header_mutation_filter);
+    assert_ptr_equal(l->filters[1].ops, &rate_limit_filter);
+    c = l->filters[0].cfg;
+    assert_int_equal(hm_config_count(c, HM_REQUEST), 2);
+    assert_int_equal(hm_config_count(c, HM_RESPONSE), 1);
+    assert_int_equal(c->max_hdrs, 101);
+    snapshot_unref(s);
+
+    /* no rules: no filter */
+    s = parse_ok(RFE);
+    assert_int_equal(snapshot_find_listener(s, "f")->nfilters, 0);
+    snapshot_unref(s);
+
+    /* every error is FILE:LINE: keyword: message */
+    only_error(RFE "    http-request deny if api\n",
+               "t.cfg:11: http-request: unknown ACL 'api'");
+    only_error(RFE "    http-request set-header X-A %ci\n",
+               "t.cfg:11: http-request: set-header: '%ci' in '%ci' is not supported "
+               "(log-format variables are not: only %[<fetch>] and %%)");
+    only_error(RFE "    http-response set-path /x\n",
+               "t.cfg:11: http-response: action 'set-path' is not available in http-response "
+               "rules (supported: allow, deny, set-header, add-header, del-header, "
+               "replace-header, replace-value)");
+    only_error(RFE "    redirect location /x code 200\n",
+               "t.cfg:11: redirect: redirect: invalid code '200' (expected 301, 302, 303, 307 "
+               "or 308)");
+    only_error("defaults\n    http-request deny\n" RFE,
+               "t.cfg:2: http-request: not allowed in a 'defaults' section (only in frontend, "
+               "backend, listen)");
+
+    /* mode tcp: ignored with a warning, as HAProxy */
+    s = parse(BASE "frontend g\n    bind 127.0.0.1:5\n    default_backend b\n"
+                   "    timeout client 1s\n    http-request deny\n");
+    assert_non_null(s);
+    assert_warning("t.cfg:13: http-request: ignored: frontend 'g' is mode tcp (http-request, "
+                   "http-response and redirect rules need mode http)");
+    assert_int_equal(snapshot_find_listener(s, "g")->nfilters, 0);
+    snapshot_unref(s);
+}
+
+static char *write_tmp(const char *content)
+{
+    static char paths[8][64];
+    static int k;
+    char *p = paths[k++ % 8];
+    int fd;
+
+    snprintf(p, 64, "/tmp/cfg_ef_XXXXXX");
+    fd = mkstemp(p);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+    close(fd);
+    return p;
+}
+
+static void test_errorfile(void **state)
+{
+    char *ok = write_tmp("HTTP/1.1 503 Service Unavailable\nContent-Type: text/html\n\n<p>down</p>\n");
+    char *ok2 = write_tmp("HTTP/1.0 403 Forbidden\r\nContent-Length: 2\r\n\r\nno");
+    char *badlen = write_tmp("HTTP/1.1 503 x\r\nContent-Length: 9\r\n\r\nshort");
+    char *chunked = write_tmp("HTTP/1.1 503 x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+    char *nohead = write_tmp("just some text");
+    char *badhead = write_tmp("HTTP/9.9 503 x\r\n\r\n");
+    char text[2048], msg[512];
+    struct snapshot *s;
+    const struct http_errorfile *f;
+
+    snprintf(text, sizeof(text),
+             "defaults\n    mode http\n    errorfile 503 %s\n    timeout client 1s\n"
+             "    timeout connect 1s\n    timeout server 1s\n"
+             "backend b\n    server s 127.0.0.1:2\n"
+             "frontend f\n    bind 127.0.0.1:1\n    default_backend b\n"
+             "    errorfile 403 %s\n", ok, ok2);
+    s = parse_ok(text);
+    {
+        const struct listener *l = snapshot_find_listener(s, "f");
+        const struct cluster *c = snapshot_find_cluster(s, "b");
+        /* inherited from defaults by both, plus the frontend's own */
+        assert_int_equal(l->nerrorfiles, 2);
+        assert_int_equal(c->nerrorfiles, 1);
+        f = errorfile_find(l->errorfiles, l->nerrorfiles, 503);
+        assert_non_null(f);
+        /* bare LF line ends became CRLF; the head stops before the empty line */
+        assert_memory_equal(f->raw, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+                                    "text/html\r\n", f->head_len);
+        assert_int_equal(f->body_len, 12);
+        assert_memory_equal(f->raw + f->head_len, "<p>down</p>\n", 12);
+        assert_false(f->has_length);
+        f = errorfile_find(l->errorfiles, l->nerrorfiles, 403);
+        assert_true(f->has_length);
+        assert_false(f->close);
+        assert_null(errorfile_find(c->errorfiles, c->nerrorfiles, 403));
+    }
+    snapshot_unref(s);
+
+    snprintf(text, sizeof(text), RFE "    errorfile 503 %s\n", badlen);
+    snprintf(msg, sizeof(msg), "t.cfg:11: errorfile: '%s': Content-Length says 9 but the body "
+                               "has 5 bytes", badlen);
+    only_error(text, msg);
+    snprintf(text, sizeof(text), RFE "    errorfile 503 %s\n", chunked);
+    snprintf(msg, sizeof(msg), "t.cfg:11: errorfile: '%s': Transfer-Encoding is not supported "
+                               "in an errorfile (give the body as it is, with or without "
+                               "Content-Length)", chunked);
+    only_error(text, msg);
+    snprintf(text, sizeof(text), RFE "    errorfile 503 %s\n", nohead);
+    snprintf(msg, sizeof(msg), "t.cfg:11: errorfile: '%s' is not an HTTP response (no empty "
+                               "line ends its head)", nohead);
+    only_error(text, msg);
+    snprintf(text, sizeof(text), RFE "    errorfile 503 %s\n", badhead);
+    s = parse(text);
+    assert_null(s);
+    assert_int_equal(D.nerrors, 1);
+    assert_non_null(strstr(D.errors[0], "t.cfg:11: errorfile: "));
+    assert_non_null(strstr(D.errors[0], "is not a valid HTTP response head"));
+    only_error(RFE "    errorfile 503 /nonexistent/x.http\n",
+               "t.cfg:11: errorfile: cannot open '/nonexistent/x.http': No such file or "
+               "directory");
+    only_error(RFE "    errorfile 503\n",
+               "t.cfg:11: errorfile: missing argument (usage: errorfile <status> <file>)");
+    only_error(RFE "    errorfile abc /x\n",
+               "t.cfg:11: errorfile: invalid status code 'abc' (expected an integer from 100 "
+               "to 599)");
+    /* larger than tune.bufsize */
+    snprintf(text, sizeof(text), "global\n    tune.bufsize 1024\n" RFE "    errorfile 503 %s\n",
+             write_tmp("HTTP/1.1 503 x\r\n\r\n"
+                       "0123456789012345678901234567890123456789012345678901234567890123456789"
+                       "0123456789012345678901234567890123456789012345678901234567890123456789"
+                       "0123456789012345678901234567890123456789012345678901234567890123456789"
+                       "0123456789012345678901234567890123456789012345678901234567890123456789"
+                       "0123456789012345678901234567890123456789012345678901234567890123456789"
+                       "0123456789012345678901234567890123456789012345678901234567890123456789"
+                       "0123456789012345678901234567890123456789012345678901234567890123456789"
+                       "0123456789012345678901234567890123456789012345678901234567890123456789"
+                       "0123456789012345678901234567890123456789012345678901234567890123456789"
+                       "0123456789012345678901234567890123456789012345678901234567890123456789"
+                       "0123456789012345678901234567890123456789012345678901234567890123456789"
+                       "0123456789012345678901234567890123456789012345678901234567890123456789"
+                       "0123456789012345678901234567890123456789012345678901234567890123456789"
+                       "0123456789012345678901234567890123456789012345678901234567890123456789"
+                       "0123456789012345678901234567890123456789012345678901234567890123456789"));
+    s = parse(text);
+    assert_null(s);
+    assert_non_null(strstr(D.errors[0], "t.cfg:13: errorfile: "));
+    assert_non_null(strstr(D.errors[0], "is too large"));
+    /* a status HAProxy does not handle: warned and ignored */
+    snprintf(text, sizeof(text), RFE "    errorfile 418 %s\n", ok);
+    s = parse(text);
+    assert_non_null(s);
+    assert_non_null(strstr(D.warnings[0], "t.cfg:11: errorfile: status code 418 not handled by "
+                                          "'errorfile'"));
+    assert_int_equal(snapshot_find_listener(s, "f")->nerrorfiles, 0);
+    snapshot_unref(s);
+    unlink(ok);
+    unlink(ok2);
+    unlink(badlen);
+    unlink(chunked);
+    unlink(nohead);
+    unlink(badhead);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1438,6 +1626,8 @@ int main(void)
         cmocka_unit_test(test_parse_file),
         cmocka_unit_test(test_err_unknown_keyword),
         cmocka_unit_test(test_err_unsupported_keyword),
+        cmocka_unit_test(test_http_rules),
+        cmocka_unit_test(test_errorfile),
         cmocka_unit_test(test_err_wrong_section),
         cmocka_unit_test(test_err_outside_section),
         cmocka_unit_test(test_err_arguments),
