@@ -42,6 +42,12 @@ TERN_NPM_DIR="${TERN_NPM_DIR:-/opt/tern-deps/npm}"
 XDS_JS_VERSION=1.14.1
 xds_pkg="$TERN_NPM_DIR/node_modules/@grpc/grpc-js-xds/package.json"
 if ! grep -q "\"version\": \"$XDS_JS_VERSION\"" "$xds_pkg" 2>/dev/null; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "setup: installing npm (Debian)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -q >&2
+    $SUDO apt-get install -y -q --no-install-recommends npm >&2
+  fi
   echo "setup: npm install @grpc/grpc-js-xds@$XDS_JS_VERSION into $TERN_NPM_DIR" >&2
   $SUDO mkdir -p "$TERN_NPM_DIR"
   $SUDO npm install --prefix "$TERN_NPM_DIR" --no-audit --no-fund --omit=dev \
