@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -385,6 +387,47 @@ static void test_resumption_tls12(void **state)
     resumption_for(TLS_VERSION_12);
 }
 
+struct rotator {
+    struct tls_ticket_keys *keys;
+    atomic_bool stop;
+    unsigned rotations;
+};
+
+static void *rotate_loop(void *arg)
+{
+    struct rotator *r = arg;
+    while (!atomic_load(&r->stop)) {
+        tls_ticket_keys_rotate(r->keys);
+        r->rotations++;
+    }
+    return NULL;
+}
+
+/* The main thread rotates while workers handshake: the seqlock must never
+ * hand a worker a torn key (a torn key fails the ticket's HMAC: the
+ * handshake still succeeds, as a full one). Run under --config=tsan too. */
+static void test_rotation_while_handshaking(void **state)
+{
+    struct rotator r = {.keys = tls_ticket_keys_new()};
+    struct tls_server_conf sc = {0};
+    struct tls_client_conf cc = {.verify = TLS_VERIFY_NONE};
+    struct tls_server_ctx *srv = server_of(&sc, SERVER, r.keys);
+    struct tls_client_ctx *cli = client_of(&cc, NULL, 0);
+    struct tls_session_slot slot = {0};
+    pthread_t th;
+
+    assert_int_equal(pthread_create(&th, NULL, rotate_loop, &r), 0);
+    for (int i = 0; i < 30; i++)
+        resumes(srv, cli, &slot);
+    atomic_store(&r.stop, true);
+    pthread_join(th, NULL);
+    assert_true(r.rotations > 0);
+    tls_session_slot_clear(&slot);
+    tls_client_ctx_free(cli);
+    tls_server_ctx_unref(srv);
+    tls_ticket_keys_unref(r.keys);
+}
+
 static void test_no_tickets_no_resumption(void **state)
 {
     struct tls_server_conf sc = {0};
@@ -611,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_resumption_tls13),
         cmocka_unit_test(test_resumption_tls12),
         cmocka_unit_test(test_no_tickets_no_resumption),
+        cmocka_unit_test(test_rotation_while_handshaking),
         cmocka_unit_test(test_old_versions_and_weak_suites_refused),
         cmocka_unit_test(test_ocsp_stapled),
         cmocka_unit_test(test_unclean_eof_and_garbage),
