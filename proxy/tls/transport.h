@@ -13,7 +13,8 @@
  *
  * Ownership. The fd is BORROWED: the connection opened it, registers it with
  * libevent and closes it. The transport owns what it adds (a TLS transport
- * owns its SSL and frees it in transport_release()). A transport is used by
+ * owns its SSL and frees it in transport_release(); the SSL points back to
+ * the struct, so it must not move between init and release). A transport is used by
  * the one worker thread that owns its connection; nothing in it is shared.
  *
  * Readiness (edge-triggered sockets). The connection records the readiness
