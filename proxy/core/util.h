@@ -56,6 +56,11 @@ int tern_parse_duration_ms(const char *text, uint32_t *ms);
  */
 int tern_parse_int(const char *text, long min, long max, long *out);
 
+/* The address of sa without its port ("10.0.0.1", "::1"), NUL-terminated;
+ * returns its length (0 and "" for another family or a too small buffer:
+ * INET6_ADDRSTRLEN always fits). No allocation, no locale. */
+size_t tern_format_ip(const struct sockaddr *sa, char *buf, size_t buflen);
+
 /*
  * Parses "addr:port" as HAProxy does: IPv4 "1.2.3.4:80", IPv6 "[::1]:80" or
  * "::1:80"-style with the last colon separating the port, "*:80" or ":80" for

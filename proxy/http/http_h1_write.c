@@ -99,24 +99,51 @@ static bool te_trailers(const struct http_msg *m)
     return false;
 }
 
+/* Connection tokens that name no field of their own (RFC 9110 7.6.1 lists
+ * field names; these are the usual options). */
+static bool conn_option(const char *p, size_t len)
+{
+    return h1_token_eq(p, len, "close", 5) || h1_token_eq(p, len, "keep-alive", 10) ||
+           h1_token_eq(p, len, "upgrade", 7);
+}
+
+/* Whether m's Connection fields list a field name beyond the usual options:
+ * only then must every field be checked against them. */
+static bool connection_lists_fields(const struct http_msg *m)
+{
+    for (uint32_t i = 0; i < m->nhdrs; i++) {
+        const struct http_hdr *h = &m->hdrs[i];
+        size_t pos = 0;
+        struct h1_slice e;
+
+        if (h->name.len != 10 || !ieq(h->name, "connection"))
+            continue;
+        while (h1_list_next(h->value.p, h->value.len, &pos, &e))
+            if (!conn_option(h->value.p + e.off, e.len))
+                return true;
+    }
+    return false;
+}
+
 /* Removes the hop-by-hop fields from m, keeping the order of the others. */
 static void strip_hop_by_hop(struct http_msg *m)
 {
     uint32_t out = 0;
+    bool listed = connection_lists_fields(m);
 
     /* Mark (by emptying the name: no valid field has an empty name) the
      * fields to drop; the Connection fields last, since the others are
      * checked against what they list. */
     for (uint32_t i = 0; i < m->nhdrs; i++) {
         struct http_str n = m->hdrs[i].name;
-        if (ieq(n, "connection"))
+        if (n.len == 10 && ieq(n, "connection"))
             continue;
         if (http_h1_is_hop_by_hop(n.p, n.len) ||
-            (!framing_field(n) && listed_in_connection(m, n)))
+            (listed && !framing_field(n) && listed_in_connection(m, n)))
             m->hdrs[i].name.len = 0;
     }
     for (uint32_t i = 0; i < m->nhdrs; i++)
-        if (ieq(m->hdrs[i].name, "connection"))
+        if (m->hdrs[i].name.len == 10 && ieq(m->hdrs[i].name, "connection"))
             m->hdrs[i].name.len = 0;
     for (uint32_t i = 0; i < m->nhdrs; i++)
         if (m->hdrs[i].name.len)

@@ -95,7 +95,8 @@ static int add_forwardfor(struct stream *s, uint32_t maxhdr)
     const struct http_forwardfor *ff =
         s->up.c && s->up.c->forwardfor.enabled ? &s->up.c->forwardfor : &s->cc->l->forwardfor;
     const char *name;
-    char addr[80], *p;
+    char addr[INET6_ADDRSTRLEN];
+    size_t n;
 
     if (!ff->enabled)
         return 0;
@@ -104,17 +105,9 @@ static int add_forwardfor(struct stream *s, uint32_t maxhdr)
     name = ff->header ? ff->header : "X-Forwarded-For";
     if (ff->if_none && http_msg_find(&s->req, name, strlen(name), 0) >= 0)
         return 0;
-    tern_format_addr((const struct sockaddr *)&s->cc->peer, addr, sizeof(addr));
     /* the address without its port (and without the brackets of IPv6) */
-    p = strrchr(addr, ':');
-    if (p)
-        *p = 0;
-    p = addr;
-    if (*p == '[') {
-        p++;
-        p[strlen(p) - 1] = 0;
-    }
-    return http_msg_add(&s->req, name, strlen(name), p, strlen(p), maxhdr);
+    n = tern_format_ip((const struct sockaddr *)&s->cc->peer, addr, sizeof(addr));
+    return http_msg_add(&s->req, name, strlen(name), addr, n, maxhdr);
 }
 
 /* option tern-request-id: a random version-4 UUID when the request has none. */

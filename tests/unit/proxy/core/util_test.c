@@ -50,6 +50,33 @@ static void test_int(void **state)
     assert_int_equal(tern_parse_int("99999999999999999999", 0, 100, &v), -1);
 }
 
+/* tern_format_ip against inet_ntop on every IPv4 octet value, and IPv6 */
+static void test_format_ip(void **state)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(80)};
+    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6};
+    struct sockaddr sa_other = {.sa_family = AF_UNIX};
+    char want[INET6_ADDRSTRLEN], got[INET6_ADDRSTRLEN];
+    (void)state;
+
+    for (unsigned v = 0; v < 256; v++) {
+        unsigned char *a = (unsigned char *)&sin.sin_addr;
+        a[0] = (unsigned char)v;
+        a[1] = (unsigned char)(255 - v);
+        a[2] = (unsigned char)(v * 7);
+        a[3] = (unsigned char)(v / 3);
+        inet_ntop(AF_INET, &sin.sin_addr, want, sizeof(want));
+        assert_int_equal(tern_format_ip((struct sockaddr *)&sin, got, sizeof(got)), strlen(want));
+        assert_string_equal(got, want);
+    }
+    inet_pton(AF_INET6, "2001:db8::1", &sin6.sin6_addr);
+    assert_int_equal(tern_format_ip((struct sockaddr *)&sin6, got, sizeof(got)), 11);
+    assert_string_equal(got, "2001:db8::1");
+    assert_int_equal(tern_format_ip(&sa_other, got, sizeof(got)), 0);
+    assert_string_equal(got, "");
+    assert_int_equal(tern_format_ip((struct sockaddr *)&sin, got, 8), 0); /* too small */
+}
+
 static void test_addr(void **state)
 {
     struct sockaddr_storage ss;
@@ -116,7 +143,7 @@ static void test_rand(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_duration), cmocka_unit_test(test_int),  cmocka_unit_test(test_addr),
+        cmocka_unit_test(test_duration), cmocka_unit_test(test_int),  cmocka_unit_test(test_addr), cmocka_unit_test(test_format_ip),
         cmocka_unit_test(test_hash),     cmocka_unit_test(test_rand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
