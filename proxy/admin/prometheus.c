@@ -14,8 +14,10 @@
 #include <event2/buffer.h>
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "filters/filter.h"
 #include "proxy/codec/h1.h"
 #include "proxy/core/util.h"
 #include "proxy/http/http_reason.h"
@@ -421,6 +423,63 @@ static void render_http_backends(struct evbuffer *out, const struct snapshot *sn
     }
 }
 
+/* ---- filters ------------------------------------------------------------- */
+
+#define FILTER_METRICS_MAX 16
+
+/* Whether the filter instance (l, k) is the first of its ops in the
+ * snapshot: its families are written when it is met. */
+static bool first_of_ops(const struct snapshot *snap, uint32_t li, uint32_t k)
+{
+    const struct http_filter_ops *ops = snap->listeners[li]->filters[k].ops;
+
+    for (uint32_t i = 0; i <= li; i++) {
+        const struct listener *l = snap->listeners[i];
+        for (uint32_t j = 0; j < l->nfilters && (i < li || j < k); j++)
+            if (l->filters[j].ops == ops)
+                return false;
+    }
+    return true;
+}
+
+/* The counters filters report (http_filter_ops.metrics), one family per
+ * counter name, one sample per filter instance: {proxy="<frontend>",
+ * index="<position in the chain, from 0>"}. */
+static void render_filters(struct evbuffer *out, const struct snapshot *snap)
+{
+    struct filter_metric m[FILTER_METRICS_MAX];
+
+    for (uint32_t li = 0; snap && li < snap->nlisteners; li++) {
+        const struct listener *l = snap->listeners[li];
+        for (uint32_t k = 0; k < l->nfilters; k++) {
+            const struct http_filter_ops *ops = l->filters[k].ops;
+            size_t n;
+            if (!ops->metrics || !first_of_ops(snap, li, k))
+                continue;
+            n = ops->metrics(l->filters[k].cfg, m, FILTER_METRICS_MAX);
+            for (size_t f = 0; f < n; f++) {
+                const char *name = m[f].name;
+                header(out, name, m[f].help, METRIC_COUNTER);
+                for (uint32_t i = li; i < snap->nlisteners; i++) {
+                    const struct listener *l2 = snap->listeners[i];
+                    for (uint32_t j = 0; j < l2->nfilters; j++) {
+                        struct filter_metric v[FILTER_METRICS_MAX];
+                        char idx[12];
+                        if (l2->filters[j].ops != ops)
+                            continue;
+                        if (ops->metrics(l2->filters[j].cfg, v, FILTER_METRICS_MAX) <= f)
+                            continue;
+                        snprintf(idx, sizeof(idx), "%u", j);
+                        evbuffer_add(out, name, strlen(name));
+                        labels_proxy_kv(out, l2->name, "index", idx);
+                        value(out, METRIC_COUNTER, v[f].value);
+                    }
+                }
+            }
+        }
+    }
+}
+
 void prometheus_render(struct evbuffer *out, const struct snapshot *snap,
                        const struct prometheus_process *proc)
 {
@@ -430,4 +489,5 @@ void prometheus_render(struct evbuffer *out, const struct snapshot *snap,
     render_servers(out, snap);
     render_http_frontends(out, snap);
     render_http_backends(out, snap);
+    render_filters(out, snap);
 }

@@ -677,6 +677,7 @@ static void http_worker_init(struct worker *w)
         }
     }
     evtimer_assign(&hw->purge_ev, w->base, upstream_purge_cb, hw);
+    event_assign(&hw->defer_ev, w->base, -1, 0, stream_defer_cb, hw);
     w->http = hw;
 }
 
@@ -717,6 +718,8 @@ static void http_worker_fini(struct worker *w)
         return;
     if (hw->purge_armed)
         event_del(&hw->purge_ev);
+    stream_defer_run(hw); /* normally run already: loopexit runs active events */
+    event_del(&hw->defer_ev);
     stream_cache_free(hw);
     free(hw);
     w->http = NULL;

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "filters/http/access_log/access_log.h"
 #include "filters/http/rate_limit/rate_limit.h"
 #include "filters/registry.h"
 
@@ -23,9 +24,11 @@ static void test_builtin(void **state)
     (void)state;
     filter_registry_init();
     filter_registry_init(); /* idempotent */
-    assert_int_equal(filter_count(), 1);
+    assert_int_equal(filter_count(), 2);
     assert_ptr_equal(filter_at(0), &rate_limit_filter);
-    assert_null(filter_at(1));
+    assert_ptr_equal(filter_at(1), &access_log_filter);
+    assert_null(filter_at(2));
+    assert_ptr_equal(filter_find("access-log"), &access_log_filter);
     assert_ptr_equal(filter_find("rate-limit"), &rate_limit_filter);
     assert_string_equal(rate_limit_filter.name, "rate-limit");
     assert_null(filter_find("rate_limit"));

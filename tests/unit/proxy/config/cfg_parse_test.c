@@ -1348,10 +1348,11 @@ static void test_err_filter(void **state)
     only_error(SW "    filter rate-limt rate 5/1s\n",
                "t.cfg:15: filter: unknown filter 'rate-limt'; did you mean 'rate-limit'?");
     only_error(SW "    filter bogus\n",
-               "t.cfg:15: filter: unknown filter 'bogus' (tern's filters: rate-limit)");
+               "t.cfg:15: filter: unknown filter 'bogus' (tern's filters: rate-limit, "
+               "access-log)");
     only_error(SW "    filter compression\n",
                "t.cfg:15: filter: HAProxy's filter 'compression' is not supported by tern "
-               "(tern's filters: rate-limit)");
+               "(tern's filters: rate-limit, access-log)");
     only_error(SW "    filter rate-limit\n",
                "t.cfg:15: filter: rate-limit: missing 'rate <N>/<period>' (e.g. rate 50/1s)");
     only_error(SW "    filter rate-limit rate 5/1s colour blue\n",
@@ -1367,7 +1368,8 @@ static void test_err_filter(void **state)
                                       "    filter rate-limit burst 0\n");
         assert_null(s);
         assert_int_equal(D.nerrors, 2);
-        assert_error("t.cfg:16: filter: unknown filter 'nope' (tern's filters: rate-limit)");
+        assert_error("t.cfg:16: filter: unknown filter 'nope' (tern's filters: rate-limit, "
+                     "access-log)");
     }
     /* mode tcp: each filter line is an error (the mode may come after it) */
     only_error(FE "    filter rate-limit rate 5/1s\n" BE,
