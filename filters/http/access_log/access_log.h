@@ -58,7 +58,7 @@ void access_log_stats(const void *cfg, struct access_log_stats *out);
 #define ALOG_BATCH_MAX 256           /* lines per flush (sendmmsg vector) */
 #define ALOG_LEN_SYSLOG 1024         /* default `len` for syslog targets (HAProxy's) */
 #define ALOG_LEN_STREAM 16384        /* default `len` for stderr/stdout/file */
-#define ALOG_LEN_MIN 480             /* room for the JSON object's fixed fields */
+#define ALOG_LEN_MIN 1024            /* RFC 3164 max; room for the JSON fixed fields */
 #define ALOG_LEN_MAX 65535
 #define ALOG_BUFFER_DEFAULT 65536    /* per worker */
 #define ALOG_BUFFER_MAX (64u << 20)
