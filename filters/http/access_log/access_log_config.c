@@ -114,8 +114,9 @@ static int parse_size(const char *s, uint64_t max, uint64_t *out)
 
 /* ---- targets ---------------------------------------------------------------- */
 
-/* host[:port], [v6]:port or a bare IPv6 address -> c->addr (UDP). `family`:
- * AF_UNSPEC, AF_INET or AF_INET6 (udp4@/ipv4@, udp6@/ipv6@). */
+/* ip[:port], [v6]:port or a bare IPv6 address -> c->addr (UDP). `family`:
+ * AF_UNSPEC, AF_INET or AF_INET6 (udp4@/ipv4@, udp6@/ipv6@). Addresses only:
+ * tern resolves no names (as for servers). */
 static int resolve_udp(struct access_log_config *c, const char *spec, int family, char *err,
                        size_t errlen)
 {
@@ -154,9 +155,14 @@ static int resolve_udp(struct access_log_config *c, const char *spec, int family
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = family;
     hints.ai_socktype = SOCK_DGRAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
     r = getaddrinfo(host, port, &hints, &res);
+    if (r == EAI_NONAME)
+        return fail(err, errlen, "target '%s': invalid address '%s' (tern does not resolve "
+                                 "names)", c->spec, host);
     if (r != 0 || !res)
-        return fail(err, errlen, "target '%s': cannot resolve '%s': %s", c->spec, host,
+        return fail(err, errlen, "target '%s': invalid %saddress '%s': %s", c->spec,
+                    family == AF_INET ? "IPv4 " : family == AF_INET6 ? "IPv6 " : "", host,
                     gai_strerror(r));
     memcpy(&c->addr, res->ai_addr, res->ai_addrlen);
     c->addrlen = res->ai_addrlen;
