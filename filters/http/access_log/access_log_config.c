@@ -242,6 +242,9 @@ static int open_file(struct access_log_config *c, const char *path, char *err, s
     if (!path[0])
         return fail(err, errlen, "target '%s': missing file path", c->spec);
     c->path = strdup(path);
+#ifdef TERN_FUZZ
+    path = "/dev/null"; /* a fuzzed configuration creates no file where it runs */
+#endif
     c->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0640);
     if (c->fd < 0) {
         if (errno == ENXIO)
