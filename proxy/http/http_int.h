@@ -262,10 +262,6 @@ void stream_local_reply(struct stream *s, int reason, uint16_t status, bool clos
 void stream_end(struct stream *s);
 /* Frees the per-worker stream cache. */
 void stream_cache_free(struct http_worker *hw);
-/* filter_defer's calls: the worker's defer_ev callback (arg: the http_worker),
- * and the same run at worker exit. */
-void stream_defer_cb(evutil_socket_t fd, short what, void *arg);
-void stream_defer_run(struct http_worker *hw);
 /* Listener counters. */
 struct listener_stats *stream_lst(const struct stream *s);
 

@@ -22,7 +22,7 @@
  * arena, so a chain costs no allocation beyond the arena and takes no lock.
  * Implemented from the filter API: filter_config, filter_resume,
  * filter_local_reply, filter_reply_header, filter_reset, filter_alloc,
- * filter_info, filter_now_us, filter_worker, filter_nworkers, filter_defer (the registry,
+ * filter_info, filter_now_us, filter_worker, filter_nworkers (the registry,
  * filter_register/filter_find*, is filters/registry.c). Not yet:
  * filter_buffer_request_body, filter_timer_*; body data and trailers are not
  * delivered to filters (bodies are forwarded raw by the core), nor are local
@@ -708,39 +708,4 @@ uint32_t filter_worker(const struct filter_stream *fs)
 uint32_t filter_nworkers(void)
 {
     return workers_count();
-}
-
-/* filter_defer: a LIFO list per worker, run by one event activated (not
- * added: no syscall) when the list becomes non-empty. The list is taken
- * whole before the calls, so a call that re-arms lands in a new list. */
-void filter_defer(struct filter_stream *fs, struct filter_defer *d)
-{
-    struct http_worker *hw = fs->s->cc->hw;
-
-    if (d->armed)
-        return;
-    d->armed = true;
-    if (!hw->defer_head)
-        event_active(&hw->defer_ev, EV_TIMEOUT, 0);
-    d->next = hw->defer_head;
-    hw->defer_head = d;
-}
-
-void stream_defer_run(struct http_worker *hw)
-{
-    struct filter_defer *d = hw->defer_head;
-
-    hw->defer_head = NULL;
-    while (d) {
-        struct filter_defer *next = d->next;
-        d->next = NULL;
-        d->armed = false;
-        d->cb(d);
-        d = next;
-    }
-}
-
-void stream_defer_cb(evutil_socket_t fd, short what, void *arg)
-{
-    stream_defer_run(arg);
 }
