@@ -3,10 +3,12 @@
  * filters/ includes (besides proxy/http/http_msg.h for the message heads it
  * is handed).
  *
- * STATUS: the stream core (proxy/http/stream.c) runs every hook below;
- * filter timers, the request-body replay buffer and attempt timeouts work.
- * Per-route config overrides are not there yet (filter_config returns the
- * chain's). Local replies do not go through response filters.
+ * STATUS: the stream core (proxy/http/stream.c) runs every hook below,
+ * stream_done also for streams a filter never saw when it asks
+ * (every_stream); filter timers, filter_defer, the request-body replay
+ * buffer, attempt timeouts and the admin API metrics work. Per-route
+ * config overrides are not there yet (filter_config returns the chain's).
+ * Local replies do not go through response filters.
  *
  * A filter is a `const struct http_filter_ops` registered once by name (and,
  * for xDS, by type URL). A chain is an ordered list of filter instances per
@@ -130,7 +132,12 @@ enum filter_retry {
     FILTER_RETRY = 1,  /* send the request again (after *delay_ms) */
 };
 
-/* What stream_done and the access log see. */
+/*
+ * What stream_done and the access log see. The core's own access-log line
+ * (HAProxy's httplog) is written from these same fields, so a filter that
+ * formats them cannot disagree with it. Strings are borrowed: valid during
+ * the hook (stream_done) or until the stream's next event (filter_info).
+ */
 struct filter_stream_info {
     const char *listener;
     const char *cluster;        /* NULL when none was chosen */
@@ -139,13 +146,63 @@ struct filter_stream_info {
     uint8_t version;            /* 10, 11, 20 */
     uint16_t status;            /* status sent to the client, 0 if none */
     enum tern_reason reason;
+    const char *reason_name;    /* tern_reason_name(reason), or the core's own
+                                   end when no tern_reason applies:
+                                   "client_abort", "client_timeout", "killed" */
     uint64_t start_us;          /* wall clock, microseconds */
     uint64_t duration_us;
     uint64_t bytes_in;          /* request bytes from the client */
     uint64_t bytes_out;         /* response bytes to the client */
     uint32_t attempts;
-    const struct http_msg *request;  /* head as forwarded (after filters) */
+    const struct http_msg *request;  /* head as forwarded (after filters);
+                                        NULL when no valid head arrived */
     const struct http_msg *response; /* NULL when no response head */
+
+    /* HAProxy's timers, milliseconds; -1 when the stream ended before the
+     * phase (HAProxy's convention). */
+    int64_t t_request;          /* TR: the request head, from the accept (a
+                                   connection's first request) or from the end
+                                   of the previous one */
+    int64_t t_queue;            /* Tw: waiting for a server slot */
+    int64_t t_connect;          /* Tc: connecting to the server (0 for a reused
+                                   connection) */
+    int64_t t_response;         /* Tr: the response head, from the request's
+                                   sending */
+    int64_t t_active;           /* Ta: the whole stream (duration_us / 1000) */
+    char termination[5];        /* HAProxy's termination state ("----", "SC--",
+                                   "cR--", "PR--", ...), NUL-terminated */
+    uint32_t retries;           /* connection retries (HAProxy's %rc) */
+    /* Connection counts as HAProxy's log shows them (actconn/feconn/beconn/
+     * srv_conn, srv_queue/backend_queue). Taken when the stream ends: set in
+     * stream_done's info, 0 in filter_info's. */
+    uint64_t actconn;           /* client connections of the process */
+    uint32_t feconn;            /* of the listener */
+    uint64_t beconn;            /* of the cluster */
+    uint32_t srv_conn;          /* of the endpoint */
+    uint32_t srv_queue;         /* waiting for the endpoint (no per-endpoint queue:
+                                   0) */
+    uint32_t backend_queue;     /* waiting in this worker's queue of the cluster */
+};
+
+/*
+ * A deferred call on one worker (filter_defer): a filter that batches work
+ * per worker (log lines) embeds one in its per-worker state and asks the core
+ * to call `cb` once the callbacks of the current loop turn have run. `cb` is
+ * the filter's; `next` and `armed` are the core's (zero them once, before
+ * the first filter_defer).
+ */
+struct filter_defer {
+    void (*cb)(struct filter_defer *d);
+    struct filter_defer *next;
+    bool armed;
+};
+
+/* One counter of a filter instance, for the admin API's Prometheus page (see
+ * http_filter_ops.metrics). */
+struct filter_metric {
+    const char *name; /* family name, "tern_<filter>_<what>_total" */
+    const char *help;
+    uint64_t value;
 };
 
 struct http_filter_ops {
@@ -195,6 +252,19 @@ struct http_filter_ops {
     /* Always called once at the end of a stream the filter saw. */
     void (*stream_done)(struct filter_stream *fs, void *state,
                         const struct filter_stream_info *info);
+
+    /* Set by a filter that observes every stream (an access log): its
+     * stream_done is also called for streams that never reached it, those
+     * refused before the chain ran (a malformed head, a 408 before any byte)
+     * and those an earlier filter answered (state is still allocated and
+     * zeroed). Its other hooks keep their usual rules. */
+    bool every_stream;
+
+    /* Any thread that reads the snapshot (the admin API, on the main thread),
+     * concurrently with the workers. Fills up to `max` counters of instance
+     * `cfg` and returns how many; every instance of one filter reports the
+     * same names in the same order. May be NULL. */
+    size_t (*metrics)(const void *cfg, struct filter_metric *out, size_t max);
 };
 
 /* ---- registry (main thread, at start-up) ---------------------------------- */
@@ -259,5 +329,18 @@ uint64_t filter_now_us(const struct filter_stream *fs);
  * sharding of filter state kept in the config object. */
 uint32_t filter_worker(const struct filter_stream *fs);
 uint32_t filter_nworkers(void);
+
+/*
+ * Asks the core to call d->cb(d) on the calling worker after the callbacks of
+ * the current loop turn: once however many times it is asked before then
+ * (the streams that end in one turn share one call). `d` belongs to this
+ * worker (one per worker per filter instance, in the config object): the
+ * core links it into the worker's list until the call. The call also happens
+ * when the worker exits, before it drops its snapshot, so a config object is
+ * never freed with a call pending. Inside cb, filter_defer may re-arm d (it
+ * then runs again after the callbacks already due). No allocation, no
+ * syscall.
+ */
+void filter_defer(struct filter_stream *fs, struct filter_defer *d);
 
 #endif /* TERN_FILTERS_FILTER_H */

@@ -11,12 +11,14 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "filters/http/access_log/access_log.h"
 #include "filters/http/rate_limit/rate_limit.h"
 #include "filters/http/retry/retry.h"
 
 static const struct http_filter_ops *const builtin[] = {
     &rate_limit_filter,
     &retry_filter,
+    &access_log_filter,
 };
 
 static const struct http_filter_ops *reg[FILTER_REGISTRY_MAX];

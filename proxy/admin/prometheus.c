@@ -14,8 +14,10 @@
 #include <event2/buffer.h>
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "filters/filter.h"
 #include "proxy/codec/h1.h"
 #include "proxy/core/util.h"
 #include "proxy/http/http_reason.h"
@@ -421,6 +423,92 @@ static void render_http_backends(struct evbuffer *out, const struct snapshot *sn
     }
 }
 
+/* ---- filters ------------------------------------------------------------- */
+
+#define FILTER_METRICS_MAX 16
+
+/* The filter chains of a snapshot, in a fixed order: every listener's
+ * (frontend side), then every cluster's (backend side). */
+struct chain_ref {
+    const char *proxy;
+    const char *side; /* "frontend" | "backend" */
+    const struct filter_instance *f;
+    uint32_t n;
+};
+
+static uint32_t nchains(const struct snapshot *snap)
+{
+    return snap ? snap->nlisteners + snap->nclusters : 0;
+}
+
+static struct chain_ref chain_at(const struct snapshot *snap, uint32_t i)
+{
+    if (i < snap->nlisteners) {
+        const struct listener *l = snap->listeners[i];
+        return (struct chain_ref){l->name, "frontend", l->filters, l->nfilters};
+    }
+    {
+        const struct cluster *c = snap->clusters[i - snap->nlisteners];
+        return (struct chain_ref){c->name, "backend", c->filters, c->nfilters};
+    }
+}
+
+/* Whether instance k of chain ci is the first of its ops in the snapshot:
+ * its families are written when it is met. */
+static bool first_of_ops(const struct snapshot *snap, uint32_t ci, uint32_t k)
+{
+    const struct http_filter_ops *ops = chain_at(snap, ci).f[k].ops;
+
+    for (uint32_t i = 0; i <= ci; i++) {
+        struct chain_ref c = chain_at(snap, i);
+        for (uint32_t j = 0; j < c.n && (i < ci || j < k); j++)
+            if (c.f[j].ops == ops)
+                return false;
+    }
+    return true;
+}
+
+/* The counters filters report (http_filter_ops.metrics), one family per
+ * counter name, one sample per filter instance: {proxy="<section>",
+ * chain="frontend|backend", index="<position in that chain, from 0>"}. */
+static void render_filters(struct evbuffer *out, const struct snapshot *snap)
+{
+    struct filter_metric m[FILTER_METRICS_MAX];
+
+    for (uint32_t ci = 0; ci < nchains(snap); ci++) {
+        struct chain_ref c = chain_at(snap, ci);
+        for (uint32_t k = 0; k < c.n; k++) {
+            const struct http_filter_ops *ops = c.f[k].ops;
+            size_t n;
+            if (!ops->metrics || !first_of_ops(snap, ci, k))
+                continue;
+            n = ops->metrics(c.f[k].cfg, m, FILTER_METRICS_MAX);
+            for (size_t f = 0; f < n; f++) {
+                const char *name = m[f].name;
+                header(out, name, m[f].help, METRIC_COUNTER);
+                for (uint32_t i = ci; i < nchains(snap); i++) {
+                    struct chain_ref c2 = chain_at(snap, i);
+                    for (uint32_t j = 0; j < c2.n; j++) {
+                        struct filter_metric v[FILTER_METRICS_MAX];
+                        char idx[12];
+                        if (c2.f[j].ops != ops)
+                            continue;
+                        if (ops->metrics(c2.f[j].cfg, v, FILTER_METRICS_MAX) <= f)
+                            continue;
+                        snprintf(idx, sizeof(idx), "%u", j);
+                        evbuffer_add(out, name, strlen(name));
+                        evbuffer_add_printf(out, "{proxy=\"");
+                        prometheus_escape_label(out, c2.proxy);
+                        evbuffer_add_printf(out, "\",chain=\"%s\",index=\"%s\"}", c2.side,
+                                            idx);
+                        value(out, METRIC_COUNTER, v[f].value);
+                    }
+                }
+            }
+        }
+    }
+}
+
 void prometheus_render(struct evbuffer *out, const struct snapshot *snap,
                        const struct prometheus_process *proc)
 {
@@ -430,4 +518,5 @@ void prometheus_render(struct evbuffer *out, const struct snapshot *snap,
     render_servers(out, snap);
     render_http_frontends(out, snap);
     render_http_backends(out, snap);
+    render_filters(out, snap);
 }

@@ -12,6 +12,7 @@
  *   tern_backend_*   {proxy="<backend>"}
  *   tern_server_*    {proxy="<backend>",server="<server>"}
  *   tern_process_*, tern_build_info{version}
+ *   what filters report (http_filter_ops.metrics) {proxy="<frontend>",index="<n>"}
  * (The full list is in README.md, "Admin API".)
  *
  * Thread: any thread that may read the snapshot's runtime fields (the main

@@ -712,6 +712,42 @@ void h1c_run(struct h1_conn *cc)
 
 /* ---- the worker's entry points --------------------------------------------------- */
 
+/* filter_defer (filters/filter.h), here with the worker's HTTP state it
+ * lives in: a LIFO list per worker, run by one event that is activated (not
+ * added: no syscall) when the list becomes non-empty. The list is taken whole
+ * before the calls, so a call that re-arms lands in a new list. */
+void filter_defer(struct filter_stream *fs, struct filter_defer *d)
+{
+    struct http_worker *hw = fs->s->cc->hw;
+
+    if (d->armed)
+        return;
+    d->armed = true;
+    if (!hw->defer_head)
+        event_active(&hw->defer_ev, EV_TIMEOUT, 0);
+    d->next = hw->defer_head;
+    hw->defer_head = d;
+}
+
+static void defer_run(struct http_worker *hw)
+{
+    struct filter_defer *d = hw->defer_head;
+
+    hw->defer_head = NULL;
+    while (d) {
+        struct filter_defer *next = d->next;
+        d->next = NULL;
+        d->armed = false;
+        d->cb(d);
+        d = next;
+    }
+}
+
+static void defer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    defer_run(arg);
+}
+
 static void http_worker_init(struct worker *w)
 {
     struct http_worker *hw = tern_calloc(1, sizeof(*hw));
@@ -743,6 +779,7 @@ static void http_worker_init(struct worker *w)
         }
     }
     evtimer_assign(&hw->purge_ev, w->base, upstream_purge_cb, hw);
+    event_assign(&hw->defer_ev, w->base, -1, 0, defer_cb, hw);
     w->http = hw;
 }
 
@@ -783,6 +820,8 @@ static void http_worker_fini(struct worker *w)
         return;
     if (hw->purge_armed)
         event_del(&hw->purge_ev);
+    defer_run(hw); /* normally run already: loopexit runs active events */
+    event_del(&hw->defer_ev);
     stream_cache_free(hw);
     free(hw);
     w->http = NULL;

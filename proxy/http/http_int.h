@@ -74,6 +74,8 @@ struct http_worker {
     uint64_t nidle;              /* idle upstream connections of this worker */
     bool purge_armed;
     struct event purge_ev;
+    struct filter_defer *defer_head; /* filter_defer() calls due after this turn */
+    struct event defer_ev;           /* runs them (event_active, never added) */
 };
 
 /* ---- downstream connection ------------------------------------------------ */

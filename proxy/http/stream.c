@@ -596,17 +596,27 @@ static char who_of(int reason)
     }
 }
 
-static void fill_info(struct stream *s, uint64_t now)
+/*
+ * The stream's facts for filters (filter_info, stream_done) and for the
+ * built-in log line, which is written from them. `end`: the stream is ending,
+ * take the connection counts too (a few shared atomics, not worth reading on
+ * every filter_info).
+ */
+static void fill_info(struct stream *s, uint64_t now, bool end)
 {
     struct filter_stream_info *i = &s->info;
+    struct h1_conn *cc = s->cc;
+    struct cluster *cl = s->up.c;
+    struct endpoint *ep = s->uc && s->uc->ep ? s->uc->ep : s->up.ep;
 
-    i->listener = s->cc->l->name;
-    i->cluster = s->up.c ? s->up.c->name : NULL;
-    i->endpoint = s->uc && s->uc->ep ? s->uc->ep->name : s->up.ep ? s->up.ep->name : NULL;
-    i->client = (const struct sockaddr *)&s->cc->peer;
+    i->listener = cc->l->name;
+    i->cluster = cl ? cl->name : NULL;
+    i->endpoint = ep ? ep->name : NULL;
+    i->client = (const struct sockaddr *)&cc->peer;
     i->version = s->head_ok ? s->req.version : 11;
     i->status = s->status;
     i->reason = s->reason < TERN_R__COUNT ? (enum tern_reason)s->reason : TERN_R_NONE;
+    i->reason_name = http_reason_name(s->reason);
     i->start_us = s->start_us;
     i->duration_us = (now - s->t_start) * 1000u;
     i->bytes_in = s->bytes_in;
@@ -614,66 +624,79 @@ static void fill_info(struct stream *s, uint64_t now)
     i->attempts = s->attempt + s->up.retries_done + (s->reuse_retried ? 1u : 0u);
     i->request = s->head_ok ? &s->req : NULL;
     i->response = NULL; /* forwarded heads are not kept (see stream.c) */
+
+    i->t_request = s->head_ok ? (int64_t)(s->t_head - s->t_start) : -1;
+    if (s->up.queued)
+        i->t_queue = (int64_t)(now - s->up.queue_start_ms);
+    else if (s->up.queue_start_ms || s->up.ep || s->uc || s->t_connect >= 0)
+        i->t_queue = (int64_t)s->up.queue_ms;
+    else
+        i->t_queue = -1;
+    i->t_connect = s->t_connect;
+    i->t_response = s->t_resp && s->t_sent ? (int64_t)(s->t_resp - s->t_sent) : -1;
+    i->t_active = (int64_t)(now - s->t_start);
+    i->termination[0] = who_of(s->reason);
+    i->termination[1] = s->reason == TERN_R_NONE ? '-'
+                        : s->fail_phase          ? s->fail_phase
+                                                 : phase_of(s);
+    i->termination[2] = '-';
+    i->termination[3] = '-';
+    i->termination[4] = 0;
+    i->retries = s->up.retries_done + s->attempt - 1; /* connect and filter retries */
+    if (end) {
+        i->actconn = workers_active_conns();
+        i->feconn = atomic_load_explicit(&cc->l->cur_conns, memory_order_relaxed);
+        i->beconn = cl ? counter_get(&cl->stats[cc->w->id].cur_conns) : 0;
+        i->srv_conn = ep ? atomic_load_explicit(&ep->cur_conns, memory_order_relaxed) : 0;
+        i->srv_queue = 0;
+        i->backend_queue = cl ? cl->worker[cc->w->id].queue_len : 0;
+    } else {
+        i->actconn = i->beconn = 0;
+        i->feconn = i->srv_conn = i->srv_queue = i->backend_queue = 0;
+    }
 }
 
 #define LOG_URI_MAX 1024
 
-static void stream_log(struct stream *s, uint64_t now)
+/* The built-in line: HAProxy's httplog fields plus the reason, all read from
+ * s->info (fill_info at the end of the stream). */
+static void stream_log(struct stream *s)
 {
-    struct h1_conn *cc = s->cc;
-    struct worker *w = cc->w;
-    char addr[80], state[5], reqline[LOG_URI_MAX + 64];
-    time_t secs = (time_t)(s->start_us / 1000000u);
-    long long tr = -1, tw = -1, tc = -1, trs = -1;
-    struct cluster *cl = s->up.c;
-    struct endpoint *ep = s->uc ? s->uc->ep : s->up.ep;
+    const struct filter_stream_info *i = &s->info;
+    struct worker *w = s->cc->w;
+    char addr[80], reqline[LOG_URI_MAX + 64];
+    time_t secs = (time_t)(i->start_us / 1000000u);
 
-    if (!cc->l->access_log)
+    if (!s->cc->l->access_log)
         return;
-    state[0] = who_of(s->reason);
-    state[1] = s->reason == TERN_R_NONE ? '-' : s->fail_phase ? s->fail_phase : phase_of(s);
-    state[2] = '-';
-    state[3] = '-';
-    state[4] = 0;
-    if (s->head_ok)
-        tr = (long long)(s->t_head - s->t_start);
-    if (s->up.queued)
-        tw = (long long)(now - s->up.queue_start_ms);
-    else if (s->up.queue_start_ms || s->up.ep || s->uc || s->t_connect >= 0)
-        tw = (long long)s->up.queue_ms;
-    tc = s->t_connect;
-    if (s->t_resp && s->t_sent)
-        trs = (long long)(s->t_resp - s->t_sent);
-    if (s->head_ok) {
+    if (i->request) {
         /* the target: path[?query], or the authority of a CONNECT */
-        struct http_str path = s->req.path.p ? s->req.path : s->req.authority;
-        uint32_t plen = path.len, qlen = s->req.query.p ? s->req.query.len : 0;
+        const struct http_msg *r = i->request;
+        struct http_str path = r->path.p ? r->path : r->authority;
+        uint32_t plen = path.len, qlen = r->query.p ? r->query.len : 0;
         if (plen > LOG_URI_MAX)
             plen = LOG_URI_MAX;
         if (qlen > LOG_URI_MAX - plen)
             qlen = LOG_URI_MAX - plen;
         snprintf(reqline, sizeof(reqline), "%.*s %.*s%s%.*s HTTP/1.%c",
-                 (int)(s->req.method_str.len > 32 ? 32 : s->req.method_str.len),
-                 s->req.method_str.p, (int)plen, path.p ? path.p : "", s->req.query.p ? "?" : "",
-                 (int)qlen, s->req.query.p ? s->req.query.p : "",
-                 s->req.version == 10 ? '0' : '1');
+                 (int)(r->method_str.len > 32 ? 32 : r->method_str.len), r->method_str.p,
+                 (int)plen, path.p ? path.p : "", r->query.p ? "?" : "", (int)qlen,
+                 r->query.p ? r->query.p : "", r->version == 10 ? '0' : '1');
     } else {
         snprintf(reqline, sizeof(reqline), "<BADREQ>");
     }
     accesslog_printf(
         &w->alog,
-        "%s [%s.%03u] %s %s/%s %lld/%lld/%lld/%lld/%llu %d %llu - - %s %llu/%d/%llu/%d/%u "
+        "%s [%s.%03u] %s %s/%s %lld/%lld/%lld/%lld/%lld %d %llu - - %s %llu/%u/%llu/%u/%u "
         "%u/%u \"%s\" reason=%s",
-        tern_format_addr((const struct sockaddr *)&cc->peer, addr, sizeof(addr)), accesslog_date(&w->alog, secs),
-        (unsigned)(s->start_us / 1000u % 1000u), cc->l->name, cl ? cl->name : "<NOSRV>",
-        ep ? ep->name : "<NOSRV>", tr, tw, tc, trs, (unsigned long long)(now - s->t_start),
-        s->status ? (int)s->status : -1, (unsigned long long)s->bytes_out, state,
-        (unsigned long long)workers_active_conns(),
-        atomic_load_explicit(&cc->l->cur_conns, memory_order_relaxed),
-        cl ? (unsigned long long)counter_get(&cl->stats[w->id].cur_conns) : 0ULL,
-        ep ? atomic_load_explicit(&ep->cur_conns, memory_order_relaxed) : 0,
-        (unsigned)(s->up.retries_done + s->attempt - 1), 0u, cl ? cl->worker[w->id].queue_len : 0u, reqline,
-        http_reason_name(s->reason));
+        tern_format_addr(i->client, addr, sizeof(addr)), accesslog_date(&w->alog, secs),
+        (unsigned)(i->start_us / 1000u % 1000u), i->listener,
+        i->cluster ? i->cluster : "<NOSRV>", i->endpoint ? i->endpoint : "<NOSRV>",
+        (long long)i->t_request, (long long)i->t_queue, (long long)i->t_connect,
+        (long long)i->t_response, (long long)i->t_active, i->status ? (int)i->status : -1,
+        (unsigned long long)i->bytes_out, i->termination, (unsigned long long)i->actconn,
+        i->feconn, (unsigned long long)i->beconn, i->srv_conn, i->retries, i->srv_queue,
+        i->backend_queue, reqline, i->reason_name);
 }
 
 static void count(struct stream *s)
@@ -698,16 +721,16 @@ void stream_end(struct stream *s)
 
     if (s->st == ST_DONE)
         return;
-    fill_info(s, now);
+    fill_info(s, now, true);
     for (uint32_t i = 0; i < s->nfilters; i++)
         if (s->fs[i].timer)
             event_del(s->fs[i].timer);
     for (uint32_t i = 0; i < s->nfilters; i++) {
         struct filter_stream *fs = &s->fs[i];
-        if (fs->saw && fs->ops->stream_done)
+        if ((fs->saw || fs->ops->every_stream) && fs->ops->stream_done)
             fs->ops->stream_done(fs, fs->state, &s->info);
     }
-    stream_log(s, now);
+    stream_log(s);
     count(s);
     s->st = ST_DONE;
 
@@ -889,7 +912,7 @@ void *filter_alloc(struct filter_stream *fs, size_t n)
 const struct filter_stream_info *filter_info(const struct filter_stream *fs)
 {
     struct stream *s = fs->s;
-    fill_info(s, now_ms(s));
+    fill_info(s, now_ms(s), false);
     return &s->info;
 }
 

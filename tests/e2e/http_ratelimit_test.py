@@ -75,6 +75,12 @@ class HttpRateLimitTest(unittest.TestCase):
                   if x["request"].startswith("GET /burst0 ")]
             self.assertEqual(ok[-1]["status"], 200)
             self.assertNotEqual(ok[-1]["reason"], "rate_limited")
+            # the filter's own counters on the admin page
+            m = t.metrics()
+            self.assertEqual(m.get("tern_rate_limit_admitted_total", proxy="fe",
+                                   chain="frontend", index="0"), 5)
+            self.assertEqual(m.get("tern_rate_limit_denied_total", proxy="fe",
+                                   chain="frontend", index="0"), 1)
 
     def test_rate_50_per_second_two_threads(self):
         duration = 10.0

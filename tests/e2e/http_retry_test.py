@@ -237,7 +237,11 @@ class HttpRetryTest(unittest.TestCase):
             for x in th:
                 x.join()
             self.assertEqual(results, [503] * 20)
-            retries = t.metrics().get("tern_backend_retries_total", proxy="be")
+            m = t.metrics()
+            retries = m.get("tern_backend_retries_total", proxy="be")
+            # the filter's own count (implicit or written, it is the backend chain's last)
+            self.assertEqual(m.sum("tern_retry_filter_retries_total"), retries)
+            self.budget_refused = m.sum("tern_retry_filter_budget_exhausted_total")
             return retries, len(b.requests)
 
     def test_budget_caps_retries_when_the_backend_is_down(self):
@@ -245,11 +249,13 @@ class HttpRetryTest(unittest.TestCase):
         # at most 2 streams retrying at once, each up to 3 times: far below 60
         self.assertLessEqual(retries, 12)
         self.assertEqual(seen, 20 + retries)
+        self.assertGreater(self.budget_refused, 0)
 
     def test_without_budget_every_request_retries(self):
         retries, seen = self.budget_run("")
         self.assertEqual(retries, 60)
         self.assertEqual(seen, 80)
+        self.assertEqual(self.budget_refused, 0)
 
     def test_config_errors(self):
         cases = [

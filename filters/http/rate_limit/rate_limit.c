@@ -392,6 +392,25 @@ static enum filter_status rl_response_headers(struct filter_stream *fs, void *st
     return FILTER_CONTINUE;
 }
 
+static size_t rl_metrics(const void *cfg, struct filter_metric *out, size_t max)
+{
+    struct rate_limit_stats st;
+
+    if (max < 3)
+        return 0;
+    rate_limit_stats(cfg, &st);
+    out[0] = (struct filter_metric){"tern_rate_limit_admitted_total",
+                                    "Requests the rate limiter let through.", st.admitted};
+    out[1] = (struct filter_metric){"tern_rate_limit_denied_total",
+                                    "Requests the rate limiter answered with its deny status.",
+                                    st.denied};
+    out[2] = (struct filter_metric){"tern_rate_limit_evictions_total",
+                                    "Keyed buckets dropped before they were full (table too "
+                                    "small).",
+                                    st.evictions};
+    return 3;
+}
+
 const struct http_filter_ops rate_limit_filter = {
     .name = "rate-limit",
     .type_url = NULL, /* xDS issue: envoy.extensions.filters.http.local_ratelimit.v3 */
@@ -400,4 +419,5 @@ const struct http_filter_ops rate_limit_filter = {
     .config_free = rl_config_free,
     .request_headers = rl_request_headers,
     .response_headers = rl_response_headers,
+    .metrics = rl_metrics,
 };

@@ -143,6 +143,23 @@ void retry_stats(const void *cfg, struct retry_stats *out)
 int retry_config_parse(int argc, char **argv, void **cfg, char *err, size_t errlen);
 void retry_config_free(void *cfg);
 
+static size_t retry_metrics(const void *cfg, struct filter_metric *out, size_t max)
+{
+    struct retry_stats st;
+
+    if (max < 3)
+        return 0;
+    retry_stats(cfg, &st);
+    out[0] = (struct filter_metric){"tern_retry_filter_retries_total",
+                                    "Attempts the retry filter asked for.", st.retries};
+    out[1] = (struct filter_metric){"tern_retry_filter_budget_exhausted_total",
+                                    "Retries the retry budget refused.", st.budget_exhausted};
+    out[2] = (struct filter_metric){"tern_retry_filter_not_idempotent_total",
+                                    "Retries refused because the method is not idempotent.",
+                                    st.not_idempotent};
+    return 3;
+}
+
 const struct http_filter_ops retry_filter = {
     .name = "retry",
     .type_url = NULL,
@@ -152,4 +169,5 @@ const struct http_filter_ops retry_filter = {
     .request_headers = retry_request_headers,
     .upstream_result = retry_upstream_result,
     .stream_done = retry_stream_done,
+    .metrics = retry_metrics,
 };
