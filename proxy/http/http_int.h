@@ -39,6 +39,8 @@
 #include "proxy/http/http_msg.h"
 #include "proxy/http/http_reason.h"
 #include "proxy/http/http_reuse.h"
+#include "proxy/tls/identity.h"
+#include "proxy/tls/transport.h"
 #include "proxy/worker/upstream.h"
 #include "proxy/worker/worker_types.h"
 
@@ -78,6 +80,13 @@ struct http_worker {
 
 /* ---- downstream connection ------------------------------------------------ */
 
+/* What a finished TLS handshake tells about a client connection (allocated
+ * then, only for TLS: a plain connection carries a NULL pointer). */
+struct h1_tls {
+    struct tls_peer_identity peer; /* owned: tls_peer_identity_clear */
+    const char *sni;               /* the SSL's (lives as long as the transport) */
+};
+
 struct h1_conn {
     struct h1_conn *prev, *next;  /* http_worker's list */
     struct worker *w;
@@ -90,7 +99,9 @@ struct h1_conn {
     struct buf *obuf;             /* response head / local reply bytes to send */
     int fd;
     uint32_t nreq;                /* requests begun on this connection */
-    bool readable, writable, rdhup;
+    struct transport tr;          /* plain or TLS: every byte of the client goes through it */
+    struct h1_tls *tls;           /* after a TLS handshake, else NULL */
+    bool handshaking : 1;         /* TLS handshake in progress: no codec yet */
     bool eof : 1;                 /* the client's FIN arrived */
     bool closing : 1;             /* close once obuf is written (then linger) */
     bool lingering : 1;           /* write side shut; draining input until EOF */
@@ -122,8 +133,10 @@ struct up_conn {
     struct buf *ibuf;             /* response bytes */
     int fd;
     uint32_t nreqs;               /* exchanges completed on it */
-    bool readable, writable, rdhup;
-    bool connected : 1;
+    struct transport tr;          /* plain or TLS (the endpoint's `ssl`) */
+    char *sni;                    /* the SNI it was opened with (owned), NULL: none */
+    bool connected : 1;           /* TCP connected */
+    bool handshaken : 1;          /* and the TLS handshake done (at once for plain) */
     bool idle : 1;                /* in the idle list */
     bool private_ : 1;            /* http-reuse never: only its owner may reuse it */
     bool closed : 1;
