@@ -100,6 +100,7 @@ struct proxy_conf {
     struct http_forwardfor forwardfor; /* header owned */
     bool error_header;
     char *request_id_header; /* option tern-request-id; NULL: off */
+    uint8_t xfcc;            /* option forward-client-cert: enum xfcc_mode */
     struct http_errorfile *errorfiles; /* errorfile lines (owned, deep-copied) */
     uint32_t nerrorfiles;
     int http_only_line;      /* first line of an HTTP-only keyword, for mode tcp warnings */

@@ -1361,6 +1361,25 @@ static void kw_error_header(struct cfg *p, char **av, size_t ac)
 
 /* option tern-request-id [<header>]: fill the header (default X-Request-Id)
  * with a generated id when a request arrives without one. */
+/* option forward-client-cert sanitize|forward-only|append-forward|sanitize-set
+ * (tern): what x-forwarded-client-cert the service gets, Envoy's modes. */
+static void kw_forward_client_cert(struct cfg *p, char **av, size_t ac)
+{
+    static const char *const modes[] = {"sanitize", "forward-only", "append-forward",
+                                        "sanitize-set"};
+
+    if (!nargs(p, av, ac, 1, 1, "sanitize|forward-only|append-forward|sanitize-set"))
+        return;
+    http_only(p);
+    for (size_t i = 0; i < TERN_ARRAY_SIZE(modes); i++)
+        if (strcmp(av[0], modes[i]) == 0) {
+            p->conf.xfcc = (uint8_t)i;
+            return;
+        }
+    cfg_err(p, "unknown mode '%s' (expected sanitize, forward-only, append-forward or "
+               "sanitize-set)", av[0]);
+}
+
 static void kw_request_id(struct cfg *p, char **av, size_t ac)
 {
     http_only(p);
@@ -1476,6 +1495,7 @@ const struct cfg_kw cfg_keywords[] = {
     H("http-reuse", SEC_BE, kw_http_reuse),
     HN("option tern-error-header", SEC_PROXY, kw_error_header),
     HN("option tern-request-id", SEC_FE, kw_request_id),
+    H("option forward-client-cert", SEC_FE, kw_forward_client_cert),
 
     /* HAProxy keywords tern knowingly refuses */
     H("acl", SEC_FRONTEND | SEC_BACKEND | SEC_LISTEN, kw_acl),

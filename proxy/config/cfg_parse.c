@@ -640,6 +640,7 @@ static void finish_proxy(struct cfg *p)
         l->forwardfor.header = dup_or_null(cf->forwardfor.header);
         l->error_header = cf->error_header;
         l->request_id_header = dup_or_null(cf->request_id_header);
+        l->xfcc = cf->xfcc;
         l->errorfiles = errorfiles_copy(cf->errorfiles, cf->nerrorfiles);
         l->nerrorfiles = cf->nerrorfiles;
         p->fes = tern_realloc(p->fes, (p->nfes + 1) * sizeof(*p->fes));

@@ -733,6 +733,13 @@ static bool handshake_step(struct h1_conn *cc)
         h1c_close(cc, HTTP_R_CLIENT_ABORT);
         return false;
     }
+    cc->tls->acl = (struct acl_conn_tls){
+        .c_used = cc->tls->peer.cert_present,
+        .c_verify = cc->tls->peer.verify_result,
+        .c_s_dn = cc->tls->peer.subject,
+        .spiffe_id = cc->tls->peer.spiffe_id,
+        .sni = cc->tls->sni,
+    };
     /* the handshake took the accept's time: timeout http-request starts now */
     cc->accept_ms = worker_now_ms(cc->w);
     return true;

@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "filters/filter.h"
+#include "proxy/acl/acl_types.h"
 #include "proxy/codec/h1.h"
 #include "proxy/core/arena.h"
 #include "proxy/core/buf.h"
@@ -85,6 +86,7 @@ struct http_worker {
 struct h1_tls {
     struct tls_peer_identity peer; /* owned: tls_peer_identity_clear */
     const char *sni;               /* the SSL's (lives as long as the transport) */
+    struct acl_conn_tls acl;       /* what ssl_* fetches read (points into peer) */
 };
 
 struct h1_conn {
@@ -329,6 +331,13 @@ void stream_trailers_done(struct stream *s, bool request);
 void stream_cache_free(struct http_worker *hw);
 /* Listener counters. */
 struct listener_stats *stream_lst(const struct stream *s);
+
+/* ---- http_xfcc.c ---------------------------------------------------------------- */
+
+/* option forward-client-cert: the x-forwarded-client-cert field the request
+ * goes upstream with (see enum xfcc_mode). Returns 0, or -1 when the message
+ * would exceed `maxhdr` fields. */
+int http_xfcc_apply(struct stream *s, uint32_t maxhdr);
 
 /* ---- router.c ----------------------------------------------------------------- */
 

@@ -663,7 +663,7 @@ static void stream_log(struct stream *s, uint64_t now)
     accesslog_printf(
         &w->alog,
         "%s [%s.%03u] %s %s/%s %lld/%lld/%lld/%lld/%llu %d %llu - - %s %llu/%d/%llu/%d/%u "
-        "%u/%u \"%s\" reason=%s",
+        "%u/%u \"%s\" reason=%s%s%s",
         tern_format_addr((const struct sockaddr *)&cc->peer, addr, sizeof(addr)), accesslog_date(&w->alog, secs),
         (unsigned)(s->start_us / 1000u % 1000u), cc->l->name, cl ? cl->name : "<NOSRV>",
         ep ? ep->name : "<NOSRV>", tr, tw, tc, trs, (unsigned long long)(now - s->t_start),
@@ -673,7 +673,8 @@ static void stream_log(struct stream *s, uint64_t now)
         cl ? (unsigned long long)counter_get(&cl->stats[w->id].cur_conns) : 0ULL,
         ep ? atomic_load_explicit(&ep->cur_conns, memory_order_relaxed) : 0,
         (unsigned)(s->up.retries_done + s->attempt - 1), 0u, cl ? cl->worker[w->id].queue_len : 0u, reqline,
-        http_reason_name(s->reason));
+        http_reason_name(s->reason), cc->tls ? " peer=" : "",
+        cc->tls ? (cc->tls->peer.spiffe_id ? cc->tls->peer.spiffe_id : "-") : "");
 }
 
 static void count(struct stream *s)

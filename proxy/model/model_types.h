@@ -79,6 +79,14 @@ enum http_reuse {
     HTTP_REUSE_ALWAYS,       /* any request on any idle connection */
 };
 
+/* option forward-client-cert (tern; Envoy's forward_client_cert_details) */
+enum xfcc_mode {
+    XFCC_SANITIZE = 0,      /* default: drop any x-forwarded-client-cert */
+    XFCC_FORWARD_ONLY,      /* mTLS: forward the client's header as it is; else drop */
+    XFCC_APPEND_FORWARD,    /* mTLS: append the peer's element to the client's header */
+    XFCC_SANITIZE_SET,      /* mTLS: replace it with the peer's element; else drop */
+};
+
 /* option forwardfor [except <net>] [header <name>] [if-none] */
 struct http_forwardfor {
     bool enabled;
@@ -372,6 +380,7 @@ struct listener {
     struct http_forwardfor forwardfor;
     bool error_header;            /* option tern-error-header */
     char *request_id_header;      /* option tern-request-id: header to fill; NULL: off */
+    uint8_t xfcc;                 /* option forward-client-cert: enum xfcc_mode */
     struct http_errorfile *errorfiles; /* owned [nerrorfiles]: the section's errorfile lines */
     uint32_t nerrorfiles;
     struct filter_instance *filters; /* owned [nfilters], chain order (the router follows) */

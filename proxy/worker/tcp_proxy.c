@@ -292,11 +292,24 @@ static void server_cb(evutil_socket_t fd, short what, void *arg);
 
 /* The cluster of a new connection: `use_backend` rules in mode tcp read only
  * the addresses (checked at config load), evaluated once at accept. */
-static struct cluster *route_tcp(const struct listener *l, int fd, const struct sockaddr *sa)
+static struct cluster *route_tcp(const struct conn *c, int fd, const struct sockaddr *sa)
 {
+    const struct listener *l = c->l;
     struct sockaddr_storage local;
     socklen_t len = sizeof(local);
+    struct acl_conn_tls tls;
     struct acl_ctx ctx = {.req = NULL, .res = NULL, .src = sa, .dst = NULL};
+
+    if (c->peer_id) {
+        tls = (struct acl_conn_tls){
+            .c_used = c->peer_id->cert_present,
+            .c_verify = c->peer_id->verify_result,
+            .c_s_dn = c->peer_id->subject,
+            .spiffe_id = c->peer_id->spiffe_id,
+            .sni = tls_transport_sni(&c->ct),
+        };
+        ctx.tls = &tls;
+    }
 
     if (!l->nrules)
         return l->default_cluster;
@@ -311,7 +324,7 @@ static void conn_start(struct conn *c)
 {
     conn_disarm(c);
     c->state = CS_CONNECTING; /* until the pick says otherwise */
-    upstream_req_init(&c->up, c->w, route_tcp(c->l, c->cfd, (const struct sockaddr *)&c->peer),
+    upstream_req_init(&c->up, c->w, route_tcp(c, c->cfd, (const struct sockaddr *)&c->peer),
                       upstream_source_hash(&c->peer), conn_granted);
     if (!c->up.c) {
         conn_close(c, CR_NO_SERVER);
@@ -774,7 +787,7 @@ static void conn_log(struct conn *c)
         tcn = (long long)(c->connected_ms - c->connect_start_ms);
     accesslog_printf(&w->alog,
                      "%s [%s.%03ld] %s %s/%s %lld/%lld/%llu %llu/%llu %s %lld/%d/%llu/%d/%u "
-                     "%u/%u reason=%s",
+                     "%u/%u reason=%s%s%s",
                      tern_format_addr((const struct sockaddr *)&c->peer, addr, sizeof(addr)),
                      accesslog_date(&w->alog, tv.tv_sec),
                      (long)tv.tv_usec / 1000, c->l->name, c->up.c ? c->up.c->name : "<NOSRV>",
@@ -787,7 +800,8 @@ static void conn_log(struct conn *c)
                               : 0,
                      (unsigned)c->up.retries_done, 0u,
                      c->up.c ? c->up.c->worker[w->id].queue_len : 0u,
-                     conn_reason_name(c->reason));
+                     conn_reason_name(c->reason), c->peer_id ? " peer=" : "",
+                     c->peer_id ? (c->peer_id->spiffe_id ? c->peer_id->spiffe_id : "-") : "");
 }
 
 static void reap_cb(evutil_socket_t fd, short what, void *arg)
