@@ -3,7 +3,7 @@
  *
  * A connection goes through these states:
  *
- *   accept -> [HANDSHAKE] -> [INSPECT] -> [QUEUED] -> CONNECTING -> ESTABLISHED -> CLOSED
+ *   accept -> [HANDSHAKE] -> [QUEUED] -> CONNECTING -> ESTABLISHED -> CLOSED
  *                 ^            |
  *                 |            v  (connect failed, retries left)
  *                 +------ [TURNAROUND] (same endpoint after a pause)
@@ -97,7 +97,6 @@ const char *conn_reason_name(enum conn_reason r)
     case CR_QUEUE_FULL: return "queue_full";
     case CR_KILLED: return "killed";
     case CR_TLS_HANDSHAKE: return "tls_handshake";
-    case CR_DENIED: return "denied";
     }
     return "?";
 }
@@ -120,7 +119,6 @@ static void termination_state(const struct conn *c, char out[3])
     case CR_QUEUE_FULL: who = 'S'; break;
     case CR_KILLED: who = 'K'; break;
     case CR_TLS_HANDSHAKE: who = 'C'; break;
-    case CR_DENIED: who = 'P'; break;
     case CR_NONE: break;
     }
     if (c->reason != CR_DONE) {
@@ -239,9 +237,6 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     case CS_HANDSHAKE:
         transport_fail(&c->ct, TRANSPORT_R_HS_TIMEOUT, 0);
         conn_handshake(c);
-        break;
-    case CS_INSPECT:
-        conn_start(c); /* the inspect delay is over: decide with what arrived */
         break;
     case CS_QUEUED:
         counter_add(&cst(c)->queue_timeouts, 1);
