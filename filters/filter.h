@@ -157,6 +157,8 @@ struct filter_stream_info {
     const struct http_msg *request;  /* head as forwarded (after filters);
                                         NULL when no valid head arrived */
     const struct http_msg *response; /* NULL when no response head */
+    bool tls;                   /* the client connection is TLS */
+    const char *peer_id;        /* the client certificate's SPIFFE ID when verified, else NULL */
 
     /* HAProxy's timers, milliseconds; -1 when the stream ended before the
      * phase (HAProxy's convention). */

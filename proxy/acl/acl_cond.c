@@ -96,7 +96,8 @@ static int check_fetch(const struct acl_fetch *f, const char *text, enum acl_whe
                        char *err, size_t errlen)
 {
     bool http = !(f->kind == ACL_F_TRUE || f->kind == ACL_F_FALSE || f->kind == ACL_F_SRC ||
-                  f->kind == ACL_F_DST || f->kind == ACL_F_SRC_PORT || f->kind == ACL_F_DST_PORT);
+                  f->kind == ACL_F_DST || f->kind == ACL_F_SRC_PORT || f->kind == ACL_F_DST_PORT ||
+                  f->kind >= ACL_F_SSL_FC);
 
     if (where == ACL_WHERE_TCP && http)
         return acl_err(err, errlen, "'%s' reads an HTTP message: not available in a "

@@ -98,6 +98,14 @@ const struct acl_fetch acl_fetches[] = {
     TD("shdr_ip", HDR_IP, IP, IP, HDR, RES),
     TD("shdr_val", HDR_VAL, INT, INT, HDR, RES),
     T("src", SRC, IP, IP, NONE),
+    T("ssl_c_s_dn", SSL_C_S_DN, STR, STR, NONE),
+    T("ssl_c_spiffe_id", SSL_C_SPIFFE_ID, STR, STR, NONE),
+    STR_FAMILY("ssl_c_spiffe_id", SSL_C_SPIFFE_ID, NONE, REQ),
+    T("ssl_c_used", SSL_C_USED, BOOL, BOOL, NONE),
+    T("ssl_c_verify", SSL_C_VERIFY, INT, INT, NONE),
+    T("ssl_fc", SSL_FC, BOOL, BOOL, NONE),
+    T("ssl_fc_sni", SSL_FC_SNI, STR, STR, NONE),
+    STR_FAMILY("ssl_fc_sni", SSL_FC_SNI, NONE, REQ),
     T("src_port", SRC_PORT, INT, INT, NONE),
     TD("status", STATUS, INT, INT, NONE, RES),
     T("url", URL, STR, STR, NONE),
@@ -542,6 +550,23 @@ static bool sockaddr_port(const struct sockaddr *sa, int64_t *port)
 
 /* ---- the dispatcher ----------------------------------------------------------- */
 
+/* The string a TLS fetch reads, NULL when there is none. */
+static const char *tls_str(const struct acl_ctx *ctx, uint8_t kind)
+{
+    if (!ctx->tls)
+        return NULL;
+    switch (kind) {
+    case ACL_F_SSL_C_S_DN:
+        return ctx->tls->c_s_dn;
+    case ACL_F_SSL_FC_SNI:
+        return ctx->tls->sni;
+    case ACL_F_SSL_C_SPIFFE_ID:
+        return ctx->tls->spiffe_id;
+    default:
+        return NULL;
+    }
+}
+
 bool acl_expr_eval(const struct acl_expr *e, const struct acl_ctx *ctx)
 {
     const struct http_msg *m = ctx->req;
@@ -563,6 +588,18 @@ bool acl_expr_eval(const struct acl_expr *e, const struct acl_ctx *ctx)
         return sockaddr_port(ctx->src, &v) && acl_match_int(e, v);
     case ACL_F_DST_PORT:
         return sockaddr_port(ctx->dst, &v) && acl_match_int(e, v);
+    case ACL_F_SSL_FC:
+        return acl_match_bool(e, ctx->tls != NULL);
+    case ACL_F_SSL_C_USED:
+        return ctx->tls && acl_match_bool(e, ctx->tls->c_used);
+    case ACL_F_SSL_C_VERIFY:
+        return ctx->tls && acl_match_int(e, ctx->tls->c_verify);
+    case ACL_F_SSL_C_S_DN:
+    case ACL_F_SSL_FC_SNI:
+    case ACL_F_SSL_C_SPIFFE_ID: {
+        const char *str = tls_str(ctx, e->fetch->kind);
+        return str && acl_match_str(e, str, strlen(str));
+    }
     default:
         break;
     }
@@ -683,6 +720,22 @@ bool acl_sample_text(const struct acl_expr *e, const struct acl_ctx *ctx, char *
         return sockaddr_port(ctx->src, &v) && text_int(v, buf, cap, out, len);
     case ACL_F_DST_PORT:
         return sockaddr_port(ctx->dst, &v) && text_int(v, buf, cap, out, len);
+    case ACL_F_SSL_FC:
+        return text_int(ctx->tls != NULL, buf, cap, out, len);
+    case ACL_F_SSL_C_USED:
+        return ctx->tls && text_int(ctx->tls->c_used, buf, cap, out, len);
+    case ACL_F_SSL_C_VERIFY:
+        return ctx->tls && text_int(ctx->tls->c_verify, buf, cap, out, len);
+    case ACL_F_SSL_C_S_DN:
+    case ACL_F_SSL_FC_SNI:
+    case ACL_F_SSL_C_SPIFFE_ID: {
+        const char *str = tls_str(ctx, e->fetch->kind);
+        if (!str)
+            return false;
+        *out = str;
+        *len = strlen(str);
+        return true;
+    }
     default:
         break;
     }

@@ -49,6 +49,13 @@ enum acl_fetch_kind {
     ACL_F_SRC_PORT,
     ACL_F_DST_PORT,
     ACL_F_STATUS,
+    /* the connection's TLS (ctx->tls) */
+    ACL_F_SSL_FC,
+    ACL_F_SSL_C_USED,
+    ACL_F_SSL_C_VERIFY,
+    ACL_F_SSL_C_S_DN,
+    ACL_F_SSL_FC_SNI,
+    ACL_F_SSL_C_SPIFFE_ID,
 };
 
 /* Which message a fetch reads. */

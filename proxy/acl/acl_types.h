@@ -36,8 +36,17 @@ struct acl_ctx {
     const struct http_msg *res;   /* response head in http-response rules, else NULL */
     const struct sockaddr *src;   /* client address (AF_INET or AF_INET6) */
     const struct sockaddr *dst;   /* address the client connected to */
-    /* Room for the TLS identity (SNI, ALPN, peer certificate subject and
-     * SANs) of later issues: new members go here, zero/NULL means unknown. */
+    const struct acl_conn_tls *tls; /* TLS-terminated connection, else NULL (ssl_fc false) */
+};
+
+/* What the ssl_* fetches read about a connection whose TLS tern terminated
+ * (filled once after the handshake; borrowed strings). */
+struct acl_conn_tls {
+    bool c_used;               /* ssl_c_used: the client presented a certificate */
+    long c_verify;             /* ssl_c_verify: the verify result, 0 = ok */
+    const char *c_s_dn;        /* ssl_c_s_dn: subject DN (RFC 2253), or NULL */
+    const char *spiffe_id;     /* ssl_c_spiffe_id: the SPIFFE ID (URI SAN), or NULL */
+    const char *sni;           /* ssl_fc_sni: the SNI the client sent, or NULL */
 };
 
 /* Sample types a fetch returns (HAProxy's). */

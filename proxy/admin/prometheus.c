@@ -11,6 +11,8 @@
  */
 #include "proxy/admin/prometheus.h"
 
+#include "proxy/tls/tls_conf.h"
+
 #include <event2/buffer.h>
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -509,6 +511,86 @@ static void render_filters(struct evbuffer *out, const struct snapshot *snap)
     }
 }
 
+/* ---- TLS (bind ... ssl) ------------------------------------------------------ */
+
+static bool has_tls(const struct listener *l)
+{
+    for (uint32_t j = 0; j < l->nbinds; j++)
+        if (l->binds[j].tls)
+            return true;
+    return false;
+}
+
+/* Handshakes and failures by reason per frontend; per bind line: each
+ * loaded certificate's expiry and the rotations. Main thread (the stores
+ * are swapped there). */
+static void render_tls(struct evbuffer *out, const struct snapshot *snap)
+{
+    header(out, "tern_tls_handshakes_total", "TLS handshakes completed by the frontend.",
+           METRIC_COUNTER);
+    for (uint32_t i = 0; snap && i < snap->nlisteners; i++) {
+        const struct listener *l = snap->listeners[i];
+        if (!has_tls(l))
+            continue;
+        evbuffer_add_printf(out, "tern_tls_handshakes_total");
+        labels_proxy(out, l->name);
+        value(out, METRIC_COUNTER, LSUM(l, tls_handshakes));
+    }
+    header(out, "tern_tls_handshake_failures_total",
+           "TLS handshakes the frontend refused or lost, by reason.", METRIC_COUNTER);
+    for (uint32_t i = 0; snap && i < snap->nlisteners; i++) {
+        const struct listener *l = snap->listeners[i];
+        if (!has_tls(l))
+            continue;
+        for (int r = 1; r < TRANSPORT_R_MAX && r < MODEL_TLS_REASONS; r++) {
+            evbuffer_add_printf(out, "tern_tls_handshake_failures_total");
+            labels_proxy_kv(out, l->name, "reason", transport_reason_name(r));
+            value(out, METRIC_COUNTER,
+                  counter_sum(l->stats, sizeof(*l->stats), snap->nworkers,
+                              offsetof(struct listener_stats, tls_hs_failures) +
+                                  (size_t)r * sizeof(struct counter)));
+        }
+    }
+    header(out, "tern_tls_cert_not_after_seconds",
+           "Expiry (unix time) of each certificate a TLS bind serves.", METRIC_GAUGE);
+    for (uint32_t i = 0; snap && i < snap->nlisteners; i++) {
+        const struct listener *l = snap->listeners[i];
+        for (uint32_t j = 0; j < l->nbinds; j++) {
+            const struct tls_bind *tb = l->binds[j].tls;
+            for (unsigned k = 0; tb && tb->store && k < tb->store->n_entries; k++) {
+                evbuffer_add_printf(out, "tern_tls_cert_not_after_seconds{proxy=\"");
+                prometheus_escape_label(out, l->name);
+                evbuffer_add_printf(out, "\",bind=\"%d\",cert=\"", l->binds[j].loc.line);
+                prometheus_escape_label(out, tb->store->entries[k].source);
+                evbuffer_add(out, "\"}", 2);
+                value(out, METRIC_GAUGE, (uint64_t)tb->store->entries[k].not_after);
+            }
+        }
+    }
+    static const char *const rot[2][2] = {
+        {"tern_tls_cert_rotations_total", "Certificate stores replaced after a file change."},
+        {"tern_tls_cert_rotation_failures_total",
+         "Changed certificate files rejected (the old certificates stay in service)."},
+    };
+    for (int f = 0; f < 2; f++) {
+        header(out, rot[f][0], rot[f][1], METRIC_COUNTER);
+        for (uint32_t i = 0; snap && i < snap->nlisteners; i++) {
+            const struct listener *l = snap->listeners[i];
+            for (uint32_t j = 0; j < l->nbinds; j++) {
+                const struct tls_bind *tb = l->binds[j].tls;
+                if (!tb)
+                    continue;
+                evbuffer_add_printf(out, "%s{proxy=\"", rot[f][0]);
+                prometheus_escape_label(out, l->name);
+                evbuffer_add_printf(out, "\",bind=\"%d\"}", l->binds[j].loc.line);
+                value(out, METRIC_COUNTER,
+                      atomic_load(f ? &((struct tls_bind *)tb)->rotation_failures
+                                    : &((struct tls_bind *)tb)->rotations));
+            }
+        }
+    }
+}
+
 void prometheus_render(struct evbuffer *out, const struct snapshot *snap,
                        const struct prometheus_process *proc)
 {
@@ -519,4 +601,5 @@ void prometheus_render(struct evbuffer *out, const struct snapshot *snap,
     render_http_frontends(out, snap);
     render_http_backends(out, snap);
     render_filters(out, snap);
+    render_tls(out, snap);
 }

@@ -23,6 +23,7 @@
 #include "proxy/config/cfg_lex.h"
 #include "proxy/config/cfg_parse.h"
 #include "proxy/model/model.h"
+#include "proxy/tls/tls_conf.h"
 
 /* Section kinds, as a bit set so a keyword can name where it is allowed. */
 enum cfg_sec {
@@ -55,6 +56,7 @@ struct srv_opts {
     bool check;
     bool backup;
     bool disabled;
+    struct tls_srv_opts tls;     /* ssl, verify, ca-file, crt, sni, alpn, verifyhost */
 };
 
 /* The settings a defaults section carries and a proxy inherits. A timeout
@@ -71,6 +73,7 @@ struct proxy_conf {
     struct srv_opts defsrv;
     uint32_t timeout_connect;
     uint32_t timeout_client;
+    uint32_t timeout_client_hs;
     uint32_t timeout_server;
     uint32_t timeout_check;
     uint32_t timeout_queue;
@@ -97,6 +100,7 @@ struct proxy_conf {
     struct http_forwardfor forwardfor; /* header owned */
     bool error_header;
     char *request_id_header; /* option tern-request-id; NULL: off */
+    uint8_t xfcc;            /* option forward-client-cert: enum xfcc_mode */
     struct http_errorfile *errorfiles; /* errorfile lines (owned, deep-copied) */
     uint32_t nerrorfiles;
     int http_only_line;      /* first line of an HTTP-only keyword, for mode tcp warnings */

@@ -19,6 +19,7 @@
 #include "proxy/acl/acl.h"
 #include "proxy/config/cfg_int.h"
 #include "proxy/core/util.h"
+#include "proxy/tls/tls_conf.h"
 
 #define MAXCONN_MAX INT_MAX
 
@@ -212,59 +213,170 @@ static bool bind_exists(struct cfg *p, const struct sockaddr_storage *ss, sockle
 }
 
 static const char *const bind_unsupported[] = {
-    "accept-netscaler-cip", "accept-proxy", "allow-0rtt", "alpn", "backlog", "ca-file",
-    "ca-ignore-err", "ca-sign-file", "ciphers", "ciphersuites", "crl-file", "crt",
+    "accept-netscaler-cip", "accept-proxy", "allow-0rtt", "backlog",
+    "ca-ignore-err", "ca-sign-file", "crl-file",
     "crt-ignore-err", "crt-list", "curves", "defer-accept", "ecdhe", "expose-fd", "gid",
     "group", "id", "interface", "level", "maxconn", "mode", "mss", "name", "namespace", "nice",
     "no-ca-names", "no-sslv3", "no-tls-tickets", "no-tlsv10", "no-tlsv11", "no-tlsv12",
     "no-tlsv13", "npn", "prefer-client-ciphers", "process", "proto", "quic-cc-algo",
-    "quic-force-retry", "severity-output", "shards", "ssl", "ssl-max-ver", "ssl-min-ver",
-    "strict-sni", "tcp-ut", "tfo", "thread", "tls-ticket-keys", "transparent", "uid", "user",
-    "v4v6", "v6only", "verify",
+    "quic-force-retry", "severity-output", "shards",
+    "tcp-ut", "tfo", "thread", "tls-ticket-keys", "transparent", "uid", "user",
+    "v4v6", "v6only",
 };
+
+/* The bind options tern handles (TLS termination, HAProxy's meanings). */
+static const char *const bind_options[] = {
+    "ssl", "crt", "alpn", "ca-file", "verify", "ssl-min-ver", "ssl-max-ver", "ciphers",
+    "ciphersuites", "strict-sni",
+};
+
+static bool get_tls_version(struct cfg *p, const char *what, const char *v, enum tls_version *out)
+{
+    if (strcmp(v, "TLSv1.2") == 0) {
+        *out = TLS_VERSION_12;
+    } else if (strcmp(v, "TLSv1.3") == 0) {
+        *out = TLS_VERSION_13;
+    } else if (strcmp(v, "SSLv3") == 0 || strcmp(v, "TLSv1.0") == 0 ||
+               strcmp(v, "TLSv1.1") == 0) {
+        cfg_err(p, "%s %s: tern refuses TLS versions below 1.2 (RFC 8996)", what, v);
+        return false;
+    } else {
+        cfg_err(p, "invalid %s '%s' (expected TLSv1.2 or TLSv1.3)", what, v);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Parses the options of a bind line (av[1..ac-1]). Returns a TLS config when
+ * `ssl` is among them, NULL otherwise (and on errors, reported). `report`:
+ * errors are reported (the first address of the line only).
+ */
+static struct tls_bind *bind_opts_parse(struct cfg *p, char **av, size_t ac, bool report,
+                                        bool *bad)
+{
+    struct tls_bind *tb = tls_bind_new();
+    bool ssl = false, tls_opt = false;
+
+    *bad = false;
+    for (size_t i = 1; i < ac && !*bad; i++) {
+        const char *k = av[i], *v = i + 1 < ac ? av[i + 1] : NULL;
+        bool takes_value = strcmp(k, "crt") == 0 || strcmp(k, "alpn") == 0 ||
+                           strcmp(k, "ca-file") == 0 || strcmp(k, "verify") == 0 ||
+                           strcmp(k, "ssl-min-ver") == 0 || strcmp(k, "ssl-max-ver") == 0 ||
+                           strcmp(k, "ciphers") == 0 || strcmp(k, "ciphersuites") == 0;
+        bool known = false;
+
+        if (takes_value && !v) {
+            if (report)
+                cfg_err(p, "missing value after '%s'", k);
+            *bad = true;
+            break;
+        }
+        if (strcmp(k, "ssl") == 0) {
+            ssl = true;
+            continue;
+        }
+        if (strcmp(k, "strict-sni") == 0) {
+            tb->strict_sni = true;
+            tls_opt = true;
+            continue;
+        }
+        if (takes_value) {
+            tls_opt = true;
+            i++;
+            if (strcmp(k, "crt") == 0) {
+                tb->crt = tern_realloc(tb->crt, (tb->ncrt + 1) * sizeof(*tb->crt));
+                tb->crt[tb->ncrt++] = tern_strdup(v);
+            } else if (strcmp(k, "alpn") == 0) {
+                set_str(&tb->alpn, v);
+            } else if (strcmp(k, "ca-file") == 0) {
+                set_str(&tb->ca_file, v);
+            } else if (strcmp(k, "ciphers") == 0) {
+                set_str(&tb->ciphers, v);
+            } else if (strcmp(k, "ciphersuites") == 0) {
+                set_str(&tb->ciphersuites, v);
+            } else if (strcmp(k, "verify") == 0) {
+                if (strcmp(v, "none") == 0)
+                    tb->verify = TLS_VERIFY_NONE;
+                else if (strcmp(v, "optional") == 0)
+                    tb->verify = TLS_VERIFY_OPTIONAL;
+                else if (strcmp(v, "required") == 0)
+                    tb->verify = TLS_VERIFY_REQUIRED;
+                else {
+                    if (report)
+                        cfg_err(p, "invalid verify '%s' (expected none, optional or required)",
+                                v);
+                    *bad = true;
+                }
+            } else if (strcmp(k, "ssl-min-ver") == 0) {
+                *bad = !get_tls_version(p, k, v, &tb->min_version);
+            } else if (strcmp(k, "ssl-max-ver") == 0) {
+                *bad = !get_tls_version(p, k, v, &tb->max_version);
+            }
+            continue;
+        }
+        for (size_t j = 0; j < TERN_ARRAY_SIZE(bind_unsupported); j++)
+            known |= strcmp(k, bind_unsupported[j]) == 0;
+        *bad = true;
+        if (!report)
+            break;
+        if (known) {
+            cfg_err(p, "bind option '%s' is not supported by tern", k);
+        } else {
+            const char *hint = cfg_closest(k, bind_options, TERN_ARRAY_SIZE(bind_options));
+            if (!hint)
+                hint = cfg_closest(k, bind_unsupported, TERN_ARRAY_SIZE(bind_unsupported));
+            if (strchr(k, ':'))
+                cfg_err(p, "unexpected argument '%s' (several addresses go in one word, "
+                           "separated by commas)", k);
+            else if (hint)
+                cfg_err(p, "unknown bind option '%s' (did you mean '%s'?)", k, hint);
+            else
+                cfg_err(p, "unknown bind option '%s'", k);
+        }
+    }
+    if (!*bad && tls_opt && !ssl) {
+        if (report)
+            cfg_err(p, "TLS options (crt, alpn, verify...) need 'ssl' on the same bind line");
+        *bad = true;
+    }
+    if (*bad || !ssl) {
+        tls_bind_free(tb);
+        return NULL;
+    }
+    tb->file = p->snap->source;
+    tb->line = p->line;
+    return tb;
+}
 
 static void kw_bind(struct cfg *p, char **av, size_t ac)
 {
     char *list, *save = NULL, *tok;
     struct listener *l = p->l;
+    bool first = true, bad = false;
 
-    if (!nargs(p, av, ac, 1, CFG_MAX_ARGS, "<address>:<port>[,...]"))
+    if (!nargs(p, av, ac, 1, CFG_MAX_ARGS, "<address>:<port>[,...] [options]"))
         return;
     if (!av[0][0]) {
         cfg_err(p, "missing address (expected <address>:<port>)");
         return;
     }
-    for (size_t i = 1; i < ac; i++) {
-        bool known = false;
-        for (size_t k = 0; k < TERN_ARRAY_SIZE(bind_unsupported); k++)
-            known |= strcmp(av[i], bind_unsupported[k]) == 0;
-        if (known) {
-            cfg_err(p, "bind option '%s' is not supported by tern", av[i]);
-            break; /* what follows may be its value: one error is enough */
-        } else {
-            const char *hint = cfg_closest(av[i], bind_unsupported,
-                                           TERN_ARRAY_SIZE(bind_unsupported));
-            if (strchr(av[i], ':'))
-                cfg_err(p, "unexpected argument '%s' (several addresses go in one word, "
-                           "separated by commas)", av[i]);
-            else if (hint)
-                cfg_err(p, "unknown bind option '%s' (did you mean '%s'? which tern does "
-                           "not support either)", av[i], hint);
-            else
-                cfg_err(p, "unknown bind option '%s'", av[i]);
-            break;
-        }
-    }
     list = tern_strdup(av[0]);
     for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         struct sockaddr_storage ss;
         socklen_t sslen;
-        if (!get_addr(p, tok, &ss, &sslen) || bind_exists(p, &ss, sslen, tok))
+        struct tls_bind *tb = bind_opts_parse(p, av, ac, first, &bad);
+        first = false;
+        if (bad || !get_addr(p, tok, &ss, &sslen) || bind_exists(p, &ss, sslen, tok)) {
+            tls_bind_free(tb);
             continue;
+        }
         l->binds = tern_realloc(l->binds, (l->nbinds + 1) * sizeof(*l->binds));
         memset(&l->binds[l->nbinds], 0, sizeof(*l->binds));
         l->binds[l->nbinds].addr = ss;
         l->binds[l->nbinds].addrlen = sslen;
+        l->binds[l->nbinds].tls = tb;
         l->binds[l->nbinds].loc.file = p->snap->source;
         l->binds[l->nbinds].loc.line = p->line;
         l->nbinds++;
@@ -600,17 +712,18 @@ static void kw_consistent_hash(struct cfg *p, char **av, size_t ac)
 static const char *const srv_options[] = {
     "weight", "maxconn", "maxqueue", "check", "no-check", "inter", "rise", "fall",
     "backup", "no-backup", "disabled", "enabled", "pool-max-conn", "pool-purge-delay",
+    "ssl", "no-ssl", "verify", "ca-file", "crt", "sni", "alpn", "verifyhost", "check-ssl",
 };
 
 static const char *const srv_unsupported[] = {
-    "addr", "agent-addr", "agent-check", "agent-inter", "agent-port", "agent-send", "alpn",
-    "ca-file", "check-send-proxy", "check-sni", "check-ssl", "ciphers", "cookie", "crt",
+    "addr", "agent-addr", "agent-check", "agent-inter", "agent-port", "agent-send",
+    "check-send-proxy", "check-sni", "ciphers", "cookie",
     "downinter", "error-limit", "fastinter", "id", "init-addr", "log-proto", "minconn",
-    "no-ssl", "no-tls-tickets", "no-verifyhost", "non-stick", "observe", "on-error",
+    "no-tls-tickets", "no-verifyhost", "non-stick", "observe", "on-error",
     "on-marked-down", "on-marked-up", "pool-low-conn",
     "port", "proto", "redir", "resolve-opts", "resolve-prefer", "resolvers", "send-proxy",
-    "send-proxy-v2", "slowstart", "sni", "socks4", "source", "ssl", "ssl-max-ver",
-    "ssl-min-ver", "stick", "tfo", "track", "verify", "verifyhost", "ws",
+    "send-proxy-v2", "slowstart", "socks4", "source", "ssl-max-ver",
+    "ssl-min-ver", "stick", "tfo", "track", "ws",
 };
 
 /* Parses server options av[0..ac-1] into o. */
@@ -624,7 +737,11 @@ static void srv_opts_parse(struct cfg *p, char **av, size_t ac, struct srv_opts 
                            strcmp(k, "maxqueue") == 0 || strcmp(k, "inter") == 0 ||
                            strcmp(k, "rise") == 0 || strcmp(k, "fall") == 0 ||
                            strcmp(k, "pool-max-conn") == 0 ||
-                           strcmp(k, "pool-purge-delay") == 0;
+                           strcmp(k, "pool-purge-delay") == 0 || strcmp(k, "verify") == 0 ||
+                           strcmp(k, "ca-file") == 0 || strcmp(k, "crt") == 0 ||
+                           strcmp(k, "sni") == 0 || strcmp(k, "alpn") == 0 ||
+                           strcmp(k, "verifyhost") == 0;
+        char *dst = NULL;
 
         if (needs_value && !v) {
             cfg_err(p, "missing value after '%s'", k);
@@ -668,6 +785,39 @@ static void srv_opts_parse(struct cfg *p, char **av, size_t ac, struct srv_opts 
             uint32_t ms;
             if (get_time(p, "pool-purge-delay", v, &ms))
                 o->pool_purge_delay = ms;
+            i++;
+        } else if (strcmp(k, "ssl") == 0) {
+            o->tls.ssl = true;
+        } else if (strcmp(k, "no-ssl") == 0) {
+            o->tls.ssl = false;
+        } else if (strcmp(k, "check-ssl") == 0) {
+            /* checks go to the traffic port, so over TLS whenever the server
+             * has `ssl` (HAProxy's rule without `port`/`addr`) */
+            if (!o->tls.ssl)
+                cfg_err(p, "check-ssl without 'ssl': tern checks the traffic port, so its "
+                           "checks use TLS exactly when the server does");
+        } else if (strcmp(k, "verify") == 0) {
+            if (strcmp(v, "none") == 0)
+                o->tls.verify = TLS_VERIFY_NONE;
+            else if (strcmp(v, "required") == 0)
+                o->tls.verify = TLS_VERIFY_REQUIRED;
+            else
+                cfg_err(p, "invalid verify '%s' (expected none or required)", v);
+            o->tls.verify_set = true;
+            i++;
+        } else if (strcmp(k, "sni") == 0) {
+            char err[256];
+            if (tls_sni_expr_parse(v, &o->tls, err, sizeof(err)) != 0)
+                cfg_err(p, "%s", err);
+            i++;
+        } else if ((strcmp(k, "ca-file") == 0 && (dst = o->tls.ca_file)) ||
+                   (strcmp(k, "crt") == 0 && (dst = o->tls.crt)) ||
+                   (strcmp(k, "alpn") == 0 && (dst = o->tls.alpn)) ||
+                   (strcmp(k, "verifyhost") == 0 && (dst = o->tls.verifyhost))) {
+            if (strlen(v) >= TLS_OPT_MAX)
+                cfg_err(p, "%s: value longer than %d bytes", k, TLS_OPT_MAX - 1);
+            else
+                memcpy(dst, v, strlen(v) + 1);
             i++;
         } else if (strcmp(k, "check") == 0) {
             o->check = true;
@@ -745,6 +895,16 @@ static void kw_server(struct cfg *p, char **av, size_t ac)
     ep->fall = o.fall;
     ep->pool_max_conn = o.pool_max_conn;
     ep->pool_purge_delay_ms = o.pool_purge_delay;
+    if (o.tls.ssl) {
+        char err[512];
+        ep->tls = tls_upstream_new(&o.tls, err, sizeof(err));
+        if (!ep->tls)
+            cfg_err(p, "server '%s': %s", av[0], err);
+    } else if (o.tls.ca_file[0] || o.tls.crt[0] || o.tls.sni_kind || o.tls.alpn[0] ||
+               o.tls.verifyhost[0]) {
+        cfg_err(p, "server '%s': TLS options (ca-file, crt, sni, alpn, verifyhost) need 'ssl'",
+                av[0]);
+    }
     ep->loc.file = p->snap->source;
     ep->loc.line = p->line;
 }
@@ -770,6 +930,11 @@ static void kw_timeout_connect(struct cfg *p, char **av, size_t ac)
 static void kw_timeout_client(struct cfg *p, char **av, size_t ac)
 {
     timeout(p, av, ac, &p->conf.timeout_client);
+}
+
+static void kw_timeout_client_hs(struct cfg *p, char **av, size_t ac)
+{
+    timeout(p, av, ac, &p->conf.timeout_client_hs);
 }
 
 static void kw_timeout_server(struct cfg *p, char **av, size_t ac)
@@ -1196,6 +1361,25 @@ static void kw_error_header(struct cfg *p, char **av, size_t ac)
 
 /* option tern-request-id [<header>]: fill the header (default X-Request-Id)
  * with a generated id when a request arrives without one. */
+/* option forward-client-cert sanitize|forward-only|append-forward|sanitize-set
+ * (tern): what x-forwarded-client-cert the service gets, Envoy's modes. */
+static void kw_forward_client_cert(struct cfg *p, char **av, size_t ac)
+{
+    static const char *const modes[] = {"sanitize", "forward-only", "append-forward",
+                                        "sanitize-set"};
+
+    if (!nargs(p, av, ac, 1, 1, "sanitize|forward-only|append-forward|sanitize-set"))
+        return;
+    http_only(p);
+    for (size_t i = 0; i < TERN_ARRAY_SIZE(modes); i++)
+        if (strcmp(av[0], modes[i]) == 0) {
+            p->conf.xfcc = (uint8_t)i;
+            return;
+        }
+    cfg_err(p, "unknown mode '%s' (expected sanitize, forward-only, append-forward or "
+               "sanitize-set)", av[0]);
+}
+
 static void kw_request_id(struct cfg *p, char **av, size_t ac)
 {
     http_only(p);
@@ -1282,6 +1466,7 @@ const struct cfg_kw cfg_keywords[] = {
     H("default-server", SEC_BE, kw_default_server),
     H("timeout connect", SEC_BE, kw_timeout_connect),
     H("timeout client", SEC_FE, kw_timeout_client),
+    H("timeout client-hs", SEC_FE, kw_timeout_client_hs),
     H("timeout server", SEC_BE, kw_timeout_server),
     H("timeout check", SEC_BE, kw_timeout_check),
     H("timeout queue", SEC_BE, kw_timeout_queue),
@@ -1310,6 +1495,7 @@ const struct cfg_kw cfg_keywords[] = {
     H("http-reuse", SEC_BE, kw_http_reuse),
     HN("option tern-error-header", SEC_PROXY, kw_error_header),
     HN("option tern-request-id", SEC_FE, kw_request_id),
+    H("option forward-client-cert", SEC_FE, kw_forward_client_cert),
 
     /* HAProxy keywords tern knowingly refuses */
     H("acl", SEC_FRONTEND | SEC_BACKEND | SEC_LISTEN, kw_acl),

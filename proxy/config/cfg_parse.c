@@ -590,6 +590,30 @@ static void free_rules(struct cfg_rule *rules, size_t n)
 }
 
 /* Writes the finished proxy section's settings into its listener/cluster. */
+/* `bind ... ssl`: the mode is known now, so is what ALPN the listener can
+ * serve; certificates are loaded and contexts built (FILE:LINE of the bind). */
+static void finish_binds_tls(struct cfg *p, struct listener *l)
+{
+    const char *kw = p->kw;
+    int line = p->line;
+
+    for (uint32_t i = 0; i < l->nbinds; i++) {
+        struct tls_bind *tb = l->binds[i].tls;
+        char warn[256], err[512];
+        if (!tb || tb->ctx)
+            continue;
+        p->line = l->binds[i].loc.line;
+        p->kw = "bind";
+        if (tls_bind_build(tb, p->conf.mode == PROXY_MODE_HTTP, warn, sizeof(warn), err,
+                           sizeof(err)) != 0)
+            cfg_err(p, "%s", err);
+        else if (warn[0] && (i == 0 || l->binds[i - 1].loc.line != p->line))
+            cfg_warn(p, "%s", warn);
+    }
+    p->line = line;
+    p->kw = kw;
+}
+
 static void finish_proxy(struct cfg *p)
 {
     const char *kind = cfg_sec_name(p->sec);
@@ -606,6 +630,8 @@ static void finish_proxy(struct cfg *p)
                        "servers)", p->px_name);
         l->mode = cf->mode;
         l->maxconn = cf->maxconn;
+        l->timeout_client_hs_ms = cf->timeout_client_hs;
+        finish_binds_tls(p, l);
         l->timeout_http_request_ms = cf->timeout_http_request;
         l->timeout_http_keep_alive_ms = cf->timeout_http_keep_alive;
         l->max_request_body = cf->max_request_body;
@@ -614,6 +640,7 @@ static void finish_proxy(struct cfg *p)
         l->forwardfor.header = dup_or_null(cf->forwardfor.header);
         l->error_header = cf->error_header;
         l->request_id_header = dup_or_null(cf->request_id_header);
+        l->xfcc = cf->xfcc;
         l->errorfiles = errorfiles_copy(cf->errorfiles, cf->nerrorfiles);
         l->nerrorfiles = cf->nerrorfiles;
         p->fes = tern_realloc(p->fes, (p->nfes + 1) * sizeof(*p->fes));

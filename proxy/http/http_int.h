@@ -33,12 +33,15 @@
 #include <time.h>
 
 #include "filters/filter.h"
+#include "proxy/acl/acl_types.h"
 #include "proxy/codec/h1.h"
 #include "proxy/core/arena.h"
 #include "proxy/core/buf.h"
 #include "proxy/http/http_msg.h"
 #include "proxy/http/http_reason.h"
 #include "proxy/http/http_reuse.h"
+#include "proxy/tls/identity.h"
+#include "proxy/tls/transport.h"
 #include "proxy/worker/upstream.h"
 #include "proxy/worker/worker_types.h"
 
@@ -80,6 +83,14 @@ struct http_worker {
 
 /* ---- downstream connection ------------------------------------------------ */
 
+/* What a finished TLS handshake tells about a client connection (allocated
+ * then, only for TLS: a plain connection carries a NULL pointer). */
+struct h1_tls {
+    struct tls_peer_identity peer; /* owned: tls_peer_identity_clear */
+    const char *sni;               /* the SSL's (lives as long as the transport) */
+    struct acl_conn_tls acl;       /* what ssl_* fetches read (points into peer) */
+};
+
 struct h1_conn {
     struct h1_conn *prev, *next;  /* http_worker's list */
     struct worker *w;
@@ -92,7 +103,9 @@ struct h1_conn {
     struct buf *obuf;             /* response head / local reply bytes to send */
     int fd;
     uint32_t nreq;                /* requests begun on this connection */
-    bool readable, writable, rdhup;
+    struct transport tr;          /* plain or TLS: every byte of the client goes through it */
+    struct h1_tls *tls;           /* after a TLS handshake, else NULL */
+    bool handshaking : 1;         /* TLS handshake in progress: no codec yet */
     bool eof : 1;                 /* the client's FIN arrived */
     bool closing : 1;             /* close once obuf is written (then linger) */
     bool lingering : 1;           /* write side shut; draining input until EOF */
@@ -124,8 +137,10 @@ struct up_conn {
     struct buf *ibuf;             /* response bytes */
     int fd;
     uint32_t nreqs;               /* exchanges completed on it */
-    bool readable, writable, rdhup;
-    bool connected : 1;
+    struct transport tr;          /* plain or TLS (the endpoint's `ssl`) */
+    char *sni;                    /* the SNI it was opened with (owned), NULL: none */
+    bool connected : 1;           /* TCP connected */
+    bool handshaken : 1;          /* and the TLS handshake done (at once for plain) */
     bool idle : 1;                /* in the idle list */
     bool private_ : 1;            /* http-reuse never: only its owner may reuse it */
     bool closed : 1;
@@ -318,6 +333,13 @@ void stream_trailers_done(struct stream *s, bool request);
 void stream_cache_free(struct http_worker *hw);
 /* Listener counters. */
 struct listener_stats *stream_lst(const struct stream *s);
+
+/* ---- http_xfcc.c ---------------------------------------------------------------- */
+
+/* option forward-client-cert: the x-forwarded-client-cert field the request
+ * goes upstream with (see enum xfcc_mode). Returns 0, or -1 when the message
+ * would exceed `maxhdr` fields. */
+int http_xfcc_apply(struct stream *s, uint32_t maxhdr);
 
 /* ---- router.c ----------------------------------------------------------------- */
 

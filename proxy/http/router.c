@@ -51,6 +51,7 @@ struct cluster *route_select(struct stream *s)
         .req = &s->req,
         .res = NULL,
         .src = (const struct sockaddr *)&s->cc->peer,
+        .tls = s->cc->tls ? &s->cc->tls->acl : NULL,
         .dst = NULL,
     };
 
@@ -411,6 +412,7 @@ static enum filter_status router_request_headers(struct filter_stream *fs, void 
     counter_add(&cs->cur_conns, 1);
 
     if (add_forwardfor(s, cc->hw->maxhdr + HTTP_SPARE_HDRS) != 0 ||
+        http_xfcc_apply(s, cc->hw->maxhdr + HTTP_SPARE_HDRS) != 0 ||
         add_request_id(s, cc->hw->maxhdr + HTTP_SPARE_HDRS) != 0) {
         stream_local_reply(s, TERN_R_HEADERS_TOO_LARGE, 0, true);
         return FILTER_CONTINUE;

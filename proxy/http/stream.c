@@ -624,6 +624,8 @@ static void fill_info(struct stream *s, uint64_t now, bool end)
     i->attempts = s->attempt + s->up.retries_done + (s->reuse_retried ? 1u : 0u);
     i->request = s->head_ok ? &s->req : NULL;
     i->response = NULL; /* forwarded heads are not kept (see stream.c) */
+    i->tls = cc->tls != NULL;
+    i->peer_id = cc->tls ? cc->tls->peer.spiffe_id : NULL;
 
     i->t_request = s->head_ok ? (int64_t)(s->t_head - s->t_start) : -1;
     if (s->up.queued)
@@ -688,7 +690,7 @@ static void stream_log(struct stream *s)
     accesslog_printf(
         &w->alog,
         "%s [%s.%03u] %s %s/%s %lld/%lld/%lld/%lld/%lld %d %llu - - %s %llu/%u/%llu/%u/%u "
-        "%u/%u \"%s\" reason=%s",
+        "%u/%u \"%s\" reason=%s%s%s",
         tern_format_addr(i->client, addr, sizeof(addr)), accesslog_date(&w->alog, secs),
         (unsigned)(i->start_us / 1000u % 1000u), i->listener,
         i->cluster ? i->cluster : "<NOSRV>", i->endpoint ? i->endpoint : "<NOSRV>",
@@ -696,7 +698,8 @@ static void stream_log(struct stream *s)
         (long long)i->t_response, (long long)i->t_active, i->status ? (int)i->status : -1,
         (unsigned long long)i->bytes_out, i->termination, (unsigned long long)i->actconn,
         i->feconn, (unsigned long long)i->beconn, i->srv_conn, i->retries, i->srv_queue,
-        i->backend_queue, reqline, i->reason_name);
+        i->backend_queue, reqline, i->reason_name, i->tls ? " peer=" : "",
+        i->tls ? (i->peer_id ? i->peer_id : "-") : "");
 }
 
 static void count(struct stream *s)

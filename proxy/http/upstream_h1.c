@@ -40,9 +40,12 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "proxy/core/log.h"
 #include "proxy/core/util.h"
 #include "proxy/http/http_h1.h"
 #include "proxy/http/http_int.h"
+#include "proxy/tls/tls.h"
+#include "proxy/tls/tls_conf.h"
 
 /* How far down the idle list a request looks for a connection it may use. */
 #define IDLE_SCAN_MAX 16
@@ -156,6 +159,9 @@ void upstream_close(struct up_conn *uc)
         uc->s->uc = NULL;
     uc->s = NULL;
     event_del(&uc->ev);
+    transport_release(&uc->tr);
+    free(uc->sni);
+    uc->sni = NULL;
     close(uc->fd);
     uc->fd = -1;
     if (uc->connected)
@@ -169,11 +175,71 @@ void upstream_close(struct up_conn *uc)
     event_active(&uc->ev, EV_TIMEOUT, 0);
 }
 
+/*
+ * The SNI a request's connection to `ep` uses (`sni` on the server line):
+ * a fixed name, the request's Host without its port, or none. Writes into
+ * buf; returns NULL for none.
+ */
+static const char *request_sni(const struct stream *s, const struct endpoint *ep, char *buf,
+                               size_t cap)
+{
+    const struct tls_upstream *t = ep->tls;
+    const char *h;
+    size_t n;
+
+    if (!t || t->sni_kind == TLS_SNI_NONE)
+        return NULL;
+    if (t->sni_kind == TLS_SNI_STR)
+        return t->sni;
+    if (!s->req.authority.p || !s->req.authority.len)
+        return NULL;
+    h = s->req.authority.p;
+    n = s->req.authority.len;
+    if (h[0] == '[')
+        return NULL; /* an IPv6 literal: no SNI (RFC 6066 3) */
+    for (size_t i = 0; i < n; i++)
+        if (h[i] == ':') {
+            n = i;
+            break;
+        }
+    if (!n || n >= cap)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        char c = h[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.'))
+            return NULL; /* not a host name: sent without SNI */
+        buf[i] = c;
+    }
+    buf[n] = '\0';
+    /* an IPv4 literal is no SNI either */
+    for (size_t i = 0; i < n; i++)
+        if (!((buf[i] >= '0' && buf[i] <= '9') || buf[i] == '.'))
+            return buf;
+    return NULL;
+}
+
+/* Whether idle connection uc may carry s: TLS connections are keyed by the
+ * SNI they were opened with (the context is the endpoint's, one per server). */
+static bool sni_matches(const struct up_conn *uc, const struct stream *s)
+{
+    char buf[256];
+    const char *want;
+
+    if (!uc->ep->tls)
+        return true;
+    want = request_sni(s, uc->ep, buf, sizeof(buf));
+    if (!want || !uc->sni)
+        return !want && !uc->sni;
+    return strcasecmp(want, uc->sni) == 0;
+}
+
 struct up_conn *upstream_connect(struct stream *s)
 {
     struct worker *w = s->cc->w;
     struct up_conn *uc;
     int fd = upstream_socket_connect(s->up.ep);
+    struct tls_upstream *t = s->up.ep->tls;
 
     if (fd < 0)
         return NULL;
@@ -182,6 +248,22 @@ struct up_conn *upstream_connect(struct stream *s)
     uc->hw = s->cc->hw;
     uc->ep = s->up.ep;
     uc->fd = fd;
+    if (t) {
+        char buf[256];
+        const char *sni = request_sni(s, uc->ep, buf, sizeof(buf));
+        /* resumption: one session per server and worker, when the SNI is fixed */
+        struct tls_session_slot *slot =
+            t->sni_kind != TLS_SNI_HOST && t->slots ? &t->slots[w->id] : NULL;
+        uc->sni = sni ? tern_strdup(sni) : NULL;
+        if (tls_transport_init_client(&uc->tr, fd, t->ctx, uc->sni, slot) != 0) {
+            free(uc->sni);
+            close(fd);
+            free(uc);
+            return NULL;
+        }
+    } else {
+        transport_plain_init(&uc->tr, fd);
+    }
     uc->s = s;
     uc->active_ms = worker_now_ms(w);
     s->uc = uc;
@@ -202,10 +284,12 @@ struct up_conn *upstream_take_idle(struct stream *s)
     int k = 0;
 
     if (uc && uc->idle && uc->ep == ep &&
-        http_reuse_allowed(mode, first, idem, true, uc->private_, uc->nreqs))
+        http_reuse_allowed(mode, first, idem, true, uc->private_, uc->nreqs) &&
+        sni_matches(uc, s))
         goto take;
     for (uc = ep->worker[cc->w->id].idle_head; uc && k < IDLE_SCAN_MAX; uc = uc->next, k++)
-        if (http_reuse_allowed(mode, first, idem, uc->owner == cc, uc->private_, uc->nreqs))
+        if (http_reuse_allowed(mode, first, idem, uc->owner == cc, uc->private_, uc->nreqs) &&
+            sni_matches(uc, s))
             goto take;
     return NULL;
 take:
@@ -319,17 +403,30 @@ void upstream_purge_cb(evutil_socket_t fd, short what, void *arg)
 /* ---- events ------------------------------------------------------------------------- */
 
 /* An idle connection became readable: the server closed it, or sent bytes
- * nobody asked for. Either way it is no longer reusable. */
+ * nobody asked for. Either way it is no longer reusable. Over TLS a read
+ * may consume only a record carrying no data (a TLS 1.3 NewSessionTicket
+ * after the handshake): that leaves it idle. */
 static void idle_event(struct up_conn *uc)
 {
     char c;
-    ssize_t n = recv(uc->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    ssize_t n;
 
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-        uc->readable = false;
+    if (!transport_is_tls(&uc->tr)) {
+        n = recv(uc->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            uc->tr.ready &= (uint8_t)~TRANSPORT_READABLE;
+            return;
+        }
+        upstream_close(uc);
         return;
     }
-    upstream_close(uc);
+    while (transport_can_read(&uc->tr)) {
+        n = transport_read(&uc->tr, &c, 1);
+        if (n == TRANSPORT_AGAIN)
+            return;
+        upstream_close(uc); /* the end, an error, or a stray byte */
+        return;
+    }
 }
 
 static void up_cb(evutil_socket_t fd, short what, void *arg)
@@ -340,14 +437,11 @@ static void up_cb(evutil_socket_t fd, short what, void *arg)
 
     if (uc->closed)
         return;
-    if (what & EV_READ)
-        uc->readable = true;
-    if (what & EV_WRITE)
-        uc->writable = true;
-    if (what & EV_CLOSED)
-        uc->rdhup = true;
+    transport_set_ready(&uc->tr, (uint8_t)(((what & EV_READ) ? TRANSPORT_READABLE : 0) |
+                                           ((what & EV_WRITE) ? TRANSPORT_WRITABLE : 0) |
+                                           ((what & EV_CLOSED) ? TRANSPORT_RDHUP : 0)));
     if (uc->idle || !s) {
-        if (uc->readable || uc->rdhup)
+        if (uc->tr.ready & (TRANSPORT_READABLE | TRANSPORT_RDHUP))
             idle_event(uc);
         return;
     }
@@ -364,6 +458,25 @@ static void up_cb(evutil_socket_t fd, short what, void *arg)
         uc->active_ms = worker_now_ms(uc->w);
         counter_add(&est(uc)->conns_total, 1);
         counter_add(&est(uc)->cur_conns, 1);
+    }
+    if (!uc->handshaken) {
+        /* TLS: the handshake is part of connecting (timeout connect bounds
+         * it, a failure is a failed attempt that retries and redispatch
+         * handle) */
+        int r = transport_handshake(&uc->tr);
+        if (r == TRANSPORT_AGAIN)
+            return;
+        if (r != 1) {
+            if (tls_hs_log_allowed((const struct sockaddr *)&uc->ep->addr,
+                                   worker_now_ms(uc->w))) {
+                log_warn("%s/%s: TLS handshake failed: %s", uc->ep->cluster->name,
+                         uc->ep->name, transport_reason_name(transport_reason(&uc->tr)));
+            }
+            router_connect_failed(s, false);
+            h1c_run(cc);
+            return;
+        }
+        uc->handshaken = true;
         router_connected(s);
     }
     h1c_run(cc);
@@ -612,7 +725,7 @@ static bool send_request(struct stream *s)
     size_t rep_rem = s->replay_len - s->replay_sent;
     ssize_t n;
 
-    if (!uc->writable || s->req_send_dead)
+    if (!transport_can_write(&uc->tr) || s->req_send_dead)
         return false;
     if (head_rem) {
         iov[n_iov].iov_base = s->req_head->data + s->req_head_sent;
@@ -630,14 +743,10 @@ static bool send_request(struct stream *s)
     }
     if (!n_iov)
         return false;
-    do {
-        n = writev(uc->fd, iov, n_iov);
-    } while (n < 0 && errno == EINTR);
+    n = transport_writev(&uc->tr, iov, n_iov);
+    if (n == TRANSPORT_AGAIN)
+        return false;
     if (n < 0) {
-        if (errno == EAGAIN) {
-            uc->writable = false;
-            return false;
-        }
         if (s->resp_head) {
             /* the server answered and stopped reading (a 413, say): let
              * the response through, then close both sides */
@@ -651,8 +760,7 @@ static bool send_request(struct stream *s)
     uc->active_ms = worker_now_ms(uc->w);
     counter_add(&cst(uc)->bytes_out, (uint64_t)n);
     counter_add(&est(uc)->bytes_out, (uint64_t)n);
-    if ((size_t)n < total)
-        uc->writable = false;
+    (void)total;
     if (head_rem) {
         size_t h = (size_t)n < head_rem ? (size_t)n : head_rem;
         s->req_head_sent += (uint32_t)h;
@@ -767,7 +875,7 @@ bool upstream_step(struct stream *s)
     bool progress = false;
     ssize_t n;
 
-    if (s->st != ST_EXCHANGE || !uc || !uc->connected)
+    if (s->st != ST_EXCHANGE || !uc || !uc->handshaken)
         return false;
 
     /* request body bytes that arrived, then out with them */
@@ -780,9 +888,9 @@ bool upstream_step(struct stream *s)
 
     /* response bytes: not while a filter holds the head (its strings point
      * into the buffer) nor once the response has ended */
-    if (uc->readable && !s->resp_done && !s->resp_held &&
+    if (transport_can_read(&uc->tr) && !s->resp_done && !s->resp_held &&
         (!uc->ibuf || buf_tail_room(uc->ibuf) > 0)) {
-        n = buf_read_fd(&uc->w->pool, uc->fd, &uc->ibuf, &uc->readable, uc->rdhup);
+        n = transport_read_buf(&uc->tr, &uc->w->pool, &uc->ibuf);
         if (n > 0) {
             s->resp_got += (uint32_t)n;
             uc->active_ms = worker_now_ms(uc->w);

@@ -34,6 +34,7 @@
 #include "proxy/http/http.h"
 #include "proxy/main/process.h"
 #include "proxy/model/model.h"
+#include "proxy/tls/tls_conf.h"
 #include "proxy/worker/worker.h"
 
 #define DRAIN_POLL_MS 50
@@ -44,6 +45,12 @@ struct tern_process tern_proc;
 
 static struct event *ev_grace, *ev_drain_poll, *ev_hard_stop;
 static struct event *ev_sigs[4];
+static struct event *ev_tls_poll;
+
+static void tls_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+    workers_poll_tls(arg);
+}
 static bool stopping;
 
 static void usage(FILE *out)
@@ -296,6 +303,12 @@ int main(int argc, char **argv)
         return 1;
     }
     health_start(tern_proc.base, snap, tern_proc.nworkers, workers_publish_hosts);
+    {
+        /* certificate rotation and ticket keys (proxy/tls/tls_conf.h) */
+        struct timeval tv = {TLS_POLL_MS / 1000, (TLS_POLL_MS % 1000) * 1000};
+        ev_tls_poll = event_new(tern_proc.base, -1, EV_PERSIST, tls_poll_cb, snap);
+        event_add(ev_tls_poll, &tv);
+    }
     tern_proc.state = PROC_READY;
     log_notice("tern ready: %u worker(s), %u listener(s), %u cluster(s), maxconn %u",
                tern_proc.nworkers, snap->nlisteners, snap->nclusters, snap->global.maxconn);
@@ -303,6 +316,7 @@ int main(int argc, char **argv)
     event_base_dispatch(tern_proc.base);
 
     health_stop();
+    event_free(ev_tls_poll);
     workers_shutdown();
     if (snap->global.has_admin)
         admin_stop();

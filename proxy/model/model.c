@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "filters/filter.h"
+#include "proxy/tls/tls_conf.h"
 #include "proxy/acl/acl.h"
 #include "proxy/lb/lb.h"
 
@@ -51,6 +52,7 @@ static void cluster_free(struct cluster *c, uint32_t nworkers)
     for (uint32_t i = 0; i < c->nendpoints; i++) {
         struct endpoint *ep = c->endpoints[i];
         free(ep->name);
+        tls_upstream_free(ep->tls);
         free(ep->stats);
         free(ep->worker);
         free(ep);
@@ -127,6 +129,8 @@ void snapshot_unref(struct snapshot *snap)
                 l->filters[j].ops->config_free(l->filters[j].cfg);
         free(l->filters);
         acl_set_free(l->acls);
+        for (uint32_t j = 0; j < l->nbinds; j++)
+            tls_bind_free(l->binds[j].tls);
         free(l->binds);
         free(l->stats);
         free(l->forwardfor.header);
@@ -260,6 +264,9 @@ int snapshot_runtime_init(struct snapshot *snap, uint32_t nworkers, char *err, s
     for (uint32_t i = 0; i < snap->nlisteners; i++) {
         struct listener *l = snap->listeners[i];
         l->stats = tern_calloc_aligned(nworkers * sizeof(*l->stats));
+        for (uint32_t j = 0; j < l->nbinds; j++)
+            if (l->binds[j].tls)
+                tls_bind_runtime_init(l->binds[j].tls, nworkers);
     }
     for (uint32_t i = 0; i < snap->nclusters; i++) {
         struct cluster *c = snap->clusters[i];
@@ -270,6 +277,8 @@ int snapshot_runtime_init(struct snapshot *snap, uint32_t nworkers, char *err, s
             struct endpoint *ep = c->endpoints[j];
             ep->stats = tern_calloc_aligned(nworkers * sizeof(*ep->stats));
             ep->worker = tern_calloc_aligned(nworkers * sizeof(*ep->worker));
+            if (ep->tls)
+                tls_upstream_runtime_init(ep->tls, nworkers);
             atomic_store(&ep->up, ep->disabled ? 0 : 1);
             ep->hc.health = ep->rise + ep->fall - 1;
         }

@@ -32,6 +32,8 @@ struct lb_ops;
 struct host_set;
 struct acl_set;
 struct acl_cond;
+struct tls_bind;
+struct tls_upstream;
 
 enum proxy_mode {
     PROXY_MODE_TCP = 0,
@@ -77,6 +79,14 @@ enum http_reuse {
     HTTP_REUSE_ALWAYS,       /* any request on any idle connection */
 };
 
+/* option forward-client-cert (tern; Envoy's forward_client_cert_details) */
+enum xfcc_mode {
+    XFCC_SANITIZE = 0,      /* default: drop any x-forwarded-client-cert */
+    XFCC_FORWARD_ONLY,      /* mTLS: forward the client's header as it is; else drop */
+    XFCC_APPEND_FORWARD,    /* mTLS: append the peer's element to the client's header */
+    XFCC_SANITIZE_SET,      /* mTLS: replace it with the peer's element; else drop */
+};
+
 /* option forwardfor [except <net>] [header <name>] [if-none] */
 struct http_forwardfor {
     bool enabled;
@@ -91,6 +101,8 @@ struct http_forwardfor {
  * HTTP layer's enums: tern_reason and h1_err). */
 #define MODEL_HTTP_REASONS 24
 #define MODEL_H1_ERRORS 40
+/* TLS handshake failure reasons counted per listener (enum transport_reason) */
+#define MODEL_TLS_REASONS 16
 
 enum health_check_type {
     HC_NONE = 0,
@@ -144,6 +156,9 @@ struct listener_stats {
     struct counter http_responses[6];      /* by class: 1xx..5xx, [0]: other */
     struct counter http_errors[MODEL_HTTP_REASONS];   /* by enum tern_reason */
     struct counter http_bad_requests[MODEL_H1_ERRORS]; /* by -enum h1_err */
+    /* bind ... ssl */
+    struct counter tls_handshakes;                    /* completed */
+    struct counter tls_hs_failures[MODEL_TLS_REASONS]; /* by enum transport_reason */
 } __attribute__((aligned(TERN_CACHELINE)));
 
 struct cluster_stats {
@@ -220,6 +235,7 @@ struct endpoint {
     uint32_t fall;            /* default 3 */
     int32_t pool_max_conn;    /* idle connections kept per worker; -1 (default): no limit */
     uint32_t pool_purge_delay_ms; /* default 5000; 0: idle connections are never purged */
+    struct tls_upstream *tls; /* `ssl`: owned (proxy/tls/tls_conf.h); NULL: plain */
     struct source_loc loc;
 
     /* runtime */
@@ -338,6 +354,7 @@ struct route_rule {
 struct bind_addr {
     struct sockaddr_storage addr;
     socklen_t addrlen;
+    struct tls_bind *tls;         /* `ssl`: owned (proxy/tls/tls_conf.h); NULL: plain */
     struct source_loc loc;
 };
 
@@ -349,6 +366,7 @@ struct listener {
     uint32_t nbinds;
     uint32_t maxconn;             /* default 0: global maxconn applies */
     uint32_t timeout_client_ms;   /* 0: none */
+    uint32_t timeout_client_hs_ms; /* TLS handshake; 0: unset (timeout client applies) */
     uint32_t timeout_http_request_ms;    /* 0: unset (timeout client applies) */
     uint32_t timeout_http_keep_alive_ms; /* 0: unset (http-request, then client) */
     uint64_t max_request_body;    /* mode http: longer request bodies get 413; 0: no limit */
@@ -362,6 +380,7 @@ struct listener {
     struct http_forwardfor forwardfor;
     bool error_header;            /* option tern-error-header */
     char *request_id_header;      /* option tern-request-id: header to fill; NULL: off */
+    uint8_t xfcc;                 /* option forward-client-cert: enum xfcc_mode */
     struct http_errorfile *errorfiles; /* owned [nerrorfiles]: the section's errorfile lines */
     uint32_t nerrorfiles;
     struct filter_instance *filters; /* owned [nfilters], chain order (the router follows) */

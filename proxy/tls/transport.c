@@ -24,6 +24,7 @@ static const char *const reason_names[TRANSPORT_R_MAX] = {
     [TRANSPORT_R_TLS_ALERT] = "tls_alert",
     [TRANSPORT_R_TLS_NO_SNI_MATCH] = "tls_no_sni_match",
     [TRANSPORT_R_TLS_INTERNAL] = "tls_internal",
+    [TRANSPORT_R_HS_TIMEOUT] = "hs_timeout",
 };
 
 const char *transport_reason_name(enum transport_reason r)

@@ -88,6 +88,8 @@ enum transport_reason {
     TRANSPORT_R_TLS_ALERT,         /* the peer sent a fatal alert */
     TRANSPORT_R_TLS_NO_SNI_MATCH,  /* strict SNI: no certificate for the name */
     TRANSPORT_R_TLS_INTERNAL,      /* anything else the library reported */
+    TRANSPORT_R_HS_TIMEOUT,        /* the connection's owner cut a handshake that took too
+                                    * long (timeout client-hs); set with transport_fail */
     TRANSPORT_R_MAX
 };
 

@@ -3,7 +3,7 @@
  *
  * A connection goes through these states:
  *
- *   accept -> [QUEUED] -> CONNECTING -> ESTABLISHED -> CLOSED
+ *   accept -> [HANDSHAKE] -> [QUEUED] -> CONNECTING -> ESTABLISHED -> CLOSED
  *                 ^            |
  *                 |            v  (connect failed, retries left)
  *                 +------ [TURNAROUND] (same endpoint after a pause)
@@ -19,6 +19,12 @@
  * Buffers: at most one buffer per direction, of tune.bufsize bytes, taken
  * from the worker's pool when bytes arrive and given back as soon as they are
  * all written, so an idle connection holds no buffer.
+ *
+ * Transports: each side does its I/O through a `struct transport`
+ * (proxy/tls/transport.h): plain, or TLS when the bind has `ssl`
+ * (termination: HANDSHAKE comes first, bounded by timeout client-hs, and the
+ * backend is chosen after it) or the server has `ssl` (the handshake is part
+ * of connecting). Readiness lives in the transports.
  *
  * Half-close: a FIN from one side is passed on (shutdown(SHUT_WR)) once the
  * bytes before it are written; the connection ends when both directions are
@@ -52,6 +58,8 @@
 #include "proxy/core/util.h"
 #include "proxy/model/model.h"
 #include "proxy/lb/lb.h"
+#include "proxy/tls/tls.h"
+#include "proxy/tls/tls_conf.h"
 #include "proxy/worker/upstream.h"
 
 /* Bytes moved per conn_pump() call before yielding to other connections. */
@@ -63,6 +71,15 @@ static void conn_pick(struct conn *c, const struct endpoint *avoid);
 static void conn_granted(struct upstream_req *r);
 static void conn_connect(struct conn *c);
 static void conn_connect_failed(struct conn *c, bool timeout);
+static void conn_start(struct conn *c);
+static void conn_handshake(struct conn *c);
+
+static uint8_t ev_bits(short what)
+{
+    return (uint8_t)(((what & EV_READ) ? TRANSPORT_READABLE : 0) |
+                     ((what & EV_WRITE) ? TRANSPORT_WRITABLE : 0) |
+                     ((what & EV_CLOSED) ? TRANSPORT_RDHUP : 0));
+}
 
 const char *conn_reason_name(enum conn_reason r)
 {
@@ -79,6 +96,7 @@ const char *conn_reason_name(enum conn_reason r)
     case CR_QUEUE_TIMEOUT: return "queue_timeout";
     case CR_QUEUE_FULL: return "queue_full";
     case CR_KILLED: return "killed";
+    case CR_TLS_HANDSHAKE: return "tls_handshake";
     }
     return "?";
 }
@@ -100,6 +118,7 @@ static void termination_state(const struct conn *c, char out[3])
     case CR_QUEUE_TIMEOUT: who = 's'; break;
     case CR_QUEUE_FULL: who = 'S'; break;
     case CR_KILLED: who = 'K'; break;
+    case CR_TLS_HANDSHAKE: who = 'C'; break;
     case CR_NONE: break;
     }
     if (c->reason != CR_DONE) {
@@ -215,6 +234,10 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 
     c->timer_at_ms = 0;
     switch (c->state) {
+    case CS_HANDSHAKE:
+        transport_fail(&c->ct, TRANSPORT_R_HS_TIMEOUT, 0);
+        conn_handshake(c);
+        break;
     case CS_QUEUED:
         counter_add(&cst(c)->queue_timeouts, 1);
         conn_close(c, CR_QUEUE_TIMEOUT);
@@ -253,30 +276,88 @@ static void client_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
 
-    if (what & EV_READ)
-        c->c_readable = true;
-    if (what & EV_WRITE)
-        c->c_writable = true;
-    if (what & EV_CLOSED)
-        c->c_rdhup = true;
-    conn_pump(c);
+    transport_set_ready(&c->ct, ev_bits(what));
+    if (c->state == CS_HANDSHAKE)
+        conn_handshake(c);
+    else
+        conn_pump(c);
 }
 
 static void server_cb(evutil_socket_t fd, short what, void *arg);
 
 /* The cluster of a new connection: `use_backend` rules in mode tcp read only
  * the addresses (checked at config load), evaluated once at accept. */
-static struct cluster *route_tcp(const struct listener *l, int fd, const struct sockaddr *sa)
+static struct cluster *route_tcp(const struct conn *c, int fd, const struct sockaddr *sa)
 {
+    const struct listener *l = c->l;
     struct sockaddr_storage local;
     socklen_t len = sizeof(local);
+    struct acl_conn_tls tls;
     struct acl_ctx ctx = {.req = NULL, .res = NULL, .src = sa, .dst = NULL};
+
+    if (c->peer_id) {
+        tls = (struct acl_conn_tls){
+            .c_used = c->peer_id->cert_present,
+            .c_verify = c->peer_id->verify_result,
+            .c_s_dn = c->peer_id->subject,
+            .spiffe_id = c->peer_id->spiffe_id,
+            .sni = tls_transport_sni(&c->ct),
+        };
+        ctx.tls = &tls;
+    }
 
     if (!l->nrules)
         return l->default_cluster;
     if (getsockname(fd, (struct sockaddr *)&local, &len) == 0)
         ctx.dst = (const struct sockaddr *)&local;
     return listener_route(l, &ctx);
+}
+
+/* The client's side is ready for a backend (after the handshake and the
+ * inspection, if any): route, then pick. */
+static void conn_start(struct conn *c)
+{
+    conn_disarm(c);
+    c->state = CS_CONNECTING; /* until the pick says otherwise */
+    upstream_req_init(&c->up, c->w, route_tcp(c, c->cfd, (const struct sockaddr *)&c->peer),
+                      upstream_source_hash(&c->peer), conn_granted);
+    if (!c->up.c) {
+        conn_close(c, CR_NO_SERVER);
+        return;
+    }
+    counter_add(&cst(c)->conns_total, 1);
+    counter_add(&cst(c)->cur_conns, 1);
+    conn_pick(c, NULL);
+}
+
+/* bind ... ssl: drives the client's handshake; failures are counted by
+ * reason, logged at most once per address per interval, and closed. */
+static void conn_handshake(struct conn *c)
+{
+    int r = c->ct.failed ? TRANSPORT_ERROR : transport_handshake(&c->ct);
+
+    if (r == TRANSPORT_AGAIN)
+        return;
+    if (r != 1) {
+        enum transport_reason why = transport_reason(&c->ct);
+        const struct sockaddr *sa = (const struct sockaddr *)&c->peer;
+        counter_add(&lst(c)->tls_hs_failures[why < MODEL_TLS_REASONS ? why : 0], 1);
+        if (tls_hs_log_allowed(sa, worker_now_ms(c->w))) {
+            char addr[80];
+            log_warn("%s: TLS handshake from %s failed: %s", c->l->name,
+                     tern_format_addr(sa, addr, sizeof(addr)), transport_reason_name(why));
+        }
+        conn_close(c, CR_TLS_HANDSHAKE);
+        return;
+    }
+    counter_add(&lst(c)->tls_handshakes, 1);
+    c->peer_id = tern_calloc(1, sizeof(*c->peer_id));
+    if (tls_transport_peer_identity(&c->ct, c->peer_id) != 0) {
+        conn_close(c, CR_TLS_HANDSHAKE);
+        return;
+    }
+    c->c_active_ms = worker_now_ms(c->w);
+    conn_start(c);
 }
 
 void tcp_proxy_accept(struct worker *w, struct worker_listener *wl, int fd,
@@ -296,8 +377,16 @@ void tcp_proxy_accept(struct worker *w, struct worker_listener *wl, int fd,
     c->c_active_ms = now;
     if (salen <= sizeof(c->peer))
         memcpy(&c->peer, sa, salen);
-    upstream_req_init(&c->up, w, route_tcp(wl->l, fd, sa),
-                      upstream_source_hash(&c->peer), conn_granted);
+    transport_plain_init(&c->st, -1);
+    if (wl->b && wl->b->tls) {
+        if (tls_transport_init_server(&c->ct, fd, tls_bind_ctx(wl->b->tls, w->id)) != 0) {
+            transport_plain_init(&c->ct, fd);
+            transport_fail(&c->ct, TRANSPORT_R_TLS_INTERNAL, 0);
+        }
+        c->state = CS_HANDSHAKE;
+    } else {
+        transport_plain_init(&c->ct, fd);
+    }
 
     c->next = w->conns;
     if (w->conns)
@@ -315,13 +404,16 @@ void tcp_proxy_accept(struct worker *w, struct worker_listener *wl, int fd,
     event_add(&c->cev, NULL);
     evtimer_assign(&c->timer, w->base, timer_cb, c);
 
-    if (!c->up.c) {
-        conn_close(c, CR_NO_SERVER);
-        return;
+    if (c->state == CS_HANDSHAKE) {
+        uint32_t t = c->l->timeout_client_hs_ms ? c->l->timeout_client_hs_ms
+                                                 : c->l->timeout_client_ms;
+        if (t)
+            conn_arm(c, now + t);
+        if (c->ct.failed)
+            conn_handshake(c);
+        return; /* the first bytes come with the event */
     }
-    counter_add(&cst(c)->conns_total, 1);
-    counter_add(&cst(c)->cur_conns, 1);
-    conn_pick(c, NULL);
+    conn_start(c);
 }
 
 /* ---- load balancing and the queue ---------------------------------------- */
@@ -367,9 +459,11 @@ static void server_close_fd(struct conn *c)
     if (c->sfd < 0)
         return;
     event_del(&c->sev);
+    transport_release(&c->st);
+    transport_plain_init(&c->st, -1);
     close(c->sfd);
     c->sfd = -1;
-    c->s_readable = c->s_writable = false;
+    c->s_handshaken = false;
 }
 
 static void conn_established(struct conn *c)
@@ -422,6 +516,19 @@ static void conn_connect(struct conn *c)
         return;
     }
     c->sfd = fd;
+    if (c->up.ep->tls) {
+        struct tls_upstream *t = c->up.ep->tls;
+        if (tls_transport_init_client(&c->st, fd, t->ctx,
+                                      t->sni_kind == TLS_SNI_STR ? t->sni : NULL,
+                                      t->slots ? &t->slots[c->w->id] : NULL) != 0) {
+            close(fd);
+            c->sfd = -1;
+            conn_connect_failed(c, false);
+            return;
+        }
+    } else {
+        transport_plain_init(&c->st, fd);
+    }
     event_assign(&c->sev, c->w->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
                  server_cb, c);
     event_add(&c->sev, NULL);
@@ -434,27 +541,38 @@ static void server_cb(evutil_socket_t fd, short what, void *arg)
     struct conn *c = arg;
 
     if (c->state == CS_CONNECTING) {
-        if (upstream_connect_error(fd, what)) {
-            conn_connect_failed(c, false);
-            return;
+        int r;
+        if (!c->s_handshaken) {
+            if (!(c->st.ready & TRANSPORT_WRITABLE)) {
+                /* TCP connect in progress */
+                if (upstream_connect_error(fd, what)) {
+                    conn_connect_failed(c, false);
+                    return;
+                }
+                if (!(what & EV_WRITE))
+                    return; /* not connected yet */
+            }
+            transport_set_ready(&c->st, ev_bits(what));
+            /* server ... ssl: the handshake is part of connecting (timeout
+             * connect bounds it; a failure is a failed attempt) */
+            r = transport_handshake(&c->st);
+            if (r == TRANSPORT_AGAIN)
+                return;
+            if (r != 1) {
+                if (tls_hs_log_allowed((const struct sockaddr *)&c->up.ep->addr,
+                                       worker_now_ms(c->w)))
+                    log_warn("%s/%s: TLS handshake failed: %s", c->up.c->name, c->up.ep->name,
+                             transport_reason_name(transport_reason(&c->st)));
+                conn_connect_failed(c, false);
+                return;
+            }
+            c->s_handshaken = true;
         }
-        if (!(what & EV_WRITE))
-            return; /* not connected yet */
         conn_disarm(c);
-        c->s_writable = true;
-        if (what & EV_READ)
-            c->s_readable = true;
-        if (what & EV_CLOSED)
-            c->s_rdhup = true;
         conn_established(c);
         return;
     }
-    if (what & EV_READ)
-        c->s_readable = true;
-    if (what & EV_WRITE)
-        c->s_writable = true;
-    if (what & EV_CLOSED)
-        c->s_rdhup = true;
+    transport_set_ready(&c->st, ev_bits(what));
     conn_pump(c);
 }
 
@@ -462,27 +580,20 @@ static void server_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Writes buffered bytes to `fd`. Returns bytes written, -1 when it would
  * block (clears *writable), -2 on error. Releases the buffer once empty. */
-static ssize_t pump_write(struct worker *w, int fd, struct buf **bp, bool *writable)
+static ssize_t pump_write(struct worker *w, struct transport *t, struct buf **bp)
 {
     struct buf *b = *bp;
-    ssize_t n;
+    struct iovec iov = {buf_head(b), b->len};
+    ssize_t n = transport_writev(t, &iov, 1);
 
-    do {
-        n = send(fd, buf_head(b), b->len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        if (errno == EAGAIN) {
-            *writable = false;
-            return -1;
-        }
+    if (n == TRANSPORT_AGAIN)
+        return -1;
+    if (n < 0)
         return -2;
-    }
     buf_consume(b, (size_t)n);
     if (b->len == 0) {
         buf_put(&w->pool, b);
         *bp = NULL;
-    } else {
-        *writable = false; /* short write: the socket buffer is full */
     }
     return n;
 }
@@ -524,7 +635,7 @@ void tcp_proxy_fin_cb(evutil_socket_t fd, short what, void *arg)
  * and one close(2) then replaces shutdown(2) + close(2), the same syscalls
  * HAProxy ends up making. Returns true when the FIN counts as passed on.
  */
-static bool pass_fin(struct conn *c, int fd, bool side_done)
+static bool pass_fin(struct conn *c, struct transport *t, bool side_done)
 {
     struct worker *w = c->w;
 
@@ -545,7 +656,7 @@ static bool pass_fin(struct conn *c, int fd, bool side_done)
         }
         return false;
     }
-    shutdown(fd, SHUT_WR);
+    transport_shutdown(t);
     return true;
 }
 
@@ -564,8 +675,9 @@ static void conn_pump(struct conn *c)
         progress = false;
 
         /* client -> buffer (also while connecting: at most one buffer) */
-        if (c->c_readable && !c->c_eof && (!c->c2s || c->c2s->len < c->c2s->size)) {
-            n = buf_read_fd(&w->pool, c->cfd, &c->c2s, &c->c_readable, c->c_rdhup);
+        if (c->state != CS_HANDSHAKE && transport_can_read(&c->ct) && !c->c_eof &&
+            (!c->c2s || c->c2s->len < c->c2s->size)) {
+            n = transport_read_buf(&c->ct, &w->pool, &c->c2s);
             if (n > 0) {
                 c->bytes_in += (uint64_t)n;
                 c->c_active_ms = now;
@@ -584,8 +696,8 @@ static void conn_pump(struct conn *c)
             break;
 
         /* buffer -> server */
-        if (c->c2s && c->s_writable) {
-            n = pump_write(w, c->sfd, &c->c2s, &c->s_writable);
+        if (c->c2s && transport_can_write(&c->st)) {
+            n = pump_write(w, &c->st, &c->c2s);
             if (n > 0) {
                 c->s_active_ms = now;
                 counter_add(&cst(c)->bytes_out, (uint64_t)n);
@@ -596,14 +708,14 @@ static void conn_pump(struct conn *c)
                 return;
             }
         }
-        if (c->c_eof && !c->c2s && !c->s_shut && pass_fin(c, c->sfd, c->s_eof && !c->s2c)) {
+        if (c->c_eof && !c->c2s && !c->s_shut && pass_fin(c, &c->st, c->s_eof && !c->s2c)) {
             c->s_shut = true;
             progress = true;
         }
 
         /* server -> buffer */
-        if (c->s_readable && !c->s_eof && (!c->s2c || c->s2c->len < c->s2c->size)) {
-            n = buf_read_fd(&w->pool, c->sfd, &c->s2c, &c->s_readable, c->s_rdhup);
+        if (transport_can_read(&c->st) && !c->s_eof && (!c->s2c || c->s2c->len < c->s2c->size)) {
+            n = transport_read_buf(&c->st, &w->pool, &c->s2c);
             if (n > 0) {
                 c->s_active_ms = now;
                 counter_add(&cst(c)->bytes_in, (uint64_t)n);
@@ -620,8 +732,8 @@ static void conn_pump(struct conn *c)
         }
 
         /* buffer -> client */
-        if (c->s2c && c->c_writable) {
-            n = pump_write(w, c->cfd, &c->s2c, &c->c_writable);
+        if (c->s2c && transport_can_write(&c->ct)) {
+            n = pump_write(w, &c->ct, &c->s2c);
             if (n > 0) {
                 c->bytes_out += (uint64_t)n;
                 c->c_active_ms = now;
@@ -632,7 +744,7 @@ static void conn_pump(struct conn *c)
                 return;
             }
         }
-        if (c->s_eof && !c->s2c && !c->c_shut && pass_fin(c, c->cfd, c->c_eof && !c->c2s)) {
+        if (c->s_eof && !c->s2c && !c->c_shut && pass_fin(c, &c->ct, c->c_eof && !c->c2s)) {
             c->c_shut = true;
             progress = true;
         }
@@ -670,7 +782,7 @@ static void conn_log(struct conn *c)
         tcn = (long long)(c->connected_ms - c->connect_start_ms);
     accesslog_printf(&w->alog,
                      "%s [%s.%03ld] %s %s/%s %lld/%lld/%llu %llu/%llu %s %lld/%d/%llu/%d/%u "
-                     "%u/%u reason=%s",
+                     "%u/%u reason=%s%s%s",
                      tern_format_addr((const struct sockaddr *)&c->peer, addr, sizeof(addr)),
                      accesslog_date(&w->alog, tv.tv_sec),
                      (long)tv.tv_usec / 1000, c->l->name, c->up.c ? c->up.c->name : "<NOSRV>",
@@ -683,7 +795,8 @@ static void conn_log(struct conn *c)
                               : 0,
                      (unsigned)c->up.retries_done, 0u,
                      c->up.c ? c->up.c->worker[w->id].queue_len : 0u,
-                     conn_reason_name(c->reason));
+                     conn_reason_name(c->reason), c->peer_id ? " peer=" : "",
+                     c->peer_id ? (c->peer_id->spiffe_id ? c->peer_id->spiffe_id : "-") : "");
 }
 
 static void reap_cb(evutil_socket_t fd, short what, void *arg)
@@ -706,6 +819,12 @@ static void conn_close(struct conn *c, enum conn_reason why)
     c->state = CS_CLOSED;
 
     event_del(&c->cev);
+    transport_release(&c->ct);
+    if (c->peer_id) {
+        tls_peer_identity_clear(c->peer_id);
+        free(c->peer_id);
+        c->peer_id = NULL;
+    }
     close(c->cfd);
     server_close_fd(c);
     conn_disarm(c);

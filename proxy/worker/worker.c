@@ -34,6 +34,7 @@
 #include "proxy/core/util.h"
 #include "proxy/lb/lb.h"
 #include "proxy/model/model.h"
+#include "proxy/tls/tls_conf.h"
 #include "proxy/worker/worker_types.h"
 
 #define ACCEPT_BURST 64
@@ -150,6 +151,7 @@ int workers_bind(struct snapshot *snap, uint32_t n, char *errbuf, size_t errlen)
                 char why[256], addr[80];
                 wl->w = w;
                 wl->l = l;
+                wl->b = &l->binds[b];
                 wl->fd = -1;
                 if (failures && i > 0)
                     continue;
@@ -338,6 +340,9 @@ static void handle_msg(struct worker *w, struct msg *m)
     case MSG_DEQUEUE:
         upstream_dequeue(w, m->a);
         break;
+    case MSG_TLS_CTX:
+        tls_bind_worker_swap(m->a, w->id, m->b);
+        break;
     case MSG_STOP_ACCEPT:
         close_listeners(w);
         if (http_ops)
@@ -395,6 +400,47 @@ void workers_publish_hosts(struct cluster *c)
     for (uint32_t i = 0; i < nworkers; i++) {
         host_set_ref(c->hosts);
         post(workers[i], MSG_HOSTSET, c, c->hosts);
+    }
+}
+
+void workers_poll_tls(struct snapshot *snap)
+{
+    static uint64_t last_ticket_rotation_ms;
+    uint64_t now = tern_now_ms();
+
+    if (!last_ticket_rotation_ms)
+        last_ticket_rotation_ms = now;
+    if (now - last_ticket_rotation_ms >= TLS_TICKET_ROTATE_MS) {
+        last_ticket_rotation_ms = now;
+        tls_ticket_keys_rotate(tls_conf_ticket_keys());
+    }
+    for (uint32_t i = 0; i < snap->nlisteners; i++) {
+        struct listener *l = snap->listeners[i];
+        for (uint32_t j = 0; j < l->nbinds; j++) {
+            struct tls_bind *tb = l->binds[j].tls;
+            struct tls_server_ctx *ctx;
+            char err[512];
+            int r;
+            if (!tb)
+                continue;
+            r = tls_bind_poll(tb, &ctx, err, sizeof(err));
+            if (r < 0) {
+                log_err("%s:%d: bind: new certificates for '%s' rejected, the old ones stay "
+                        "in service: %s", l->binds[j].loc.file, l->binds[j].loc.line, l->name,
+                        err);
+                continue;
+            }
+            if (r == 0)
+                continue;
+            log_notice("%s:%d: bind: certificates for '%s' reloaded (%u certificate(s)); new "
+                       "handshakes use them", l->binds[j].loc.file, l->binds[j].loc.line,
+                       l->name, tb->store->n_entries);
+            for (uint32_t w = 0; w < nworkers; w++) {
+                tls_server_ctx_ref(ctx);
+                post(workers[w], MSG_TLS_CTX, tb, ctx);
+            }
+            tls_server_ctx_unref(ctx);
+        }
     }
 }
 

@@ -64,6 +64,12 @@ void workers_publish_hosts(struct cluster *c);
 /* Graceful stop, step 1: every worker closes its listening sockets. */
 void workers_stop_accepting(void);
 
+/* Main thread, every TLS_POLL_MS: checks every `bind ... ssl`'s certificate
+ * files; a changed, valid set becomes each worker's context for new
+ * handshakes (MSG_TLS_CTX); a broken one is logged, counted and ignored.
+ * Every TLS_TICKET_ROTATE_MS it also rotates the session-ticket keys. */
+void workers_poll_tls(struct snapshot *snap);
+
 /* Ends every worker loop (closing remaining connections) and joins them. */
 void workers_shutdown(void);
 

@@ -15,6 +15,8 @@
 
 #include "proxy/core/buf.h"
 #include "proxy/model/model_types.h"
+#include "proxy/tls/identity.h"
+#include "proxy/tls/transport.h"
 #include "proxy/worker/accesslog.h"
 #include "proxy/worker/upstream.h"
 #include "proxy/worker/worker.h"
@@ -24,6 +26,7 @@ enum msg_type {
     MSG_STOP_ACCEPT,   /* close listening sockets */
     MSG_EXIT,          /* close everything and leave the loop */
     MSG_DEQUEUE,       /* a: struct cluster *: a slot freed on another worker */
+    MSG_TLS_CTX,       /* a: struct tls_bind *, b: struct tls_server_ctx * (one ref for us) */
 };
 
 struct msg {
@@ -37,6 +40,7 @@ struct msg {
 struct worker_listener {
     struct worker *w;
     struct listener *l;   /* borrowed from the worker's snapshot */
+    struct bind_addr *b;  /* the bind line it listens for (l->binds[i]): its TLS */
     int fd;
     bool paused;          /* accept disabled (maxconn reached or out of fds) */
     struct event ev;
@@ -57,9 +61,11 @@ enum conn_reason {
     CR_QUEUE_TIMEOUT,
     CR_QUEUE_FULL,
     CR_KILLED,          /* stop: hard-stop-after or immediate stop */
+    CR_TLS_HANDSHAKE,   /* the client's TLS handshake failed or timed out */
 };
 
 enum conn_state {
+    CS_HANDSHAKE = 6,  /* bind ... ssl: the client's TLS handshake, before any pick */
     CS_QUEUED = 1,     /* waiting for a free endpoint slot */
     CS_TURNAROUND,     /* waiting before retrying the same endpoint */
     CS_CONNECTING,
@@ -79,12 +85,12 @@ struct conn {
     struct buf *s2c;              /* server -> client bytes in flight */
     int cfd;
     int sfd;
+    struct transport ct;          /* client side: plain, or TLS terminated (bind ... ssl) */
+    struct transport st;          /* server side: plain, or TLS (server ... ssl) */
+    struct tls_peer_identity *peer_id; /* after a client TLS handshake (owned), else NULL */
+    bool s_handshaken;            /* server side usable (TLS handshake done) */
     enum conn_state state;
     enum conn_reason reason;
-    /* readiness as reported by the edge-triggered events (not bit-fields:
-     * the pump passes their addresses) */
-    bool c_readable, c_writable, s_readable, s_writable;
-    bool c_rdhup, s_rdhup; /* the peer's FIN is known to be queued (EPOLLRDHUP) */
     bool c_eof : 1;      /* client sent FIN */
     bool s_eof : 1;      /* server sent FIN */
     bool c_shut : 1;     /* we sent FIN to the client */

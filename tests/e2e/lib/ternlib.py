@@ -1000,7 +1000,8 @@ ACCESS_RE = re.compile(
     r"^(?P<client>\S+) \[(?P<date>[^\]]+)\] (?P<frontend>\S+) (?P<backend>\S+)/(?P<server>\S+) "
     r"(?P<tw>-?\d+)/(?P<tc>-?\d+)/(?P<tt>\d+) (?P<bytes_in>\d+)/(?P<bytes_out>\d+) "
     r"(?P<state>\S\S) (?P<actconn>\d+)/(?P<feconn>\d+)/(?P<beconn>\d+)/(?P<srv_conn>\d+)/"
-    r"(?P<retries>\d+) (?P<srv_queue>\d+)/(?P<backend_queue>\d+) reason=(?P<reason>\S+)$")
+    r"(?P<retries>\d+) (?P<srv_queue>\d+)/(?P<backend_queue>\d+) reason=(?P<reason>\S+)"
+    r"(?: peer=(?P<peer>\S+))?$")
 
 
 def access_log(text, frontend=None):
@@ -1364,7 +1365,8 @@ HTTP_ACCESS_RE = re.compile(
     r"(?P<tr>-?\d+)/(?P<tw>-?\d+)/(?P<tc>-?\d+)/(?P<tr_srv>-?\d+)/(?P<ta>\d+) "
     r"(?P<status>-?\d+) (?P<bytes>\d+) - - (?P<state>\S{4}) "
     r"(?P<actconn>\d+)/(?P<feconn>\d+)/(?P<beconn>\d+)/(?P<srv_conn>\d+)/(?P<retries>\d+) "
-    r"(?P<srv_queue>\d+)/(?P<backend_queue>\d+) \"(?P<request>[^\"]*)\" reason=(?P<reason>\S+)$")
+    r"(?P<srv_queue>\d+)/(?P<backend_queue>\d+) \"(?P<request>[^\"]*)\" reason=(?P<reason>\S+)"
+    r"(?: peer=(?P<peer>\S+))?$")
 
 
 def http_access_log(text, frontend=None):
@@ -1406,7 +1408,7 @@ class Nginx:
     test can count the TCP connections tern opened (connections())."""
 
     def __init__(self, locations='location / { return 200 "nginx $request_method $uri\\n"; }',
-                 port=None):
+                 port=None, listen_opts="", server_extra=""):
         self.bin = find_nginx()
         if not self.bin:
             raise TernError("nginx is not installed (bash bazel/setup.sh installs nginx-light)")
@@ -1439,11 +1441,13 @@ http {
     keepalive_timeout 60s;
     client_max_body_size 0;
     server {
-        listen 127.0.0.1:%(port)d;
+        listen 127.0.0.1:%(port)d %(lopts)s;
+        %(sx)s
         %(loc)s
     }
 }
-""" % {"d": self.dir, "port": self.port, "loc": locations, "user": user}
+""" % {"d": self.dir, "port": self.port, "loc": locations, "user": user,
+       "lopts": listen_opts, "sx": server_extra}
         self.conf = os.path.join(self.dir, "nginx.conf")
         with open(self.conf, "w") as f:
             f.write(conf)

@@ -892,8 +892,15 @@ static void test_err_arguments(void **state)
                "t.cfg:9: server: missing value after 'weight'");
     only_error(BASE "    server s2 127.0.0.1:3 wieght 2\n",
                "t.cfg:9: server: unknown server option 'wieght'; did you mean 'weight'?");
-    only_error(BASE "    server s2 127.0.0.1:3 ssl verify none\n",
-               "t.cfg:9: server: server option 'ssl' is not supported by tern");
+    only_error(BASE "    server s2 127.0.0.1:3 ssl\n",
+               "t.cfg:9: server: server 's2': verify is enabled by default but no CA file "
+               "specified (set 'ca-file', or 'verify none' if the server's certificate need not "
+               "be checked)");
+    only_error(BASE "    server s2 127.0.0.1:3 sni str(a.example)\n",
+               "t.cfg:9: server: server 's2': TLS options (ca-file, crt, sni, alpn, verifyhost) "
+               "need 'ssl'");
+    only_error(BASE "    server s2 127.0.0.1:3 ssl verify none sni hdr(x)\n",
+               "t.cfg:9: server: sni 'hdr(x)': tern supports str(<name>) and req.hdr(host)");
     only_error(FE BE "    option httpchk GET / HTTP/1.1 x\n",
                "t.cfg:9: option httpchk: unexpected extra argument 'x' (usage: option httpchk "
                "[<method>] [<uri>] [<version>])");
@@ -984,8 +991,19 @@ static void test_err_addresses(void **state)
     only_error("frontend f\n    bind 127.0.0.1:1,\n    default_backend b\n"
                "    timeout client 1s\n" BE,
                "t.cfg:2: bind: empty address in '127.0.0.1:1,'");
-    only_error(FE "    bind 127.0.0.1:2 ssl crt x.pem\n" BE,
-               "t.cfg:5: bind: bind option 'ssl' is not supported by tern");
+    only_error(FE "    bind 127.0.0.1:2 crt x.pem\n" BE,
+               "t.cfg:5: bind: TLS options (crt, alpn, verify...) need 'ssl' on the same bind "
+               "line");
+    only_error(FE "    bind 127.0.0.1:2 ssl\n" BE,
+               "t.cfg:5: bind: 'ssl' needs at least one 'crt' (a certificate and its key)");
+    only_error(FE "    bind 127.0.0.1:2 ssl crt /nonexistent/x.pem\n" BE,
+               "t.cfg:5: bind: /nonexistent/x.pem: No such file or directory");
+    only_error(FE "    bind 127.0.0.1:2 ssl crt x.pem ssl-min-ver TLSv1.1\n" BE,
+               "t.cfg:5: bind: ssl-min-ver TLSv1.1: tern refuses TLS versions below 1.2 (RFC "
+               "8996)");
+    only_error(FE "    bind 127.0.0.1:2 ssl crt x.pem verify sometimes\n" BE,
+               "t.cfg:5: bind: invalid verify 'sometimes' (expected none, optional or "
+               "required)");
     only_error(FE "    bind 127.0.0.1:2 foo\n" BE, "t.cfg:5: bind: unknown bind option 'foo'");
     only_error("global\n    admin 127.0.0.1\n" BASE,
                "t.cfg:2: admin: '127.0.0.1' has no port (expected <address>:<port>)");
