@@ -100,6 +100,8 @@ struct proxy_conf {
     struct http_errorfile *errorfiles; /* errorfile lines (owned, deep-copied) */
     uint32_t nerrorfiles;
     int http_only_line;      /* first line of an HTTP-only keyword, for mode tcp warnings */
+    uint64_t text_hash;      /* every word of the lines that made this conf (a defaults
+                              * section's, then the proxy's): the cluster's fingerprint */
     char http_only_kw[48];   /* that keyword, "" if none */
 };
 

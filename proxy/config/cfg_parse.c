@@ -589,6 +589,22 @@ static void free_rules(struct cfg_rule *rules, size_t n)
     free(rules);
 }
 
+/*
+ * What decides whether a reload may keep the running cluster (model_swap.c):
+ * the words of its lines and of its defaults section, plus what those words
+ * point at outside the file: the addresses the server names resolved to and
+ * the contents of the errorfiles. Never 0.
+ */
+static uint64_t cluster_fingerprint(const struct cluster *c, uint64_t h)
+{
+    for (uint32_t i = 0; i < c->nendpoints; i++)
+        h = tern_hash64(&c->endpoints[i]->addr, c->endpoints[i]->addrlen, h);
+    for (uint32_t i = 0; i < c->nerrorfiles; i++)
+        h = tern_hash64(c->errorfiles[i].raw,
+                        (size_t)c->errorfiles[i].head_len + c->errorfiles[i].body_len, h);
+    return h ? h : 1;
+}
+
 /* Writes the finished proxy section's settings into its listener/cluster. */
 static void finish_proxy(struct cfg *p)
 {
@@ -653,6 +669,7 @@ static void finish_proxy(struct cfg *p)
             p->acls = NULL;
         }
         finish_cluster_health(p, c);
+        c->fingerprint = cluster_fingerprint(c, cf->text_hash);
     }
     if (p->l || p->c)
         finish_filters(p, p->l, p->c);
@@ -795,6 +812,7 @@ static void begin_section(struct cfg *p, enum cfg_sec sec, char **av, size_t ac)
         cfg_err(p, "unexpected argument '%s'%s", av[i],
                 sec == SEC_DEFAULTS ? "" : " (listening addresses go on 'bind' lines)");
     cfg_conf_copy(&p->conf, base);
+    p->conf.text_hash = tern_hash64(kind, strlen(kind) + 1, p->conf.text_hash);
 
     if (sec == SEC_DEFAULTS) {
         p->def_name = dup_or_null(name);
@@ -877,6 +895,9 @@ static void dispatch(struct cfg *p, char **av, size_t ac)
     }
     if (p->sec == SEC_SKIP)
         return;
+    if (p->sec & SEC_PROXY) /* each word with its NUL: "a b" and "ab" differ */
+        for (size_t i = 0; i < ac; i++)
+            p->conf.text_hash = tern_hash64(av[i], strlen(av[i]) + 1, p->conf.text_hash);
     p->neg = false;
     if (strcmp(av[0], "no") == 0) {
         if (ac == 1) {

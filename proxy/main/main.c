@@ -13,6 +13,10 @@
  *      the rest are closed;
  *   4. exit 0.
  * SIGINT, or a second SIGTERM/SIGUSR1, stops at once.
+ *
+ * SIGHUP reloads the file (apply.c): a file with any error changes nothing
+ * and the errors are logged; a good one replaces the running configuration
+ * without closing connections (see process_apply).
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -45,6 +49,7 @@ struct tern_process tern_proc;
 static struct event *ev_grace, *ev_drain_poll, *ev_hard_stop;
 static struct event *ev_sigs[4];
 static bool stopping;
+static const char *cfg_file;
 
 static void usage(FILE *out)
 {
@@ -119,8 +124,40 @@ static void soft_stop(int sig)
     }
 }
 
+/* HAProxy's reload, in the process: the removed and rebound listeners drain
+ * for at most hard-stop-after, as HAProxy's old process would. */
+static void reload(void)
+{
+    struct cfg_diag d = {0};
+    struct snapshot *snap;
+    char err[8192];
+
+    log_notice("SIGHUP received: reloading '%s'", cfg_file);
+    snap = cfg_parse_file(cfg_file, &d);
+    for (size_t i = 0; i < d.nwarnings; i++)
+        log_warn("reload: %s", d.warnings[i]);
+    for (size_t i = 0; i < d.nerrors; i++)
+        log_err("reload: %s", d.errors[i]);
+    if (!snap) {
+        log_err("reload: '%s' has %zu error(s); the running configuration is unchanged",
+                cfg_file, d.nerrors);
+        cfg_diag_free(&d);
+        return;
+    }
+    cfg_diag_free(&d);
+    if (process_apply(snap, snap->global.hard_stop_after_ms, err, sizeof(err)) != 0)
+        log_err("reload: %s; the running configuration is unchanged", err);
+}
+
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
+    if (sig == SIGHUP) {
+        if (stopping)
+            log_warn("SIGHUP ignored: tern is stopping");
+        else
+            reload();
+        return;
+    }
     if (sig == SIGINT) {
         finish("SIGINT");
         return;
@@ -147,41 +184,6 @@ static void print_diag(const struct cfg_diag *d)
         fprintf(stderr, "[WARNING] %s\n", d->warnings[i]);
     for (size_t i = 0; i < d->nerrors; i++)
         fprintf(stderr, "[ALERT] %s\n", d->errors[i]);
-}
-
-/* Raises the fd limit to what maxconn needs (2 fds per proxied connection)
- * and derives maxconn from the limit when the file does not set it, as
- * HAProxy does. Returns 0, or -1 when the configured maxconn cannot fit. */
-static int size_fd_limit(struct model_global *g)
-{
-    struct rlimit rl;
-    rlim_t want;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return 0;
-    if (g->maxconn) {
-        want = (rlim_t)g->maxconn * 2 + FD_RESERVE;
-        if (rl.rlim_cur < want) {
-            rl.rlim_cur = want <= rl.rlim_max ? want : rl.rlim_max;
-            setrlimit(RLIMIT_NOFILE, &rl);
-            getrlimit(RLIMIT_NOFILE, &rl);
-        }
-        if (rl.rlim_cur < want) {
-            log_warn("maxconn %u needs %llu file descriptors but the limit is %llu: "
-                     "accept will pause when descriptors run out",
-                     g->maxconn, (unsigned long long)want, (unsigned long long)rl.rlim_cur);
-        }
-        return 0;
-    }
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-        getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    g->maxconn = rl.rlim_cur > 2 * FD_RESERVE ? (uint32_t)((rl.rlim_cur - FD_RESERVE) / 2) : 64;
-    if (g->maxconn > 1000000)
-        g->maxconn = 1000000;
-    return 0;
 }
 
 static int check_only(const char *path)
@@ -235,6 +237,7 @@ int main(int argc, char **argv)
     filter_registry_init();
     if (check)
         return check_only(cfg_path);
+    cfg_file = cfg_path;
 
     snap = cfg_parse_file(cfg_path, &d);
     print_diag(&d);
@@ -248,7 +251,7 @@ int main(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
     event_set_log_callback(libevent_log_cb);
-    size_fd_limit(&snap->global);
+    process_size_fd_limit(&snap->global);
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     tern_proc.nworkers = snap->global.nbthread ? snap->global.nbthread
                                                : (uint32_t)(ncpu > 0 ? ncpu : 1);
@@ -284,7 +287,7 @@ int main(int argc, char **argv)
         return 1;
     }
     {
-        static const int sigs[] = {SIGTERM, SIGUSR1, SIGINT};
+        static const int sigs[] = {SIGTERM, SIGUSR1, SIGINT, SIGHUP};
         for (size_t i = 0; i < TERN_ARRAY_SIZE(sigs); i++) {
             ev_sigs[i] = evsignal_new(tern_proc.base, sigs[i], signal_cb, NULL);
             event_add(ev_sigs[i], NULL);
@@ -302,6 +305,7 @@ int main(int argc, char **argv)
 
     event_base_dispatch(tern_proc.base);
 
+    snap = tern_proc.snap; /* a reload may have replaced it */
     health_stop();
     workers_shutdown();
     if (snap->global.has_admin)

@@ -200,6 +200,7 @@ struct endpoint_health {
     struct counter went_down;
     struct counter went_up;
     char last_status[64]; /* last check result, human readable */
+    bool carried;         /* health taken from the previous snapshot (model_swap.c) */
     void *check;          /* the checker's in-flight state (health.c) */
 };
 
@@ -277,7 +278,13 @@ struct http_errorfile {
 
 struct cluster {
     char *name;
-    uint32_t id;              /* position in snapshot->clusters */
+    uint32_t id;              /* position in the clusters of the snapshot that built it */
+    /* Identity of the configuration that built the cluster: two clusters of
+     * the same name and fingerprint behave the same, so a new snapshot takes
+     * over the old cluster object (with its host sets, health state, stats
+     * and idle connections) instead of its own (model_swap.c). 0: never
+     * taken over. Set by the config source. */
+    uint64_t fingerprint;
     enum proxy_mode mode;
     enum lb_policy lb_policy;
     enum lb_hash_type hash_type;
@@ -313,6 +320,8 @@ struct cluster {
     struct source_loc loc;
 
     /* runtime */
+    _Atomic int refcnt;          /* snapshots holding the cluster (model_swap.c) */
+    uint32_t nworkers;           /* per-worker slots allocated; 0 before runtime */
     struct host_set *hosts;      /* main thread's current set (owned ref) */
     _Atomic int queued;          /* connections queued on all workers */
     struct cluster_stats *stats; /* [nworkers] */
@@ -324,6 +333,7 @@ struct cluster {
         void *queue_head;
         void *queue_tail;
         uint32_t queue_len;
+        uint64_t mark;           /* the worker's scratch mark (snapshot release) */
     } __attribute__((aligned(TERN_CACHELINE))) *worker;
 };
 
