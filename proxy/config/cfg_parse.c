@@ -306,7 +306,7 @@ static const struct {
     {"resolvers", SEC_SKIP},    {"userlist", SEC_SKIP},     {"mailers", SEC_SKIP},
     {"program", SEC_SKIP},      {"http-errors", SEC_SKIP},  {"ring", SEC_SKIP},
     {"cache", SEC_SKIP},        {"fcgi-app", SEC_SKIP},     {"log-forward", SEC_SKIP},
-    {"crt-store", SEC_SKIP},    {"traces", SEC_SKIP},
+    {"crt-store", SEC_SKIP},    {"traces", SEC_SKIP},       {"xds", SEC_XDS},
 };
 
 const char *cfg_sec_name(enum cfg_sec s)
@@ -321,8 +321,8 @@ const char *cfg_sec_list(unsigned secs, char *buf, size_t len)
 {
     size_t o = 0;
     buf[0] = 0;
-    for (size_t i = 0; i < 5; i++) {
-        if (secs & sections[i].sec) {
+    for (size_t i = 0; i < TERN_ARRAY_SIZE(sections); i++) {
+        if (sections[i].sec != SEC_SKIP && (secs & sections[i].sec)) {
             int n = snprintf(buf + o, len - o, "%s%s", o ? ", " : "", sections[i].name);
             if (n < 0 || (size_t)n >= len - o)
                 break;
@@ -792,6 +792,10 @@ static void begin_section(struct cfg *p, enum cfg_sec sec, char **av, size_t ac)
             cfg_err(p, "unexpected argument '%s' (global takes none)", av[1]);
         return;
     }
+    if (sec == SEC_XDS) {
+        cfg_xds_begin(p, av, ac);
+        return;
+    }
 
     /* defaults [<name>] [from <defaults>]; frontend|backend|listen <name> [from <defaults>] */
     if (i < ac && !(sec == SEC_DEFAULTS && strcmp(av[i], "from") == 0))
@@ -942,6 +946,10 @@ static void dispatch(struct cfg *p, char **av, size_t ac)
         if (!here && (k->secs & p->sec))
             here = k;
     }
+    /* `server` is also an xds keyword, unrelated to a backend's: where a
+     * HAProxy section takes the word, do not point at the xds section */
+    if (allowed & SEC_ALL)
+        allowed &= ~(unsigned)SEC_XDS;
 
     if (p->sec == SEC_NONE) {
         const char *hint = found ? NULL : suggest(NULL, av[0]);
@@ -1130,7 +1138,8 @@ struct snapshot *cfg_parse_buffer(const char *name, const char *text, size_t len
     cfg_words_free(&w);
     end_section(&p);
     resolve_frontends(&p);
-    if (p.snap->nlisteners == 0) {
+    cfg_xds_finish(&p);
+    if (p.snap->nlisteners == 0 && !p.snap->xds.enabled) {
         p.line = last_line;
         p.kw = "config";
         cfg_err(&p, "no frontend or listen section: nothing to listen on");

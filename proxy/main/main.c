@@ -186,6 +186,19 @@ static void print_diag(const struct cfg_diag *d)
         fprintf(stderr, "[ALERT] %s\n", d->errors[i]);
 }
 
+/* The xds section is parsed and checked, but the ADS client (xds/) is not
+ * part of this build yet: refuse rather than run without the control plane
+ * the file asks for. Returns 0, or 1 after saying why. */
+static int refuse_xds(const struct snapshot *snap)
+{
+    if (!snap->xds.enabled)
+        return 0;
+    fprintf(stderr, "[ALERT] %s:%d: xds: the xDS client is not part of this build yet: tern "
+                    "cannot connect to a control plane (remove the section)\n",
+            snap->xds.loc.file, snap->xds.loc.line);
+    return 1;
+}
+
 static int check_only(const char *path)
 {
     struct cfg_diag d = {0};
@@ -198,6 +211,10 @@ static int check_only(const char *path)
         return 1;
     }
     cfg_diag_free(&d);
+    if (refuse_xds(snap)) {
+        snapshot_unref(snap);
+        return 1;
+    }
     snapshot_unref(snap);
     printf("Configuration file is valid\n");
     return 0;
@@ -248,6 +265,10 @@ int main(int argc, char **argv)
         return 1;
     }
     cfg_diag_free(&d);
+    if (refuse_xds(snap)) {
+        snapshot_unref(snap);
+        return 1;
+    }
 
     signal(SIGPIPE, SIG_IGN);
     event_set_log_callback(libevent_log_cb);

@@ -141,6 +141,10 @@ void snapshot_unref(struct snapshot *snap)
     for (uint32_t i = 0; i < snap->nclusters; i++)
         cluster_unref(snap->clusters[i]);
     free(snap->clusters);
+    free(snap->xds.node_id);
+    free(snap->xds.node_cluster);
+    free(snap->xds.region);
+    free(snap->xds.zone);
     free(snap->source);
     free(snap);
 }

@@ -395,11 +395,34 @@ struct model_global {
     uint32_t http_maxhdr;         /* tune.http.maxhdr, default 101 */
 };
 
+/* xds protocol: state of the world or incremental. */
+enum xds_protocol {
+    XDS_PROTOCOL_DELTA = 0, /* default: DeltaAggregatedResources */
+    XDS_PROTOCOL_SOTW,      /* StreamAggregatedResources */
+};
+
+/* The `xds` section: where the control plane is and who tern is to it
+ * (Envoy's bootstrap node and ADS config source). */
+struct model_xds {
+    bool enabled;                  /* the file has an xds section */
+    struct sockaddr_storage server; /* ADS server, plaintext gRPC */
+    socklen_t serverlen;
+    char *node_id;                 /* owned */
+    char *node_cluster;            /* owned; NULL: unset */
+    char *region;                  /* owned; node-locality <region>/<zone>; NULL: unset */
+    char *zone;                    /* owned; NULL: unset */
+    uint32_t init_timeout_ms;      /* resource warming bound, default 15s */
+    uint32_t drain_time_ms;        /* removed/rebound xDS listeners drain this long */
+    enum xds_protocol protocol;
+    struct source_loc loc;         /* the section's line */
+};
+
 struct snapshot {
     _Atomic int refcnt;
     uint64_t version;
     char *source;                 /* file name (interned; source_loc points here) */
     struct model_global global;
+    struct model_xds xds;
     struct listener **listeners;
     uint32_t nlisteners;
     struct cluster **clusters;
