@@ -34,6 +34,7 @@ enum cfg_sec {
     SEC_BACKEND = 1 << 3,
     SEC_LISTEN = 1 << 4,
     SEC_SKIP = 1 << 5, /* a section tern does not support: lines ignored */
+    SEC_XDS = 1 << 6,  /* the xDS client's bootstrap (cfg_xds.c) */
 };
 
 #define SEC_PROXY (SEC_DEFAULTS | SEC_FRONTEND | SEC_BACKEND | SEC_LISTEN)
@@ -104,6 +105,8 @@ struct proxy_conf {
     struct http_errorfile *errorfiles; /* errorfile lines (owned, deep-copied) */
     uint32_t nerrorfiles;
     int http_only_line;      /* first line of an HTTP-only keyword, for mode tcp warnings */
+    uint64_t text_hash;      /* every word of the lines that made this conf (a defaults
+                              * section's, then the proxy's): the cluster's fingerprint */
     char http_only_kw[48];   /* that keyword, "" if none */
 };
 
@@ -230,6 +233,18 @@ const char *cfg_closest(const char *word, const char *const *cand, size_t n);
  * Returns 0 with *out filled (out->raw owned), or -1 with a message. */
 int cfg_errorfile_load(const char *path, uint16_t status, uint32_t bufsize,
                        struct http_errorfile *out, char *err, size_t errlen);
+
+/* The xds section (cfg_xds.c): its keywords, its header line, and the
+ * checks made once the file is read. */
+void cfg_xds_begin(struct cfg *p, char **av, size_t ac);
+void cfg_kw_xds_server(struct cfg *p, char **av, size_t ac);
+void cfg_kw_xds_node_id(struct cfg *p, char **av, size_t ac);
+void cfg_kw_xds_node_cluster(struct cfg *p, char **av, size_t ac);
+void cfg_kw_xds_node_locality(struct cfg *p, char **av, size_t ac);
+void cfg_kw_xds_init_timeout(struct cfg *p, char **av, size_t ac);
+void cfg_kw_xds_protocol(struct cfg *p, char **av, size_t ac);
+void cfg_kw_xds_drain_time(struct cfg *p, char **av, size_t ac);
+void cfg_xds_finish(struct cfg *p);
 
 /* Built-in (HAProxy's) proxy settings; copy and free of a conf. */
 void cfg_conf_init(struct proxy_conf *c);

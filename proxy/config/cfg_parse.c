@@ -306,7 +306,7 @@ static const struct {
     {"resolvers", SEC_SKIP},    {"userlist", SEC_SKIP},     {"mailers", SEC_SKIP},
     {"program", SEC_SKIP},      {"http-errors", SEC_SKIP},  {"ring", SEC_SKIP},
     {"cache", SEC_SKIP},        {"fcgi-app", SEC_SKIP},     {"log-forward", SEC_SKIP},
-    {"crt-store", SEC_SKIP},    {"traces", SEC_SKIP},
+    {"crt-store", SEC_SKIP},    {"traces", SEC_SKIP},       {"xds", SEC_XDS},
 };
 
 const char *cfg_sec_name(enum cfg_sec s)
@@ -321,8 +321,8 @@ const char *cfg_sec_list(unsigned secs, char *buf, size_t len)
 {
     size_t o = 0;
     buf[0] = 0;
-    for (size_t i = 0; i < 5; i++) {
-        if (secs & sections[i].sec) {
+    for (size_t i = 0; i < TERN_ARRAY_SIZE(sections); i++) {
+        if (sections[i].sec != SEC_SKIP && (secs & sections[i].sec)) {
             int n = snprintf(buf + o, len - o, "%s%s", o ? ", " : "", sections[i].name);
             if (n < 0 || (size_t)n >= len - o)
                 break;
@@ -589,6 +589,22 @@ static void free_rules(struct cfg_rule *rules, size_t n)
     free(rules);
 }
 
+/*
+ * What decides whether a reload may keep the running cluster (model_swap.c):
+ * the words of its lines and of its defaults section, plus what those words
+ * point at outside the file: the addresses the server names resolved to and
+ * the contents of the errorfiles. Never 0.
+ */
+static uint64_t cluster_fingerprint(const struct cluster *c, uint64_t h)
+{
+    for (uint32_t i = 0; i < c->nendpoints; i++)
+        h = tern_hash64(&c->endpoints[i]->addr, c->endpoints[i]->addrlen, h);
+    for (uint32_t i = 0; i < c->nerrorfiles; i++)
+        h = tern_hash64(c->errorfiles[i].raw,
+                        (size_t)c->errorfiles[i].head_len + c->errorfiles[i].body_len, h);
+    return h ? h : 1;
+}
+
 /* Writes the finished proxy section's settings into its listener/cluster. */
 /* `bind ... ssl`: the mode is known now, so is what ALPN the listener can
  * serve; certificates are loaded and contexts built (FILE:LINE of the bind). */
@@ -680,6 +696,7 @@ static void finish_proxy(struct cfg *p)
             p->acls = NULL;
         }
         finish_cluster_health(p, c);
+        c->fingerprint = cluster_fingerprint(c, cf->text_hash);
     }
     if (p->l || p->c)
         finish_filters(p, p->l, p->c);
@@ -802,6 +819,10 @@ static void begin_section(struct cfg *p, enum cfg_sec sec, char **av, size_t ac)
             cfg_err(p, "unexpected argument '%s' (global takes none)", av[1]);
         return;
     }
+    if (sec == SEC_XDS) {
+        cfg_xds_begin(p, av, ac);
+        return;
+    }
 
     /* defaults [<name>] [from <defaults>]; frontend|backend|listen <name> [from <defaults>] */
     if (i < ac && !(sec == SEC_DEFAULTS && strcmp(av[i], "from") == 0))
@@ -822,6 +843,7 @@ static void begin_section(struct cfg *p, enum cfg_sec sec, char **av, size_t ac)
         cfg_err(p, "unexpected argument '%s'%s", av[i],
                 sec == SEC_DEFAULTS ? "" : " (listening addresses go on 'bind' lines)");
     cfg_conf_copy(&p->conf, base);
+    p->conf.text_hash = tern_hash64(kind, strlen(kind) + 1, p->conf.text_hash);
 
     if (sec == SEC_DEFAULTS) {
         p->def_name = dup_or_null(name);
@@ -904,6 +926,9 @@ static void dispatch(struct cfg *p, char **av, size_t ac)
     }
     if (p->sec == SEC_SKIP)
         return;
+    if (p->sec & SEC_PROXY) /* each word with its NUL: "a b" and "ab" differ */
+        for (size_t i = 0; i < ac; i++)
+            p->conf.text_hash = tern_hash64(av[i], strlen(av[i]) + 1, p->conf.text_hash);
     p->neg = false;
     if (strcmp(av[0], "no") == 0) {
         if (ac == 1) {
@@ -948,6 +973,10 @@ static void dispatch(struct cfg *p, char **av, size_t ac)
         if (!here && (k->secs & p->sec))
             here = k;
     }
+    /* `server` is also an xds keyword, unrelated to a backend's: where a
+     * HAProxy section takes the word, do not point at the xds section */
+    if (allowed & SEC_ALL)
+        allowed &= ~(unsigned)SEC_XDS;
 
     if (p->sec == SEC_NONE) {
         const char *hint = found ? NULL : suggest(NULL, av[0]);
@@ -1136,7 +1165,8 @@ struct snapshot *cfg_parse_buffer(const char *name, const char *text, size_t len
     cfg_words_free(&w);
     end_section(&p);
     resolve_frontends(&p);
-    if (p.snap->nlisteners == 0) {
+    cfg_xds_finish(&p);
+    if (p.snap->nlisteners == 0 && !p.snap->xds.enabled) {
         p.line = last_line;
         p.kw = "config";
         cfg_err(&p, "no frontend or listen section: nothing to listen on");

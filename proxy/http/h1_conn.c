@@ -49,6 +49,7 @@
 #include "proxy/http/http.h"
 #include "proxy/http/http_h1.h"
 #include "proxy/http/http_int.h"
+#include "proxy/model/model.h"
 #include "proxy/tls/tls.h"
 #include "proxy/tls/tls_conf.h"
 
@@ -170,6 +171,27 @@ void h1c_close(struct h1_conn *cc, int reason)
     /* freed on the next loop turn (the timer is free to reuse) */
     evtimer_assign(&cc->timer, w->base, reap_cb, cc);
     event_active(&cc->timer, EV_TIMEOUT, 0);
+}
+
+void h1c_follow_snapshot(struct h1_conn *cc)
+{
+    struct worker *w = cc->w;
+    struct worker_snap *old = cc->ws;
+    struct listener *nl;
+
+    if (cc->draining)
+        return; /* its listener is gone: it ends with this exchange */
+    nl = snapshot_find_listener(w->snaps->snap, cc->l->name);
+    if (!nl || nl->mode != cc->l->mode)
+        return;
+    gauge_dec(&lst(cc)->cur_conns);
+    atomic_fetch_sub_explicit(&cc->l->cur_conns, 1, memory_order_relaxed);
+    cc->l = nl;
+    cc->ws = w->snaps;
+    cc->ws->nconns++;
+    counter_add(&lst(cc)->cur_conns, 1);
+    atomic_fetch_add_explicit(&cc->l->cur_conns, 1, memory_order_relaxed);
+    worker_snap_put(w, old);
 }
 
 void h1c_kick(struct h1_conn *cc)
@@ -921,10 +943,39 @@ static void http_worker_fini(struct worker *w)
     w->http = NULL;
 }
 
+static void http_drain_listener(struct worker *w, const char *name,
+                                const struct listener *keep, bool now)
+{
+    struct http_worker *hw = w->http;
+    struct h1_conn *cc = hw->conns, *next;
+
+    for (; cc; cc = next) {
+        next = cc->next;
+        if (cc->closed || cc->l == keep || strcmp(cc->l->name, name) != 0)
+            continue;
+        if (now) {
+            h1c_close(cc, HTTP_R_KILLED);
+            continue;
+        }
+        /* as a soft stop: idle ones close now, busy ones after this exchange */
+        cc->draining = true;
+        if (!cc->s && !cc->closing && !cc->lingering && !(cc->ibuf && cc->ibuf->len))
+            h1c_close(cc, TERN_R_NONE);
+    }
+}
+
+static void http_release_snapshot(struct worker *w, struct snapshot *old)
+{
+    if (w->http)
+        upstream_close_idle_gone(w->http, old);
+}
+
 const struct worker_mode_ops http_mode_ops = {
     .accept = h1c_accept,
     .worker_init = http_worker_init,
     .stop_accepting = http_stop_accepting,
     .close_all = http_close_all,
     .worker_fini = http_worker_fini,
+    .drain_listener = http_drain_listener,
+    .release_snapshot = http_release_snapshot,
 };

@@ -295,6 +295,9 @@ void h1c_close(struct h1_conn *cc, int reason);
 /* ---- stream.c ----------------------------------------------------------------- */
 
 struct stream *stream_new(struct h1_conn *cc);
+/* h1_conn.c: before a new request, a connection of a listener the newest
+ * snapshot kept moves to that snapshot (new routes, clusters, filters). */
+void h1c_follow_snapshot(struct h1_conn *cc);
 /* The request head is complete and converted: run the request filters. */
 void stream_request_head(struct stream *s);
 /* A final response head is in s->resp: run the response filters, then
@@ -388,6 +391,9 @@ void upstream_close(struct up_conn *uc);
 void upstream_forget_owner(struct h1_conn *cc);
 /* Closes every idle connection of the worker. */
 void upstream_close_idle(struct http_worker *hw);
+/* Closes the idle connections to clusters of `old` that the worker's current
+ * snapshot does not have (the worker stops using `old`). */
+void upstream_close_idle_gone(struct http_worker *hw, struct snapshot *old);
 /* Periodic purge of idle connections (pool-purge-delay). */
 void upstream_purge_cb(evutil_socket_t fd, short what, void *arg);
 /* A held body slice went through the rest of the chain: forward it. */

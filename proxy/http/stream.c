@@ -118,6 +118,8 @@ struct stream *stream_new(struct h1_conn *cc)
     struct stream *s = hw->free_streams;
     struct buf *ib = cc->ibuf;
 
+    if (cc->ws != cc->w->snaps) /* a newer snapshot: follow it if the listener stays */
+        h1c_follow_snapshot(cc);
     if (s) {
         hw->free_streams = s->next_free;
         hw->nfree_streams--;

@@ -365,6 +365,25 @@ void upstream_close_idle(struct http_worker *hw)
     }
 }
 
+void upstream_close_idle_gone(struct http_worker *hw, struct snapshot *old)
+{
+    struct worker *w = hw->w;
+    uint64_t gen = ++w->mark_gen;
+    struct snapshot *cur = w->snap;
+
+    for (uint32_t i = 0; i < cur->nclusters; i++)
+        if (cur->clusters[i]->worker)
+            cur->clusters[i]->worker[w->id].mark = gen;
+    for (uint32_t i = 0; i < old->nclusters; i++) {
+        struct cluster *c = old->clusters[i];
+        if (!c->worker || c->worker[w->id].mark == gen)
+            continue;
+        for (uint32_t j = 0; j < c->nendpoints; j++)
+            if (c->endpoints[j]->worker)
+                close_slot(&c->endpoints[j]->worker[w->id]);
+    }
+}
+
 /* HAProxy's pool-purge-delay: each period, half of the connections that
  * stayed idle the whole period are closed (the oldest first). */
 void upstream_purge_cb(evutil_socket_t fd, short what, void *arg)

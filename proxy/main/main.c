@@ -13,6 +13,10 @@
  *      the rest are closed;
  *   4. exit 0.
  * SIGINT, or a second SIGTERM/SIGUSR1, stops at once.
+ *
+ * SIGHUP reloads the file (apply.c): a file with any error changes nothing
+ * and the errors are logged; a good one replaces the running configuration
+ * without closing connections (see process_apply).
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -49,9 +53,11 @@ static struct event *ev_tls_poll;
 
 static void tls_poll_cb(evutil_socket_t fd, short what, void *arg)
 {
-    workers_poll_tls(arg);
+    (void)arg;
+    workers_poll_tls(tern_proc.snap); /* the current one: a reload replaces it */
 }
 static bool stopping;
+static const char *cfg_file;
 
 static void usage(FILE *out)
 {
@@ -126,8 +132,40 @@ static void soft_stop(int sig)
     }
 }
 
+/* HAProxy's reload, in the process: the removed and rebound listeners drain
+ * for at most hard-stop-after, as HAProxy's old process would. */
+static void reload(void)
+{
+    struct cfg_diag d = {0};
+    struct snapshot *snap;
+    char err[8192];
+
+    log_notice("SIGHUP received: reloading '%s'", cfg_file);
+    snap = cfg_parse_file(cfg_file, &d);
+    for (size_t i = 0; i < d.nwarnings; i++)
+        log_warn("reload: %s", d.warnings[i]);
+    for (size_t i = 0; i < d.nerrors; i++)
+        log_err("reload: %s", d.errors[i]);
+    if (!snap) {
+        log_err("reload: '%s' has %zu error(s); the running configuration is unchanged",
+                cfg_file, d.nerrors);
+        cfg_diag_free(&d);
+        return;
+    }
+    cfg_diag_free(&d);
+    if (process_apply(snap, snap->global.hard_stop_after_ms, err, sizeof(err)) != 0)
+        log_err("reload: %s; the running configuration is unchanged", err);
+}
+
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
+    if (sig == SIGHUP) {
+        if (stopping)
+            log_warn("SIGHUP ignored: tern is stopping");
+        else
+            reload();
+        return;
+    }
     if (sig == SIGINT) {
         finish("SIGINT");
         return;
@@ -156,39 +194,17 @@ static void print_diag(const struct cfg_diag *d)
         fprintf(stderr, "[ALERT] %s\n", d->errors[i]);
 }
 
-/* Raises the fd limit to what maxconn needs (2 fds per proxied connection)
- * and derives maxconn from the limit when the file does not set it, as
- * HAProxy does. Returns 0, or -1 when the configured maxconn cannot fit. */
-static int size_fd_limit(struct model_global *g)
+/* The xds section is parsed and checked, but the ADS client (xds/) is not
+ * part of this build yet: refuse rather than run without the control plane
+ * the file asks for. Returns 0, or 1 after saying why. */
+static int refuse_xds(const struct snapshot *snap)
 {
-    struct rlimit rl;
-    rlim_t want;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    if (!snap->xds.enabled)
         return 0;
-    if (g->maxconn) {
-        want = (rlim_t)g->maxconn * 2 + FD_RESERVE;
-        if (rl.rlim_cur < want) {
-            rl.rlim_cur = want <= rl.rlim_max ? want : rl.rlim_max;
-            setrlimit(RLIMIT_NOFILE, &rl);
-            getrlimit(RLIMIT_NOFILE, &rl);
-        }
-        if (rl.rlim_cur < want) {
-            log_warn("maxconn %u needs %llu file descriptors but the limit is %llu: "
-                     "accept will pause when descriptors run out",
-                     g->maxconn, (unsigned long long)want, (unsigned long long)rl.rlim_cur);
-        }
-        return 0;
-    }
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-        getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    g->maxconn = rl.rlim_cur > 2 * FD_RESERVE ? (uint32_t)((rl.rlim_cur - FD_RESERVE) / 2) : 64;
-    if (g->maxconn > 1000000)
-        g->maxconn = 1000000;
-    return 0;
+    fprintf(stderr, "[ALERT] %s:%d: xds: the xDS client is not part of this build yet: tern "
+                    "cannot connect to a control plane (remove the section)\n",
+            snap->xds.loc.file, snap->xds.loc.line);
+    return 1;
 }
 
 static int check_only(const char *path)
@@ -203,6 +219,10 @@ static int check_only(const char *path)
         return 1;
     }
     cfg_diag_free(&d);
+    if (refuse_xds(snap)) {
+        snapshot_unref(snap);
+        return 1;
+    }
     snapshot_unref(snap);
     printf("Configuration file is valid\n");
     return 0;
@@ -242,6 +262,7 @@ int main(int argc, char **argv)
     filter_registry_init();
     if (check)
         return check_only(cfg_path);
+    cfg_file = cfg_path;
 
     snap = cfg_parse_file(cfg_path, &d);
     print_diag(&d);
@@ -252,10 +273,14 @@ int main(int argc, char **argv)
         return 1;
     }
     cfg_diag_free(&d);
+    if (refuse_xds(snap)) {
+        snapshot_unref(snap);
+        return 1;
+    }
 
     signal(SIGPIPE, SIG_IGN);
     event_set_log_callback(libevent_log_cb);
-    size_fd_limit(&snap->global);
+    process_size_fd_limit(&snap->global);
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     tern_proc.nworkers = snap->global.nbthread ? snap->global.nbthread
                                                : (uint32_t)(ncpu > 0 ? ncpu : 1);
@@ -291,7 +316,7 @@ int main(int argc, char **argv)
         return 1;
     }
     {
-        static const int sigs[] = {SIGTERM, SIGUSR1, SIGINT};
+        static const int sigs[] = {SIGTERM, SIGUSR1, SIGINT, SIGHUP};
         for (size_t i = 0; i < TERN_ARRAY_SIZE(sigs); i++) {
             ev_sigs[i] = evsignal_new(tern_proc.base, sigs[i], signal_cb, NULL);
             event_add(ev_sigs[i], NULL);
@@ -306,7 +331,7 @@ int main(int argc, char **argv)
     {
         /* certificate rotation and ticket keys (proxy/tls/tls_conf.h) */
         struct timeval tv = {TLS_POLL_MS / 1000, (TLS_POLL_MS % 1000) * 1000};
-        ev_tls_poll = event_new(tern_proc.base, -1, EV_PERSIST, tls_poll_cb, snap);
+        ev_tls_poll = event_new(tern_proc.base, -1, EV_PERSIST, tls_poll_cb, NULL);
         event_add(ev_tls_poll, &tv);
     }
     tern_proc.state = PROC_READY;
@@ -315,6 +340,7 @@ int main(int argc, char **argv)
 
     event_base_dispatch(tern_proc.base);
 
+    snap = tern_proc.snap; /* a reload may have replaced it */
     health_stop();
     event_free(ev_tls_poll);
     workers_shutdown();

@@ -31,4 +31,22 @@ struct tern_process {
 /* The one instance; main thread only. */
 extern struct tern_process tern_proc;
 
+struct model_global;
+
+/* Raises the fd limit to what g->maxconn needs and derives maxconn from the
+ * limit when unset (apply.c). */
+void process_size_fd_limit(struct model_global *g);
+
+/*
+ * Makes `snap` (parsed and validated, not yet runtime-initialised; the
+ * reference is taken, whatever the result) the running configuration:
+ * globals that cannot change while running are checked, clusters that did
+ * not change are taken over with their state (snapshot_take_over), the rest
+ * initialised, listeners' sockets opened, and the snapshot posted to the
+ * workers (workers_swap: removed and rebound listeners drain, with a limit
+ * of drain_ms, 0: none); the health checker moves to it. On failure nothing
+ * changed and err says why. Returns 0 or -1. Main thread, while serving.
+ */
+int process_apply(struct snapshot *snap, uint32_t drain_ms, char *err, size_t errlen);
+
 #endif /* TERN_PROCESS_H */

@@ -47,8 +47,10 @@ static void health_spec_free(struct health_spec *hc)
     free(hc->version);
 }
 
-static void cluster_free(struct cluster *c, uint32_t nworkers)
+static void cluster_free(struct cluster *c)
 {
+    uint32_t nworkers = c->nworkers;
+
     for (uint32_t i = 0; i < c->nendpoints; i++) {
         struct endpoint *ep = c->endpoints[i];
         free(ep->name);
@@ -141,10 +143,25 @@ void snapshot_unref(struct snapshot *snap)
     }
     free(snap->listeners);
     for (uint32_t i = 0; i < snap->nclusters; i++)
-        cluster_free(snap->clusters[i], snap->nworkers);
+        cluster_unref(snap->clusters[i]);
     free(snap->clusters);
+    free(snap->xds.node_id);
+    free(snap->xds.node_cluster);
+    free(snap->xds.region);
+    free(snap->xds.zone);
     free(snap->source);
     free(snap);
+}
+
+void cluster_ref(struct cluster *c)
+{
+    atomic_fetch_add_explicit(&c->refcnt, 1, memory_order_relaxed);
+}
+
+void cluster_unref(struct cluster *c)
+{
+    if (c && atomic_fetch_sub_explicit(&c->refcnt, 1, memory_order_acq_rel) == 1)
+        cluster_free(c);
 }
 
 struct listener *snapshot_add_listener(struct snapshot *snap, const char *name)
@@ -172,6 +189,7 @@ struct cluster *snapshot_add_cluster(struct snapshot *snap, const char *name)
     c->retries = 3;
     c->retry_on = RETRY_ON_CONN_FAILURE;
     c->redispatch_interval = -1;
+    atomic_init(&c->refcnt, 1);
     snap->clusters = tern_realloc(snap->clusters, (snap->nclusters + 1) * sizeof(c));
     snap->clusters[snap->nclusters++] = c;
     return c;
@@ -270,6 +288,9 @@ int snapshot_runtime_init(struct snapshot *snap, uint32_t nworkers, char *err, s
     }
     for (uint32_t i = 0; i < snap->nclusters; i++) {
         struct cluster *c = snap->clusters[i];
+        if (c->nworkers) /* taken over from the previous snapshot: running already */
+            continue;
+        c->nworkers = nworkers;
         c->lb = lb_ops_for(c);
         c->stats = tern_calloc_aligned(nworkers * sizeof(*c->stats));
         c->worker = tern_calloc_aligned(nworkers * sizeof(*c->worker));
@@ -279,6 +300,8 @@ int snapshot_runtime_init(struct snapshot *snap, uint32_t nworkers, char *err, s
             ep->worker = tern_calloc_aligned(nworkers * sizeof(*ep->worker));
             if (ep->tls)
                 tls_upstream_runtime_init(ep->tls, nworkers);
+            if (ep->hc.carried) /* snapshot_take_over kept its health */
+                continue;
             atomic_store(&ep->up, ep->disabled ? 0 : 1);
             ep->hc.health = ep->rise + ep->fall - 1;
         }

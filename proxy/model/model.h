@@ -22,6 +22,12 @@ void snapshot_ref(struct snapshot *snap);
 /* Drops a reference; frees everything when it was the last. */
 void snapshot_unref(struct snapshot *snap);
 
+/* Clusters are refcounted too: a snapshot holds one reference on each of its
+ * clusters, and consecutive snapshots share the clusters that did not change
+ * (snapshot_take_over). The last unref frees the cluster, on any thread. */
+void cluster_ref(struct cluster *c);
+void cluster_unref(struct cluster *c);
+
 /* New objects, appended and owned by the snapshot (or cluster); fields take
  * HAProxy's defaults. The name is copied. */
 struct listener *snapshot_add_listener(struct snapshot *snap, const char *name);
@@ -41,6 +47,26 @@ struct endpoint *cluster_find_endpoint(const struct cluster *c, const char *name
  * that cannot be built).
  */
 int snapshot_runtime_init(struct snapshot *snap, uint32_t nworkers, char *err, size_t errlen);
+
+/*
+ * Before snapshot_runtime_init of `snap`, which is to replace `old` (running):
+ *  - every cluster of snap whose name and non-zero fingerprint match a cluster
+ *    of old is replaced by old's (one more reference), and the listeners of
+ *    snap are pointed at it: its host sets, health state, counters, queues
+ *    and idle connections carry on (snapshot_runtime_init skips it);
+ *  - in the other clusters, an endpoint with the same name, address and
+ *    check settings as one of the old cluster of the same name starts with
+ *    that endpoint's health (up/down, rise/fall counter, last status) instead
+ *    of "up".
+ * Returns the number of clusters taken over. Main thread; `old` is only read
+ * (its clusters' main-thread fields, which only the main thread writes).
+ */
+uint32_t snapshot_take_over(struct snapshot *snap, const struct snapshot *old);
+
+/* Once snap replaced old for good: the source locations of the clusters it
+ * took over pointed into old's file name, which goes with old. Main thread
+ * (the only reader of locations). */
+void snapshot_own_locations(struct snapshot *snap);
 
 /*
  * Rebuilds a cluster's host set from the endpoints' current `up` flags and

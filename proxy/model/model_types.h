@@ -215,6 +215,7 @@ struct endpoint_health {
     struct counter went_down;
     struct counter went_up;
     char last_status[64]; /* last check result, human readable */
+    bool carried;         /* health taken from the previous snapshot (model_swap.c) */
     void *check;          /* the checker's in-flight state (health.c) */
 };
 
@@ -293,7 +294,13 @@ struct http_errorfile {
 
 struct cluster {
     char *name;
-    uint32_t id;              /* position in snapshot->clusters */
+    uint32_t id;              /* position in the clusters of the snapshot that built it */
+    /* Identity of the configuration that built the cluster: two clusters of
+     * the same name and fingerprint behave the same, so a new snapshot takes
+     * over the old cluster object (with its host sets, health state, stats
+     * and idle connections) instead of its own (model_swap.c). 0: never
+     * taken over. Set by the config source. */
+    uint64_t fingerprint;
     enum proxy_mode mode;
     enum lb_policy lb_policy;
     enum lb_hash_type hash_type;
@@ -329,6 +336,8 @@ struct cluster {
     struct source_loc loc;
 
     /* runtime */
+    _Atomic int refcnt;          /* snapshots holding the cluster (model_swap.c) */
+    uint32_t nworkers;           /* per-worker slots allocated; 0 before runtime */
     struct host_set *hosts;      /* main thread's current set (owned ref) */
     _Atomic int queued;          /* connections queued on all workers */
     struct cluster_stats *stats; /* [nworkers] */
@@ -340,6 +349,7 @@ struct cluster {
         void *queue_head;
         void *queue_tail;
         uint32_t queue_len;
+        uint64_t mark;           /* the worker's scratch mark (snapshot release) */
     } __attribute__((aligned(TERN_CACHELINE))) *worker;
 };
 
@@ -404,11 +414,34 @@ struct model_global {
     uint32_t http_maxhdr;         /* tune.http.maxhdr, default 101 */
 };
 
+/* xds protocol: state of the world or incremental. */
+enum xds_protocol {
+    XDS_PROTOCOL_DELTA = 0, /* default: DeltaAggregatedResources */
+    XDS_PROTOCOL_SOTW,      /* StreamAggregatedResources */
+};
+
+/* The `xds` section: where the control plane is and who tern is to it
+ * (Envoy's bootstrap node and ADS config source). */
+struct model_xds {
+    bool enabled;                  /* the file has an xds section */
+    struct sockaddr_storage server; /* ADS server, plaintext gRPC */
+    socklen_t serverlen;
+    char *node_id;                 /* owned */
+    char *node_cluster;            /* owned; NULL: unset */
+    char *region;                  /* owned; node-locality <region>/<zone>; NULL: unset */
+    char *zone;                    /* owned; NULL: unset */
+    uint32_t init_timeout_ms;      /* resource warming bound, default 15s */
+    uint32_t drain_time_ms;        /* removed/rebound xDS listeners drain this long */
+    enum xds_protocol protocol;
+    struct source_loc loc;         /* the section's line */
+};
+
 struct snapshot {
     _Atomic int refcnt;
     uint64_t version;
     char *source;                 /* file name (interned; source_loc points here) */
     struct model_global global;
+    struct model_xds xds;
     struct listener **listeners;
     uint32_t nlisteners;
     struct cluster **clusters;

@@ -847,15 +847,27 @@ static void conn_close(struct conn *c, enum conn_reason why)
     if (c->next)
         c->next->prev = c->prev;
     w->nconns--;
-    worker_conn_closed(w, c->ws);
 
-    /* Last: may start queued connections of this worker. */
+    /* May start queued connections of this worker. */
     conn_release_endpoint(c);
+    /* Last: may release the snapshot, and with it the cluster of c->up. */
+    worker_conn_closed(w, c->ws);
 
     /* Deferred free: reuse the timer event, which is no longer pending, as a
      * one-shot that frees the connection on the next loop turn. */
     evtimer_assign(&c->timer, w->base, reap_cb, c);
     event_active(&c->timer, EV_TIMEOUT, 0);
+}
+
+void tcp_proxy_close_listener(struct worker *w, const char *name, const struct listener *keep)
+{
+    struct conn *c = w->conns, *next;
+
+    for (; c; c = next) {
+        next = c->next;
+        if (c->l != keep && strcmp(c->l->name, name) == 0)
+            conn_close(c, CR_KILLED);
+    }
 }
 
 void tcp_proxy_close_all(struct worker *w, enum conn_reason why)

@@ -5,8 +5,12 @@
  *   workers_bind()   main thread: one SO_REUSEPORT socket per bind per worker,
  *                    so bind errors are reported before anything runs;
  *   workers_start()  one thread per worker, each running its own event_base;
- *   messages         the main thread posts MSG_HOSTSET / MSG_STOP_ACCEPT /
- *                    MSG_EXIT; the worker drains them when its eventfd fires;
+ *   messages         the main thread posts MSG_HOSTSET / MSG_SNAPSHOT /
+ *                    MSG_STOP_ACCEPT / MSG_EXIT; the worker drains them when
+ *                    its eventfd fires;
+ *   workers_swap()   a new snapshot: sockets of new listeners opened on the
+ *                    main thread, kept ones handed over, removed ones closed
+ *                    and drained by the worker (MSG_SNAPSHOT);
  *   workers_shutdown() MSG_EXIT, then join.
  *
  * The kernel spreads new connections over the workers' sockets; after
@@ -47,7 +51,7 @@ static struct worker **workers;
 static uint32_t nworkers;
 static const struct worker_mode_ops *http_ops; /* set by main before the workers start */
 static _Atomic int64_t proc_conns; /* all workers, for global maxconn */
-static uint32_t proc_maxconn;
+static _Atomic uint32_t proc_maxconn; /* a reload may change it */
 
 uint64_t worker_now_ms(struct worker *w)
 {
@@ -128,12 +132,44 @@ static void append_err(char *errbuf, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+void workers_set_maxconn(uint32_t maxconn)
+{
+    atomic_store_explicit(&proc_maxconn, maxconn, memory_order_relaxed);
+}
+
+/* Opens worker i's socket for bind b of l; on failure appends the line
+ * workers_bind documents and returns -1. */
+static int open_bind(const struct snapshot *snap, const struct listener *l, uint32_t b, uint32_t i,
+                     char *errbuf, size_t errlen)
+{
+    char why[256], addr[80];
+    int fd = open_listener(&l->binds[b], why, sizeof(why));
+
+    if (fd >= 0)
+        return fd;
+    if (i == 0)
+        append_err(errbuf, errlen, "%s:%d: bind: cannot bind %s for '%s': %s\n",
+                   l->binds[b].loc.file ? l->binds[b].loc.file : snap->source,
+                   l->binds[b].loc.line,
+                   tern_format_addr((const struct sockaddr *)&l->binds[b].addr, addr,
+                                    sizeof(addr)),
+                   l->name, why);
+    else
+        append_err(errbuf, errlen, "%s:%d: bind: cannot open socket %u of %s: %s\n",
+                   l->binds[b].loc.file ? l->binds[b].loc.file : snap->source,
+                   l->binds[b].loc.line, i + 1,
+                   tern_format_addr((const struct sockaddr *)&l->binds[b].addr, addr,
+                                    sizeof(addr)),
+                   why);
+    return -1;
+}
+
 int workers_bind(struct snapshot *snap, uint32_t n, char *errbuf, size_t errlen)
 {
     int failures = 0;
 
     nworkers = n;
-    proc_maxconn = snap->global.maxconn;
+    workers_set_maxconn(snap->global.maxconn);
     workers = tern_calloc(n, sizeof(*workers));
     for (uint32_t i = 0; i < n; i++) {
         struct worker *w = tern_calloc(1, sizeof(*w));
@@ -148,31 +184,15 @@ int workers_bind(struct snapshot *snap, uint32_t n, char *errbuf, size_t errlen)
             struct listener *l = snap->listeners[li];
             for (uint32_t b = 0; b < l->nbinds; b++, k++) {
                 struct worker_listener *wl = &w->listeners[k];
-                char why[256], addr[80];
                 wl->w = w;
                 wl->l = l;
                 wl->b = &l->binds[b];
                 wl->fd = -1;
                 if (failures && i > 0)
                     continue;
-                wl->fd = open_listener(&l->binds[b], why, sizeof(why));
-                if (wl->fd < 0 && i == 0) {
+                wl->fd = open_bind(snap, l, b, i, errbuf, errlen);
+                if (wl->fd < 0)
                     failures++;
-                    append_err(errbuf, errlen, "%s:%d: bind: cannot bind %s for '%s': %s\n",
-                               l->binds[b].loc.file ? l->binds[b].loc.file : snap->source,
-                               l->binds[b].loc.line,
-                               tern_format_addr((const struct sockaddr *)&l->binds[b].addr, addr,
-                                                sizeof(addr)),
-                               l->name, why);
-                } else if (wl->fd < 0) {
-                    failures++;
-                    append_err(errbuf, errlen, "%s:%d: bind: cannot open socket %u of %s: %s\n",
-                               l->binds[b].loc.file ? l->binds[b].loc.file : snap->source,
-                               l->binds[b].loc.line, i + 1,
-                               tern_format_addr((const struct sockaddr *)&l->binds[b].addr, addr,
-                                                sizeof(addr)),
-                               why);
-                }
             }
         }
     }
@@ -218,8 +238,9 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
 
 static bool at_maxconn(const struct listener *l)
 {
-    uint32_t lmax = l->maxconn ? l->maxconn : proc_maxconn;
-    if (proc_maxconn && atomic_load_explicit(&proc_conns, memory_order_relaxed) >= proc_maxconn)
+    uint32_t pmax = atomic_load_explicit(&proc_maxconn, memory_order_relaxed);
+    uint32_t lmax = l->maxconn ? l->maxconn : pmax;
+    if (pmax && atomic_load_explicit(&proc_conns, memory_order_relaxed) >= pmax)
         return true;
     return lmax && (uint32_t)atomic_load_explicit(&((struct listener *)l)->cur_conns,
                                                   memory_order_relaxed) >= lmax;
@@ -278,10 +299,32 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
     }
 }
 
+/* ---- snapshots ------------------------------------------------------------ */
+
+static void release_snap(struct worker *w, struct worker_snap *ws)
+{
+    struct worker_snap **pp = &w->snaps;
+
+    while (*pp != ws)
+        pp = &(*pp)->next;
+    *pp = ws->next;
+    if (http_ops)
+        http_ops->release_snapshot(w, ws->snap);
+    snapshot_unref(ws->snap);
+    free(ws);
+}
+
+void worker_snap_put(struct worker *w, struct worker_snap *ws)
+{
+    ws->nconns--;
+    if (ws->nconns == 0 && ws != w->snaps)
+        release_snap(w, ws);
+}
+
 void worker_conn_closed(struct worker *w, struct worker_snap *ws)
 {
     atomic_fetch_sub_explicit(&proc_conns, 1, memory_order_relaxed);
-    ws->nconns--;
+    worker_snap_put(w, ws);
     atomic_store_explicit(&w->nconns_shared, w->nconns, memory_order_relaxed);
     for (uint32_t i = 0; i < w->nlisteners; i++)
         if (w->listeners[i].paused) {
@@ -325,6 +368,153 @@ static void close_listeners(struct worker *w)
     }
 }
 
+/* ---- a new snapshot (MSG_SNAPSHOT) ------------------------------------------ */
+
+static void accept_cb(evutil_socket_t lfd, short what, void *arg);
+
+/* Frees an update that was not applied; `close_new`: close the sockets the
+ * main thread opened for it. */
+static void snap_update_free(struct snap_update *u, bool close_new)
+{
+    if (close_new)
+        for (uint32_t k = 0; k < u->nlisteners; k++)
+            if (u->from[k] < 0 && u->listeners[k].fd >= 0)
+                close(u->listeners[k].fd);
+    snapshot_unref(u->snap);
+    free(u->listeners);
+    free(u->from);
+    free(u);
+}
+
+static void drain_free(struct worker_drain *d)
+{
+    struct worker_drain **pp = &d->w->drains;
+
+    while (*pp != d)
+        pp = &(*pp)->next;
+    *pp = d->next;
+    evtimer_del(&d->ev);
+    snapshot_unref(d->snap);
+    free(d->ls);
+    free(d);
+}
+
+/* The drain time of some removed listeners is over: close what is left. */
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker_drain *d = arg;
+    struct worker *w = d->w;
+
+    for (uint32_t i = 0; i < d->nls; i++) {
+        const struct listener *keep = snapshot_find_listener(w->snap, d->ls[i]->name);
+        tcp_proxy_close_listener(w, d->ls[i]->name, keep);
+        if (http_ops)
+            http_ops->drain_listener(w, d->ls[i]->name, keep, true);
+    }
+    drain_free(d);
+}
+
+static void apply_snapshot(struct worker *w, struct snap_update *u)
+{
+    struct worker_listener *old = w->listeners, *nl = u->listeners;
+    uint32_t nold = w->nlisteners;
+    bool *kept = tern_calloc(nold ? nold : 1, sizeof(*kept));
+    const struct listener **gone = tern_calloc(nold ? nold : 1, sizeof(*gone));
+    uint32_t ngone = 0;
+    struct worker_snap *ws;
+
+    /* Sockets that stay: the kernel keeps queueing on them meanwhile. */
+    for (uint32_t k = 0; k < u->nlisteners; k++) {
+        if (u->from[k] < 0)
+            continue;
+        struct worker_listener *o = &old[u->from[k]];
+        kept[u->from[k]] = true;
+        nl[k].fd = o->fd;
+        if (o->fd >= 0 && !o->paused)
+            event_del(&o->ev);
+        o->fd = -1;
+    }
+    /* Sockets of removed or rebound listeners close; their listeners drain. */
+    for (uint32_t j = 0; j < nold; j++) {
+        struct worker_listener *o = &old[j];
+        bool seen = false;
+        if (kept[j])
+            continue;
+        if (o->fd >= 0) {
+            if (!o->paused)
+                event_del(&o->ev);
+            close(o->fd);
+            o->fd = -1;
+        }
+        for (uint32_t g = 0; g < ngone; g++)
+            seen = seen || gone[g] == o->l;
+        if (!seen)
+            gone[ngone++] = o->l;
+    }
+    for (uint32_t k = 0; k < u->nlisteners; k++) {
+        struct worker_listener *wl = &nl[k];
+        wl->w = w;
+        wl->paused = false;
+        if (w->stopping && wl->fd >= 0) { /* cannot happen: main refuses swaps when stopping */
+            close(wl->fd);
+            wl->fd = -1;
+        }
+        if (wl->fd < 0)
+            continue;
+        event_assign(&wl->ev, w->base, wl->fd, EV_READ | EV_PERSIST, accept_cb, wl);
+        event_add(&wl->ev, NULL);
+    }
+    free(old);
+    free(kept);
+    w->listeners = nl;
+    w->nlisteners = u->nlisteners;
+
+    /* The new snapshot serves new connections; the old one stays pinned by
+     * its connections (released now if it has none). */
+    ws = tern_calloc(1, sizeof(*ws));
+    ws->snap = u->snap;
+    ws->next = w->snaps;
+    w->snaps = ws;
+    w->snap = u->snap;
+    {
+        /* the drains below read the old snapshot's listeners: hold it */
+        struct snapshot *prev = ws->next ? ws->next->snap : NULL;
+
+        if (prev)
+            snapshot_ref(prev);
+        if (ws->next && ws->next->nconns == 0)
+            release_snap(w, ws->next);
+        if (ngone && prev) {
+            for (uint32_t g = 0; g < ngone; g++) {
+                /* mode tcp: connections carry on until the drain time */
+                if (http_ops)
+                    http_ops->drain_listener(w, gone[g]->name,
+                                             snapshot_find_listener(w->snap, gone[g]->name),
+                                             false);
+            }
+            if (u->drain_ms) {
+                struct worker_drain *d = tern_calloc(1, sizeof(*d));
+                struct timeval tv = {u->drain_ms / 1000, (u->drain_ms % 1000) * 1000};
+                d->w = w;
+                d->snap = prev; /* takes the reference above */
+                d->ls = gone;
+                d->nls = ngone;
+                gone = NULL;
+                prev = NULL;
+                d->next = w->drains;
+                w->drains = d;
+                evtimer_assign(&d->ev, w->base, drain_cb, d);
+                evtimer_add(&d->ev, &tv);
+            }
+        }
+        if (prev)
+            snapshot_unref(prev);
+    }
+    free(gone);
+    free(u->from);
+    free(u);
+}
+
 static void handle_msg(struct worker *w, struct msg *m)
 {
     switch (m->type) {
@@ -339,6 +529,10 @@ static void handle_msg(struct worker *w, struct msg *m)
     }
     case MSG_DEQUEUE:
         upstream_dequeue(w, m->a);
+        cluster_unref(m->a);
+        break;
+    case MSG_SNAPSHOT:
+        apply_snapshot(w, m->a);
         break;
     case MSG_TLS_CTX:
         tls_bind_worker_swap(m->a, w->id, m->b);
@@ -350,6 +544,8 @@ static void handle_msg(struct worker *w, struct msg *m)
         break;
     case MSG_EXIT:
         close_listeners(w);
+        while (w->drains)
+            drain_free(w->drains);
         tcp_proxy_close_all(w, CR_KILLED);
         if (http_ops)
             http_ops->close_all(w);
@@ -385,9 +581,12 @@ static void mq_cb(evutil_socket_t fd, short what, void *arg)
 
 void worker_kick_queues(struct worker *from, struct cluster *c)
 {
+    /* the cluster may leave every snapshot before the others read this */
     for (uint32_t i = 0; i < nworkers; i++)
-        if (workers[i] != from)
+        if (workers[i] != from) {
+            cluster_ref(c);
             post(workers[i], MSG_DEQUEUE, c, NULL);
+        }
 }
 
 void workers_set_http_ops(const struct worker_mode_ops *ops)
@@ -444,6 +643,74 @@ void workers_poll_tls(struct snapshot *snap)
     }
 }
 
+static bool same_binds(const struct listener *a, const struct listener *b)
+{
+    if (a->nbinds != b->nbinds)
+        return false;
+    for (uint32_t i = 0; i < a->nbinds; i++)
+        if (a->binds[i].addrlen != b->binds[i].addrlen ||
+            memcmp(&a->binds[i].addr, &b->binds[i].addr, a->binds[i].addrlen) != 0)
+            return false;
+    return true;
+}
+
+int workers_swap(struct snapshot *old, struct snapshot *snap, uint32_t drain_ms, char *errbuf,
+                 size_t errlen)
+{
+    uint32_t n = 0, *old_first;
+    struct snap_update **u = tern_calloc(nworkers, sizeof(*u));
+    int failures = 0;
+
+    /* Index of each old listener's first socket in the workers' arrays. */
+    old_first = tern_calloc(old->nlisteners ? old->nlisteners : 1, sizeof(*old_first));
+    for (uint32_t li = 0, k = 0; li < old->nlisteners; k += old->listeners[li]->nbinds, li++)
+        old_first[li] = k;
+    for (uint32_t li = 0; li < snap->nlisteners; li++)
+        n += snap->listeners[li]->nbinds;
+    for (uint32_t i = 0; i < nworkers; i++) {
+        u[i] = tern_calloc(1, sizeof(*u[i]));
+        u[i]->listeners = tern_calloc(n ? n : 1, sizeof(*u[i]->listeners));
+        u[i]->from = tern_calloc(n ? n : 1, sizeof(*u[i]->from));
+        u[i]->nlisteners = n;
+        u[i]->drain_ms = drain_ms;
+    }
+    for (uint32_t li = 0, k = 0; li < snap->nlisteners; li++) {
+        struct listener *l = snap->listeners[li];
+        const struct listener *ol = snapshot_find_listener(old, l->name);
+        int32_t from = -1;
+
+        if (ol && same_binds(ol, l))
+            from = (int32_t)old_first[ol->id];
+        for (uint32_t b = 0; b < l->nbinds; b++, k++)
+            for (uint32_t i = 0; i < nworkers; i++) {
+                struct worker_listener *wl = &u[i]->listeners[k];
+                wl->l = l;
+                wl->b = &l->binds[b]; /* the new line's TLS, also on a kept socket */
+                wl->fd = -1;
+                u[i]->from[k] = from >= 0 ? from + (int32_t)b : -1;
+                if (from < 0 && !(failures && i > 0)) {
+                    wl->fd = open_bind(snap, l, b, i, errbuf, errlen);
+                    if (wl->fd < 0)
+                        failures++;
+                }
+            }
+    }
+    free(old_first);
+    for (uint32_t i = 0; i < nworkers; i++) {
+        if (failures) {
+            snapshot_ref(snap); /* snap_update_free drops it */
+            u[i]->snap = snap;
+            snap_update_free(u[i], true);
+            continue;
+        }
+        snapshot_ref(snap);
+        u[i]->snap = snap;
+        post(workers[i], MSG_SNAPSHOT, u[i], NULL);
+    }
+    free(u);
+    return failures;
+}
+
 void workers_stop_accepting(void)
 {
     for (uint32_t i = 0; i < nworkers; i++)
@@ -455,7 +722,7 @@ void workers_stop_accepting(void)
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    struct snapshot *snap = w->snap;
+    struct snapshot *snap;
 
     acl_thread_prepare(); /* no allocation on the request path (regex match block) */
     event_base_dispatch(w->base);
@@ -464,6 +731,7 @@ static void *worker_main(void *arg)
     if (http_ops)
         http_ops->worker_fini(w);
     accesslog_destroy(&w->alog);
+    snap = w->snap; /* the newest: a swap may have replaced the first */
     for (uint32_t i = 0; i < snap->nclusters; i++) {
         struct cluster *c = snap->clusters[i];
         if (c->worker[w->id].hosts) {
@@ -492,7 +760,7 @@ int workers_start(struct snapshot *snap)
         snapshot_ref(snap);
         w->snap = snap;
         w->snaps = tern_calloc(1, sizeof(*w->snaps));
-        w->snaps->snap = snap;
+        w->snaps->snap = snap; /* the worker's reference */
         w->rng = tern_hash64(&w, sizeof(w), tern_now_us()) | 1;
         buf_pool_init(&w->pool, snap->global.bufsize, POOL_MAX_FREE);
         accesslog_init(&w->alog, w->base, STDERR_FILENO, ACCESSLOG_BUF, &w->stats.log_dropped);
@@ -541,6 +809,10 @@ void workers_shutdown(void)
             struct msg *next = m->next;
             if (m->type == MSG_HOSTSET)
                 host_set_unref(m->b);
+            else if (m->type == MSG_DEQUEUE)
+                cluster_unref(m->a);
+            else if (m->type == MSG_SNAPSHOT)
+                snap_update_free(m->a, true);
             free(m);
             m = next;
         }
@@ -560,10 +832,9 @@ void workers_shutdown(void)
         while (w->snaps) {
             struct worker_snap *ws = w->snaps;
             w->snaps = ws->next;
+            snapshot_unref(ws->snap);
             free(ws);
         }
-        if (w->snap)
-            snapshot_unref(w->snap);
         free(w);
     }
     free(workers);

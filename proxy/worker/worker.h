@@ -61,6 +61,28 @@ uint64_t workers_active_conns(void);
  */
 void workers_publish_hosts(struct cluster *c);
 
+/*
+ * Replaces the running snapshot with `snap` (runtime-initialised, every
+ * cluster of it ready; the caller keeps its own reference; workers take
+ * theirs). `old` is the snapshot the workers run now (the one the last
+ * workers_start/workers_swap got). Listeners are matched by name: one with
+ * the same bind addresses, in order, keeps its sockets (no accept gap; new
+ * connections get the new listener's settings and filter chain); a new one
+ * gets SO_REUSEPORT sockets opened here, on the main thread, so that a bind
+ * failure rejects the whole swap before anything changes; a removed or
+ * rebound one has its sockets closed and its connections drained: they
+ * finish their exchange, and after drain_ms (0: no limit) the rest close.
+ * Connections keep the snapshot they pinned; mode http connections move to
+ * the new one at their next request when their listener is kept.
+ * Returns 0, or the number of bind failures with one "FILE:LINE: bind: ..."
+ * line each in errbuf (nothing changed then).
+ */
+int workers_swap(struct snapshot *old, struct snapshot *snap, uint32_t drain_ms, char *errbuf,
+                 size_t errlen);
+
+/* Sets the process-wide maxconn (a reload may change it). */
+void workers_set_maxconn(uint32_t maxconn);
+
 /* Graceful stop, step 1: every worker closes its listening sockets. */
 void workers_stop_accepting(void);
 

@@ -25,8 +25,25 @@ enum msg_type {
     MSG_HOSTSET = 1,   /* a: struct cluster *, b: struct host_set * (one ref for us) */
     MSG_STOP_ACCEPT,   /* close listening sockets */
     MSG_EXIT,          /* close everything and leave the loop */
-    MSG_DEQUEUE,       /* a: struct cluster *: a slot freed on another worker */
+    MSG_DEQUEUE,       /* a: struct cluster * (one ref for us): a slot freed on another worker */
+    MSG_SNAPSHOT,      /* a: struct snap_update * (ours to free) */
     MSG_TLS_CTX,       /* a: struct tls_bind *, b: struct tls_server_ctx * (one ref for us) */
+};
+
+/*
+ * A new snapshot for one worker (workers_swap). listeners[k] is the new
+ * array's k-th socket: either opened by the main thread (fd >= 0, from[k] ==
+ * -1) or the socket the worker already has at index from[k] of its current
+ * array (kept: no accept gap). Listening sockets of the current array that
+ * no entry keeps belong to removed or rebound listeners: the worker closes
+ * them and drains those listeners' connections.
+ */
+struct snap_update {
+    struct snapshot *snap;                /* one reference, for the worker */
+    struct worker_listener *listeners;    /* [nlisteners], taken by the worker */
+    int32_t *from;                        /* [nlisteners] */
+    uint32_t nlisteners;
+    uint32_t drain_ms;                    /* then drained connections close; 0: no limit */
 };
 
 struct msg {
@@ -132,21 +149,45 @@ struct worker_mode_ops {
     void (*close_all)(struct worker *w);
     /* After the loop ended: free the per-worker state. */
     void (*worker_fini)(struct worker *w);
+    /* The listener called `name` was removed or rebound: the connections
+     * accepted on it (on any listener object of that name except `keep`, the
+     * current snapshot's, which may be NULL) finish their exchange and close
+     * (`now`: close them at once, the drain time is over). */
+    void (*drain_listener)(struct worker *w, const char *name, const struct listener *keep,
+                           bool now);
+    /* The worker no longer uses `old`: close its idle server connections to
+     * the clusters that the current snapshot w->snap does not have. */
+    void (*release_snapshot)(struct worker *w, struct snapshot *old);
 };
 
-/* A snapshot as one worker uses it: pinned while connections use it. */
+/* A snapshot as one worker uses it: pinned while connections use it. Holds
+ * one reference; released once it is not the newest and nconns is 0. */
 struct worker_snap {
     struct worker_snap *next;
     struct snapshot *snap;
     uint32_t nconns;
 };
 
+/* Listeners of an older snapshot whose connections drain (removed or
+ * rebound); at `ev` the remaining ones are closed. Holds a reference to the
+ * snapshot the listeners belong to. */
+struct worker_drain {
+    struct worker_drain *next;
+    struct worker *w;
+    struct snapshot *snap;
+    const struct listener **ls;
+    uint32_t nls;
+    struct event ev;
+};
+
 struct worker {
     uint32_t id;
     pthread_t thread;
     struct event_base *base;
-    struct snapshot *snap;              /* snapshot for new connections */
+    struct snapshot *snap;              /* snapshot for new connections (== snaps->snap) */
     struct worker_snap *snaps;          /* current first, then older pinned ones */
+    struct worker_drain *drains;        /* listeners draining with a deadline */
+    uint64_t mark_gen;                  /* cluster_worker_slot.mark generations */
     struct worker_listener *listeners;
     uint32_t nlisteners;
     bool stopping;                      /* stop accepting requested */
@@ -187,5 +228,13 @@ void tcp_proxy_fin_cb(evutil_socket_t fd, short what, void *arg);
 
 /* worker.c: a connection closed; re-enable listeners paused at maxconn. */
 void worker_conn_closed(struct worker *w, struct worker_snap *ws);
+
+/* worker.c: a connection stops pinning ws (it closed, or moved to the newest
+ * snapshot); ws is released when it was the last one of an older snapshot. */
+void worker_snap_put(struct worker *w, struct worker_snap *ws);
+
+/* tcp_proxy.c: closes the connections accepted on a listener called `name`
+ * other than `keep` (drain time over; see worker_mode_ops.drain_listener). */
+void tcp_proxy_close_listener(struct worker *w, const char *name, const struct listener *keep);
 
 #endif /* TERN_WORKER_TYPES_H */

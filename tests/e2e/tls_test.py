@@ -25,7 +25,7 @@ import subprocess
 import tempfile
 import unittest
 
-from ternlib import (HttpBackend, Nginx, Tern, cfg_http, free_port, http_access_log,
+from ternlib import (HttpBackend, HttpReader, Nginx, Tern, cfg_http, free_port, http_access_log,
                      poll_until)
 
 HERE = os.path.dirname(os.path.realpath(__file__))
@@ -293,6 +293,54 @@ class RotationTest(unittest.TestCase):
                 old.close()
         finally:
             b.kill()
+            shutil.rmtree(d, ignore_errors=True)
+
+
+    def test_reload_keeps_tls_and_rotation(self):
+        """A SIGHUP reload keeps a TLS listener's socket and its TLS: old
+        connections go on, new handshakes work and follow the new routes,
+        and certificate rotation then watches the new configuration's
+        files."""
+        import signal
+        b1, b2 = HttpBackend("one"), HttpBackend("two")
+        d = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+        crt = os.path.join(d, "site.pem")
+        shutil.copy(pki("server.pem"), crt)
+        fp, ap = free_port(), free_port()
+
+        def cfg(port):
+            return cfg_http(admin_port=ap) + (
+                "frontend fe\n    bind 127.0.0.1:%d ssl crt %s\n    default_backend be\n"
+                "backend be\n    server s 127.0.0.1:%d\n" % (fp, crt, port))
+        try:
+            with Tern(cfg(b1.port), admin_port=ap) as t:
+                ctx = ssl.create_default_context(cafile=pki("ca.pem"))
+                old = ctx.wrap_socket(socket.create_connection(("127.0.0.1", fp), timeout=5),
+                                      server_hostname="www.example.com")
+                old.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+                st, _, body, _ = HttpReader(old).response()
+                self.assertEqual((st, body), (200, b"one GET /a\n"))
+                before = t.clusters()["version"]
+                with open(t.cfg_path, "w") as f:
+                    f.write(cfg(b2.port))
+                t.send_signal(signal.SIGHUP)
+                poll_until(lambda: t.clusters()["version"] > before, desc="reload applied")
+                rc, st, _, body = curl("https://www.example.com:%d/b" % fp, "--resolve",
+                                       "www.example.com:%d:127.0.0.1" % fp)
+                self.assertEqual((rc, st, body), (0, 200, "two GET /b\n"))
+                old.sendall(b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n")
+                st, _, body, _ = HttpReader(old).response()
+                self.assertEqual((st, body), (200, b"two GET /c\n"))
+                old.close()
+                tmp = crt + ".new"
+                with open(tmp, "w") as f:
+                    f.write(open(pki("rsa.pem")).read() + open(pki("rsa.pem.key")).read())
+                os.rename(tmp, crt)
+                poll_until(lambda: subject_cn(fp, "x.example") == "rsa.example.com", timeout=10,
+                           desc="rotation seen after the reload")
+        finally:
+            b1.kill()
+            b2.kill()
             shutil.rmtree(d, ignore_errors=True)
 
 

@@ -1,0 +1,190 @@
+/*
+ * cfg_xds.c: the `xds` section, tern's bootstrap for the xDS client (what
+ * Envoy reads from its bootstrap file: the node and the ADS server).
+ *
+ *   xds
+ *       server 10.0.0.5:18000          ADS server, plaintext gRPC (required)
+ *       node-id sidecar-7              Node.id (required)
+ *       node-cluster payments          Node.cluster
+ *       node-locality eu-west-1/eu-west-1a   Node.locality region/zone
+ *       init-timeout 15s               how long resources may warm
+ *       protocol delta|sotw            incremental (default) or state of the world
+ *       drain-time 600s                xDS listeners removed or rebound drain this long
+ *
+ * At most one section. Values land in snapshot->xds (model_types.h); the
+ * client (xds/) reads them. The section changes nothing else in the file:
+ * static listeners and clusters keep working beside the dynamic ones.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/config/cfg_int.h"
+#include "proxy/core/util.h"
+
+/* Envoy's default initial_fetch_timeout and --drain-time-s. */
+#define XDS_DEFAULT_INIT_TIMEOUT_MS 15000
+#define XDS_DEFAULT_DRAIN_TIME_MS 600000
+/* Node fields are echoed to the control plane: bounded, printable. */
+#define XDS_MAX_NODE_FIELD 256
+
+static bool one_arg(struct cfg *p, char **av, size_t ac, const char *usage)
+{
+    if (ac == 1)
+        return true;
+    if (ac == 0)
+        cfg_err(p, "missing argument (usage: %s %s)", p->kw, usage);
+    else
+        cfg_err(p, "unexpected extra argument '%s' (usage: %s %s)", av[1], p->kw, usage);
+    return false;
+}
+
+/* A node field: 1..256 printable ASCII bytes without spaces. */
+static bool node_field(struct cfg *p, const char *what, const char *s, size_t len)
+{
+    if (len == 0 || len > XDS_MAX_NODE_FIELD) {
+        cfg_err(p, "%s must have 1 to %d characters", what, XDS_MAX_NODE_FIELD);
+        return false;
+    }
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f) {
+            cfg_err(p, "%s '%.*s' has a character that is not printable ASCII", what,
+                    (int)len, s);
+            return false;
+        }
+    return true;
+}
+
+static void set_field(char **dst, const char *s, size_t len)
+{
+    free(*dst);
+    *dst = tern_malloc(len + 1);
+    memcpy(*dst, s, len);
+    (*dst)[len] = 0;
+}
+
+void cfg_xds_begin(struct cfg *p, char **av, size_t ac)
+{
+    struct model_xds *x = &p->snap->xds;
+
+    if (ac > 1)
+        cfg_err(p, "unexpected argument '%s' (xds takes none)", av[1]);
+    if (x->enabled) {
+        cfg_err(p, "a second xds section (the first is at line %d): tern has one control "
+                   "plane", x->loc.line);
+        return;
+    }
+    x->enabled = true;
+    x->loc.file = p->snap->source;
+    x->loc.line = p->line;
+    x->init_timeout_ms = XDS_DEFAULT_INIT_TIMEOUT_MS;
+    x->drain_time_ms = XDS_DEFAULT_DRAIN_TIME_MS;
+    x->protocol = XDS_PROTOCOL_DELTA;
+}
+
+void cfg_kw_xds_server(struct cfg *p, char **av, size_t ac)
+{
+    struct model_xds *x = &p->snap->xds;
+    char err[256];
+
+    if (ac == 0) {
+        cfg_err(p, "missing argument (usage: server <address>:<port>)");
+        return;
+    }
+    if (ac > 1 && strcmp(av[1], "ssl") == 0) {
+        cfg_err(p, "ssl: TLS to the control plane is not supported yet (the xDS client "
+                   "speaks plaintext gRPC); use a loopback or node-local server address");
+        return;
+    }
+    if (ac > 1) {
+        cfg_err(p, "unexpected extra argument '%s' (usage: server <address>:<port>)", av[1]);
+        return;
+    }
+    if (tern_parse_addr(av[0], false, &x->server, &x->serverlen, err, sizeof(err)) != 0) {
+        cfg_err(p, "%s", err);
+        return;
+    }
+}
+
+void cfg_kw_xds_node_id(struct cfg *p, char **av, size_t ac)
+{
+    if (one_arg(p, av, ac, "<id>") && node_field(p, "node id", av[0], strlen(av[0])))
+        set_field(&p->snap->xds.node_id, av[0], strlen(av[0]));
+}
+
+void cfg_kw_xds_node_cluster(struct cfg *p, char **av, size_t ac)
+{
+    if (one_arg(p, av, ac, "<name>") && node_field(p, "node cluster", av[0], strlen(av[0])))
+        set_field(&p->snap->xds.node_cluster, av[0], strlen(av[0]));
+}
+
+void cfg_kw_xds_node_locality(struct cfg *p, char **av, size_t ac)
+{
+    const char *slash;
+
+    if (!one_arg(p, av, ac, "<region>/<zone>"))
+        return;
+    slash = strchr(av[0], '/');
+    if (!slash || strchr(slash + 1, '/')) {
+        cfg_err(p, "invalid locality '%s' (expected <region>/<zone>, one '/')", av[0]);
+        return;
+    }
+    if (!node_field(p, "region", av[0], (size_t)(slash - av[0])) ||
+        !node_field(p, "zone", slash + 1, strlen(slash + 1)))
+        return;
+    set_field(&p->snap->xds.region, av[0], (size_t)(slash - av[0]));
+    set_field(&p->snap->xds.zone, slash + 1, strlen(slash + 1));
+}
+
+static void get_time(struct cfg *p, const char *s, uint32_t *ms, uint32_t min_ms)
+{
+    uint32_t v;
+
+    if (tern_parse_duration_ms(s, &v) != 0) {
+        cfg_err(p, "invalid time '%s' (expected a number with an optional unit us, ms, s, m, "
+                   "h or d; no unit means ms)", s);
+        return;
+    }
+    if (v < min_ms) {
+        cfg_err(p, "'%s' is too short (at least %ums)", s, min_ms);
+        return;
+    }
+    *ms = v;
+}
+
+void cfg_kw_xds_init_timeout(struct cfg *p, char **av, size_t ac)
+{
+    if (one_arg(p, av, ac, "<time>"))
+        get_time(p, av[0], &p->snap->xds.init_timeout_ms, 1);
+}
+
+void cfg_kw_xds_drain_time(struct cfg *p, char **av, size_t ac)
+{
+    if (one_arg(p, av, ac, "<time>"))
+        get_time(p, av[0], &p->snap->xds.drain_time_ms, 0);
+}
+
+void cfg_kw_xds_protocol(struct cfg *p, char **av, size_t ac)
+{
+    if (!one_arg(p, av, ac, "delta|sotw"))
+        return;
+    if (strcmp(av[0], "delta") == 0)
+        p->snap->xds.protocol = XDS_PROTOCOL_DELTA;
+    else if (strcmp(av[0], "sotw") == 0)
+        p->snap->xds.protocol = XDS_PROTOCOL_SOTW;
+    else
+        cfg_err(p, "unknown protocol '%s' (expected delta or sotw)", av[0]);
+}
+
+void cfg_xds_finish(struct cfg *p)
+{
+    const struct model_xds *x = &p->snap->xds;
+
+    if (!x->enabled)
+        return;
+    p->line = x->loc.line;
+    p->kw = "xds";
+    if (!x->serverlen)
+        cfg_err(p, "no 'server <address>:<port>' line: tern needs its control plane's address");
+    if (!x->node_id)
+        cfg_err(p, "no 'node-id <id>' line: the control plane knows tern by its node id");
+}

@@ -1,0 +1,70 @@
+"""The `xds` section: checked like any section (FILE:LINE errors), and
+refused at start and on reload while the xDS client is not in the build, so
+that tern never runs without the control plane its file asks for."""
+
+import os
+import signal
+import subprocess
+import tempfile
+import unittest
+
+from ternlib import TERN_BIN, HttpBackend, Tern, cfg_http, free_port, http_get, poll_until
+
+XDS = ("xds\n    server 127.0.0.1:%d\n    node-id sidecar-1\n    node-cluster web\n"
+       "    node-locality r1/z1\n    init-timeout 5s\n    protocol sotw\n    drain-time 30s\n")
+
+
+def run(*args):
+    p = subprocess.run([TERN_BIN] + list(args), stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=10)
+    return p.returncode, p.stdout + p.stderr
+
+
+class XdsConfigTest(unittest.TestCase):
+    def write(self, d, text):
+        path = os.path.join(d, "t.cfg")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_errors_are_file_line(self):
+        with tempfile.TemporaryDirectory(dir=os.environ.get("TEST_TMPDIR")) as d:
+            path = self.write(d, "xds\n    server 127.0.0.1:1 ssl ca-file a crt b\n"
+                                 "    node-id n\n    protocol fast\n")
+            rc, out = run("-c", "-f", path)
+            self.assertEqual(rc, 1)
+            self.assertIn("%s:2: server: ssl: TLS to the control plane is not supported yet"
+                          % path, out)
+            self.assertIn("%s:4: protocol: unknown protocol 'fast' (expected delta or sotw)"
+                          % path, out)
+
+    def test_valid_section_refused_until_the_client_lands(self):
+        with tempfile.TemporaryDirectory(dir=os.environ.get("TEST_TMPDIR")) as d:
+            path = self.write(d, XDS % free_port())
+            for args in (("-c", "-f", path), ("-f", path)):
+                rc, out = run(*args)
+                self.assertEqual(rc, 1, out)
+                self.assertIn("%s:1: xds: the xDS client is not part of this build yet" % path,
+                              out)
+
+    def test_reload_adding_xds_is_refused(self):
+        b = HttpBackend("b")
+        fp = free_port()
+        base = cfg_http() + "listen l\n    bind 127.0.0.1:%d\n    server s 127.0.0.1:%d\n" % (
+            fp, b.port)
+        try:
+            with Tern(base) as t:
+                with open(t.cfg_path, "w") as f:
+                    f.write(base + "\n" + XDS % free_port())
+                t.send_signal(signal.SIGHUP)
+                poll_until(lambda: "the running configuration is unchanged" in t.stderr_text(),
+                           desc="reload refused")
+                self.assertIn("xds: the xDS client is not part of this build yet",
+                              t.stderr_text())
+                self.assertEqual(http_get(fp, "/")[0], 200)
+        finally:
+            b.kill()
+
+
+if __name__ == "__main__":
+    unittest.main()
