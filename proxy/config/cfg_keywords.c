@@ -179,6 +179,37 @@ static void kw_http_maxhdr(struct cfg *p, char **av, size_t ac)
         p->snap->global.http_maxhdr = (uint32_t)v;
 }
 
+/* tune.h2.*: HAProxy 2.6's names, bounds and defaults (RFC 9113 6.5.2). */
+static void kw_h2_tune(struct cfg *p, char **av, size_t ac, const char *what, long lo, long hi,
+                       uint32_t *out)
+{
+    long v;
+    if (nargs(p, av, ac, 1, 1, "<number>") && get_int(p, what, av[0], lo, hi, &v))
+        *out = (uint32_t)v;
+}
+
+static void kw_h2_max_streams(struct cfg *p, char **av, size_t ac)
+{
+    kw_h2_tune(p, av, ac, "stream count", 1, 65535,
+               &p->snap->global.h2_max_concurrent_streams);
+}
+
+static void kw_h2_header_table(struct cfg *p, char **av, size_t ac)
+{
+    kw_h2_tune(p, av, ac, "table size", 0, 65536, &p->snap->global.h2_header_table_size);
+}
+
+static void kw_h2_window(struct cfg *p, char **av, size_t ac)
+{
+    kw_h2_tune(p, av, ac, "window size", 0, 2147483647L,
+               &p->snap->global.h2_initial_window_size);
+}
+
+static void kw_h2_frame(struct cfg *p, char **av, size_t ac)
+{
+    kw_h2_tune(p, av, ac, "frame size", 16384, 16777215L, &p->snap->global.h2_max_frame_size);
+}
+
 /* ---- proxies -------------------------------------------------------------- */
 
 static void kw_mode(struct cfg *p, char **av, size_t ac)
@@ -217,7 +248,7 @@ static const char *const bind_unsupported[] = {
     "crt-ignore-err", "crt-list", "curves", "defer-accept", "ecdhe", "expose-fd", "gid",
     "group", "id", "interface", "level", "maxconn", "mode", "mss", "name", "namespace", "nice",
     "no-ca-names", "no-sslv3", "no-tls-tickets", "no-tlsv10", "no-tlsv11", "no-tlsv12",
-    "no-tlsv13", "npn", "prefer-client-ciphers", "process", "proto", "quic-cc-algo",
+    "no-tlsv13", "npn", "prefer-client-ciphers", "process", "quic-cc-algo",
     "quic-force-retry", "severity-output", "shards", "ssl", "ssl-max-ver", "ssl-min-ver",
     "strict-sni", "tcp-ut", "tfo", "thread", "tls-ticket-keys", "transparent", "uid", "user",
     "v4v6", "v6only", "verify",
@@ -227,6 +258,7 @@ static void kw_bind(struct cfg *p, char **av, size_t ac)
 {
     char *list, *save = NULL, *tok;
     struct listener *l = p->l;
+    enum bind_proto proto = BIND_PROTO_DEFAULT;
 
     if (!nargs(p, av, ac, 1, CFG_MAX_ARGS, "<address>:<port>[,...]"))
         return;
@@ -236,6 +268,24 @@ static void kw_bind(struct cfg *p, char **av, size_t ac)
     }
     for (size_t i = 1; i < ac; i++) {
         bool known = false;
+        if (strcmp(av[i], "proto") == 0) {
+            /* HAProxy's mux names for an HTTP bind: h1, h2 */
+            if (i + 1 >= ac) {
+                cfg_err(p, "bind option 'proto' expects a protocol name (h1 or h2)");
+                break;
+            }
+            if (strcmp(av[i + 1], "h2") == 0) {
+                proto = BIND_PROTO_H2;
+            } else if (strcmp(av[i + 1], "h1") == 0) {
+                proto = BIND_PROTO_H1;
+            } else {
+                cfg_err(p, "bind option 'proto': unknown protocol '%s' (expected h1 or h2)",
+                        av[i + 1]);
+                break;
+            }
+            i++;
+            continue;
+        }
         for (size_t k = 0; k < TERN_ARRAY_SIZE(bind_unsupported); k++)
             known |= strcmp(av[i], bind_unsupported[k]) == 0;
         if (known) {
@@ -265,6 +315,7 @@ static void kw_bind(struct cfg *p, char **av, size_t ac)
         memset(&l->binds[l->nbinds], 0, sizeof(*l->binds));
         l->binds[l->nbinds].addr = ss;
         l->binds[l->nbinds].addrlen = sslen;
+        l->binds[l->nbinds].proto = proto;
         l->binds[l->nbinds].loc.file = p->snap->source;
         l->binds[l->nbinds].loc.line = p->line;
         l->nbinds++;
@@ -1239,6 +1290,10 @@ const struct cfg_kw cfg_keywords[] = {
     H("hard-stop-after", SEC_GLOBAL, kw_hard_stop_after),
     H("tune.bufsize", SEC_GLOBAL, kw_bufsize),
     H("tune.http.maxhdr", SEC_GLOBAL, kw_http_maxhdr),
+    H("tune.h2.max-concurrent-streams", SEC_GLOBAL, kw_h2_max_streams),
+    H("tune.h2.header-table-size", SEC_GLOBAL, kw_h2_header_table),
+    H("tune.h2.initial-window-size", SEC_GLOBAL, kw_h2_window),
+    H("tune.h2.max-frame-size", SEC_GLOBAL, kw_h2_frame),
     HN("log", SEC_ALL, kw_log),
     IGNORE("log-tag", SEC_GLOBAL, LOG),
     IGNORE("log-send-hostname", SEC_GLOBAL, LOG),

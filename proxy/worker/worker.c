@@ -150,6 +150,7 @@ int workers_bind(struct snapshot *snap, uint32_t n, char *errbuf, size_t errlen)
                 char why[256], addr[80];
                 wl->w = w;
                 wl->l = l;
+                wl->bind = &l->binds[b];
                 wl->fd = -1;
                 if (failures && i > 0)
                     continue;

@@ -37,6 +37,7 @@ struct msg {
 struct worker_listener {
     struct worker *w;
     struct listener *l;   /* borrowed from the worker's snapshot */
+    const struct bind_addr *bind; /* its bind line (l->binds[i]) */
     int fd;
     bool paused;          /* accept disabled (maxconn reached or out of fds) */
     struct event ev;
