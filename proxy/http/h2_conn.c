@@ -1004,11 +1004,13 @@ static int on_invalid_frame(nghttp2_session *ng, const nghttp2_frame *frame, int
     return 0;
 }
 
+/* The callbacks table (nghttp2 copies it into each session: the caller
+ * deletes it). */
 static nghttp2_session_callbacks *callbacks(void)
 {
-    static _Thread_local nghttp2_session_callbacks *cbs;
+    nghttp2_session_callbacks *cbs;
 
-    if (!cbs) {
+    {
         if (nghttp2_session_callbacks_new(&cbs) != 0)
             tern_panic(__FILE__, __LINE__, "nghttp2: out of memory");
         nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
@@ -1032,6 +1034,7 @@ void h2c_accept(struct worker *w, struct worker_listener *wl, int fd, const stru
     struct h2_conn *c = tern_calloc(1, sizeof(*c));
     uint64_t now = worker_now_ms(w);
     nghttp2_option *opt;
+    nghttp2_session_callbacks *cbs = callbacks();
     nghttp2_settings_entry iv[4];
     uint32_t win = g->h2_initial_window_size;
 
@@ -1054,9 +1057,10 @@ void h2c_accept(struct worker *w, struct worker_listener *wl, int fd, const stru
     nghttp2_option_set_max_outbound_ack(opt, 1000);
     nghttp2_option_set_max_continuations(opt, 8);
     nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
-    if (nghttp2_session_server_new2(&c->ng, callbacks(), c, opt) != 0)
+    if (nghttp2_session_server_new2(&c->ng, cbs, c, opt) != 0)
         tern_panic(__FILE__, __LINE__, "nghttp2: out of memory");
     nghttp2_option_del(opt);
+    nghttp2_session_callbacks_del(cbs);
     /* a stream's window never exceeds its buffer (see the top) */
     if (win > hw->lim.max_head + hw->maxrewrite)
         win = hw->lim.max_head + hw->maxrewrite;

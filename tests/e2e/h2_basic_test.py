@@ -123,8 +123,8 @@ class H2Client:
         self.sock.close()
 
 
-def cfg(fp, bport, extra_fe="", extra_global=()):
-    return cfg_http(global_extra=extra_global) + (
+def cfg(fp, bport, extra_fe="", extra_global=(), admin_port=None):
+    return cfg_http(global_extra=extra_global, admin_port=admin_port) + (
         "frontend fe\n    bind 127.0.0.1:%d proto h2\n    default_backend be\n%s\n"
         "backend be\n    server s1 127.0.0.1:%d\n" % (fp, extra_fe, bport))
 
@@ -133,8 +133,8 @@ class H2BasicTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.b = HttpBackend("b1")
-        cls.fp = free_port()
-        cls.t = Tern(cfg(cls.fp, cls.b.port))
+        cls.fp, cls.ap = free_port(), free_port()
+        cls.t = Tern(cfg(cls.fp, cls.b.port, admin_port=cls.ap), admin_port=cls.ap)
         cls.t.start()
 
     @classmethod
@@ -267,6 +267,12 @@ class H2BasicTest(unittest.TestCase):
             a.close()
             n = len(served)
             poll_until(lambda: len(served) > n + 5, desc="normal client still served")
+            m = poll_until(lambda: self.t.metrics().value("tern_h2_goaway_sent_total",
+                                                           proxy="fe"),
+                           desc="GOAWAY counted")
+            self.assertGreaterEqual(m, 1)
+            self.assertGreater(self.t.metrics().value("tern_h2_rst_received_total", proxy="fe"),
+                               100)
         finally:
             stop.set()
             th.join(10)
