@@ -14,6 +14,8 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler python3-protobuf
   # tests: unit framework, fuzzing toolchain, real peers
   libcmocka-dev clang-14 libclang-rt-14-dev python3 curl nginx-light
+  # HTTP/2 tests: h2load, a low-level h2 client, gRPC client and server
+  nghttp2-client python3-h2 python3-grpcio
 )
 PACKAGES+=("$@")
 

@@ -396,6 +396,59 @@ static void render_http_frontends(struct evbuffer *out, const struct snapshot *s
     }
 }
 
+static bool listener_h2(const struct listener *l)
+{
+    for (uint32_t b = 0; l->mode == PROXY_MODE_HTTP && b < l->nbinds; b++)
+        if (l->binds[b].proto == BIND_PROTO_H2)
+            return true;
+    return false;
+}
+
+/* Per frontend with an HTTP/2 bind: connections, streams, resets each way,
+ * GOAWAYs each way, window stalls, protocol errors. */
+static void render_h2_frontends(struct evbuffer *out, const struct snapshot *snap)
+{
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } fams[] = {
+        {"tern_h2_connections_total", "HTTP/2 client connections accepted.",
+         offsetof(struct listener_stats, h2_conns)},
+        {"tern_h2_streams_total", "HTTP/2 streams opened by clients.",
+         offsetof(struct listener_stats, h2_streams)},
+        {"tern_h2_rst_received_total", "RST_STREAM frames received from clients.",
+         offsetof(struct listener_stats, h2_rst_recv)},
+        {"tern_h2_rst_sent_total", "RST_STREAM frames sent to clients by tern.",
+         offsetof(struct listener_stats, h2_rst_sent)},
+        {"tern_h2_goaway_sent_total", "GOAWAY frames sent to clients.",
+         offsetof(struct listener_stats, h2_goaway_sent)},
+        {"tern_h2_goaway_received_total", "GOAWAY frames received from clients.",
+         offsetof(struct listener_stats, h2_goaway_recv)},
+        {"tern_h2_flow_stalls_total",
+         "HTTP/2 streams reset because the client kept its window closed (timeout client).",
+         offsetof(struct listener_stats, h2_flow_stalls)},
+        {"tern_h2_protocol_errors_total", "Invalid frames and HTTP/2 connection errors.",
+         offsetof(struct listener_stats, h2_protocol_errors)},
+    };
+
+    bool any = false;
+
+    for (uint32_t i = 0; snap && i < snap->nlisteners; i++)
+        any |= listener_h2(snap->listeners[i]);
+    for (size_t f = 0; any && f < sizeof(fams) / sizeof(fams[0]); f++) {
+        header(out, fams[f].name, fams[f].help, METRIC_COUNTER);
+        for (uint32_t i = 0; snap && i < snap->nlisteners; i++) {
+            const struct listener *l = snap->listeners[i];
+            if (!listener_h2(l))
+                continue;
+            evbuffer_add_printf(out, "%s", fams[f].name);
+            labels_proxy(out, l->name);
+            value(out, METRIC_COUNTER,
+                  counter_sum(l->stats, sizeof(*l->stats), snap->nworkers, fams[f].off));
+        }
+    }
+}
+
 static void render_http_backends(struct evbuffer *out, const struct snapshot *snap)
 {
     static const struct {
@@ -599,6 +652,7 @@ void prometheus_render(struct evbuffer *out, const struct snapshot *snap,
     render_backends(out, snap);
     render_servers(out, snap);
     render_http_frontends(out, snap);
+    render_h2_frontends(out, snap);
     render_http_backends(out, snap);
     render_filters(out, snap);
     render_tls(out, snap);

@@ -180,6 +180,37 @@ static void kw_http_maxhdr(struct cfg *p, char **av, size_t ac)
         p->snap->global.http_maxhdr = (uint32_t)v;
 }
 
+/* tune.h2.*: HAProxy 2.6's names, bounds and defaults (RFC 9113 6.5.2). */
+static void kw_h2_tune(struct cfg *p, char **av, size_t ac, const char *what, long lo, long hi,
+                       uint32_t *out)
+{
+    long v;
+    if (nargs(p, av, ac, 1, 1, "<number>") && get_int(p, what, av[0], lo, hi, &v))
+        *out = (uint32_t)v;
+}
+
+static void kw_h2_max_streams(struct cfg *p, char **av, size_t ac)
+{
+    kw_h2_tune(p, av, ac, "stream count", 1, 65535,
+               &p->snap->global.h2_max_concurrent_streams);
+}
+
+static void kw_h2_header_table(struct cfg *p, char **av, size_t ac)
+{
+    kw_h2_tune(p, av, ac, "table size", 0, 65536, &p->snap->global.h2_header_table_size);
+}
+
+static void kw_h2_window(struct cfg *p, char **av, size_t ac)
+{
+    kw_h2_tune(p, av, ac, "window size", 0, 2147483647L,
+               &p->snap->global.h2_initial_window_size);
+}
+
+static void kw_h2_frame(struct cfg *p, char **av, size_t ac)
+{
+    kw_h2_tune(p, av, ac, "frame size", 16384, 16777215L, &p->snap->global.h2_max_frame_size);
+}
+
 /* ---- proxies -------------------------------------------------------------- */
 
 static void kw_mode(struct cfg *p, char **av, size_t ac)
@@ -218,7 +249,7 @@ static const char *const bind_unsupported[] = {
     "crt-ignore-err", "crt-list", "curves", "defer-accept", "ecdhe", "expose-fd", "gid",
     "group", "id", "interface", "level", "maxconn", "mode", "mss", "name", "namespace", "nice",
     "no-ca-names", "no-sslv3", "no-tls-tickets", "no-tlsv10", "no-tlsv11", "no-tlsv12",
-    "no-tlsv13", "npn", "prefer-client-ciphers", "process", "proto", "quic-cc-algo",
+    "no-tlsv13", "npn", "prefer-client-ciphers", "process", "quic-cc-algo",
     "quic-force-retry", "severity-output", "shards",
     "tcp-ut", "tfo", "thread", "tls-ticket-keys", "transparent", "uid", "user",
     "v4v6", "v6only",
@@ -253,7 +284,7 @@ static bool get_tls_version(struct cfg *p, const char *what, const char *v, enum
  * errors are reported (the first address of the line only).
  */
 static struct tls_bind *bind_opts_parse(struct cfg *p, char **av, size_t ac, bool report,
-                                        bool *bad)
+                                        bool *bad, enum bind_proto *proto)
 {
     struct tls_bind *tb = tls_bind_new();
     bool ssl = false, tls_opt = false;
@@ -275,6 +306,21 @@ static struct tls_bind *bind_opts_parse(struct cfg *p, char **av, size_t ac, boo
         }
         if (strcmp(k, "ssl") == 0) {
             ssl = true;
+            continue;
+        }
+        if (strcmp(k, "proto") == 0) {
+            /* HAProxy's mux names for an HTTP bind: h1, h2 */
+            if (!v || (strcmp(v, "h2") != 0 && strcmp(v, "h1") != 0)) {
+                if (report)
+                    cfg_err(p, v ? "bind option 'proto': unknown protocol '%s' (expected h1 or "
+                                   "h2)"
+                                 : "bind option 'proto' expects a protocol name (h1 or h2)%s",
+                            v ? v : "");
+                *bad = true;
+                break;
+            }
+            *proto = strcmp(v, "h2") == 0 ? BIND_PROTO_H2 : BIND_PROTO_H1;
+            i++;
             continue;
         }
         if (strcmp(k, "strict-sni") == 0) {
@@ -355,6 +401,7 @@ static void kw_bind(struct cfg *p, char **av, size_t ac)
     char *list, *save = NULL, *tok;
     struct listener *l = p->l;
     bool first = true, bad = false;
+    enum bind_proto proto = BIND_PROTO_DEFAULT;
 
     if (!nargs(p, av, ac, 1, CFG_MAX_ARGS, "<address>:<port>[,...] [options]"))
         return;
@@ -366,7 +413,7 @@ static void kw_bind(struct cfg *p, char **av, size_t ac)
     for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         struct sockaddr_storage ss;
         socklen_t sslen;
-        struct tls_bind *tb = bind_opts_parse(p, av, ac, first, &bad);
+        struct tls_bind *tb = bind_opts_parse(p, av, ac, first, &bad, &proto);
         first = false;
         if (bad || !get_addr(p, tok, &ss, &sslen) || bind_exists(p, &ss, sslen, tok)) {
             tls_bind_free(tb);
@@ -377,6 +424,7 @@ static void kw_bind(struct cfg *p, char **av, size_t ac)
         l->binds[l->nbinds].addr = ss;
         l->binds[l->nbinds].addrlen = sslen;
         l->binds[l->nbinds].tls = tb;
+        l->binds[l->nbinds].proto = proto;
         l->binds[l->nbinds].loc.file = p->snap->source;
         l->binds[l->nbinds].loc.line = p->line;
         l->nbinds++;
@@ -1431,6 +1479,10 @@ const struct cfg_kw cfg_keywords[] = {
     H("init-timeout", SEC_XDS, cfg_kw_xds_init_timeout),
     H("protocol", SEC_XDS, cfg_kw_xds_protocol),
     H("drain-time", SEC_XDS, cfg_kw_xds_drain_time),
+    H("tune.h2.max-concurrent-streams", SEC_GLOBAL, kw_h2_max_streams),
+    H("tune.h2.header-table-size", SEC_GLOBAL, kw_h2_header_table),
+    H("tune.h2.initial-window-size", SEC_GLOBAL, kw_h2_window),
+    H("tune.h2.max-frame-size", SEC_GLOBAL, kw_h2_frame),
     HN("log", SEC_ALL, kw_log),
     IGNORE("log-tag", SEC_GLOBAL, LOG),
     IGNORE("log-send-hostname", SEC_GLOBAL, LOG),

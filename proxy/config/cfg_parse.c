@@ -709,6 +709,16 @@ static void finish_proxy(struct cfg *p)
         p->line = p->px_line;
         p->kw = kind;
     }
+    for (uint32_t i = 0; p->l && cf->mode == PROXY_MODE_TCP && i < p->l->nbinds; i++) {
+        if (p->l->binds[i].proto == BIND_PROTO_H2) {
+            /* HAProxy refuses an HTTP mux on a TCP frontend too */
+            p->line = p->l->binds[i].loc.line;
+            p->kw = "bind";
+            cfg_err(p, "'proto h2' needs mode http (%s '%s' is mode tcp)", kind, p->px_name);
+            p->line = p->px_line;
+            p->kw = kind;
+        }
+    }
     apply_timeouts(p, kind);
 }
 

@@ -77,8 +77,14 @@ static void h1c_accept(struct worker *w, struct worker_listener *wl, int fd,
                        const struct sockaddr *sa, socklen_t salen)
 {
     struct http_worker *hw = w->http;
-    struct h1_conn *cc = tern_calloc(1, sizeof(*cc));
+    struct h1_conn *cc;
     uint64_t now = worker_now_ms(w);
+
+    if (wl->b && wl->b->proto == BIND_PROTO_H2) {
+        h2c_accept(w, wl, fd, sa, salen); /* HTTP/2 with prior knowledge */
+        return;
+    }
+    cc = tern_calloc(1, sizeof(*cc));
 
     cc->w = w;
     cc->hw = hw;
@@ -912,6 +918,7 @@ static void http_stop_accepting(struct worker *w)
         if (!cc->s && !cc->closing && !cc->lingering && !(cc->ibuf && cc->ibuf->len))
             h1c_close(cc, TERN_R_NONE);
     }
+    h2c_stop_accepting(hw);
     upstream_close_idle(hw);
 }
 
@@ -921,6 +928,7 @@ static void http_close_all(struct worker *w)
 
     while (hw->conns)
         h1c_close(hw->conns, HTTP_R_KILLED);
+    h2c_close_all(hw);
     upstream_close_idle(hw);
     if (hw->purge_armed) {
         event_del(&hw->purge_ev);

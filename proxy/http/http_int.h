@@ -11,7 +11,18 @@
  *                  queue, connect retries, request head serialization
  *   upstream_h1.c  upstream HTTP/1.1 connections: connect, send the request,
  *                  receive the response; the per-worker idle pool
+ *   down_h1.c      the HTTP/1.1 client side of a stream (struct down_ops):
+ *                  response heads and local replies into h1_conn's output
+ *   h2_conn.c      downstream HTTP/2 connections (nghttp2 session driven by
+ *                  our loop); each HTTP/2 stream is a struct stream
  *   http_reuse.c   http-reuse: which idle connection may carry a request
+ *
+ * Downstream interface: a stream reaches its client through s->down (an
+ * ops table: run, kick, gone, response_head, reply, abort, ended) and a few
+ * fields copied at creation (worker, listener, snapshot, peer, and
+ * s->ibufp, where its validated request-body bytes are). The stream core,
+ * the filter chain, the router and upstream_h1.c see only those, so an
+ * HTTP/2 stream runs the same code as an HTTP/1.1 exchange.
  *
  * Ownership: a client connection (struct h1_conn) owns at most one stream
  * at a time (requests are answered in order; pipelined ones wait in its
@@ -28,6 +39,8 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <netinet/in.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -62,6 +75,8 @@
 
 struct stream;
 struct up_conn;
+struct h2_conn;
+struct http_local_reply;
 
 /* Per-worker state of mode http (worker->http). */
 struct http_worker {
@@ -74,6 +89,7 @@ struct http_worker {
     struct h1_limits lim;
     uint32_t maxrewrite;         /* room kept in a buffer beyond the largest head */
     uint32_t purge_period_ms;    /* smallest pool-purge-delay of the http clusters; 0: none */
+    struct h2_conn *h2conns;     /* open HTTP/2 client connections */
     uint64_t nidle;              /* idle upstream connections of this worker */
     bool purge_armed;
     struct event purge_ev;
@@ -175,9 +191,81 @@ struct filter_stream {
     void (*timer_cb)(struct filter_stream *fs, void *state);
 };
 
+/*
+ * The client side of a stream. Every function runs on the stream's worker;
+ * none is called after `ended`.
+ */
+struct down_ops {
+    const char *name;
+    /* Runs the client side now (moves bytes, advances its streams): after an
+     * upstream or timer event. */
+    void (*run)(struct stream *s);
+    /* Schedules a run on the next loop turn (no recursion). */
+    void (*kick)(struct stream *s);
+    /* The client side is gone: the stream is over, touch nothing more. */
+    bool (*gone)(const struct stream *s);
+    /* Forwards the final response head s->resp (after the response
+     * filters). Returns the bytes it costs on the wire (>= 0), or -1 when it
+     * cannot be represented (too large): the caller answers 502. */
+    ssize_t (*response_head)(struct stream *s);
+    /* Writes tern's own reply r (r->close: end the client connection after
+     * it, which the client side may force too). Returns the bytes queued. */
+    ssize_t (*reply)(struct stream *s, struct http_local_reply *r);
+    /* Cuts the stream: h1 closes the connection, h2 resets the stream. The
+     * stream is ended (stream_end) before it returns. */
+    void (*abort)(struct stream *s, int reason);
+    /* stream_end's last step: detach the stream from its client side. */
+    void (*ended)(struct stream *s, uint64_t now);
+};
+
+/* HTTP/2 client side of a stream (h2_conn.c); unused for HTTP/1.1. */
+struct h2_strm {
+    struct stream *prev, *next;   /* the connection's active streams */
+    int32_t id;
+    struct buf *ibuf;             /* request body payload (validated: s->req_fwd) */
+    struct buf *rbuf;             /* a local reply's bytes (its body is sent from here) */
+    char *spill;                  /* body bytes beyond ibuf (malloc'd): only what a client
+                                   * may send before it acknowledged our smaller window */
+    uint32_t spill_len;
+    uint32_t rbody_off, rbody_len;
+    uint32_t unacked;             /* request bytes received and not yet given back to the
+                                   * peer's window (consumed) */
+    uint32_t hdr_bytes;           /* request head (then trailers) so far, RFC 9113 6.5.2's
+                                   * accounting */
+    uint64_t active_ms;           /* last progress of this stream with the client */
+    bool chunk_out : 1;           /* the h1 server gets the body chunked (no length) */
+    bool hdr_overflow : 1;        /* too many / too large request fields: 431 */
+    bool bad : 1;                 /* malformed request: RST_STREAM PROTOCOL_ERROR */
+    bool resp_submitted : 1;      /* a response (or reply) was given to nghttp2 */
+    bool deferred : 1;            /* its data provider waits for bytes */
+    bool eof_sent : 1;            /* the response's last DATA frame went out */
+    bool req_end : 1;             /* the client's END_STREAM arrived */
+    bool end_seen : 1;            /* the body's end went through the data hooks */
+    bool closed : 1;              /* nghttp2 closed it */
+    /* chunked framing of the request body to an h1 server, written around
+     * the body bytes at send time (upstream_h1.c send_request) */
+    char co_hdr[24];
+    uint8_t co_hdr_len;
+    uint32_t co_size;             /* payload bytes of the chunk being written */
+    uint32_t co_sent;             /* bytes of this chunk (header, payload, CRLF) written */
+    bool co_last : 1;             /* the last-chunk (and trailers) is being written */
+    char *co_tail;                /* last-chunk + trailers (arena) */
+    uint32_t co_tail_len;
+};
+
 struct stream {
     struct stream *next_free;
-    struct h1_conn *cc;
+    const struct down_ops *down;  /* the client side */
+    struct h1_conn *cc;           /* HTTP/1.1 client side, NULL for HTTP/2 */
+    struct h2_conn *h2c;          /* HTTP/2 client side, NULL for HTTP/1.1 */
+    struct worker *w;
+    struct http_worker *hw;
+    struct listener *l;
+    struct worker_snap *ws;
+    const struct sockaddr_in6 *peer;
+    struct buf **ibufp;           /* where the validated request-body bytes are:
+                                   * &cc->ibuf, or &h2.ibuf */
+    bool first_req;               /* the client connection's first request (http-reuse) */
     struct up_conn *uc;
     struct upstream_req up;       /* cluster, endpoint, slot, queue, retries */
     enum stream_state st;
@@ -276,6 +364,7 @@ struct stream {
     struct http_hdr *reply_hdrs;  /* filter_reply_header() before a local reply */
     uint32_t nreply_hdrs;
     uint32_t reply_cap;
+    struct h2_strm h2;
     struct arena arena;
     unsigned char arena_mem[STREAM_ARENA_INLINE];
     struct h1_header hdrs[];      /* hw->maxhdr slots for the codec */
@@ -294,10 +383,14 @@ void h1c_close(struct h1_conn *cc, int reason);
 
 /* ---- stream.c ----------------------------------------------------------------- */
 
+/* An HTTP/1.1 client's next exchange (down_h1_ops). */
 struct stream *stream_new(struct h1_conn *cc);
 /* h1_conn.c: before a new request, a connection of a listener the newest
  * snapshot kept moves to that snapshot (new routes, clusters, filters). */
 void h1c_follow_snapshot(struct h1_conn *cc);
+/* A stream for any client side: from the worker's cache, its chain set up. */
+struct stream *stream_alloc(struct http_worker *hw, struct listener *l, struct worker_snap *ws,
+                            const struct sockaddr_in6 *peer, const struct down_ops *down);
 /* The request head is complete and converted: run the request filters. */
 void stream_request_head(struct stream *s);
 /* A final response head is in s->resp: run the response filters, then
@@ -343,6 +436,34 @@ struct listener_stats *stream_lst(const struct stream *s);
  * goes upstream with (see enum xfcc_mode). Returns 0, or -1 when the message
  * would exceed `maxhdr` fields. */
 int http_xfcc_apply(struct stream *s, uint32_t maxhdr);
+/* ---- down_h1.c ---------------------------------------------------------------- */
+
+extern const struct down_ops down_h1_ops;
+
+/* ---- h2_conn.c ----------------------------------------------------------------- */
+
+extern const struct down_ops down_h2_ops;
+/* A new connection on an h2 listener (prior knowledge); takes fd. */
+void h2c_accept(struct worker *w, struct worker_listener *wl, int fd, const struct sockaddr *sa,
+                socklen_t salen);
+/* The codec a TLS handshake's ALPN chose: "h2" -> true (HTTP/2), anything
+ * else (http/1.1, none) -> false. The TLS wiring calls this one function. */
+bool http_alpn_is_h2(const unsigned char *proto, unsigned len);
+/* Graceful stop / hard stop of every h2 connection of the worker. */
+void h2c_stop_accepting(struct http_worker *hw);
+void h2c_close_all(struct http_worker *hw);
+/* upstream_h1.c's request body for an h2 stream with no length: the
+ * iovecs of the next chunk (framing around the body bytes), and what a
+ * write of n bytes of them consumed (returns payload bytes). */
+int h2_chunk_iov(struct stream *s, struct iovec *iov, const char *data, uint32_t avail);
+uint32_t h2_chunk_sent(struct stream *s, size_t n);
+/* A chunked response event for an h2 stream: framing removed in place from
+ * ib (payload kept at s->resp_fwd), filters run; false when held/replied. */
+struct h1_chunk_event;
+bool h2_resp_chunk(struct stream *s, struct buf *ib, const struct h1_chunk_event *ev,
+                   uint32_t r);
+/* upstream_h1.c took n request-body bytes of an h2 stream: window back. */
+void h2_request_consumed(struct stream *s, size_t n);
 
 /* ---- router.c ----------------------------------------------------------------- */
 
@@ -385,6 +506,7 @@ bool upstream_step(struct stream *s);
 /* The stream is done with uc: back to the idle pool when `keep` (and the
  * pool has room), else closed. */
 void upstream_release_conn(struct up_conn *uc, struct h1_conn *owner, bool keep);
+/* (owner NULL: an HTTP/2 client's stream; the connection has no owner) */
 /* Closes uc (whatever its state); freed on the next loop turn. */
 void upstream_close(struct up_conn *uc);
 /* The client connection goes away: forget it as owner (close private ones). */

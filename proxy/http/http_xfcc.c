@@ -20,9 +20,9 @@
 
 int http_xfcc_apply(struct stream *s, uint32_t maxhdr)
 {
-    const struct h1_conn *cc = s->cc;
-    bool mtls = cc->tls && cc->tls->peer.cert_present && cc->tls->peer.verified;
-    enum xfcc_mode mode = (enum xfcc_mode)cc->l->xfcc;
+    const struct h1_conn *cc = s->cc; /* NULL for HTTP/2 streams (no TLS yet) */
+    bool mtls = cc && cc->tls && cc->tls->peer.cert_present && cc->tls->peer.verified;
+    enum xfcc_mode mode = (enum xfcc_mode)s->l->xfcc;
     char elem[XFCC_ELEMENT_MAX];
     struct http_str old;
     size_t n;

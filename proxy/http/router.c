@@ -34,7 +34,7 @@ static struct stream *of_req(struct upstream_req *r)
 
 static uint64_t now_ms(const struct stream *s)
 {
-    return worker_now_ms(s->cc->w);
+    return worker_now_ms(s->w);
 }
 
 /*
@@ -46,12 +46,12 @@ static uint64_t now_ms(const struct stream *s)
  */
 struct cluster *route_select(struct stream *s)
 {
-    const struct listener *l = s->cc->l;
+    const struct listener *l = s->l;
     struct acl_ctx ctx = {
         .req = &s->req,
         .res = NULL,
-        .src = (const struct sockaddr *)&s->cc->peer,
-        .tls = s->cc->tls ? &s->cc->tls->acl : NULL,
+        .src = (const struct sockaddr *)s->peer,
+        .tls = s->cc && s->cc->tls ? &s->cc->tls->acl : NULL,
         .dst = NULL,
     };
 
@@ -94,34 +94,34 @@ static bool in_net(const struct sockaddr_in6 *peer, const struct http_forwardfor
 static int add_forwardfor(struct stream *s, uint32_t maxhdr)
 {
     const struct http_forwardfor *ff =
-        s->up.c && s->up.c->forwardfor.enabled ? &s->up.c->forwardfor : &s->cc->l->forwardfor;
+        s->up.c && s->up.c->forwardfor.enabled ? &s->up.c->forwardfor : &s->l->forwardfor;
     const char *name;
     char addr[INET6_ADDRSTRLEN];
     size_t n;
 
     if (!ff->enabled)
         return 0;
-    if (ff->has_except && in_net(&s->cc->peer, ff))
+    if (ff->has_except && in_net(s->peer, ff))
         return 0;
     name = ff->header ? ff->header : "X-Forwarded-For";
     if (ff->if_none && http_msg_find(&s->req, name, strlen(name), 0) >= 0)
         return 0;
     /* the address without its port (and without the brackets of IPv6) */
-    n = tern_format_ip((const struct sockaddr *)&s->cc->peer, addr, sizeof(addr));
+    n = tern_format_ip((const struct sockaddr *)s->peer, addr, sizeof(addr));
     return http_msg_add(&s->req, name, strlen(name), addr, n, maxhdr);
 }
 
 /* option tern-request-id: a random version-4 UUID when the request has none. */
 static int add_request_id(struct stream *s, uint32_t maxhdr)
 {
-    const char *name = s->cc->l->request_id_header;
+    const char *name = s->l->request_id_header;
     uint64_t a, b;
     char id[40];
 
     if (!name || http_msg_find(&s->req, name, strlen(name), 0) >= 0)
         return 0;
-    a = tern_rand_next(&s->cc->w->rng);
-    b = tern_rand_next(&s->cc->w->rng);
+    a = tern_rand_next(&s->w->rng);
+    b = tern_rand_next(&s->w->rng);
     snprintf(id, sizeof(id), "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32),
              (unsigned)(a >> 16) & 0xffff, (unsigned)a & 0xfff,
              (unsigned)(0x8000 | ((b >> 48) & 0x3fff)), (unsigned long long)(b & 0xffffffffffffULL));
@@ -130,7 +130,7 @@ static int add_request_id(struct stream *s, uint32_t maxhdr)
 
 static enum http_conn_mode conn_mode(const struct stream *s)
 {
-    enum http_conn_mode m = s->cc->l->http_mode;
+    enum http_conn_mode m = s->l->http_mode;
     if (s->up.c->http_mode > m)
         m = s->up.c->http_mode;
     return m;
@@ -155,7 +155,7 @@ static void router_connect(struct stream *s)
 static void router_attach(struct stream *s)
 {
     if (upstream_take_idle(s)) {
-        struct cluster_stats *cs = &s->up.c->stats[s->cc->w->id];
+        struct cluster_stats *cs = &s->up.c->stats[s->w->id];
         s->st = ST_EXCHANGE;
         s->reused = true;
         s->t_connect = 0;
@@ -197,7 +197,7 @@ static void router_granted(struct upstream_req *r)
      * The run loop of this stream's connection goes on (router_proceed). */
     s->granted = true;
     s->deadline_ms = 0; /* no queue timeout once out of the queue */
-    h1c_kick(s->cc);
+    s->down->kick(s);
 }
 
 void router_proceed(struct stream *s)
@@ -280,11 +280,11 @@ static bool replayable(const struct stream *s)
  * dropped, the request goes again from its first byte. */
 static void attempt_again(struct stream *s, uint32_t delay_ms)
 {
-    struct cluster_stats *cs = &s->up.c->stats[s->cc->w->id];
+    struct cluster_stats *cs = &s->up.c->stats[s->w->id];
 
     counter_add(&cs->retries, 1);
     if (s->up.ep)
-        counter_add(&s->up.ep->stats[s->cc->w->id].retries, 1);
+        counter_add(&s->up.ep->stats[s->w->id].retries, 1);
     s->avoid = s->up.ep;
     if (s->uc) {
         upstream_close(s->uc);
@@ -366,7 +366,7 @@ void router_timeout(struct stream *s)
             return;
         }
         upstream_unqueue(&s->up);
-        counter_add(&s->up.c->stats[s->cc->w->id].queue_timeouts, 1);
+        counter_add(&s->up.c->stats[s->w->id].queue_timeouts, 1);
         stream_local_reply(s, TERN_R_QUEUE_TIMEOUT, 0, false);
         return;
     case ST_TURNAROUND:
@@ -394,8 +394,7 @@ static enum filter_status router_request_headers(struct filter_stream *fs, void 
                                                  struct http_msg *req, bool end_stream)
 {
     struct stream *s = fs->s;
-    struct h1_conn *cc = s->cc;
-    struct worker *w = cc->w;
+    struct worker *w = s->w;
     struct cluster *c = s->route; /* the routing step chose it (stream.c) */
     struct http_h1_conn_opts o;
     struct cluster_stats *cs;
@@ -405,15 +404,15 @@ static enum filter_status router_request_headers(struct filter_stream *fs, void 
         stream_local_reply(s, TERN_R_NO_HEALTHY_UPSTREAM, 0, false);
         return FILTER_CONTINUE;
     }
-    upstream_req_init(&s->up, w, c, upstream_source_hash(&cc->peer), router_granted);
+    upstream_req_init(&s->up, w, c, upstream_source_hash(s->peer), router_granted);
     cs = &c->stats[w->id];
     counter_add(&cs->conns_total, 1);
     counter_add(&cs->http_requests, 1);
     counter_add(&cs->cur_conns, 1);
 
-    if (add_forwardfor(s, cc->hw->maxhdr + HTTP_SPARE_HDRS) != 0 ||
-        http_xfcc_apply(s, cc->hw->maxhdr + HTTP_SPARE_HDRS) != 0 ||
-        add_request_id(s, cc->hw->maxhdr + HTTP_SPARE_HDRS) != 0) {
+    if (add_forwardfor(s, s->hw->maxhdr + HTTP_SPARE_HDRS) != 0 ||
+        http_xfcc_apply(s, s->hw->maxhdr + HTTP_SPARE_HDRS) != 0 ||
+        add_request_id(s, s->hw->maxhdr + HTTP_SPARE_HDRS) != 0) {
         stream_local_reply(s, TERN_R_HEADERS_TOO_LARGE, 0, true);
         return FILTER_CONTINUE;
     }
@@ -443,8 +442,10 @@ static enum filter_status router_request_headers(struct filter_stream *fs, void 
     }
     s->req_head->len = (uint32_t)n;
     s->req_head_sent = 0;
-    /* req now points into req_head: the client's buffer may move on */
-    buf_consume(cc->ibuf, s->h1.head_len);
+    /* req now points into req_head: the client's buffer may move on (an
+     * HTTP/2 head was copied into the arena: no buffer holds it) */
+    if (s->h1.head_len)
+        buf_consume(*s->ibufp, s->h1.head_len);
     s->head_consumed = true;
     h1_msg_init(&s->h1); /* now for the response */
 

@@ -51,12 +51,12 @@
 
 struct listener_stats *stream_lst(const struct stream *s)
 {
-    return &s->cc->l->stats[s->cc->w->id];
+    return &s->l->stats[s->w->id];
 }
 
 static uint64_t now_ms(const struct stream *s)
 {
-    return worker_now_ms(s->cc->w);
+    return worker_now_ms(s->w);
 }
 
 static uint64_t wall_us(struct worker *w)
@@ -96,7 +96,7 @@ static void chain_set(struct stream *s, uint32_t i, const struct http_filter_ops
  */
 static bool route_stream(struct stream *s)
 {
-    uint32_t base = s->cc->l->nfilters;
+    uint32_t base = s->l->nfilters;
     struct cluster *c = route_select(s);
 
     s->routed = true;
@@ -112,14 +112,11 @@ static bool route_stream(struct stream *s)
     return true;
 }
 
-struct stream *stream_new(struct h1_conn *cc)
+struct stream *stream_alloc(struct http_worker *hw, struct listener *l, struct worker_snap *ws,
+                            const struct sockaddr_in6 *peer, const struct down_ops *down)
 {
-    struct http_worker *hw = cc->hw;
     struct stream *s = hw->free_streams;
-    struct buf *ib = cc->ibuf;
 
-    if (cc->ws != cc->w->snaps) /* a newer snapshot: follow it if the listener stays */
-        h1c_follow_snapshot(cc);
     if (s) {
         hw->free_streams = s->next_free;
         hw->nfree_streams--;
@@ -129,22 +126,16 @@ struct stream *stream_new(struct h1_conn *cc)
     memset(s, 0, offsetof(struct stream, arena_mem));
     arena_init(&s->arena, s->arena_mem, sizeof(s->arena_mem));
     h1_msg_init(&s->h1);
-    s->cc = cc;
+    s->down = down;
+    s->w = hw->w;
+    s->hw = hw;
+    s->l = l;
+    s->ws = ws;
+    s->peer = peer;
     s->st = ST_HEAD;
     s->t_connect = -1;
-    cc->s = s;
-    cc->nreq++;
-    /* HAProxy's TR of a first request counts from the accept. */
-    s->t_start = cc->nreq == 1 ? cc->accept_ms : worker_now_ms(cc->w);
-    s->start_us = wall_us(cc->w) - (worker_now_ms(cc->w) - s->t_start) * 1000u;
-
-    /* The head's slices become pointers once it is complete: from here on
-     * the request starts at the buffer's first byte and nothing moves it
-     * (a buffer compacts only after bytes were consumed from its head). */
-    if (ib && ib->off) {
-        memmove(ib->data, ib->data + ib->off, ib->len);
-        ib->off = 0;
-    }
+    s->t_start = worker_now_ms(hw->w);
+    s->start_us = wall_us(hw->w);
 
     /* The chain: the listener's filters in order, then (once routed) the
      * backend's, the router last. The array is sized for the longest
@@ -152,8 +143,7 @@ struct stream *stream_new(struct h1_conn *cc)
      * filter_stream a filter may hold; it and each filter's state come from
      * the arena, zeroed. */
     {
-        const struct listener *l = cc->l;
-        uint32_t room = l->nfilters + cc->ws->snap->max_cluster_filters + 1;
+        uint32_t room = l->nfilters + ws->snap->max_cluster_filters + 1;
         s->fs = arena_alloc(&s->arena, room * sizeof(*s->fs));
         s->nfilters = l->nfilters + 1;
         for (uint32_t i = 0; i < l->nfilters; i++)
@@ -164,9 +154,39 @@ struct stream *stream_new(struct h1_conn *cc)
     return s;
 }
 
+struct stream *stream_new(struct h1_conn *cc)
+{
+    struct stream *s;
+    struct buf *ib = cc->ibuf;
+
+    if (cc->ws != cc->w->snaps) /* a newer snapshot: follow it if the listener stays */
+        h1c_follow_snapshot(cc);
+    s = stream_alloc(cc->hw, cc->l, cc->ws, &cc->peer, &down_h1_ops);
+
+    s->cc = cc;
+    s->ibufp = &cc->ibuf;
+    cc->s = s;
+    cc->nreq++;
+    s->first_req = cc->nreq == 1;
+    /* HAProxy's TR of a first request counts from the accept. */
+    if (cc->nreq == 1) {
+        s->t_start = cc->accept_ms;
+        s->start_us -= (worker_now_ms(cc->w) - s->t_start) * 1000u;
+    }
+
+    /* The head's slices become pointers once it is complete: from here on
+     * the request starts at the buffer's first byte and nothing moves it
+     * (a buffer compacts only after bytes were consumed from its head). */
+    if (ib && ib->off) {
+        memmove(ib->data, ib->data + ib->off, ib->len);
+        ib->off = 0;
+    }
+    return s;
+}
+
 static void stream_free(struct stream *s)
 {
-    struct http_worker *hw = s->cc->hw;
+    struct http_worker *hw = s->hw;
 
     free(s->replay);
     arena_reset(&s->arena);
@@ -232,7 +252,7 @@ void stream_fail(struct stream *s, int reason)
 
 static bool chain_over(const struct stream *s)
 {
-    return s->st == ST_REPLY || s->st == ST_DONE || s->cc->closed;
+    return s->st == ST_REPLY || s->st == ST_DONE || s->down->gone(s);
 }
 
 static void run_request_headers(struct stream *s)
@@ -295,7 +315,7 @@ static void run_response_headers(struct stream *s)
 static bool run_data(struct stream *s, bool request, int64_t from)
 {
     struct data_hold *h = request ? &s->req_hold : &s->resp_hold;
-    struct buf *b = request ? s->cc->ibuf : (s->uc ? s->uc->ibuf : NULL);
+    struct buf *b = request ? *s->ibufp : (s->uc ? s->uc->ibuf : NULL);
     uint32_t base = request ? s->req_fwd : s->resp_fwd;
     struct filter_data d = {b ? buf_head(b) + base + h->off : NULL, h->len};
     int64_t i = from; /* -1: past filter 0 of a response, done */
@@ -386,57 +406,16 @@ void stream_response_head(struct stream *s)
 
 /* ---- forwarding the response head ----------------------------------------------- */
 
-static enum http_conn_mode conn_mode(const struct stream *s)
-{
-    enum http_conn_mode m = s->cc->l->http_mode;
-    if (s->up.c && s->up.c->http_mode > m)
-        m = s->up.c->http_mode;
-    return m;
-}
-
-/* Whether the client connection may carry another request after this one. */
-static bool client_may_keep(const struct stream *s)
-{
-    const struct h1_conn *cc = s->cc;
-    return !(s->req.flags & HTTP_MSG_F_CONN_CLOSE) && conn_mode(s) != HTTP_CONN_CLOSE &&
-           !cc->draining && !cc->eof && !s->abort_client;
-}
-
-static bool error_header(const struct stream *s)
-{
-    return s->cc->l->error_header || (s->up.c && s->up.c->error_header);
-}
-
 static void forward_response_head(struct stream *s)
 {
-    struct h1_conn *cc = s->cc;
     struct up_conn *uc = s->uc;
-    struct http_h1_conn_opts o;
-    struct buf *ob;
     ssize_t n;
 
-    s->client_keep = client_may_keep(s) && s->resp_body != H1_BODY_UNTIL_CLOSE;
-    /* RFC 9110 2.5: tern answers with its own version, 1.1, to 1.0 clients
-     * too; those keep the connection only when told (RFC 9112 9.3). */
-    o.version = 11;
-    o.close = !s->client_keep;
-    o.keep_alive = s->client_keep && s->req.version == 10;
-    o.upgrade = (struct http_str){NULL, 0};
-    if (s->tunnel)
-        o.upgrade = http_msg_get(&s->resp, "upgrade", 7); /* checked: upstream_h1.c */
-    if (!cc->obuf)
-        cc->obuf = buf_get(&cc->w->pool);
-    ob = cc->obuf;
-    n = http_h1_write_response(&s->resp, buf_tail(ob), buf_tail_room(ob), &o);
+    n = s->down->response_head(s);
     if (n < 0) {
-        if (ob->len == 0) {
-            buf_put(&cc->w->pool, ob);
-            cc->obuf = NULL;
-        }
         stream_local_reply(s, TERN_R_BAD_UPSTREAM_RESPONSE, 0, false);
         return;
     }
-    ob->len += (uint32_t)n;
     s->status = s->resp.status;
     s->bytes_out += (uint64_t)n;
     /* the head's bytes in the upstream buffer are not needed any more; the
@@ -461,13 +440,13 @@ static void forward_response_head(struct stream *s)
         s->resp_done = s->resp_left == 0;
         break;
     case H1_BODY_CHUNKED:
-        h1_chunked_init(&s->resp_chunk, &cc->hw->lim);
+        h1_chunked_init(&s->resp_chunk, &s->hw->lim);
         break;
     default: /* until close */
         break;
     }
     if (uc->ibuf->len == 0 && s->resp_done) {
-        buf_put(&cc->w->pool, uc->ibuf);
+        buf_put(&s->w->pool, uc->ibuf);
         uc->ibuf = NULL;
     }
 }
@@ -483,14 +462,16 @@ static void drop_upstream(struct stream *s)
     upstream_unqueue(&s->up);
 }
 
+static bool error_header(const struct stream *s)
+{
+    return s->l->error_header || (s->up.c && s->up.c->error_header);
+}
+
 static void local_reply(struct stream *s, int reason, uint16_t status, bool close,
                         const char *ctype, const char *body, size_t body_len)
 {
-    struct h1_conn *cc = s->cc;
-    struct buf *ob;
-    ssize_t n;
-
     const struct http_errorfile *file = NULL;
+    ssize_t n;
 
     TERN_ASSERT(!s->resp_head);
     stream_fail(s, reason);
@@ -505,24 +486,10 @@ static void local_reply(struct stream *s, int reason, uint16_t status, bool clos
         if (s->up.c)
             file = errorfile_find(s->up.c->errorfiles, s->up.c->nerrorfiles, status);
         if (!file)
-            file = errorfile_find(cc->l->errorfiles, cc->l->nerrorfiles, status);
+            file = errorfile_find(s->l->errorfiles, s->l->nerrorfiles, status);
         if (file && file->close)
             close = true;
     }
-    /* The connection can carry the next request only if this one's body
-     * has been read whole; its validated bytes still in the buffer go. */
-    if (!s->head_ok || (s->req_body != H1_BODY_NONE && !s->req_done))
-        close = true;
-    if (!client_may_keep(s))
-        close = true;
-    if (s->head_consumed && s->req_done && s->req_fwd && cc->ibuf) {
-        buf_consume(cc->ibuf, s->req_fwd);
-        s->req_fwd = 0;
-    }
-    s->client_keep = !close;
-    if (!cc->obuf)
-        cc->obuf = buf_get(&cc->w->pool);
-    ob = cc->obuf;
     {
         struct http_local_reply r = {
             .status = status,
@@ -537,21 +504,10 @@ static void local_reply(struct stream *s, int reason, uint16_t status, bool clos
             .nhdrs = s->nreply_hdrs,
             .file = file,
         };
-        n = http_local_reply_write(buf_tail(ob), buf_tail_room(ob), &r);
-        if (n < 0) {
-            /* a filter's body or fields too large for a buffer: the
-             * standard page */
-            r.body = NULL;
-            r.content_type = NULL;
-            r.nhdrs = 0;
-            r.file = NULL;
-            n = http_local_reply_write(buf_tail(ob), buf_tail_room(ob), &r);
-        }
+        n = s->down->reply(s, &r);
     }
-    if (n > 0) {
-        ob->len += (uint32_t)n;
+    if (n > 0)
         s->bytes_out += (uint64_t)n;
-    }
     s->status = status;
     s->st = ST_REPLY;
 }
@@ -570,7 +526,7 @@ void stream_abort(struct stream *s, int reason)
 {
     stream_fail(s, reason);
     s->abort_client = true;
-    h1c_close(s->cc, reason); /* ends the stream first */
+    s->down->abort(s, reason); /* ends the stream first */
 }
 
 /* ---- the end ---------------------------------------------------------------------- */
@@ -607,15 +563,14 @@ static char who_of(int reason)
 static void fill_info(struct stream *s, uint64_t now, bool end)
 {
     struct filter_stream_info *i = &s->info;
-    struct h1_conn *cc = s->cc;
     struct cluster *cl = s->up.c;
     struct endpoint *ep = s->uc && s->uc->ep ? s->uc->ep : s->up.ep;
 
-    i->listener = cc->l->name;
+    i->listener = s->l->name;
     i->cluster = cl ? cl->name : NULL;
     i->endpoint = ep ? ep->name : NULL;
-    i->client = (const struct sockaddr *)&cc->peer;
-    i->version = s->head_ok ? s->req.version : 11;
+    i->client = (const struct sockaddr *)s->peer;
+    i->version = s->head_ok ? s->req.version : s->h2c ? 20 : 11;
     i->status = s->status;
     i->reason = s->reason < TERN_R__COUNT ? (enum tern_reason)s->reason : TERN_R_NONE;
     i->reason_name = http_reason_name(s->reason);
@@ -626,8 +581,8 @@ static void fill_info(struct stream *s, uint64_t now, bool end)
     i->attempts = s->attempt + s->up.retries_done + (s->reuse_retried ? 1u : 0u);
     i->request = s->head_ok ? &s->req : NULL;
     i->response = NULL; /* forwarded heads are not kept (see stream.c) */
-    i->tls = cc->tls != NULL;
-    i->peer_id = cc->tls ? cc->tls->peer.spiffe_id : NULL;
+    i->tls = s->cc && s->cc->tls;
+    i->peer_id = i->tls ? s->cc->tls->peer.spiffe_id : NULL;
 
     i->t_request = s->head_ok ? (int64_t)(s->t_head - s->t_start) : -1;
     if (s->up.queued)
@@ -649,11 +604,11 @@ static void fill_info(struct stream *s, uint64_t now, bool end)
     i->retries = s->up.retries_done + s->attempt - 1; /* connect and filter retries */
     if (end) {
         i->actconn = workers_active_conns();
-        i->feconn = atomic_load_explicit(&cc->l->cur_conns, memory_order_relaxed);
-        i->beconn = cl ? counter_get(&cl->stats[cc->w->id].cur_conns) : 0;
+        i->feconn = atomic_load_explicit(&s->l->cur_conns, memory_order_relaxed);
+        i->beconn = cl ? counter_get(&cl->stats[s->w->id].cur_conns) : 0;
         i->srv_conn = ep ? atomic_load_explicit(&ep->cur_conns, memory_order_relaxed) : 0;
         i->srv_queue = 0;
-        i->backend_queue = cl ? cl->worker[cc->w->id].queue_len : 0;
+        i->backend_queue = cl ? cl->worker[s->w->id].queue_len : 0;
     } else {
         i->actconn = i->beconn = 0;
         i->feconn = i->srv_conn = i->srv_queue = i->backend_queue = 0;
@@ -667,11 +622,11 @@ static void fill_info(struct stream *s, uint64_t now, bool end)
 static void stream_log(struct stream *s)
 {
     const struct filter_stream_info *i = &s->info;
-    struct worker *w = s->cc->w;
+    struct worker *w = s->w;
     char addr[80], reqline[LOG_URI_MAX + 64];
     time_t secs = (time_t)(i->start_us / 1000000u);
 
-    if (!s->cc->l->access_log)
+    if (!s->l->access_log)
         return;
     if (i->request) {
         /* the target: path[?query], or the authority of a CONNECT */
@@ -682,10 +637,11 @@ static void stream_log(struct stream *s)
             plen = LOG_URI_MAX;
         if (qlen > LOG_URI_MAX - plen)
             qlen = LOG_URI_MAX - plen;
-        snprintf(reqline, sizeof(reqline), "%.*s %.*s%s%.*s HTTP/1.%c",
+        snprintf(reqline, sizeof(reqline), "%.*s %.*s%s%.*s HTTP/%s",
                  (int)(r->method_str.len > 32 ? 32 : r->method_str.len), r->method_str.p,
                  (int)plen, path.p ? path.p : "", r->query.p ? "?" : "", (int)qlen,
-                 r->query.p ? r->query.p : "", r->version == 10 ? '0' : '1');
+                 r->query.p ? r->query.p : "",
+                 r->version == 20 ? "2.0" : r->version == 10 ? "1.0" : "1.1");
     } else {
         snprintf(reqline, sizeof(reqline), "<BADREQ>");
     }
@@ -720,8 +676,7 @@ static void count(struct stream *s)
 
 void stream_end(struct stream *s)
 {
-    struct h1_conn *cc = s->cc;
-    struct worker *w = cc->w;
+    struct worker *w = s->w;
     uint64_t now = now_ms(s);
 
     if (s->st == ST_DONE)
@@ -752,7 +707,7 @@ void stream_end(struct stream *s)
                     s->reason == TERN_R_NONE;
         s->uc = NULL;
         uc->s = NULL;
-        upstream_release_conn(uc, cc, keep);
+        upstream_release_conn(uc, s->cc, keep);
     }
     upstream_unqueue(&s->up);
     if (s->up.c)
@@ -762,18 +717,7 @@ void stream_end(struct stream *s)
         buf_put(&w->pool, s->req_head);
         s->req_head = NULL;
     }
-    /* a head answered locally before the router took it: drop its bytes
-     * (the log above still read them in place) */
-    if (s->head_ok && !s->head_consumed && cc->ibuf) {
-        buf_consume(cc->ibuf, s->h1.head_len);
-        s->head_consumed = true;
-    }
-    if (!s->req_done)
-        s->client_keep = false;
-    if (!s->client_keep || s->abort_client)
-        cc->closing = true;
-    cc->s = NULL;
-    cc->idle_since_ms = now;
+    s->down->ended(s, now);
     stream_free(s);
 }
 
@@ -805,7 +749,7 @@ void filter_resume(struct filter_stream *fs)
     } else {
         return;
     }
-    h1c_kick(s->cc);
+    s->down->kick(s);
 }
 
 void filter_local_reply(struct filter_stream *fs, uint16_t status, const char *content_type,
@@ -820,13 +764,13 @@ void filter_local_reply(struct filter_stream *fs, uint16_t status, const char *c
         return;
     }
     local_reply(s, reason, status, false, content_type, body, body_len);
-    h1c_kick(s->cc);
+    s->down->kick(s);
 }
 
 int filter_reply_header(struct filter_stream *fs, const char *name, const char *value)
 {
     struct stream *s = fs->s;
-    uint32_t max = s->cc->hw->maxhdr;
+    uint32_t max = s->hw->maxhdr;
     size_t nl = strlen(name), vl = strlen(value);
 
     if (s->t_resp && !s->resp_head) /* inside a response hook: the response */
@@ -879,12 +823,12 @@ static void filter_timer_fire(evutil_socket_t fd, short what, void *arg)
 {
     struct filter_stream *fs = arg;
     struct stream *s = fs->s;
-    struct h1_conn *cc = s->cc;
 
     if (chain_over(s) || !fs->timer_cb)
         return;
     fs->timer_cb(fs, fs->state);
-    h1c_run(cc);
+    if (s->st != ST_DONE)
+        s->down->run(s);
 }
 
 void filter_timer_start(struct filter_stream *fs, uint32_t ms,
@@ -897,7 +841,7 @@ void filter_timer_start(struct filter_stream *fs, uint32_t ms,
         return;
     if (!fs->timer) {
         fs->timer = arena_alloc(&s->arena, sizeof(*fs->timer));
-        evtimer_assign(fs->timer, s->cc->w->base, filter_timer_fire, fs);
+        evtimer_assign(fs->timer, s->w->base, filter_timer_fire, fs);
     }
     fs->timer_cb = cb;
     evtimer_add(fs->timer, &tv);
@@ -923,12 +867,12 @@ const struct filter_stream_info *filter_info(const struct filter_stream *fs)
 
 uint64_t filter_now_us(const struct filter_stream *fs)
 {
-    return wall_us(fs->s->cc->w);
+    return wall_us(fs->s->w);
 }
 
 uint32_t filter_worker(const struct filter_stream *fs)
 {
-    return fs->s->cc->w->id;
+    return fs->s->w->id;
 }
 
 uint32_t filter_nworkers(void)

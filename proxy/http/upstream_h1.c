@@ -236,7 +236,7 @@ static bool sni_matches(const struct up_conn *uc, const struct stream *s)
 
 struct up_conn *upstream_connect(struct stream *s)
 {
-    struct worker *w = s->cc->w;
+    struct worker *w = s->w;
     struct up_conn *uc;
     int fd = upstream_socket_connect(s->up.ep);
     struct tls_upstream *t = s->up.ep->tls;
@@ -245,7 +245,7 @@ struct up_conn *upstream_connect(struct stream *s)
         return NULL;
     uc = tern_calloc(1, sizeof(*uc));
     uc->w = w;
-    uc->hw = s->cc->hw;
+    uc->hw = s->hw;
     uc->ep = s->up.ep;
     uc->fd = fd;
     if (t) {
@@ -275,29 +275,30 @@ struct up_conn *upstream_connect(struct stream *s)
 
 struct up_conn *upstream_take_idle(struct stream *s)
 {
-    struct h1_conn *cc = s->cc;
+    struct h1_conn *cc = s->cc; /* NULL for an HTTP/2 client: owns nothing */
     struct endpoint *ep = s->up.ep;
     enum http_reuse mode = s->up.c->http_reuse;
-    bool first = cc->nreq == 1;
+    bool first = s->first_req;
     bool idem = http_method_idempotent(s->req.method);
-    struct up_conn *uc = cc->owned;
+    struct up_conn *uc = cc ? cc->owned : NULL;
     int k = 0;
 
     if (uc && uc->idle && uc->ep == ep &&
         http_reuse_allowed(mode, first, idem, true, uc->private_, uc->nreqs) &&
         sni_matches(uc, s))
         goto take;
-    for (uc = ep->worker[cc->w->id].idle_head; uc && k < IDLE_SCAN_MAX; uc = uc->next, k++)
-        if (http_reuse_allowed(mode, first, idem, uc->owner == cc, uc->private_, uc->nreqs) &&
+    for (uc = ep->worker[s->w->id].idle_head; uc && k < IDLE_SCAN_MAX; uc = uc->next, k++)
+        if (http_reuse_allowed(mode, first, idem, cc && uc->owner == cc, uc->private_,
+                               uc->nreqs) &&
             sni_matches(uc, s))
             goto take;
     return NULL;
 take:
     idle_unlink(uc);
-    if (uc->owner != cc)
+    if (!cc || uc->owner != cc)
         disown(uc); /* another client's: it is not theirs any more */
     uc->s = s;
-    uc->active_ms = worker_now_ms(cc->w);
+    uc->active_ms = worker_now_ms(s->w);
     s->uc = uc;
     return uc;
 }
@@ -319,6 +320,16 @@ void upstream_release_conn(struct up_conn *uc, struct h1_conn *cc, bool keep)
         uc->ibuf = NULL;
     }
     uc->nreqs++;
+    if (!cc) {
+        /* an HTTP/2 client's stream: the connection is nobody's */
+        uc->private_ = false;
+        if (ep->cluster->http_reuse == HTTP_REUSE_NEVER) {
+            upstream_close(uc);
+            return;
+        }
+        idle_push(uc);
+        return;
+    }
     /* The client connection remembers one server connection: the last. A
      * private one it used before is of no use to anybody now. */
     if (cc->owned && cc->owned != uc) {
@@ -452,7 +463,6 @@ static void up_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct up_conn *uc = arg;
     struct stream *s = uc->s;
-    struct h1_conn *cc;
 
     if (uc->closed)
         return;
@@ -464,11 +474,10 @@ static void up_cb(evutil_socket_t fd, short what, void *arg)
             idle_event(uc);
         return;
     }
-    cc = s->cc;
     if (!uc->connected) {
         if (upstream_connect_error(fd, what)) {
             router_connect_failed(s, false);
-            h1c_run(cc);
+            s->down->run(s);
             return;
         }
         if (!(what & EV_WRITE))
@@ -492,13 +501,13 @@ static void up_cb(evutil_socket_t fd, short what, void *arg)
                          uc->ep->name, transport_reason_name(transport_reason(&uc->tr)));
             }
             router_connect_failed(s, false);
-            h1c_run(cc);
+            s->down->run(s);
             return;
         }
         uc->handshaken = true;
         router_connected(s);
     }
-    h1c_run(cc);
+    s->down->run(s);
 }
 
 /* ---- byte moving ------------------------------------------------------------------- */
@@ -510,7 +519,7 @@ static void up_cb(evutil_socket_t fd, short what, void *arg)
 static bool chunk_event_to_filters(struct stream *s, bool request, const struct h1_chunk_event *ev,
                                    uint32_t r)
 {
-    struct buf *b = request ? s->cc->ibuf : s->uc->ibuf;
+    struct buf *b = request ? *s->ibufp : s->uc->ibuf;
     uint32_t base = request ? s->req_fwd : s->resp_fwd;
 
     switch (ev->type) {
@@ -540,7 +549,7 @@ void upstream_req_data_released(struct stream *s)
 {
     s->req_fwd += s->req_hold.fwd;
     s->req_hold.fwd = 0;
-    if (s->req_hold.end)
+    if (s->req_hold.end && !s->h2.chunk_out) /* (h2: done when the last chunk is out) */
         s->req_done = true;
 }
 
@@ -556,10 +565,11 @@ void upstream_resp_data_released(struct stream *s)
  * request (Content-Length), or checks them (chunked). */
 static bool validate_request(struct stream *s)
 {
-    struct h1_conn *cc = s->cc;
-    struct buf *ib = cc->ibuf;
+    struct buf *ib = *s->ibufp;
     bool progress = false;
 
+    if (s->h2c)
+        return false; /* h2_conn.c validates (nghttp2 checked the framing) */
     if (!ib || s->req_done || ib->len <= s->req_fwd || s->req_hold.held)
         return false;
     if (s->tunnel) {
@@ -599,9 +609,9 @@ static bool validate_request(struct stream *s)
         if (s->req_data_hooks && !chunk_event_to_filters(s, true, &ev, (uint32_t)r))
             return true; /* held by a filter (or it replied) */
         s->req_fwd += (uint32_t)r;
-        if (ev.type == H1_CHUNK_DATA && cc->l->max_request_body) {
+        if (ev.type == H1_CHUNK_DATA && s->l->max_request_body) {
             s->req_body_len += ev.data_len;
-            if (s->req_body_len > cc->l->max_request_body) {
+            if (s->req_body_len > s->l->max_request_body) {
                 /* a 413 while nothing of a response went out, else a cut */
                 stream_fail(s, TERN_R_PAYLOAD_TOO_LARGE);
                 s->fail_phase = 'D';
@@ -660,9 +670,15 @@ static bool validate_response(struct stream *s)
             return true;
         }
         progress |= r > 0;
-        if (s->resp_data_hooks && !chunk_event_to_filters(s, false, &ev, (uint32_t)r))
-            return true;
-        s->resp_fwd += (uint32_t)r;
+        if (s->h2c) {
+            /* to HTTP/2: the payload stays, the framing goes (h2_conn.c) */
+            if (!h2_resp_chunk(s, ib, &ev, (uint32_t)r))
+                return true;
+        } else {
+            if (s->resp_data_hooks && !chunk_event_to_filters(s, false, &ev, (uint32_t)r))
+                return true;
+            s->resp_fwd += (uint32_t)r;
+        }
         if (ev.type == H1_CHUNK_DONE)
             s->resp_done = true;
         else if (ev.type == H1_CHUNK_NEED_MORE)
@@ -736,9 +752,9 @@ static void replay_keep(struct stream *s, const char *p, size_t n)
  * and the validated body bytes, in one call. */
 static bool send_request(struct stream *s)
 {
-    struct h1_conn *cc = s->cc;
+    struct buf *ib = *s->ibufp;
     struct up_conn *uc = s->uc;
-    struct iovec iov[3];
+    struct iovec iov[4];
     int n_iov = 0;
     size_t head_rem = s->req_head->len - s->req_head_sent, total = 0;
     size_t rep_rem = s->replay_len - s->replay_sent;
@@ -755,8 +771,14 @@ static bool send_request(struct stream *s)
         iov[n_iov].iov_base = s->replay + s->replay_sent;
         iov[n_iov++].iov_len = rep_rem;
         total += rep_rem;
-    } else if (s->req_fwd && cc->ibuf) {
-        iov[n_iov].iov_base = buf_head(cc->ibuf);
+    } else if (s->h2.chunk_out) {
+        /* an HTTP/2 body without a length: chunked framing around it */
+        int k = h2_chunk_iov(s, iov + n_iov, ib ? buf_head(ib) : NULL, s->req_fwd);
+        for (int i = 0; i < k; i++)
+            total += iov[n_iov + i].iov_len;
+        n_iov += k;
+    } else if (s->req_fwd && ib) {
+        iov[n_iov].iov_base = buf_head(ib);
         iov[n_iov++].iov_len = s->req_fwd;
         total += s->req_fwd;
     }
@@ -793,15 +815,19 @@ static bool send_request(struct stream *s)
         n -= (ssize_t)k;
         return true; /* live bytes wait for the replay to be out */
     }
+    if (n > 0 && s->h2.chunk_out)
+        n = (ssize_t)h2_chunk_sent(s, (size_t)n); /* the payload bytes of it */
     if (n > 0) {
-        replay_keep(s, buf_head(cc->ibuf), (size_t)n);
-        buf_consume(cc->ibuf, (size_t)n);
+        replay_keep(s, buf_head(ib), (size_t)n);
+        buf_consume(ib, (size_t)n);
         s->req_fwd -= (uint32_t)n;
         s->req_body_started = true;
-        if (cc->ibuf->len == 0) {
-            buf_put(&cc->w->pool, cc->ibuf);
-            cc->ibuf = NULL;
+        if (ib->len == 0) {
+            buf_put(&s->w->pool, ib);
+            *s->ibufp = NULL;
         }
+        if (s->h2c)
+            h2_request_consumed(s, (size_t)n); /* window back to the client */
     }
     return true;
 }
@@ -814,7 +840,7 @@ static bool parse_response(struct stream *s)
 {
     struct h1_conn *cc = s->cc;
     struct up_conn *uc = s->uc;
-    struct http_worker *hw = cc->hw;
+    struct http_worker *hw = s->hw;
     bool progress = false;
 
     while (!s->resp_head && !s->resp_held && uc->ibuf && uc->ibuf->len) {
@@ -833,7 +859,7 @@ static bool parse_response(struct stream *s)
         if (s->h1.status < 200) {
             if (s->h1.status == 101 && s->upgrade_req) {
                 /* the switch: the head goes to the client, then bytes */
-                s->t_resp = worker_now_ms(cc->w);
+                s->t_resp = worker_now_ms(s->w);
                 http_h1_response_msg(&s->resp, &s->arena, buf_head(ib), &s->h1, s->hdrs,
                                      HTTP_SPARE_HDRS);
                 if (!http_msg_get(&s->resp, "upgrade", 7).p) {
@@ -852,7 +878,7 @@ static bool parse_response(struct stream *s)
                 stream_local_reply(s, TERN_R_BAD_UPSTREAM_RESPONSE, 0, false);
                 return true;
             }
-            if (s->h1.status == 100 && s->expect_100 && s->req.version == 11) {
+            if (s->h1.status == 100 && s->expect_100 && s->req.version == 11 && cc) {
                 if (!cc->obuf)
                     cc->obuf = buf_get(&cc->w->pool);
                 if (buf_tail_room(cc->obuf) >= sizeof(CONTINUE_100) - 1) {
@@ -866,7 +892,7 @@ static bool parse_response(struct stream *s)
             buf_consume(ib, (size_t)r);
             h1_msg_init(&s->h1);
             if (ib->len == 0) {
-                buf_put(&cc->w->pool, ib);
+                buf_put(&s->w->pool, ib);
                 uc->ibuf = NULL;
             }
             continue;
@@ -874,7 +900,7 @@ static bool parse_response(struct stream *s)
         if (s->result_hooks && router_attempt_done(s, FILTER_OUTCOME_RESPONSE, TERN_R_NONE,
                                                    s->h1.status))
             return true; /* this response is dropped with its connection */
-        s->t_resp = worker_now_ms(cc->w);
+        s->t_resp = worker_now_ms(s->w);
         http_h1_response_msg(&s->resp, &s->arena, buf_head(ib), &s->h1, s->hdrs,
                              HTTP_SPARE_HDRS);
         s->resp_body = (uint8_t)h1_response_body(&s->h1, (enum h1_method)s->req.method);
@@ -889,7 +915,6 @@ static bool parse_response(struct stream *s)
 
 bool upstream_step(struct stream *s)
 {
-    struct h1_conn *cc = s->cc;
     struct up_conn *uc = s->uc;
     bool progress = false;
     ssize_t n;
@@ -899,10 +924,10 @@ bool upstream_step(struct stream *s)
 
     /* request body bytes that arrived, then out with them */
     progress |= validate_request(s);
-    if (s->st != ST_EXCHANGE || cc->closed)
+    if (s->st != ST_EXCHANGE || s->down->gone(s))
         return true;
     progress |= send_request(s);
-    if (s->st != ST_EXCHANGE || cc->closed || s->uc != uc)
+    if (s->st != ST_EXCHANGE || s->down->gone(s) || s->uc != uc)
         return true;
 
     /* response bytes: not while a filter holds the head (its strings point
@@ -919,10 +944,10 @@ bool upstream_step(struct stream *s)
         } else if (n == 0 || n == -2) {
             /* what arrived before the end still counts */
             parse_response(s);
-            if (s->st != ST_EXCHANGE || cc->closed || s->uc != uc)
+            if (s->st != ST_EXCHANGE || s->down->gone(s) || s->uc != uc)
                 return true;
             validate_response(s);
-            if (s->st != ST_EXCHANGE || cc->closed)
+            if (s->st != ST_EXCHANGE || s->down->gone(s))
                 return true;
             if (s->resp_hold.held)
                 return true; /* a filter holds bytes before the end: read it again after */
@@ -934,7 +959,7 @@ bool upstream_step(struct stream *s)
         }
     }
     progress |= parse_response(s);
-    if (s->st != ST_EXCHANGE || cc->closed || s->uc != uc)
+    if (s->st != ST_EXCHANGE || s->down->gone(s) || s->uc != uc)
         return true;
     if (s->resp_head)
         progress |= validate_response(s);

@@ -32,6 +32,10 @@ struct snapshot *snapshot_new(const char *source)
     snap->global.maxconn = 0;
     snap->global.bufsize = DEFAULT_BUFSIZE;
     snap->global.http_maxhdr = DEFAULT_HTTP_MAXHDR;
+    snap->global.h2_max_concurrent_streams = 100;
+    snap->global.h2_header_table_size = 4096;
+    snap->global.h2_initial_window_size = 65535;
+    snap->global.h2_max_frame_size = 16384;
     return snap;
 }
 

@@ -159,6 +159,15 @@ struct listener_stats {
     /* bind ... ssl */
     struct counter tls_handshakes;                    /* completed */
     struct counter tls_hs_failures[MODEL_TLS_REASONS]; /* by enum transport_reason */
+    /* HTTP/2 (bind ... proto h2) */
+    struct counter h2_conns;           /* HTTP/2 connections accepted */
+    struct counter h2_streams;         /* streams opened by clients */
+    struct counter h2_rst_recv;        /* RST_STREAM received */
+    struct counter h2_rst_sent;        /* RST_STREAM sent (stream errors, cuts) */
+    struct counter h2_goaway_sent;
+    struct counter h2_goaway_recv;
+    struct counter h2_flow_stalls;     /* streams reset after a window stall (timeout client) */
+    struct counter h2_protocol_errors; /* invalid frames, connection errors */
 } __attribute__((aligned(TERN_CACHELINE)));
 
 struct cluster_stats {
@@ -361,10 +370,18 @@ struct route_rule {
     struct cluster *target;       /* borrowed */
 };
 
+/* `proto` of a bind line: the codec of its connections (mode http). */
+enum bind_proto {
+    BIND_PROTO_DEFAULT = 0, /* HTTP/1.1 (ALPN decides once TLS is there) */
+    BIND_PROTO_H1,
+    BIND_PROTO_H2,          /* HTTP/2 with prior knowledge (h2c) */
+};
+
 struct bind_addr {
     struct sockaddr_storage addr;
     socklen_t addrlen;
     struct tls_bind *tls;         /* `ssl`: owned (proxy/tls/tls_conf.h); NULL: plain */
+    enum bind_proto proto;
     struct source_loc loc;
 };
 
@@ -412,6 +429,12 @@ struct model_global {
     uint32_t hard_stop_after_ms;  /* 0: wait for connections without limit */
     uint32_t bufsize;             /* tune.bufsize, default 16384 */
     uint32_t http_maxhdr;         /* tune.http.maxhdr, default 101 */
+    /* HTTP/2 (HAProxy 2.6's tune.h2.* and their defaults) */
+    uint32_t h2_max_concurrent_streams; /* tune.h2.max-concurrent-streams, 100 */
+    uint32_t h2_header_table_size;      /* tune.h2.header-table-size, 4096 */
+    uint32_t h2_initial_window_size;    /* tune.h2.initial-window-size, 65535 (capped to
+                                         * tune.bufsize: a stream's buffer) */
+    uint32_t h2_max_frame_size;         /* tune.h2.max-frame-size, 16384 */
 };
 
 /* xds protocol: state of the world or incremental. */

@@ -1,0 +1,1572 @@
+/*
+ * h2_conn.c: a downstream HTTP/2 connection (`bind ... proto h2`, cleartext
+ * prior knowledge; over TLS once ALPN says "h2", see http_alpn_is_h2).
+ *
+ * nghttp2's server session is driven from our loop: no nghttp2 thread, no
+ * nghttp2 I/O. The socket has one edge-triggered event, registered once;
+ * h2c_run() reads into a pool buffer and hands the bytes to
+ * nghttp2_session_mem_recv, advances every active stream, then copies what
+ * nghttp2_session_mem_send produces into an output buffer and writes it
+ * (one write for many frames). Both buffers are taken from the worker's
+ * pool only while bytes are in flight.
+ *
+ * Each HTTP/2 stream is a struct stream (stream.c) with down_h2_ops as its
+ * client side: the same filter chain, router and upstream code as an
+ * HTTP/1.1 exchange. The request head is copied into the stream's arena
+ * from nghttp2's header callbacks (nghttp2 has validated it: pseudo-header
+ * rules, lowercase names, no connection-specific fields, `te: trailers`
+ * only, content-length against DATA; RFC 9113 8.2 and 8.3), converted for an
+ * HTTP/1.1 server (RFC 9113 8.3.1: Host from :authority, cookies joined);
+ * the response head becomes a HEADERS frame, the body DATA frames through a
+ * data provider that reads the upstream buffer (chunked framing removed in
+ * place as it is validated, h2_resp_chunk), trailers a trailing HEADERS.
+ *
+ * Flow control, both ways with backpressure:
+ *   request:  window updates are ours (no automatic ones): a stream's bytes
+ *             go to its own buffer (one tune.bufsize buffer; the advertised
+ *             initial window never exceeds it) and are given back to the
+ *             client's window (nghttp2_session_consume) only when the server
+ *             took them. Without a content-length the body goes to an
+ *             HTTP/1.1 server chunked (framing written around the bytes at
+ *             send time, h2_chunk_iov).
+ *   response: nghttp2 sends within the client's windows; bytes the client's
+ *             window does not take stay in the upstream buffer, which then
+ *             stops the upstream read.
+ * Memory per connection: max-concurrent-streams streams, each at most one
+ * request buffer and its share of upstream buffers; nghttp2's own state
+ * (HPACK tables bounded by tune.h2.header-table-size).
+ *
+ * Abuse: nghttp2's limits (CONTINUATION count, reset rate, SETTINGS and
+ * outbound ACK queues for PING/SETTINGS floods) plus ours: a header block
+ * larger than the head limit is refused (431) and past 4x it the connection
+ * ends; streams reset by the client before their response (rapid reset,
+ * CVE-2023-44487) beyond 2x max-concurrent-streams, more than the streams
+ * completed, end the connection with GOAWAY ENHANCE_YOUR_CALM; a stream
+ * whose client owes bytes (request body, or window for the response) for
+ * `timeout client` is reset.
+ *
+ * Thread: the connection's worker.
+ */
+#include <errno.h>
+#include <nghttp2/nghttp2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proxy/codec/h1.h"
+#include "proxy/core/log.h"
+#include "proxy/core/util.h"
+#include "proxy/http/http_h1.h"
+#include "proxy/http/http_int.h"
+
+struct h2_conn {
+    struct h2_conn *prev, *next;  /* http_worker's list */
+    struct worker *w;
+    struct http_worker *hw;
+    struct worker_snap *ws;
+    struct listener *l;
+    nghttp2_session *ng;
+    struct stream *streams;       /* active streams (s->h2.prev/next) */
+    uint32_t nstreams;
+    uint32_t nreq;                /* streams begun */
+    uint32_t ndone;               /* streams that got their whole response */
+    uint32_t nrst_early;          /* streams the client reset before their response */
+    struct buf *ibuf;
+    struct buf *obuf;
+    const uint8_t *pend;          /* mem_send output not yet copied to obuf */
+    size_t pend_len;
+    int fd;
+    bool readable, writable, rdhup;
+    bool eof : 1;
+    bool closed : 1;
+    bool in_run : 1;
+    bool rerun : 1;
+    bool draining : 1;            /* graceful stop: GOAWAY sent, no new streams */
+    bool fatal : 1;               /* close once the output is flushed */
+    uint64_t accept_ms;
+    uint64_t active_ms;           /* last read or write */
+    uint64_t idle_since_ms;       /* last stream ended (or the accept) */
+    uint64_t timer_at_ms;
+    struct sockaddr_in6 peer;
+    struct event ev;
+    struct event timer;
+};
+
+#define H2_RUN_BUDGET HTTP_RUN_BUDGET
+
+static void conn_cb(evutil_socket_t fd, short what, void *arg);
+static void timer_cb(evutil_socket_t fd, short what, void *arg);
+static void h2c_close(struct h2_conn *c, int reason);
+static void h2c_run(struct h2_conn *c);
+
+static inline struct listener_stats *lst(const struct h2_conn *c)
+{
+    return &c->l->stats[c->w->id];
+}
+
+bool http_alpn_is_h2(const unsigned char *proto, unsigned len)
+{
+    return proto && len == 2 && proto[0] == 'h' && proto[1] == '2';
+}
+
+/* ---- stream helpers ------------------------------------------------------------ */
+
+static void link_stream(struct h2_conn *c, struct stream *s)
+{
+    s->h2.prev = NULL;
+    s->h2.next = c->streams;
+    if (c->streams)
+        c->streams->h2.prev = s;
+    c->streams = s;
+    c->nstreams++;
+}
+
+static void unlink_stream(struct h2_conn *c, struct stream *s)
+{
+    if (s->h2.prev)
+        s->h2.prev->h2.next = s->h2.next;
+    else if (c->streams == s)
+        c->streams = s->h2.next;
+    if (s->h2.next)
+        s->h2.next->h2.prev = s->h2.prev;
+    s->h2.prev = s->h2.next = NULL;
+    c->nstreams--;
+}
+
+static struct stream *stream_of(struct h2_conn *c, int32_t id)
+{
+    return nghttp2_session_get_stream_user_data(c->ng, id);
+}
+
+static bool is_grpc(const struct stream *s)
+{
+    struct http_str ct = http_msg_get(&s->req, "content-type", 12);
+    return ct.p && ct.len >= 16 && strncasecmp(ct.p, "application/grpc", 16) == 0;
+}
+
+/* ---- request ------------------------------------------------------------------- */
+
+/* Pseudo-headers and fields of the request head, copied into the arena. */
+static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                     void *ud)
+{
+    struct h2_conn *c = ud;
+    struct stream *s = stream_of(c, frame->hd.stream_id);
+    uint32_t max_head = c->hw->lim.max_head;
+    char *n, *v;
+
+    (void)ng;
+    (void)flags;
+    if (!s)
+        return 0;
+    s->bytes_in += namelen + valuelen + 32;
+    s->h2.hdr_bytes += (uint32_t)(namelen + valuelen + 32); /* RFC 9113 6.5.2 */
+    if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+        /* trailers (nghttp2 refused pseudo-headers in them) */
+        if (s->st == ST_REPLY || s->st == ST_DONE)
+            return 0;
+        if (s->h2.hdr_bytes > 4u * max_head)
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        stream_trailer(s, true, (const char *)name, namelen, (const char *)value, valuelen);
+        return 0;
+    }
+    if (s->h2.hdr_bytes > max_head) {
+        s->h2.hdr_overflow = true;
+        /* a flood of fields (CONTINUATION frames or not): the connection */
+        return s->h2.hdr_bytes > 4u * max_head ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+    }
+    if (s->h2.hdr_overflow)
+        return 0;
+    n = arena_strndup(&s->arena, (const char *)name, namelen);
+    v = arena_strndup(&s->arena, (const char *)value, valuelen);
+    if (name[0] == ':') {
+        struct http_str val = {v, (uint32_t)valuelen};
+        if (namelen == 7 && memcmp(name, ":method", 7) == 0) {
+            s->req.method_str = val;
+            s->req.method = http_method_from(v, valuelen);
+        } else if (namelen == 5 && memcmp(name, ":path", 5) == 0) {
+            const char *q = memchr(v, '?', valuelen);
+            if (q) {
+                s->req.path = (struct http_str){v, (uint32_t)(q - v)};
+                s->req.query = (struct http_str){q + 1, (uint32_t)(valuelen - (size_t)(q - v) - 1)};
+            } else {
+                s->req.path = val;
+            }
+        } else if (namelen == 7 && memcmp(name, ":scheme", 7) == 0) {
+            s->req.scheme = val;
+        } else if (namelen == 10 && memcmp(name, ":authority", 10) == 0) {
+            s->req.authority = val;
+        }
+        return 0;
+    }
+    if (s->req.nhdrs >= c->hw->maxhdr) {
+        s->h2.hdr_overflow = true;
+        return 0;
+    }
+    if (namelen == 14 && memcmp(name, "content-length", 14) == 0) {
+        /* nghttp2 checked it is one number and will check DATA against it */
+        s->req.content_length = strtoll(v, NULL, 10);
+        s->req.flags |= HTTP_MSG_F_HAS_LENGTH;
+    }
+    s->req.hdrs[s->req.nhdrs].name = (struct http_str){n, (uint32_t)namelen};
+    s->req.hdrs[s->req.nhdrs].value = (struct http_str){v, (uint32_t)valuelen};
+    s->req.nhdrs++;
+    return 0;
+}
+
+static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
+{
+    struct h2_conn *c = ud;
+    struct stream *s;
+    struct http_worker *hw = c->hw;
+
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    if (c->draining) {
+        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                  NGHTTP2_REFUSED_STREAM);
+        return 0;
+    }
+    s = stream_alloc(hw, c->l, c->ws, &c->peer, &down_h2_ops);
+    s->h2c = c;
+    s->h2.id = frame->hd.stream_id;
+    s->ibufp = &s->h2.ibuf;
+    s->first_req = c->nreq == 0;
+    c->nreq++;
+    s->req.kind = HTTP_MSG_REQUEST;
+    s->req.version = 20;
+    s->req.arena = &s->arena;
+    s->req.cap = hw->maxhdr + HTTP_SPARE_HDRS;
+    s->req.hdrs = arena_alloc(&s->arena, s->req.cap * sizeof(*s->req.hdrs));
+    s->h2.active_ms = worker_now_ms(c->w);
+    link_stream(c, s);
+    nghttp2_session_set_stream_user_data(ng, s->h2.id, s);
+    counter_add(&lst(c)->h2_streams, 1);
+    return 0;
+}
+
+/*
+ * RFC 9113 8.3.1 for an HTTP/1.1 server: Host from :authority (a Host that
+ * names another authority makes the request malformed), the cookie fields
+ * joined with "; " (8.2.3), and the body's framing: its content-length, or
+ * chunked when it has none.
+ */
+static bool request_to_h1(struct stream *s)
+{
+    struct http_msg *m = &s->req;
+    struct http_str host = http_msg_get(m, "host", 4);
+    uint32_t ncookie = 0, clen = 0;
+
+    if (m->authority.p) {
+        if (host.p && (host.len != m->authority.len ||
+                       strncasecmp(host.p, m->authority.p, host.len) != 0))
+            return false;
+        if (!host.p && http_msg_add(m, "host", 4, m->authority.p, m->authority.len, m->cap) != 0)
+            return false;
+    } else if (!host.p && m->method != HTTP_M_CONNECT) {
+        return false; /* RFC 9113 8.3.1: :authority or Host is required by HTTP/1.1 */
+    } else if (host.p) {
+        m->authority = host;
+    }
+    for (uint32_t i = 0; i < m->nhdrs; i++)
+        if (http_str_ieq(m->hdrs[i].name, "cookie", 6)) {
+            ncookie++;
+            clen += m->hdrs[i].value.len + 2;
+        }
+    if (ncookie > 1) {
+        char *j = arena_alloc(&s->arena, clen), *p = j;
+        for (uint32_t i = 0; i < m->nhdrs; i++)
+            if (http_str_ieq(m->hdrs[i].name, "cookie", 6)) {
+                if (p != j) {
+                    *p++ = ';';
+                    *p++ = ' ';
+                }
+                memcpy(p, m->hdrs[i].value.p, m->hdrs[i].value.len);
+                p += m->hdrs[i].value.len;
+            }
+        http_msg_del(m, "cookie", 6);
+        if (http_msg_add(m, "cookie", 6, j, (size_t)(p - j), m->cap) != 0)
+            return false;
+    }
+    if (s->req_body == H1_BODY_CHUNKED) {
+        /* written by upstream_h1.c's send_request around the payload */
+        if (http_msg_add(m, "transfer-encoding", 17, "chunked", 7, m->cap) != 0)
+            return false;
+        m->flags |= HTTP_MSG_F_CHUNKED;
+        s->h2.chunk_out = true;
+        /* a replay would resend the bytes without their framing: such a
+         * body is replayable only until its first byte left */
+        s->replay_overflow = true;
+    }
+    return true;
+}
+
+/* The request head is complete (END_HEADERS): the chain runs. */
+static void request_head(struct h2_conn *c, struct stream *s, bool end_stream)
+{
+    struct listener *l = c->l;
+
+    s->head_ok = s->req.method_str.p != NULL;
+    s->t_head = worker_now_ms(c->w);
+    s->h2.hdr_bytes = 0; /* the trailers have a budget of their own */
+    s->h2.req_end = end_stream;
+    if (end_stream || ((s->req.flags & HTTP_MSG_F_HAS_LENGTH) && s->req.content_length == 0)) {
+        s->req_body = H1_BODY_NONE;
+        s->req_done = true;
+    } else if (s->req.flags & HTTP_MSG_F_HAS_LENGTH) {
+        s->req_body = H1_BODY_LENGTH;
+        s->req_left = (uint64_t)s->req.content_length;
+    } else {
+        s->req_body = H1_BODY_CHUNKED;
+    }
+    if (s->h2.hdr_overflow) {
+        stream_local_reply(s, TERN_R_HEADERS_TOO_LARGE, 431, false);
+        return;
+    }
+    if (s->req.method == HTTP_M_CONNECT) {
+        stream_local_reply(s, TERN_R_BAD_REQUEST, 501, false);
+        return;
+    }
+    if (!request_to_h1(s)) {
+        s->head_ok = true;
+        stream_local_reply(s, TERN_R_BAD_REQUEST, 400, false);
+        return;
+    }
+    if (l->max_request_body && s->req_body == H1_BODY_LENGTH &&
+        s->req_left > l->max_request_body) {
+        stream_local_reply(s, TERN_R_PAYLOAD_TOO_LARGE, 413, false);
+        return;
+    }
+    stream_request_head(s);
+}
+
+static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *data,
+                         size_t len, void *ud)
+{
+    struct h2_conn *c = ud;
+    struct stream *s = stream_of(c, id);
+    struct buf *b;
+
+    (void)flags;
+    if (!s || s->st == ST_REPLY || s->st == ST_DONE || s->req_done) {
+        /* nobody takes these bytes: the connection's window gets them back */
+        nghttp2_session_consume(ng, id, len);
+        return 0;
+    }
+    s->h2.active_ms = worker_now_ms(c->w);
+    s->bytes_in += len;
+    if (c->l->max_request_body) {
+        s->req_body_len += len;
+        if (s->req_body_len > c->l->max_request_body) {
+            nghttp2_session_consume(ng, id, len);
+            stream_fail(s, TERN_R_PAYLOAD_TOO_LARGE);
+            stream_local_reply(s, TERN_R_PAYLOAD_TOO_LARGE, 413, false);
+            return 0;
+        }
+    }
+    if (!s->h2.ibuf)
+        s->h2.ibuf = buf_get(&c->w->pool);
+    b = s->h2.ibuf;
+    s->h2.unacked += (uint32_t)len;
+    if (!s->h2.spill_len) {
+        size_t k = buf_tail_room(b) < len ? buf_tail_room(b) : len;
+        memcpy(buf_tail(b), data, k);
+        b->len += (uint32_t)k;
+        data += k;
+        len -= k;
+    }
+    if (len) {
+        /* before the client applied our SETTINGS its window is RFC 9113's
+         * 65535, larger than a buffer: the rest waits here (nghttp2 bounds
+         * it by that window) */
+        s->h2.spill = tern_realloc(s->h2.spill, s->h2.spill_len + len);
+        memcpy(s->h2.spill + s->h2.spill_len, data, len);
+        s->h2.spill_len += (uint32_t)len;
+    }
+    return 0;
+}
+
+/* Spilled bytes move into the buffer as it empties. */
+static void unspill(struct stream *s)
+{
+    struct buf *b;
+    size_t k;
+
+    if (!s->h2.spill_len)
+        return;
+    if (!s->h2.ibuf)
+        s->h2.ibuf = buf_get(&s->w->pool);
+    b = s->h2.ibuf;
+    k = buf_tail_room(b) < s->h2.spill_len ? buf_tail_room(b) : s->h2.spill_len;
+    memcpy(buf_tail(b), s->h2.spill, k);
+    b->len += (uint32_t)k;
+    memmove(s->h2.spill, s->h2.spill + k, s->h2.spill_len - k);
+    s->h2.spill_len -= (uint32_t)k;
+    if (!s->h2.spill_len) {
+        free(s->h2.spill);
+        s->h2.spill = NULL;
+    }
+}
+
+static void request_end(struct stream *s)
+{
+    s->h2.req_end = true;
+    if (s->req_body != H1_BODY_CHUNKED && s->req_body != H1_BODY_LENGTH)
+        s->req_done = true;
+}
+
+/*
+ * Validates the body bytes that arrived (nghttp2 checked the framing and
+ * the content-length): through the data hooks when there are some, then
+ * counted in req_fwd for upstream_h1.c to send. The end (END_STREAM) reaches
+ * the hooks once.
+ */
+static bool validate_request(struct stream *s)
+{
+    struct buf *ib = s->h2.ibuf;
+    uint32_t take;
+    bool end;
+
+    if (s->req_hold.held || s->h2.end_seen)
+        return false;
+    unspill(s);
+    ib = s->h2.ibuf;
+    take = ib ? ib->len - s->req_fwd : 0;
+    end = s->h2.req_end && !s->h2.spill_len;
+    if (!take && !end)
+        return false;
+    if (end) {
+        s->h2.end_seen = true;
+        if (s->req_body == H1_BODY_CHUNKED && s->req_trailers)
+            stream_trailers_done(s, true);
+        if (s->st != ST_EXCHANGE)
+            return true;
+    }
+    if (s->req_data_hooks && !stream_request_data(s, 0, take, take, end))
+        return true; /* held (or replied): upstream_req_data_released goes on */
+    s->req_fwd += take;
+    if (end && !s->h2.chunk_out)
+        s->req_done = true;
+    return true;
+}
+
+void h2_request_consumed(struct stream *s, size_t n)
+{
+    struct h2_conn *c = s->h2c;
+
+    if (s->h2.unacked >= n)
+        s->h2.unacked -= (uint32_t)n;
+    else
+        s->h2.unacked = 0;
+    if (!c->closed && !s->h2.closed)
+        nghttp2_session_consume(c->ng, s->h2.id, n);
+}
+
+/* The chunked framing of an HTTP/2 request body going to an HTTP/1.1
+ * server: a chunk per batch of validated bytes, then the last chunk with the
+ * trailers. */
+int h2_chunk_iov(struct stream *s, struct iovec *iov, const char *data, uint32_t avail)
+{
+    struct h2_strm *h = &s->h2;
+    int n = 0;
+
+    if (s->req_done)
+        return 0;
+    if (!h->co_size && !h->co_last) {
+        if (avail) {
+            h->co_size = avail;
+            h->co_sent = 0;
+            h->co_hdr_len = (uint8_t)snprintf(h->co_hdr, sizeof(h->co_hdr), "%x\r\n", avail);
+        } else if (h->end_seen && !s->req_hold.held) {
+            /* the last chunk, the trailers (already RFC 9113-clean: no
+             * pseudo-headers, lowercase), the empty line */
+            size_t cap = 5, k = 0;
+            const struct http_msg *t = s->req_trailers;
+            for (uint32_t i = 0; t && i < t->nhdrs; i++)
+                cap += t->hdrs[i].name.len + t->hdrs[i].value.len + 4;
+            h->co_tail = arena_alloc(&s->arena, cap);
+            memcpy(h->co_tail, "0\r\n", 3);
+            k = 3;
+            for (uint32_t i = 0; t && i < t->nhdrs; i++) {
+                memcpy(h->co_tail + k, t->hdrs[i].name.p, t->hdrs[i].name.len);
+                k += t->hdrs[i].name.len;
+                memcpy(h->co_tail + k, ": ", 2);
+                k += 2;
+                memcpy(h->co_tail + k, t->hdrs[i].value.p, t->hdrs[i].value.len);
+                k += t->hdrs[i].value.len;
+                memcpy(h->co_tail + k, "\r\n", 2);
+                k += 2;
+            }
+            memcpy(h->co_tail + k, "\r\n", 2);
+            h->co_tail_len = (uint32_t)(k + 2);
+            h->co_last = true;
+            h->co_sent = 0;
+        } else {
+            return 0;
+        }
+    }
+    if (h->co_last) {
+        iov[0].iov_base = h->co_tail + h->co_sent;
+        iov[0].iov_len = h->co_tail_len - h->co_sent;
+        return 1;
+    }
+    if (h->co_sent < h->co_hdr_len) {
+        iov[n].iov_base = h->co_hdr + h->co_sent;
+        iov[n++].iov_len = h->co_hdr_len - h->co_sent;
+    }
+    {
+        uint32_t done = h->co_sent > h->co_hdr_len ? h->co_sent - h->co_hdr_len : 0;
+        if (done > h->co_size)
+            done = h->co_size;
+        if (done < h->co_size) {
+            iov[n].iov_base = (void *)data;
+            iov[n++].iov_len = h->co_size - done;
+        }
+        {
+            uint32_t crlf_done = h->co_sent > h->co_hdr_len + h->co_size
+                                     ? h->co_sent - h->co_hdr_len - h->co_size
+                                     : 0;
+            iov[n].iov_base = (void *)("\r\n" + crlf_done);
+            iov[n++].iov_len = 2 - crlf_done;
+        }
+    }
+    return n;
+}
+
+uint32_t h2_chunk_sent(struct stream *s, size_t n)
+{
+    struct h2_strm *h = &s->h2;
+    uint32_t before, after, payload;
+
+    if (h->co_last) {
+        h->co_sent += (uint32_t)n;
+        if (h->co_sent >= h->co_tail_len) {
+            h->co_last = false;
+            s->req_done = true;
+        }
+        return 0;
+    }
+    before = h->co_sent;
+    after = before + (uint32_t)n;
+    /* payload bytes are those of [hdr_len, hdr_len + size) */
+    {
+        uint32_t lo = h->co_hdr_len, hi = h->co_hdr_len + h->co_size;
+        uint32_t a = before > lo ? before : lo, b = after < hi ? after : hi;
+        payload = b > a ? b - a : 0;
+    }
+    h->co_sent = after;
+    if (h->co_sent >= (uint32_t)h->co_hdr_len + h->co_size + 2) {
+        h->co_size = 0;
+        h->co_sent = 0;
+    }
+    return payload;
+}
+
+/* ---- response ------------------------------------------------------------------ */
+
+/* Removes buffer bytes [at, at + n) (relative to its head). */
+static void buf_cut(struct buf *b, uint32_t at, uint32_t n)
+{
+    char *h = buf_head(b);
+
+    memmove(h + at, h + at + n, b->len - at - n);
+    b->len -= n;
+}
+
+bool h2_resp_chunk(struct stream *s, struct buf *ib, const struct h1_chunk_event *ev, uint32_t r)
+{
+    uint32_t base = s->resp_fwd;
+
+    switch (ev->type) {
+    case H1_CHUNK_DATA: {
+        uint32_t dl = (uint32_t)ev->data_len;
+        char *h = buf_head(ib) + base;
+        memmove(h, h + ev->data_off, dl);
+        buf_cut(ib, base + dl, r - dl);
+        if (s->resp_data_hooks && !stream_response_data(s, 0, dl, dl, false))
+            return false;
+        s->resp_fwd += dl;
+        return true;
+    }
+    case H1_CHUNK_TRAILER: {
+        const char *line = buf_head(ib) + base + ev->data_off;
+        stream_trailer(s, false, line + ev->trailer.name.off, ev->trailer.name.len,
+                       line + ev->trailer.value.off, ev->trailer.value.len);
+        buf_cut(ib, base, r);
+        return true;
+    }
+    case H1_CHUNK_DONE:
+        buf_cut(ib, base, r);
+        stream_trailers_done(s, false);
+        if (s->st != ST_EXCHANGE)
+            return false;
+        if (s->resp_data_hooks && !stream_response_data(s, 0, 0, 0, true))
+            return false;
+        s->resp_done = true;
+        return true;
+    default:
+        buf_cut(ib, base, r);
+        return true;
+    }
+}
+
+/* Fields that RFC 9113 8.2.2 forbids in HTTP/2 (connection-specific). */
+static bool h2_forbidden(const struct http_str n)
+{
+    return http_str_ieq(n, "connection", 10) || http_str_ieq(n, "keep-alive", 10) ||
+           http_str_ieq(n, "proxy-connection", 16) || http_str_ieq(n, "transfer-encoding", 17) ||
+           http_str_ieq(n, "upgrade", 7) || http_str_ieq(n, "te", 2) ||
+           http_str_ieq(n, "http2-settings", 14);
+}
+
+static void lower(struct http_str n)
+{
+    char *p = (char *)n.p;
+    for (uint32_t i = 0; i < n.len; i++)
+        if (p[i] >= 'A' && p[i] <= 'Z')
+            p[i] = (char)(p[i] - 'A' + 'a');
+}
+
+static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *out, size_t len,
+                         uint32_t *flags, nghttp2_data_source *src, void *ud);
+
+/* The trailers a response ends with: the server's (chunked) or, for
+ * gRPC, none added. Sent as a HEADERS frame with END_STREAM. */
+static bool submit_trailers(struct h2_conn *c, struct stream *s)
+{
+    const struct http_msg *t = s->resp_trailers;
+    nghttp2_nv *nv;
+    uint32_t k = 0;
+
+    if (!t || !t->nhdrs)
+        return false;
+    nv = arena_alloc(&s->arena, t->nhdrs * sizeof(*nv));
+    for (uint32_t i = 0; i < t->nhdrs; i++) {
+        if (h2_forbidden(t->hdrs[i].name))
+            continue;
+        lower(t->hdrs[i].name);
+        nv[k].name = (uint8_t *)t->hdrs[i].name.p;
+        nv[k].namelen = t->hdrs[i].name.len;
+        nv[k].value = (uint8_t *)t->hdrs[i].value.p;
+        nv[k].valuelen = t->hdrs[i].value.len;
+        nv[k++].flags = NGHTTP2_NV_FLAG_NONE;
+    }
+    if (!k)
+        return false;
+    return nghttp2_submit_trailer(c->ng, s->h2.id, nv, k) == 0;
+}
+
+static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *out, size_t len,
+                         uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+    struct h2_conn *c = ud;
+    struct stream *s = src->ptr;
+    size_t n;
+
+    (void)ng;
+    (void)id;
+    if (s->st == ST_REPLY) {
+        n = s->h2.rbody_len < len ? s->h2.rbody_len : len;
+        memcpy(out, s->h2.rbuf->data + s->h2.rbody_off, n);
+        s->h2.rbody_off += (uint32_t)n;
+        s->h2.rbody_len -= (uint32_t)n;
+        if (!s->h2.rbody_len)
+            *flags |= NGHTTP2_DATA_FLAG_EOF;
+        return (ssize_t)n;
+    }
+    if (s->st != ST_EXCHANGE || !s->uc)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
+    n = s->resp_fwd < len ? s->resp_fwd : len;
+    if (!n && !s->resp_done) {
+        s->h2.deferred = true;
+        return NGHTTP2_ERR_DEFERRED;
+    }
+    if (n) {
+        memcpy(out, buf_head(s->uc->ibuf), n);
+        upstream_resp_consumed(s, n);
+        s->bytes_out += n;
+        s->h2.active_ms = worker_now_ms(c->w);
+    }
+    if (s->resp_done && !s->resp_fwd) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (submit_trailers(c, s))
+            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    }
+    return (ssize_t)n;
+}
+
+static ssize_t h2_response_head(struct stream *s)
+{
+    struct h2_conn *c = s->h2c;
+    struct http_msg *m = &s->resp;
+    nghttp2_nv *nv = arena_alloc(&s->arena, (m->nhdrs + 1) * sizeof(*nv));
+    char *status = arena_alloc(&s->arena, 4);
+    nghttp2_data_provider prd = {.source.ptr = s, .read_callback = read_body};
+    uint32_t k = 0;
+    ssize_t bytes = 0;
+    bool body = s->resp_body != H1_BODY_NONE;
+    snprintf(status, 4, "%03u", (unsigned)(m->status % 1000));
+    nv[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP2_NV_FLAG_NONE};
+    for (uint32_t i = 0; i < m->nhdrs; i++) {
+        if (h2_forbidden(m->hdrs[i].name))
+            continue;
+        lower(m->hdrs[i].name);
+        nv[k].name = (uint8_t *)m->hdrs[i].name.p;
+        nv[k].namelen = m->hdrs[i].name.len;
+        nv[k].value = (uint8_t *)m->hdrs[i].value.p;
+        nv[k].valuelen = m->hdrs[i].value.len;
+        nv[k++].flags = NGHTTP2_NV_FLAG_NONE;
+        bytes += (ssize_t)(m->hdrs[i].name.len + m->hdrs[i].value.len + 4);
+    }
+    if (nghttp2_submit_response(c->ng, s->h2.id, nv, k, body ? &prd : NULL) != 0)
+        return -1;
+    s->h2.resp_submitted = true;
+    return bytes + 13;
+}
+
+/* gRPC's code for a local reply (grpc/doc/statuscodes.md). */
+static int grpc_status_of(int reason, uint16_t status)
+{
+    switch (reason) {
+    case TERN_R_NO_HEALTHY_UPSTREAM:
+    case TERN_R_QUEUE_FULL:
+    case TERN_R_QUEUE_TIMEOUT:
+    case TERN_R_CONNECT_FAILURE:
+    case TERN_R_CONNECT_TIMEOUT:
+    case TERN_R_UPSTREAM_RESET_BEFORE_HEADERS:
+    case TERN_R_BAD_UPSTREAM_RESPONSE: return 14; /* UNAVAILABLE */
+    case TERN_R_UPSTREAM_TIMEOUT:
+    case TERN_R_REQUEST_TIMEOUT: return 4;        /* DEADLINE_EXCEEDED */
+    case TERN_R_RATE_LIMITED: return 8;           /* RESOURCE_EXHAUSTED */
+    case TERN_R_DENIED: return 7;                 /* PERMISSION_DENIED */
+    case TERN_R_PAYLOAD_TOO_LARGE:
+    case TERN_R_HEADERS_TOO_LARGE: return 8;      /* RESOURCE_EXHAUSTED */
+    default: break;
+    }
+    switch (status) {   /* gRPC's HTTP-to-gRPC mapping */
+    case 400: return 13; /* INTERNAL */
+    case 401: return 16; /* UNAUTHENTICATED */
+    case 403: return 7;  /* PERMISSION_DENIED */
+    case 404: return 12; /* UNIMPLEMENTED */
+    case 429:
+    case 502:
+    case 503:
+    case 504: return 14; /* UNAVAILABLE */
+    default: return 2;   /* UNKNOWN */
+    }
+}
+
+/* A local reply: rendered as HTTP/1.1 by the one writer tern has (the
+ * filter's fields, errorfiles and x-tern-error included), then parsed back
+ * into HEADERS (+ DATA). A gRPC request gets a trailers-only gRPC error. */
+static ssize_t h2_reply(struct stream *s, struct http_local_reply *r)
+{
+    struct h2_conn *c = s->h2c;
+    struct http_worker *hw = s->hw;
+    struct h1_msg h1;
+    struct buf *b;
+    nghttp2_nv *nv;
+    nghttp2_data_provider prd = {.source.ptr = s, .read_callback = read_body};
+    uint32_t k = 0;
+    ssize_t n;
+
+    if (s->h2.closed || s->h2.resp_submitted)
+        return 0;
+    if (s->head_ok && is_grpc(s)) {
+        char st[12], *msg = arena_alloc(&s->arena, 64);
+        int g = grpc_status_of(r->reason, r->status);
+        nghttp2_nv gv[4];
+        snprintf(st, sizeof(st), "%d", g);
+        snprintf(msg, 64, "tern: %s", http_reason_name(r->reason));
+        gv[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)"200", 7, 3, 0};
+        gv[k++] = (nghttp2_nv){(uint8_t *)"content-type", (uint8_t *)"application/grpc", 12, 16, 0};
+        gv[k++] = (nghttp2_nv){(uint8_t *)"grpc-status", (uint8_t *)st, 11, strlen(st), 0};
+        gv[k++] = (nghttp2_nv){(uint8_t *)"grpc-message", (uint8_t *)msg, 12, strlen(msg), 0};
+        if (nghttp2_submit_response(c->ng, s->h2.id, gv, k, NULL) != 0)
+            return 0;
+        s->h2.resp_submitted = true;
+        r->status = 200;
+        return 64;
+    }
+    b = buf_get(&s->w->pool);
+    n = http_local_reply_write(b->data, b->size, r);
+    if (n < 0) {
+        r->body = NULL;
+        r->content_type = NULL;
+        r->nhdrs = 0;
+        r->file = NULL;
+        n = http_local_reply_write(b->data, b->size, r);
+    }
+    h1_msg_init(&h1);
+    if (n <= 0 || h1_parse_response(b->data, (size_t)n, &h1, s->hdrs, hw->maxhdr, &hw->lim) <= 0) {
+        buf_put(&s->w->pool, b);
+        nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE, s->h2.id, NGHTTP2_INTERNAL_ERROR);
+        return 0;
+    }
+    b->len = (uint32_t)n;
+    s->h2.rbuf = b;
+    s->h2.rbody_off = (uint32_t)h1.head_len;
+    s->h2.rbody_len = r->head_only ? 0 : (uint32_t)((size_t)n - h1.head_len);
+    nv = arena_alloc(&s->arena, (h1.nhdrs + 1) * sizeof(*nv));
+    {
+        char *status = arena_alloc(&s->arena, 4);
+        snprintf(status, 4, "%03u", (unsigned)(h1.status % 1000));
+        nv[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7, 3, 0};
+    }
+    for (uint32_t i = 0; i < h1.nhdrs; i++) {
+        struct http_str nm = {b->data + s->hdrs[i].name.off, (uint32_t)s->hdrs[i].name.len};
+        if (h2_forbidden(nm))
+            continue;
+        lower(nm);
+        nv[k].name = (uint8_t *)nm.p;
+        nv[k].namelen = nm.len;
+        nv[k].value = (uint8_t *)b->data + s->hdrs[i].value.off;
+        nv[k].valuelen = s->hdrs[i].value.len;
+        nv[k++].flags = NGHTTP2_NV_FLAG_NONE;
+    }
+    r->status = h1.status;
+    if (nghttp2_submit_response(c->ng, s->h2.id, nv, k, s->h2.rbody_len ? &prd : NULL) != 0)
+        return 0;
+    s->h2.resp_submitted = true;
+    return n;
+}
+
+/* ---- the stream's client side (down_ops) ----------------------------------- */
+
+static void h2_run(struct stream *s)
+{
+    h2c_run(s->h2c);
+}
+
+static void h2_kick(struct stream *s)
+{
+    if (!s->h2c->closed)
+        event_active(&s->h2c->ev, 0, 0);
+}
+
+static bool h2_gone(const struct stream *s)
+{
+    return s->h2c->closed;
+}
+
+static void h2_abort(struct stream *s, int reason)
+{
+    struct h2_conn *c = s->h2c;
+
+    if (!c->closed && !s->h2.closed) {
+        uint32_t code = reason == HTTP_R_CLIENT_ABORT ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR;
+        nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE, s->h2.id, code);
+        counter_add(&lst(c)->h2_rst_sent, 1);
+    }
+    stream_end(s);
+    h2_kick(s);
+}
+
+static void h2_ended(struct stream *s, uint64_t now)
+{
+    struct h2_conn *c = s->h2c;
+
+    if (!c->closed && !s->h2.closed) {
+        nghttp2_session_set_stream_user_data(c->ng, s->h2.id, NULL);
+        if (!s->h2.eof_sent && !s->abort_client) {
+            /* ended without its whole response (a timeout, a cut) */
+            nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE, s->h2.id,
+                                      NGHTTP2_INTERNAL_ERROR);
+            counter_add(&lst(c)->h2_rst_sent, 1);
+        }
+    }
+    if (s->h2.ibuf) {
+        buf_put(&s->w->pool, s->h2.ibuf);
+        s->h2.ibuf = NULL;
+    }
+    if (s->h2.rbuf) {
+        buf_put(&s->w->pool, s->h2.rbuf);
+        s->h2.rbuf = NULL;
+    }
+    free(s->h2.spill);
+    s->h2.spill = NULL;
+    s->h2.spill_len = 0;
+    unlink_stream(c, s);
+    c->idle_since_ms = now;
+}
+
+const struct down_ops down_h2_ops = {
+    .name = "h2",
+    .run = h2_run,
+    .kick = h2_kick,
+    .gone = h2_gone,
+    .response_head = h2_response_head,
+    .reply = h2_reply,
+    .abort = h2_abort,
+    .ended = h2_ended,
+};
+
+/* ---- nghttp2 callbacks ------------------------------------------------------- */
+
+static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
+{
+    struct h2_conn *c = ud;
+    struct stream *s;
+
+    (void)ng;
+    switch (frame->hd.type) {
+    case NGHTTP2_HEADERS:
+        s = stream_of(c, frame->hd.stream_id);
+        if (!s)
+            return 0;
+        if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+            request_head(c, s, frame->hd.flags & NGHTTP2_FLAG_END_STREAM);
+        } else if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
+            request_end(s); /* trailers */
+        }
+        break;
+    case NGHTTP2_DATA:
+        s = stream_of(c, frame->hd.stream_id);
+        if (s && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+            request_end(s);
+        break;
+    case NGHTTP2_RST_STREAM:
+        counter_add(&lst(c)->h2_rst_recv, 1);
+        s = stream_of(c, frame->hd.stream_id);
+        if (s && !s->h2.eof_sent) {
+            c->nrst_early++;
+            /* rapid reset: far more cancelled than served */
+            if (c->nrst_early > 2 * c->w->snap->global.h2_max_concurrent_streams &&
+                c->nrst_early > c->ndone) {
+                nghttp2_session_terminate_session(ng, NGHTTP2_ENHANCE_YOUR_CALM);
+                counter_add(&lst(c)->h2_goaway_sent, 1);
+                c->fatal = true;
+            }
+        }
+        break;
+    case NGHTTP2_GOAWAY:
+        counter_add(&lst(c)->h2_goaway_recv, 1);
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
+{
+    struct h2_conn *c = ud;
+    struct stream *s;
+
+    if (frame->hd.type == NGHTTP2_GOAWAY)
+        return 0;
+    if ((frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS) ||
+        !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        return 0;
+    s = stream_of(c, frame->hd.stream_id);
+    if (!s)
+        return 0;
+    s->h2.eof_sent = true;
+    c->ndone++;
+    if (!s->h2.req_end) {
+        /* RFC 9113 8.1: the response is complete, the request is not
+         * wanted any more */
+        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, s->h2.id, NGHTTP2_NO_ERROR);
+    }
+    return 0;
+}
+
+static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
+{
+    struct h2_conn *c = ud;
+    struct stream *s = stream_of(c, id);
+
+    (void)ng;
+    if (!s)
+        return 0;
+    s->h2.closed = true;
+    nghttp2_session_set_stream_user_data(ng, id, NULL);
+    if (!s->h2.eof_sent) {
+        stream_fail(s, HTTP_R_CLIENT_ABORT);
+        s->abort_client = true;
+        (void)code;
+    }
+    stream_end(s);
+    return 0;
+}
+
+static int on_invalid_frame(nghttp2_session *ng, const nghttp2_frame *frame, int err, void *ud)
+{
+    struct h2_conn *c = ud;
+
+    (void)ng;
+    (void)frame;
+    (void)err;
+    counter_add(&lst(c)->h2_protocol_errors, 1);
+    return 0;
+}
+
+/* The callbacks table (nghttp2 copies it into each session: the caller
+ * deletes it). */
+static nghttp2_session_callbacks *callbacks(void)
+{
+    nghttp2_session_callbacks *cbs;
+
+    {
+        if (nghttp2_session_callbacks_new(&cbs) != 0)
+            tern_panic(__FILE__, __LINE__, "nghttp2: out of memory");
+        nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
+        nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
+        nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+        nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
+        nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+        nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, on_invalid_frame);
+    }
+    return cbs;
+}
+
+/* ---- accept and close ------------------------------------------------------------ */
+
+void h2c_accept(struct worker *w, struct worker_listener *wl, int fd, const struct sockaddr *sa,
+                socklen_t salen)
+{
+    struct http_worker *hw = w->http;
+    const struct model_global *g = &w->snap->global;
+    struct h2_conn *c = tern_calloc(1, sizeof(*c));
+    uint64_t now = worker_now_ms(w);
+    nghttp2_option *opt;
+    nghttp2_session_callbacks *cbs = callbacks();
+    nghttp2_settings_entry iv[4];
+    uint32_t win = g->h2_initial_window_size;
+
+    c->w = w;
+    c->hw = hw;
+    c->ws = w->snaps;
+    c->ws->nconns++;
+    c->l = wl->l;
+    c->fd = fd;
+    c->accept_ms = c->active_ms = c->idle_since_ms = now;
+    if (salen <= sizeof(c->peer))
+        memcpy(&c->peer, sa, salen);
+
+    if (nghttp2_option_new(&opt) != 0)
+        tern_panic(__FILE__, __LINE__, "nghttp2: out of memory");
+    nghttp2_option_set_no_auto_window_update(opt, 1);
+    nghttp2_option_set_max_deflate_dynamic_table_size(opt, g->h2_header_table_size);
+    nghttp2_option_set_max_send_header_block_length(opt, 64 * 1024);
+    nghttp2_option_set_max_settings(opt, 32);
+    nghttp2_option_set_max_outbound_ack(opt, 1000);
+    nghttp2_option_set_max_continuations(opt, 8);
+    nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
+    if (nghttp2_session_server_new2(&c->ng, cbs, c, opt) != 0)
+        tern_panic(__FILE__, __LINE__, "nghttp2: out of memory");
+    nghttp2_option_del(opt);
+    nghttp2_session_callbacks_del(cbs);
+    /* a stream's window never exceeds its buffer (see the top) */
+    if (win > hw->lim.max_head + hw->maxrewrite)
+        win = hw->lim.max_head + hw->maxrewrite;
+    iv[0] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
+                                     g->h2_max_concurrent_streams};
+    iv[1] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, win};
+    iv[2] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, g->h2_header_table_size};
+    iv[3] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, hw->lim.max_head};
+    nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, 4);
+    /* the connection's window: room for every stream's */
+    nghttp2_session_set_local_window_size(c->ng, NGHTTP2_FLAG_NONE, 0,
+                                          (int32_t)(win * g->h2_max_concurrent_streams));
+
+    c->next = hw->h2conns;
+    if (hw->h2conns)
+        hw->h2conns->prev = c;
+    hw->h2conns = c;
+    w->nconns++;
+    atomic_store_explicit(&w->nconns_shared, w->nconns, memory_order_relaxed);
+    counter_add(&w->stats.conns_total, 1);
+    counter_add(&w->stats.cur_conns, 1);
+    counter_add(&lst(c)->conns_total, 1);
+    counter_add(&lst(c)->cur_conns, 1);
+    counter_add(&lst(c)->h2_conns, 1);
+
+    event_assign(&c->ev, w->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
+                 conn_cb, c);
+    event_add(&c->ev, NULL);
+    evtimer_assign(&c->timer, w->base, timer_cb, c);
+    h2c_run(c);
+}
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    free(arg);
+}
+
+static void h2c_close(struct h2_conn *c, int reason)
+{
+    struct worker *w = c->w;
+    struct http_worker *hw = c->hw;
+
+    if (c->closed)
+        return;
+    /* the streams first: they log and release their upstream */
+    while (c->streams) {
+        struct stream *s = c->streams;
+        stream_fail(s, reason);
+        s->abort_client = true;
+        s->h2.closed = true;
+        stream_end(s); /* unlinks it */
+    }
+    c->closed = true;
+    nghttp2_session_del(c->ng);
+    c->ng = NULL;
+    event_del(&c->ev);
+    close(c->fd);
+    c->fd = -1;
+    evtimer_del(&c->timer);
+    if (c->ibuf)
+        buf_put(&w->pool, c->ibuf);
+    if (c->obuf)
+        buf_put(&w->pool, c->obuf);
+    c->ibuf = c->obuf = NULL;
+
+    counter_add(&lst(c)->cur_conns, (uint64_t)-1);
+    counter_add(&w->stats.cur_conns, (uint64_t)-1);
+    atomic_fetch_sub_explicit(&c->l->cur_conns, 1, memory_order_relaxed);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        hw->h2conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    w->nconns--;
+    worker_conn_closed(w, c->ws);
+    evtimer_assign(&c->timer, w->base, reap_cb, c);
+    event_active(&c->timer, EV_TIMEOUT, 0);
+}
+
+/* ---- I/O ------------------------------------------------------------------------ */
+
+static bool conn_read(struct h2_conn *c, size_t *moved)
+{
+    ssize_t n, r;
+
+    /* output the client does not read stops its input (PING/SETTINGS
+     * floods, slow readers): nghttp2's queues stay bounded */
+    if (c->eof || !c->readable || c->fatal || (c->obuf && c->obuf->len) || c->pend_len)
+        return false;
+    n = buf_read_fd(&c->w->pool, c->fd, &c->ibuf, &c->readable, c->rdhup);
+    if (n == 0) {
+        c->eof = true;
+        return true;
+    }
+    if (n == -1)
+        return false;
+    if (n < 0) {
+        h2c_close(c, HTTP_R_CLIENT_ABORT);
+        return true;
+    }
+    c->active_ms = worker_now_ms(c->w);
+    counter_add(&lst(c)->bytes_in, (uint64_t)n);
+    *moved += (size_t)n;
+    r = nghttp2_session_mem_recv(c->ng, (const uint8_t *)buf_head(c->ibuf), c->ibuf->len);
+    if (c->closed)
+        return true;
+    buf_put(&c->w->pool, c->ibuf);
+    c->ibuf = NULL;
+    if (r < 0) {
+        /* bad preface, flood, or a callback's refusal: GOAWAY if the
+         * session can still say it, then close */
+        counter_add(&lst(c)->h2_protocol_errors, 1);
+        if (r != NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
+            nghttp2_session_terminate_session(c->ng, r == NGHTTP2_ERR_FLOODED
+                                                         ? NGHTTP2_ENHANCE_YOUR_CALM
+                                                         : NGHTTP2_PROTOCOL_ERROR);
+            counter_add(&lst(c)->h2_goaway_sent, 1);
+        }
+        c->fatal = true;
+    }
+    return true;
+}
+
+/* Copies nghttp2's output into the output buffer, then writes it. */
+static bool conn_write(struct h2_conn *c, size_t *moved)
+{
+    bool progress = false;
+
+    for (;;) {
+        ssize_t n;
+        if (!c->fatal || c->pend_len || nghttp2_session_want_write(c->ng)) {
+            while (!c->obuf || buf_tail_room(c->obuf)) {
+                size_t k;
+                if (!c->pend_len) {
+                    n = nghttp2_session_mem_send(c->ng, &c->pend);
+                    if (n < 0) {
+                        h2c_close(c, TERN_R_NONE);
+                        return true;
+                    }
+                    if (n == 0)
+                        break;
+                    c->pend_len = (size_t)n;
+                }
+                if (!c->obuf)
+                    c->obuf = buf_get(&c->w->pool);
+                k = buf_tail_room(c->obuf);
+                if (k > c->pend_len)
+                    k = c->pend_len;
+                memcpy(buf_tail(c->obuf), c->pend, k);
+                c->obuf->len += (uint32_t)k;
+                c->pend += k;
+                c->pend_len -= k;
+            }
+        }
+        if (!c->obuf || !c->obuf->len || !c->writable)
+            break;
+        do {
+            n = write(c->fd, buf_head(c->obuf), c->obuf->len);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            if (errno == EAGAIN) {
+                c->writable = false;
+                break;
+            }
+            h2c_close(c, HTTP_R_CLIENT_ABORT);
+            return true;
+        }
+        progress = true;
+        c->active_ms = worker_now_ms(c->w);
+        counter_add(&lst(c)->bytes_out, (uint64_t)n);
+        *moved += (size_t)n;
+        buf_consume(c->obuf, (size_t)n);
+        if (c->obuf->len == 0) {
+            buf_put(&c->w->pool, c->obuf);
+            c->obuf = NULL;
+        } else {
+            c->writable = false;
+            break;
+        }
+    }
+    return progress;
+}
+
+/* ---- streams ------------------------------------------------------------------- */
+
+static bool advance(struct h2_conn *c)
+{
+    bool progress = false;
+    struct stream *s, *next;
+
+    for (s = c->streams; s && !c->closed; s = next) {
+        next = s->h2.next;
+        switch (s->st) {
+        case ST_QUEUED:
+            if (s->granted) {
+                router_proceed(s);
+                progress = true;
+            }
+            break;
+        case ST_EXCHANGE:
+            progress |= validate_request(s);
+            if (s->st != ST_EXCHANGE || c->closed)
+                break;
+            progress |= upstream_step(s);
+            if (c->closed || s->st != ST_EXCHANGE)
+                break;
+            if (s->h2.deferred && (s->resp_fwd || s->resp_done)) {
+                s->h2.deferred = false;
+                nghttp2_session_resume_data(c->ng, s->h2.id);
+                progress = true;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    return progress;
+}
+
+/* ---- timers ---------------------------------------------------------------------- */
+
+static uint32_t first_nonzero(uint32_t a, uint32_t b, uint32_t c)
+{
+    return a ? a : b ? b : c;
+}
+
+/* Whether the client owes this stream something: request body bytes, or
+ * window for response bytes waiting (a zero-window stall). */
+static bool client_owes(const struct stream *s)
+{
+    if (s->st == ST_REPLY)
+        return s->h2.rbody_len > 0;
+    if (s->st != ST_EXCHANGE)
+        return false;
+    return !s->h2.req_end || (s->resp_head && s->resp_fwd && !s->h2.deferred);
+}
+
+static bool server_owes(const struct stream *s)
+{
+    const struct up_conn *uc = s->uc;
+
+    if (s->st != ST_EXCHANGE || !uc)
+        return false;
+    if (!s->req_send_dead && (s->req_head_sent < s->req_head->len || s->req_fwd))
+        return true;
+    return !s->resp_done && !s->resp_held && (!uc->ibuf || uc->ibuf->len < uc->ibuf->size);
+}
+
+static uint64_t stream_deadline(const struct h2_conn *c, const struct stream *s)
+{
+    const struct listener *l = c->l;
+    uint32_t tc = l->timeout_client_ms;
+    uint64_t d = UINT64_MAX;
+
+    switch (s->st) {
+    case ST_HEAD:
+        return l->timeout_http_request_ms ? s->t_start + l->timeout_http_request_ms : 0;
+    case ST_ROUTING:
+        return tc ? s->t_head + tc : 0;
+    case ST_QUEUED:
+    case ST_TURNAROUND:
+    case ST_CONNECTING:
+    case ST_BACKOFF:
+        return s->deadline_ms;
+    case ST_EXCHANGE:
+        if (tc && client_owes(s))
+            d = s->h2.active_ms + tc;
+        if (s->try_timeout_ms && !s->resp_head && s->t_attempt + s->try_timeout_ms < d)
+            d = s->t_attempt + s->try_timeout_ms;
+        if (s->up.c->timeout_server_ms && server_owes(s) &&
+            s->uc->active_ms + s->up.c->timeout_server_ms < d)
+            d = s->uc->active_ms + s->up.c->timeout_server_ms;
+        return d == UINT64_MAX ? 0 : d;
+    case ST_REPLY:
+        return tc && client_owes(s) ? s->h2.active_ms + tc : 0;
+    default:
+        return 0;
+    }
+}
+
+static uint64_t conn_deadline(const struct h2_conn *c)
+{
+    const struct listener *l = c->l;
+    uint64_t d = UINT64_MAX, x;
+
+    if ((c->obuf && c->obuf->len) || c->pend_len) {
+        if (l->timeout_client_ms)
+            d = c->active_ms + l->timeout_client_ms;
+    }
+    if (!c->streams) {
+        uint32_t t = c->nreq == 0
+                         ? first_nonzero(l->timeout_http_request_ms, l->timeout_client_ms, 0)
+                         : first_nonzero(l->timeout_http_keep_alive_ms,
+                                         l->timeout_http_request_ms, l->timeout_client_ms);
+        if (t && c->idle_since_ms + t < d)
+            d = c->idle_since_ms + t;
+    }
+    for (const struct stream *s = c->streams; s; s = s->h2.next) {
+        x = stream_deadline(c, s);
+        if (x && x < d)
+            d = x;
+    }
+    return d == UINT64_MAX ? 0 : d;
+}
+
+static void arm_timer(struct h2_conn *c)
+{
+    uint64_t at = conn_deadline(c), now;
+    struct timeval tv;
+
+    if (!at)
+        return;
+    if (c->timer_at_ms && c->timer_at_ms <= at && evtimer_pending(&c->timer, NULL))
+        return;
+    now = worker_now_ms(c->w);
+    c->timer_at_ms = at;
+    at = at > now ? at - now : 0;
+    tv.tv_sec = (time_t)(at / 1000);
+    tv.tv_usec = (suseconds_t)((at % 1000) * 1000);
+    evtimer_add(&c->timer, &tv);
+}
+
+static void stream_timeout(struct h2_conn *c, struct stream *s, uint64_t now)
+{
+    uint32_t tc = c->l->timeout_client_ms;
+
+    switch (s->st) {
+    case ST_HEAD:
+        stream_local_reply(s, TERN_R_REQUEST_TIMEOUT, 0, false);
+        break;
+    case ST_ROUTING:
+        stream_local_reply(s, TERN_R_UPSTREAM_TIMEOUT, 0, false);
+        break;
+    case ST_QUEUED:
+    case ST_TURNAROUND:
+    case ST_CONNECTING:
+    case ST_BACKOFF:
+        router_timeout(s);
+        break;
+    case ST_EXCHANGE: {
+        uint32_t ts = s->up.c->timeout_server_ms;
+        bool try_out = s->try_timeout_ms && !s->resp_head &&
+                       now >= s->t_attempt + s->try_timeout_ms;
+        if (try_out || (ts && server_owes(s) && now >= s->uc->active_ms + ts)) {
+            if (!s->resp_head) {
+                if (!router_attempt_done(s, FILTER_OUTCOME_RESPONSE_TIMEOUT,
+                                         TERN_R_UPSTREAM_TIMEOUT, 0))
+                    stream_local_reply(s, TERN_R_UPSTREAM_TIMEOUT, 0, false);
+            } else {
+                stream_abort(s, TERN_R_UPSTREAM_TIMEOUT);
+            }
+        } else if (tc && client_owes(s) && now >= s->h2.active_ms + tc) {
+            if (s->resp_head)
+                counter_add(&lst(c)->h2_flow_stalls, 1);
+            stream_abort(s, HTTP_R_CLIENT_TIMEOUT);
+        }
+        break;
+    }
+    case ST_REPLY:
+        counter_add(&lst(c)->h2_flow_stalls, 1);
+        stream_abort(s, HTTP_R_CLIENT_TIMEOUT);
+        break;
+    default:
+        break;
+    }
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct h2_conn *c = arg;
+    uint64_t now = worker_now_ms(c->w);
+    struct stream *s, *next;
+    uint64_t d;
+
+    (void)fd;
+    (void)what;
+    c->timer_at_ms = 0;
+    if (c->closed)
+        return;
+    d = conn_deadline(c);
+    if (!d || now < d) {
+        arm_timer(c);
+        return;
+    }
+    if (((c->obuf && c->obuf->len) || c->pend_len) && c->l->timeout_client_ms &&
+        now >= c->active_ms + c->l->timeout_client_ms) {
+        h2c_close(c, HTTP_R_CLIENT_TIMEOUT);
+        return;
+    }
+    if (!c->streams) {
+        /* idle: GOAWAY (no stream was refused) and close once it is out */
+        nghttp2_session_terminate_session(c->ng, NGHTTP2_NO_ERROR);
+        counter_add(&lst(c)->h2_goaway_sent, 1);
+        c->fatal = true;
+        h2c_run(c);
+        return;
+    }
+    for (s = c->streams; s && !c->closed; s = next) {
+        next = s->h2.next;
+        d = stream_deadline(c, s);
+        if (d && now >= d)
+            stream_timeout(c, s, now);
+    }
+    h2c_run(c);
+}
+
+/* ---- the run loop ----------------------------------------------------------------- */
+
+static void conn_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct h2_conn *c = arg;
+
+    (void)fd;
+    if (c->closed)
+        return;
+    if (what & EV_READ)
+        c->readable = true;
+    if (what & EV_WRITE)
+        c->writable = true;
+    if (what & EV_CLOSED)
+        c->rdhup = true;
+    h2c_run(c);
+}
+
+static void h2c_run(struct h2_conn *c)
+{
+    size_t moved = 0;
+
+    if (c->closed)
+        return;
+    if (c->in_run) {
+        c->rerun = true;
+        return;
+    }
+    c->in_run = true;
+    for (;;) {
+        bool progress;
+
+        c->rerun = false;
+        progress = conn_read(c, &moved);
+        if (c->closed)
+            break;
+        progress |= advance(c);
+        if (c->closed)
+            break;
+        progress |= conn_write(c, &moved);
+        if (c->closed)
+            break;
+        if (!progress && !c->rerun)
+            break;
+        if (moved >= H2_RUN_BUDGET) {
+            event_active(&c->ev, 0, 0);
+            break;
+        }
+    }
+    c->in_run = false;
+    if (c->closed)
+        return;
+    /* the end: flushed after a fatal error or GOAWAY, or the client left
+     * and nothing is in flight, or neither side wants anything more */
+    if ((!c->obuf || !c->obuf->len) && !c->pend_len &&
+        ((c->fatal && !nghttp2_session_want_write(c->ng)) || (c->eof && !c->streams) ||
+         (c->draining && !c->streams) ||
+         (!nghttp2_session_want_read(c->ng) && !nghttp2_session_want_write(c->ng)))) {
+        h2c_close(c, c->eof ? HTTP_R_CLIENT_ABORT : TERN_R_NONE);
+        return;
+    }
+    if (c->eof && c->streams && (!c->obuf || !c->obuf->len) && !c->pend_len &&
+        !nghttp2_session_want_write(c->ng)) {
+        /* the client is gone: what it asked for cannot reach it */
+        bool any = false;
+        for (struct stream *s = c->streams; s; s = s->h2.next)
+            any |= s->st == ST_EXCHANGE || s->st == ST_REPLY;
+        if (!any || c->rdhup) {
+            h2c_close(c, HTTP_R_CLIENT_ABORT);
+            return;
+        }
+    }
+    arm_timer(c);
+}
+
+void h2c_stop_accepting(struct http_worker *hw)
+{
+    struct h2_conn *c, *next;
+
+    for (c = hw->h2conns; c; c = next) {
+        next = c->next;
+        if (c->draining)
+            continue;
+        c->draining = true;
+        /* RFC 9113 6.8: the last stream we may process is the last opened */
+        nghttp2_submit_goaway(c->ng, NGHTTP2_FLAG_NONE,
+                              nghttp2_session_get_last_proc_stream_id(c->ng), NGHTTP2_NO_ERROR,
+                              NULL, 0);
+        counter_add(&lst(c)->h2_goaway_sent, 1);
+        if (!c->streams)
+            c->fatal = true;
+        h2c_run(c);
+    }
+}
+
+void h2c_close_all(struct http_worker *hw)
+{
+    while (hw->h2conns)
+        h2c_close(hw->h2conns, HTTP_R_KILLED);
+}
