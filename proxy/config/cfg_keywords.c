@@ -491,6 +491,20 @@ static void kw_filter(struct cfg *p, char **av, size_t ac)
         cfg_err(p, "unknown filter '%s' (tern's filters: %s)", av[0], names);
         return;
     }
+    if (network_filter_find(av[0])) {
+        /* also a network filter: parsed when the section ends, by the
+         * HTTP or the network parser as the section's mode says */
+        p->filters = tern_realloc(p->filters, (p->nfilters + 1) * sizeof(*p->filters));
+        f = &p->filters[p->nfilters++];
+        memset(f, 0, sizeof(*f));
+        f->ops = ops;
+        f->line = p->line;
+        f->nargs = ac - 1 > INT_MAX ? INT_MAX : (int)(ac - 1);
+        f->args = tern_calloc((size_t)f->nargs + 1, sizeof(*f->args));
+        for (int i = 0; i < f->nargs; i++)
+            f->args[i] = tern_strdup(av[i + 1]);
+        return;
+    }
     err[0] = 0;
     if (ops->config_parse(ac - 1 > INT_MAX ? INT_MAX : (int)(ac - 1), av + 1, &cfg, err,
                           sizeof(err)) != 0) {
@@ -499,6 +513,7 @@ static void kw_filter(struct cfg *p, char **av, size_t ac)
     }
     p->filters = tern_realloc(p->filters, (p->nfilters + 1) * sizeof(*p->filters));
     f = &p->filters[p->nfilters++];
+    memset(f, 0, sizeof(*f));
     f->ops = ops;
     f->cfg = cfg;
     f->line = p->line;

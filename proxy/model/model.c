@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "filters/filter.h"
+#include "filters/network_filter.h"
 #include "proxy/tls/tls_conf.h"
 #include "proxy/acl/acl.h"
 #include "proxy/lb/lb.h"
@@ -128,6 +129,10 @@ void snapshot_unref(struct snapshot *snap)
             if (l->filters[j].ops->config_free)
                 l->filters[j].ops->config_free(l->filters[j].cfg);
         free(l->filters);
+        for (uint32_t j = 0; j < l->nnet_filters; j++)
+            if (l->net_filters[j].ops->config_free)
+                l->net_filters[j].ops->config_free(l->net_filters[j].cfg);
+        free(l->net_filters);
         acl_set_free(l->acls);
         for (uint32_t j = 0; j < l->nbinds; j++)
             tls_bind_free(l->binds[j].tls);

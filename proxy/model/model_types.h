@@ -264,6 +264,14 @@ struct filter_instance {
     void *cfg;
 };
 
+/* One `filter <name>` line of a mode tcp frontend: a network filter
+ * (filters/network_filter.h) and its config object (owned, ops->config_free). */
+struct network_filter_ops;
+struct network_filter_instance {
+    const struct network_filter_ops *ops;
+    void *cfg;
+};
+
 /* HAProxy's retry-on conditions (cluster->retry_on). */
 #define RETRY_ON_CONN_FAILURE (1u << 0)
 #define RETRY_ON_EMPTY_RESPONSE (1u << 1)
@@ -385,6 +393,9 @@ struct listener {
     uint32_t nerrorfiles;
     struct filter_instance *filters; /* owned [nfilters], chain order (the router follows) */
     uint32_t nfilters;
+    /* mode tcp: network filters, run in order once the client side is ready */
+    struct network_filter_instance *net_filters; /* owned [nnet_filters] */
+    uint32_t nnet_filters;
     struct source_loc loc;
 
     /* runtime */

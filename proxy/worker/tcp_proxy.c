@@ -53,6 +53,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "filters/network_filter.h"
 #include "proxy/acl/acl_types.h"
 #include "proxy/core/log.h"
 #include "proxy/core/util.h"
@@ -97,6 +98,7 @@ const char *conn_reason_name(enum conn_reason r)
     case CR_QUEUE_FULL: return "queue_full";
     case CR_KILLED: return "killed";
     case CR_TLS_HANDSHAKE: return "tls_handshake";
+    case CR_DENIED: return "denied";
     }
     return "?";
 }
@@ -119,6 +121,7 @@ static void termination_state(const struct conn *c, char out[3])
     case CR_QUEUE_FULL: who = 'S'; break;
     case CR_KILLED: who = 'K'; break;
     case CR_TLS_HANDSHAKE: who = 'C'; break;
+    case CR_DENIED: who = 'P'; break; /* HAProxy: the proxy refused it */
     case CR_NONE: break;
     }
     if (c->reason != CR_DONE) {
@@ -287,13 +290,12 @@ static void server_cb(evutil_socket_t fd, short what, void *arg);
 
 /* The cluster of a new connection: `use_backend` rules in mode tcp read only
  * the addresses (checked at config load), evaluated once at accept. */
-static struct cluster *route_tcp(const struct conn *c, int fd, const struct sockaddr *sa)
+static struct cluster *route_tcp(const struct conn *c, const struct sockaddr *sa,
+                                 const struct sockaddr *local)
 {
     const struct listener *l = c->l;
-    struct sockaddr_storage local;
-    socklen_t len = sizeof(local);
     struct acl_conn_tls tls;
-    struct acl_ctx ctx = {.req = NULL, .res = NULL, .src = sa, .dst = NULL};
+    struct acl_ctx ctx = {.req = NULL, .res = NULL, .src = sa, .dst = local};
 
     if (c->peer_id) {
         tls = (struct acl_conn_tls){
@@ -308,18 +310,55 @@ static struct cluster *route_tcp(const struct conn *c, int fd, const struct sock
 
     if (!l->nrules)
         return l->default_cluster;
-    if (getsockname(fd, (struct sockaddr *)&local, &len) == 0)
-        ctx.dst = (const struct sockaddr *)&local;
     return listener_route(l, &ctx);
 }
 
+/*
+ * The listener's network filters (filters/network_filter.h), in order; the
+ * first deny wins. Returns true when the connection may go on.
+ */
+static bool conn_filters_allow(struct conn *c, const struct sockaddr *local)
+{
+    struct timeval tv;
+    struct network_filter_conn nc = {
+        .listener = c->l->name,
+        .src = (const struct sockaddr *)&c->peer,
+        .dst = local,
+        .tls = c->peer_id != NULL,
+        .peer_id = c->peer_id ? c->peer_id->spiffe_id : NULL,
+        .sni = c->peer_id ? tls_transport_sni(&c->ct) : NULL,
+        .worker = c->w->id,
+    };
+
+    event_base_gettimeofday_cached(c->w->base, &tv);
+    nc.now_us = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+    for (uint32_t i = 0; i < c->l->nnet_filters; i++) {
+        const struct network_filter_instance *f = &c->l->net_filters[i];
+        if (f->ops->on_connect(f->cfg, &nc) == NETWORK_FILTER_DENY)
+            return false;
+    }
+    return true;
+}
+
 /* The client's side is ready for a backend (after the handshake and the
- * inspection, if any): route, then pick. */
+ * inspection, if any): network filters, route, then pick. */
 static void conn_start(struct conn *c)
 {
+    struct sockaddr_storage local;
+    socklen_t len = sizeof(local);
+    const struct sockaddr *dst = NULL;
+
     conn_disarm(c);
+    /* the local address only when a rule or a filter may read it (a syscall) */
+    if ((c->l->nrules || c->l->nnet_filters) &&
+        getsockname(c->cfd, (struct sockaddr *)&local, &len) == 0)
+        dst = (const struct sockaddr *)&local;
+    if (c->l->nnet_filters && !conn_filters_allow(c, dst)) {
+        conn_close(c, CR_DENIED);
+        return;
+    }
     c->state = CS_CONNECTING; /* until the pick says otherwise */
-    upstream_req_init(&c->up, c->w, route_tcp(c, c->cfd, (const struct sockaddr *)&c->peer),
+    upstream_req_init(&c->up, c->w, route_tcp(c, (const struct sockaddr *)&c->peer, dst),
                       upstream_source_hash(&c->peer), conn_granted);
     if (!c->up.c) {
         conn_close(c, CR_NO_SERVER);
