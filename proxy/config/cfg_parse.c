@@ -441,6 +441,17 @@ static void finish_rules(struct cfg *p, struct listener *l, struct cfg_feref *fe
 
     l->acls = p->acls;
     p->acls = NULL;
+    for (uint32_t i = 0; i < l->ntcp_rules; i++) {
+        p->line = l->tcp_rules[i].line;
+        p->kw = "tcp-request";
+        if (p->conf.mode != PROXY_MODE_TCP)
+            cfg_err(p, "content rules run in mode tcp only in tern (%s '%s' is mode http: "
+                       "use http-request rules)", cfg_sec_name(p->sec), p->px_name);
+        else if (acl_cond_check(l->tcp_rules[i].cond, ACL_WHERE_TCP, err, sizeof(err)) != 0)
+            cfg_err(p, "%s", err);
+    }
+    p->line = p->px_line;
+    p->kw = cfg_sec_name(p->sec);
     if (!p->nrules)
         return;
     l->rules = tern_calloc(p->nrules, sizeof(*l->rules));

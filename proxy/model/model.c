@@ -125,6 +125,9 @@ void snapshot_unref(struct snapshot *snap)
         for (uint32_t j = 0; j < l->nrules; j++)
             acl_cond_free(l->rules[j].cond);
         free(l->rules);
+        for (uint32_t j = 0; j < l->ntcp_rules; j++)
+            acl_cond_free(l->tcp_rules[j].cond);
+        free(l->tcp_rules);
         for (uint32_t j = 0; j < l->nfilters; j++)
             if (l->filters[j].ops->config_free)
                 l->filters[j].ops->config_free(l->filters[j].cfg);

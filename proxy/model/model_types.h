@@ -359,6 +359,21 @@ struct route_rule {
     struct cluster *target;       /* borrowed */
 };
 
+/* One `tcp-request content accept|reject [if|unless <cond>]` line of a mode
+ * tcp listener (HAProxy's meaning): evaluated in order during the
+ * inspection, the first whose condition holds decides; none: accept. */
+enum tcp_content_action {
+    TCP_CONTENT_ACCEPT = 0,
+    TCP_CONTENT_REJECT,
+};
+
+struct tcp_content_rule {
+    enum tcp_content_action action;
+    struct acl_cond *cond;        /* owned; NULL: unconditional */
+    bool payload;                 /* cond reads the client's first bytes (req.*) */
+    int line;                     /* config line, for messages */
+};
+
 struct bind_addr {
     struct sockaddr_storage addr;
     socklen_t addrlen;
@@ -393,6 +408,10 @@ struct listener {
     uint32_t nerrorfiles;
     struct filter_instance *filters; /* owned [nfilters], chain order (the router follows) */
     uint32_t nfilters;
+    /* mode tcp: tcp-request inspect-delay (0: none) and content rules */
+    uint32_t inspect_delay_ms;
+    struct tcp_content_rule *tcp_rules; /* owned [ntcp_rules]; conditions use `acls` */
+    uint32_t ntcp_rules;
     /* mode tcp: network filters, run in order once the client side is ready */
     struct network_filter_instance *net_filters; /* owned [nnet_filters] */
     uint32_t nnet_filters;
