@@ -5,9 +5,9 @@
  * after the TLS handshake when the bind has `ssl` (the peer identity is
  * then known), after the inspection when the frontend has `tcp-request
  * content` rules, and before any backend is chosen. It answers allow or
- * deny; a denied connection is closed at once (reason `denied` in the
- * access log, counted in tern_tcp_denied_total{proxy=...}) and nothing of
- * it reaches a backend. This is the minimal hook the RBAC filter needs:
+ * deny; a denied connection is closed at once (reason `denied`, termination
+ * state `PC`, in the access log; the filter counts it through its metrics)
+ * and nothing of it reaches a backend. This is the minimal hook the RBAC filter needs:
  * no data hooks, no holding, no async work. Envoy's network filters
  * (on_new_connection, on_data) are the model it may grow into.
  *
