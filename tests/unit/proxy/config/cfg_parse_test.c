@@ -1388,7 +1388,7 @@ static void test_err_filter(void **state)
         assert_null(s);
         assert_int_equal(D.nerrors, 2);
         assert_error("t.cfg:16: filter: unknown filter 'nope' (tern's filters: rate-limit, "
-                     "retry, access-log)");
+                     "retry, access-log, rbac)");
     }
     /* mode tcp: each filter line is an error (the mode may come after it) */
     only_error(FE "    filter rate-limit rate 5/1s\n" BE,
