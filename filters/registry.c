@@ -13,12 +13,14 @@
 
 #include "filters/http/access_log/access_log.h"
 #include "filters/http/rate_limit/rate_limit.h"
+#include "filters/http/rbac/rbac.h"
 #include "filters/http/retry/retry.h"
 
 static const struct http_filter_ops *const builtin[] = {
     &rate_limit_filter,
     &retry_filter,
     &access_log_filter,
+    &rbac_filter,
 };
 
 static const struct http_filter_ops *reg[FILTER_REGISTRY_MAX];
@@ -86,4 +88,19 @@ const struct http_filter_ops *filter_at(size_t i)
 {
     filter_registry_init();
     return i < nreg ? reg[i] : NULL;
+}
+
+/* The network filters (mode tcp): a separate, smaller table. */
+static const struct network_filter_ops *const builtin_network[] = {
+    &rbac_network_filter,
+};
+
+const struct network_filter_ops *network_filter_find(const char *name)
+{
+    if (!name)
+        return NULL;
+    for (size_t i = 0; i < sizeof(builtin_network) / sizeof(builtin_network[0]); i++)
+        if (strcmp(builtin_network[i]->name, name) == 0)
+            return builtin_network[i];
+    return NULL;
 }

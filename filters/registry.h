@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "filters/filter.h"
+#include "filters/network_filter.h"
 
 /* Most filters the registry holds (built-in and registered). */
 #define FILTER_REGISTRY_MAX 64

@@ -124,6 +124,10 @@ enum acl_where {
  */
 int acl_cond_check(const struct acl_cond *cond, enum acl_where where, char *err, size_t errlen);
 
+/* Whether the condition reads the client's first bytes (req.len,
+ * req.ssl_*): a tcp-request content rule then waits for them. */
+bool acl_cond_uses_payload(const struct acl_cond *cond);
+
 /*
  * Evaluates the condition on ctx (borrowed). Returns its value, `unless`
  * already applied; a NULL condition (a rule without if/unless) is true.

@@ -99,6 +99,9 @@ static int check_fetch(const struct acl_fetch *f, const char *text, enum acl_whe
                   f->kind == ACL_F_DST || f->kind == ACL_F_SRC_PORT || f->kind == ACL_F_DST_PORT ||
                   f->kind >= ACL_F_SSL_FC);
 
+    if (where != ACL_WHERE_TCP && ACL_F_IS_PAYLOAD(f->kind))
+        return acl_err(err, errlen, "'%s' reads the client's first bytes: only available in "
+                                    "mode tcp", text);
     if (where == ACL_WHERE_TCP && http)
         return acl_err(err, errlen, "'%s' reads an HTTP message: not available in a "
                                     "TCP rule (mode tcp)", text);
@@ -305,4 +308,15 @@ int acl_cond_parse(const struct acl_set *set, int argc, char **argv, struct acl_
 fail:
     acl_cond_free(c);
     return -1;
+}
+
+bool acl_cond_uses_payload(const struct acl_cond *c)
+{
+    for (uint32_t t = 0; c && t < c->nterms; t++) {
+        const struct acl *acl = c->terms[t].acl;
+        for (uint32_t i = 0; i < acl->nexprs; i++)
+            if (ACL_F_IS_PAYLOAD(acl->exprs[i]->fetch->kind))
+                return true;
+    }
+    return false;
 }

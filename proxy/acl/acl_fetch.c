@@ -80,7 +80,17 @@ const struct acl_fetch acl_fetches[] = {
     T("req.hdr_cnt", HDR_CNT, INT, INT, HDR_CNT),
     T("req.hdr_ip", HDR_IP, IP, IP, HDR),
     T("req.hdr_val", HDR_VAL, INT, INT, HDR),
+    T("req.len", REQ_LEN, INT, INT, NONE),
     T("req.proto_http", PROTO_HTTP, BOOL, BOOL, NONE),
+    T("req.ssl_alpn", REQ_SSL_ALPN, STR, STR, NONE),
+    T("req.ssl_hello_type", REQ_SSL_HELLO_TYPE, INT, INT, NONE),
+    T("req.ssl_sni", REQ_SSL_SNI, STR, STR, NONE),
+    STR_FAMILY("req.ssl_sni", REQ_SSL_SNI, NONE, REQ),
+    T("req.ssl_ver", REQ_SSL_VER, INT, INT, NONE),
+    T("req_len", REQ_LEN, INT, INT, NONE),
+    T("req_ssl_hello_type", REQ_SSL_HELLO_TYPE, INT, INT, NONE),
+    T("req_ssl_sni", REQ_SSL_SNI, STR, STR, NONE),
+    T("req_ssl_ver", REQ_SSL_VER, INT, INT, NONE),
     T("req.ver", VER, STR, STR, NONE),
     T("req_ver", VER, STR, STR, NONE),
     TD("res.fhdr", FHDR, STR, STR, HDR_NAME, RES),
@@ -600,6 +610,29 @@ bool acl_expr_eval(const struct acl_expr *e, const struct acl_ctx *ctx)
         const char *str = tls_str(ctx, e->fetch->kind);
         return str && acl_match_str(e, str, strlen(str));
     }
+    case ACL_F_REQ_LEN:
+        return ctx->payload && acl_match_int(e, (int64_t)ctx->payload->len);
+    case ACL_F_REQ_SSL_HELLO_TYPE:
+        return ctx->payload && ctx->payload->hello_type &&
+               acl_match_int(e, ctx->payload->hello_type);
+    case ACL_F_REQ_SSL_VER:
+        return ctx->payload && ctx->payload->ssl_ver && acl_match_int(e, ctx->payload->ssl_ver);
+    case ACL_F_REQ_SSL_SNI:
+        return ctx->payload && ctx->payload->sni &&
+               acl_match_str(e, ctx->payload->sni, strlen(ctx->payload->sni));
+    case ACL_F_REQ_SSL_ALPN: {
+        /* every protocol offered is a sample */
+        const struct acl_payload *pl = ctx->payload;
+        for (uint32_t i = 0; pl && pl->alpn && i < pl->alpn_len;) {
+            uint32_t n = pl->alpn[i];
+            if (n == 0 || i + 1 + n > pl->alpn_len)
+                return false;
+            if (acl_match_str(e, (const char *)pl->alpn + i + 1, n))
+                return true;
+            i += 1 + n;
+        }
+        return false;
+    }
     default:
         break;
     }
@@ -734,6 +767,30 @@ bool acl_sample_text(const struct acl_expr *e, const struct acl_ctx *ctx, char *
             return false;
         *out = str;
         *len = strlen(str);
+        return true;
+    }
+    case ACL_F_REQ_LEN:
+        return ctx->payload && text_int((int64_t)ctx->payload->len, buf, cap, out, len);
+    case ACL_F_REQ_SSL_HELLO_TYPE:
+        return ctx->payload && ctx->payload->hello_type &&
+               text_int(ctx->payload->hello_type, buf, cap, out, len);
+    case ACL_F_REQ_SSL_VER:
+        return ctx->payload && ctx->payload->ssl_ver &&
+               text_int(ctx->payload->ssl_ver, buf, cap, out, len);
+    case ACL_F_REQ_SSL_SNI:
+        if (!ctx->payload || !ctx->payload->sni)
+            return false;
+        *out = ctx->payload->sni;
+        *len = strlen(ctx->payload->sni);
+        return true;
+    case ACL_F_REQ_SSL_ALPN: {
+        /* the first protocol offered */
+        const struct acl_payload *pl = ctx->payload;
+        if (!pl || !pl->alpn || pl->alpn_len < 2 || pl->alpn[0] == 0 ||
+            1u + pl->alpn[0] > pl->alpn_len)
+            return false;
+        *out = (const char *)pl->alpn + 1;
+        *len = pl->alpn[0];
         return true;
     }
     default:

@@ -56,7 +56,15 @@ enum acl_fetch_kind {
     ACL_F_SSL_C_S_DN,
     ACL_F_SSL_FC_SNI,
     ACL_F_SSL_C_SPIFFE_ID,
+    /* the client's first bytes in mode tcp (ctx->payload) */
+    ACL_F_REQ_LEN,
+    ACL_F_REQ_SSL_HELLO_TYPE,
+    ACL_F_REQ_SSL_VER,
+    ACL_F_REQ_SSL_SNI,
+    ACL_F_REQ_SSL_ALPN,
 };
+
+#define ACL_F_IS_PAYLOAD(k) ((k) >= ACL_F_REQ_LEN && (k) <= ACL_F_REQ_SSL_ALPN)
 
 /* Which message a fetch reads. */
 enum acl_dir {

@@ -37,6 +37,19 @@ struct acl_ctx {
     const struct sockaddr *src;   /* client address (AF_INET or AF_INET6) */
     const struct sockaddr *dst;   /* address the client connected to */
     const struct acl_conn_tls *tls; /* TLS-terminated connection, else NULL (ssl_fc false) */
+    const struct acl_payload *payload; /* mode tcp: the client's first bytes, else NULL */
+};
+
+/* What the req.* content fetches read in mode tcp (tcp-request content and
+ * use_backend after the inspection): the bytes buffered from the client and
+ * the ClientHello found at their start, parsed once by the caller. Borrowed. */
+struct acl_payload {
+    uint64_t len;              /* req.len: bytes buffered */
+    int hello_type;            /* req.ssl_hello_type: 1 = a complete ClientHello, 0 none */
+    int64_t ssl_ver;           /* req.ssl_ver: major * 65536 + minor, 0 when unknown */
+    const char *sni;           /* req.ssl_sni: the server_name, or NULL */
+    const uint8_t *alpn;       /* req.ssl_alpn: wire format (len, bytes)..., or NULL */
+    uint32_t alpn_len;
 };
 
 /* What the ssl_* fetches read about a connection whose TLS tern terminated

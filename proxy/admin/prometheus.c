@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "filters/filter.h"
+#include "filters/network_filter.h"
 #include "proxy/codec/h1.h"
 #include "proxy/core/util.h"
 #include "proxy/http/http_reason.h"
@@ -564,6 +565,46 @@ static void render_filters(struct evbuffer *out, const struct snapshot *snap)
     }
 }
 
+/* Network filters of mode tcp listeners (filters/network_filter.h): one
+ * sample per instance, {proxy="<frontend>",chain="network",index="<i>"}. */
+static void render_network_filters(struct evbuffer *out, const struct snapshot *snap)
+{
+    struct filter_metric m[FILTER_METRICS_MAX], v[FILTER_METRICS_MAX];
+
+    for (uint32_t li = 0; snap && li < snap->nlisteners; li++) {
+        const struct listener *l = snap->listeners[li];
+        for (uint32_t k = 0; k < l->nnet_filters; k++) {
+            const struct network_filter_ops *ops = l->net_filters[k].ops;
+            bool first = true;
+            size_t n;
+            for (uint32_t i = 0; i <= li && first; i++)
+                for (uint32_t j = 0; j < snap->listeners[i]->nnet_filters &&
+                                     (i < li || j < k); j++)
+                    if (snap->listeners[i]->net_filters[j].ops == ops)
+                        first = false;
+            if (!ops->metrics || !first)
+                continue;
+            n = ops->metrics(l->net_filters[k].cfg, m, FILTER_METRICS_MAX);
+            for (size_t f = 0; f < n; f++) {
+                header(out, m[f].name, m[f].help, METRIC_COUNTER);
+                for (uint32_t i = li; i < snap->nlisteners; i++) {
+                    const struct listener *l2 = snap->listeners[i];
+                    for (uint32_t j = 0; j < l2->nnet_filters; j++) {
+                        if (l2->net_filters[j].ops != ops ||
+                            ops->metrics(l2->net_filters[j].cfg, v, FILTER_METRICS_MAX) <= f)
+                            continue;
+                        evbuffer_add(out, m[f].name, strlen(m[f].name));
+                        evbuffer_add_printf(out, "{proxy=\"");
+                        prometheus_escape_label(out, l2->name);
+                        evbuffer_add_printf(out, "\",chain=\"network\",index=\"%u\"}", j);
+                        value(out, METRIC_COUNTER, v[f].value);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /* ---- TLS (bind ... ssl) ------------------------------------------------------ */
 
 static bool has_tls(const struct listener *l)
@@ -655,5 +696,6 @@ void prometheus_render(struct evbuffer *out, const struct snapshot *snap,
     render_h2_frontends(out, snap);
     render_http_backends(out, snap);
     render_filters(out, snap);
+    render_network_filters(out, snap);
     render_tls(out, snap);
 }

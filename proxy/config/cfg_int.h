@@ -136,7 +136,11 @@ struct cfg_rule {
 /* One `filter` line of the section, moved to the listener when it ends. */
 struct cfg_filter {
     const struct http_filter_ops *ops;
-    void *cfg; /* owned: ops->config_free */
+    void *cfg; /* owned: ops->config_free; NULL until the section ends for a
+                * filter that also exists as a network filter (its mode
+                * decides which parser reads args) */
+    char **args; /* owned copies of the arguments (such filters only) */
+    int nargs;
     int line;
 };
 

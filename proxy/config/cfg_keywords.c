@@ -491,6 +491,55 @@ static void kw_use_backend(struct cfg *p, char **av, size_t ac)
     r->line = p->line;
 }
 
+/*
+ * tcp-request inspect-delay <time>
+ * tcp-request content accept|reject [if|unless <condition>]
+ * HAProxy's meaning, for mode tcp frontends: hold the connection up to the
+ * delay while the content rules cannot decide yet on what the client sent.
+ * The other tcp-request forms (connection, session, other actions) are
+ * refused by name. The condition is parsed against the ACLs above the line;
+ * the mode is checked when the section ends (cfg_parse.c).
+ */
+static void kw_tcp_request(struct cfg *p, char **av, size_t ac)
+{
+    struct listener *l = p->l;
+    struct tcp_content_rule *r;
+    struct acl_cond *cond = NULL;
+    char err[512];
+
+    if (!nargs(p, av, ac, 2, CFG_MAX_ARGS, "inspect-delay <time> | content accept|reject "
+                                           "[if|unless <condition>]"))
+        return;
+    if (strcmp(av[0], "inspect-delay") == 0) {
+        if (ac != 2) {
+            cfg_err(p, "inspect-delay: unexpected extra argument '%s'", av[2]);
+            return;
+        }
+        get_time(p, "inspect-delay", av[1], &l->inspect_delay_ms);
+        return;
+    }
+    if (strcmp(av[0], "content") != 0) {
+        cfg_err(p, "'tcp-request %s' is not supported by tern (supported: inspect-delay, "
+                   "content accept|reject)", av[0]);
+        return;
+    }
+    if (strcmp(av[1], "accept") != 0 && strcmp(av[1], "reject") != 0) {
+        cfg_err(p, "content: action '%s' is not supported by tern (supported: accept, reject)",
+                av[1]);
+        return;
+    }
+    if (ac > 2 && acl_cond_parse(p->acls, (int)ac - 2, av + 2, &cond, err, sizeof(err)) != 0) {
+        cfg_err(p, "%s", err);
+        return;
+    }
+    l->tcp_rules = tern_realloc(l->tcp_rules, (l->ntcp_rules + 1) * sizeof(*l->tcp_rules));
+    r = &l->tcp_rules[l->ntcp_rules++];
+    r->action = strcmp(av[1], "accept") == 0 ? TCP_CONTENT_ACCEPT : TCP_CONTENT_REJECT;
+    r->cond = cond;
+    r->payload = acl_cond_uses_payload(cond);
+    r->line = p->line;
+}
+
 /* HAProxy's own filters: named in the message when a config uses one. */
 static const char *const haproxy_filters[] = {
     "trace", "compression", "cache", "spoe", "fcgi-app", "bwlim-in", "bwlim-out",
@@ -539,6 +588,20 @@ static void kw_filter(struct cfg *p, char **av, size_t ac)
         cfg_err(p, "unknown filter '%s' (tern's filters: %s)", av[0], names);
         return;
     }
+    if (network_filter_find(av[0])) {
+        /* also a network filter: parsed when the section ends, by the
+         * HTTP or the network parser as the section's mode says */
+        p->filters = tern_realloc(p->filters, (p->nfilters + 1) * sizeof(*p->filters));
+        f = &p->filters[p->nfilters++];
+        memset(f, 0, sizeof(*f));
+        f->ops = ops;
+        f->line = p->line;
+        f->nargs = ac - 1 > INT_MAX ? INT_MAX : (int)(ac - 1);
+        f->args = tern_calloc((size_t)f->nargs + 1, sizeof(*f->args));
+        for (int i = 0; i < f->nargs; i++)
+            f->args[i] = tern_strdup(av[i + 1]);
+        return;
+    }
     err[0] = 0;
     if (ops->config_parse(ac - 1 > INT_MAX ? INT_MAX : (int)(ac - 1), av + 1, &cfg, err,
                           sizeof(err)) != 0) {
@@ -547,6 +610,7 @@ static void kw_filter(struct cfg *p, char **av, size_t ac)
     }
     p->filters = tern_realloc(p->filters, (p->nfilters + 1) * sizeof(*p->filters));
     f = &p->filters[p->nfilters++];
+    memset(f, 0, sizeof(*f));
     f->ops = ops;
     f->cfg = cfg;
     f->line = p->line;
@@ -1565,7 +1629,7 @@ const struct cfg_kw cfg_keywords[] = {
     H("http-response", SEC_FRONTEND | SEC_BACKEND | SEC_LISTEN, kw_http_response),
     H("redirect", SEC_FRONTEND | SEC_BACKEND | SEC_LISTEN, kw_redirect),
     UNSUP("use-server", NS),
-    UNSUP("tcp-request", NS),
+    H("tcp-request", SEC_FRONTEND | SEC_LISTEN, kw_tcp_request),
     UNSUP("tcp-response", NS),
     UNSUP("http-after-response", HTTP),
     UNSUP("cookie", HTTP),

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "filters/filter.h"
+#include "filters/network_filter.h"
 #include "filters/http/header_mutation/header_mutation.h"
 #include "proxy/acl/acl.h"
 #include "proxy/config/cfg_int.h"
@@ -440,6 +441,17 @@ static void finish_rules(struct cfg *p, struct listener *l, struct cfg_feref *fe
 
     l->acls = p->acls;
     p->acls = NULL;
+    for (uint32_t i = 0; i < l->ntcp_rules; i++) {
+        p->line = l->tcp_rules[i].line;
+        p->kw = "tcp-request";
+        if (p->conf.mode != PROXY_MODE_TCP)
+            cfg_err(p, "content rules run in mode tcp only in tern (%s '%s' is mode http: "
+                       "use http-request rules)", cfg_sec_name(p->sec), p->px_name);
+        else if (acl_cond_check(l->tcp_rules[i].cond, ACL_WHERE_TCP, err, sizeof(err)) != 0)
+            cfg_err(p, "%s", err);
+    }
+    p->line = p->px_line;
+    p->kw = cfg_sec_name(p->sec);
     if (!p->nrules)
         return;
     l->rules = tern_calloc(p->nrules, sizeof(*l->rules));
@@ -463,11 +475,22 @@ static void finish_rules(struct cfg *p, struct listener *l, struct cfg_feref *fe
     p->kw = cfg_sec_name(p->sec);
 }
 
+static void free_args(struct cfg_filter *f)
+{
+    for (int i = 0; i < f->nargs; i++)
+        free(f->args[i]);
+    free(f->args);
+    f->args = NULL;
+    f->nargs = 0;
+}
+
 static void free_filters(struct cfg *p)
 {
-    for (size_t i = 0; i < p->nfilters; i++)
-        if (p->filters[i].ops->config_free)
+    for (size_t i = 0; i < p->nfilters; i++) {
+        if (p->filters[i].cfg && p->filters[i].ops->config_free)
             p->filters[i].ops->config_free(p->filters[i].cfg);
+        free_args(&p->filters[i]);
+    }
     free(p->filters);
     p->filters = NULL;
     p->nfilters = 0;
@@ -516,15 +539,56 @@ static void finish_filters(struct cfg *p, struct listener *l, struct cluster *c)
 
     if (p->conf.mode != PROXY_MODE_HTTP) {
         for (size_t i = 0; i < p->nfilters; i++) {
-            p->line = p->filters[i].line;
+            struct cfg_filter *f = &p->filters[i];
+            const struct network_filter_ops *nops = network_filter_find(f->ops->name);
+            char err[512];
+            void *cfg = NULL;
+
+            p->line = f->line;
             p->kw = "filter";
-            cfg_err(p, "%s: needs mode http (%s '%s' is mode tcp)", p->filters[i].ops->name,
-                    cfg_sec_name(p->sec), p->px_name);
+            if (!nops) {
+                cfg_err(p, "%s: needs mode http (%s '%s' is mode tcp)", f->ops->name,
+                        cfg_sec_name(p->sec), p->px_name);
+                continue;
+            }
+            if (!l) {
+                cfg_err(p, "%s: a network filter belongs in the frontend (or listen) section "
+                           "that accepts the connections", f->ops->name);
+                continue;
+            }
+            err[0] = 0;
+            if (nops->config_parse(f->nargs, f->args, &cfg, err, sizeof(err)) != 0) {
+                cfg_err(p, "%s: %s", f->ops->name, err[0] ? err : "invalid arguments");
+                continue;
+            }
+            l->net_filters = tern_realloc(l->net_filters,
+                                          (l->nnet_filters + 1) * sizeof(*l->net_filters));
+            l->net_filters[l->nnet_filters].ops = nops;
+            l->net_filters[l->nnet_filters++].cfg = cfg;
         }
         p->line = p->px_line;
         p->kw = cfg_sec_name(p->sec);
         free_filters(p);
         return;
+    }
+    /* filters that exist in both forms were kept unparsed: mode http's turn */
+    for (size_t i = 0; i < p->nfilters; i++) {
+        struct cfg_filter *f = &p->filters[i];
+        char err[512];
+
+        if (f->cfg || !f->args)
+            continue;
+        err[0] = 0;
+        if (f->ops->config_parse(f->nargs, f->args, &f->cfg, err, sizeof(err)) != 0) {
+            p->line = f->line;
+            p->kw = "filter";
+            cfg_err(p, "%s: %s", f->ops->name, err[0] ? err : "invalid arguments");
+            p->line = p->px_line;
+            p->kw = cfg_sec_name(p->sec);
+            f->cfg = NULL;
+            f->ops = NULL; /* reported: left out of the chain */
+        }
+        free_args(f);
     }
     if (p->hm) {
         if (l)
@@ -536,6 +600,8 @@ static void finish_filters(struct cfg *p, struct listener *l, struct cluster *c)
     for (size_t i = 0; i < p->nfilters; i++) {
         struct cfg_filter *f = &p->filters[i];
         bool to_cluster = c && (!l || f->ops == retry);
+        if (!f->ops)
+            continue;
         if (f->ops == retry) {
             if (!c) {
                 p->line = f->line;

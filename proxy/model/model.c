@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "filters/filter.h"
+#include "filters/network_filter.h"
 #include "proxy/tls/tls_conf.h"
 #include "proxy/acl/acl.h"
 #include "proxy/lb/lb.h"
@@ -130,10 +131,17 @@ void snapshot_unref(struct snapshot *snap)
         for (uint32_t j = 0; j < l->nrules; j++)
             acl_cond_free(l->rules[j].cond);
         free(l->rules);
+        for (uint32_t j = 0; j < l->ntcp_rules; j++)
+            acl_cond_free(l->tcp_rules[j].cond);
+        free(l->tcp_rules);
         for (uint32_t j = 0; j < l->nfilters; j++)
             if (l->filters[j].ops->config_free)
                 l->filters[j].ops->config_free(l->filters[j].cfg);
         free(l->filters);
+        for (uint32_t j = 0; j < l->nnet_filters; j++)
+            if (l->net_filters[j].ops->config_free)
+                l->net_filters[j].ops->config_free(l->net_filters[j].cfg);
+        free(l->net_filters);
         acl_set_free(l->acls);
         for (uint32_t j = 0; j < l->nbinds; j++)
             tls_bind_free(l->binds[j].tls);

@@ -274,6 +274,14 @@ struct filter_instance {
     void *cfg;
 };
 
+/* One `filter <name>` line of a mode tcp frontend: a network filter
+ * (filters/network_filter.h) and its config object (owned, ops->config_free). */
+struct network_filter_ops;
+struct network_filter_instance {
+    const struct network_filter_ops *ops;
+    void *cfg;
+};
+
 /* HAProxy's retry-on conditions (cluster->retry_on). */
 #define RETRY_ON_CONN_FAILURE (1u << 0)
 #define RETRY_ON_EMPTY_RESPONSE (1u << 1)
@@ -377,6 +385,21 @@ enum bind_proto {
     BIND_PROTO_H2,          /* HTTP/2 with prior knowledge (h2c) */
 };
 
+/* One `tcp-request content accept|reject [if|unless <cond>]` line of a mode
+ * tcp listener (HAProxy's meaning): evaluated in order during the
+ * inspection, the first whose condition holds decides; none: accept. */
+enum tcp_content_action {
+    TCP_CONTENT_ACCEPT = 0,
+    TCP_CONTENT_REJECT,
+};
+
+struct tcp_content_rule {
+    enum tcp_content_action action;
+    struct acl_cond *cond;        /* owned; NULL: unconditional */
+    bool payload;                 /* cond reads the client's first bytes (req.*) */
+    int line;                     /* config line, for messages */
+};
+
 struct bind_addr {
     struct sockaddr_storage addr;
     socklen_t addrlen;
@@ -412,6 +435,13 @@ struct listener {
     uint32_t nerrorfiles;
     struct filter_instance *filters; /* owned [nfilters], chain order (the router follows) */
     uint32_t nfilters;
+    /* mode tcp: tcp-request inspect-delay (0: none) and content rules */
+    uint32_t inspect_delay_ms;
+    struct tcp_content_rule *tcp_rules; /* owned [ntcp_rules]; conditions use `acls` */
+    uint32_t ntcp_rules;
+    /* mode tcp: network filters, run in order once the client side is ready */
+    struct network_filter_instance *net_filters; /* owned [nnet_filters] */
+    uint32_t nnet_filters;
     struct source_loc loc;
 
     /* runtime */

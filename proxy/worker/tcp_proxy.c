@@ -3,7 +3,7 @@
  *
  * A connection goes through these states:
  *
- *   accept -> [HANDSHAKE] -> [QUEUED] -> CONNECTING -> ESTABLISHED -> CLOSED
+ *   accept -> [HANDSHAKE] -> [INSPECT] -> [QUEUED] -> CONNECTING -> ESTABLISHED -> CLOSED
  *                 ^            |
  *                 |            v  (connect failed, retries left)
  *                 +------ [TURNAROUND] (same endpoint after a pause)
@@ -25,6 +25,14 @@
  * (termination: HANDSHAKE comes first, bounded by timeout client-hs, and the
  * backend is chosen after it) or the server has `ssl` (the handshake is part
  * of connecting). Readiness lives in the transports.
+ *
+ * Inspection (tcp-request inspect-delay + tcp-request content rules, and
+ * use_backend on req.* fetches): the client's first bytes are read into the
+ * client->server buffer, the ClientHello at their start parsed (our parser,
+ * proxy/tls/clienthello.c) and the rules evaluated each time bytes arrive,
+ * until one decides, or the delay expires, or the client stops sending (EOF,
+ * buffer full). The bytes stay in the buffer and go to the server untouched
+ * once it is connected: SNI routing without terminating TLS.
  *
  * Half-close: a FIN from one side is passed on (shutdown(SHUT_WR)) once the
  * bytes before it are written; the connection ends when both directions are
@@ -53,11 +61,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "filters/network_filter.h"
 #include "proxy/acl/acl_types.h"
 #include "proxy/core/log.h"
 #include "proxy/core/util.h"
 #include "proxy/model/model.h"
 #include "proxy/lb/lb.h"
+#include "proxy/acl/acl.h"
+#include "proxy/tls/clienthello.h"
 #include "proxy/tls/tls.h"
 #include "proxy/tls/tls_conf.h"
 #include "proxy/worker/upstream.h"
@@ -73,6 +84,7 @@ static void conn_connect(struct conn *c);
 static void conn_connect_failed(struct conn *c, bool timeout);
 static void conn_start(struct conn *c);
 static void conn_handshake(struct conn *c);
+static void conn_inspect(struct conn *c, bool expired);
 
 static uint8_t ev_bits(short what)
 {
@@ -97,6 +109,7 @@ const char *conn_reason_name(enum conn_reason r)
     case CR_QUEUE_FULL: return "queue_full";
     case CR_KILLED: return "killed";
     case CR_TLS_HANDSHAKE: return "tls_handshake";
+    case CR_DENIED: return "denied";
     }
     return "?";
 }
@@ -119,6 +132,7 @@ static void termination_state(const struct conn *c, char out[3])
     case CR_QUEUE_FULL: who = 'S'; break;
     case CR_KILLED: who = 'K'; break;
     case CR_TLS_HANDSHAKE: who = 'C'; break;
+    case CR_DENIED: who = 'P'; break; /* HAProxy: the proxy refused it */
     case CR_NONE: break;
     }
     if (c->reason != CR_DONE) {
@@ -238,6 +252,9 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         transport_fail(&c->ct, TRANSPORT_R_HS_TIMEOUT, 0);
         conn_handshake(c);
         break;
+    case CS_INSPECT:
+        conn_inspect(c, true); /* the delay is over: decide with what arrived */
+        break;
     case CS_QUEUED:
         counter_add(&cst(c)->queue_timeouts, 1);
         conn_close(c, CR_QUEUE_TIMEOUT);
@@ -279,6 +296,8 @@ static void client_cb(evutil_socket_t fd, short what, void *arg)
     transport_set_ready(&c->ct, ev_bits(what));
     if (c->state == CS_HANDSHAKE)
         conn_handshake(c);
+    else if (c->state == CS_INSPECT)
+        conn_inspect(c, false);
     else
         conn_pump(c);
 }
@@ -287,13 +306,42 @@ static void server_cb(evutil_socket_t fd, short what, void *arg);
 
 /* The cluster of a new connection: `use_backend` rules in mode tcp read only
  * the addresses (checked at config load), evaluated once at accept. */
-static struct cluster *route_tcp(const struct conn *c, int fd, const struct sockaddr *sa)
+/*
+ * What the req.* fetches read: the bytes buffered from the client and the
+ * ClientHello at their start. `h` is the caller's (the hello's strings point
+ * into it). Returns whether more bytes could still change the answer (nothing
+ * yet, or a ClientHello cut short).
+ */
+static bool payload_fill(const struct conn *c, struct acl_payload *pl, struct tls_hello *h)
+{
+    const uint8_t *data = c->c2s ? (const uint8_t *)buf_head(c->c2s) : NULL;
+    size_t len = c->c2s ? c->c2s->len : 0;
+    enum tls_hello_result r;
+
+    memset(pl, 0, sizeof(*pl));
+    pl->len = len;
+    if (!len)
+        return true;
+    r = tls_hello_parse(data, len, 0, h);
+    if (r == TLS_HELLO_OK) {
+        pl->hello_type = h->hs_type;
+        /* HAProxy's req.ssl_ver: the record layer's version, major * 65536 + minor */
+        pl->ssl_ver = (int64_t)(h->record_version >> 8) * 65536 + (h->record_version & 0xff);
+        pl->sni = h->has_sni ? h->sni : NULL;
+        if (h->has_alpn && !h->alpn_truncated) {
+            pl->alpn = h->alpn;
+            pl->alpn_len = h->alpn_len;
+        }
+    }
+    return r == TLS_HELLO_NEED_MORE;
+}
+
+static struct cluster *route_tcp(const struct conn *c, const struct sockaddr *sa,
+                                 const struct sockaddr *local, const struct acl_payload *pl)
 {
     const struct listener *l = c->l;
-    struct sockaddr_storage local;
-    socklen_t len = sizeof(local);
     struct acl_conn_tls tls;
-    struct acl_ctx ctx = {.req = NULL, .res = NULL, .src = sa, .dst = NULL};
+    struct acl_ctx ctx = {.req = NULL, .res = NULL, .src = sa, .dst = local, .payload = pl};
 
     if (c->peer_id) {
         tls = (struct acl_conn_tls){
@@ -308,18 +356,62 @@ static struct cluster *route_tcp(const struct conn *c, int fd, const struct sock
 
     if (!l->nrules)
         return l->default_cluster;
-    if (getsockname(fd, (struct sockaddr *)&local, &len) == 0)
-        ctx.dst = (const struct sockaddr *)&local;
     return listener_route(l, &ctx);
 }
 
+/*
+ * The listener's network filters (filters/network_filter.h), in order; the
+ * first deny wins. Returns true when the connection may go on.
+ */
+static bool conn_filters_allow(struct conn *c, const struct sockaddr *local)
+{
+    struct timeval tv;
+    struct network_filter_conn nc = {
+        .listener = c->l->name,
+        .src = (const struct sockaddr *)&c->peer,
+        .dst = local,
+        .tls = c->peer_id != NULL,
+        .peer_id = c->peer_id ? c->peer_id->spiffe_id : NULL,
+        .sni = c->peer_id ? tls_transport_sni(&c->ct) : NULL,
+        .worker = c->w->id,
+    };
+
+    event_base_gettimeofday_cached(c->w->base, &tv);
+    nc.now_us = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+    for (uint32_t i = 0; i < c->l->nnet_filters; i++) {
+        const struct network_filter_instance *f = &c->l->net_filters[i];
+        if (f->ops->on_connect(f->cfg, &nc) == NETWORK_FILTER_DENY)
+            return false;
+    }
+    return true;
+}
+
 /* The client's side is ready for a backend (after the handshake and the
- * inspection, if any): route, then pick. */
+ * inspection, if any): network filters, route, then pick. */
 static void conn_start(struct conn *c)
 {
+    struct sockaddr_storage local;
+    socklen_t len = sizeof(local);
+    const struct sockaddr *dst = NULL;
+
+    struct acl_payload pl;
+    struct tls_hello h;
+
     conn_disarm(c);
+    /* the local address only when a rule or a filter may read it (a syscall) */
+    if ((c->l->nrules || c->l->nnet_filters || c->l->ntcp_rules) &&
+        getsockname(c->cfd, (struct sockaddr *)&local, &len) == 0)
+        dst = (const struct sockaddr *)&local;
+    if (c->l->nnet_filters && !conn_filters_allow(c, dst)) {
+        conn_close(c, CR_DENIED);
+        return;
+    }
+    if (c->l->nrules)
+        payload_fill(c, &pl, &h);
     c->state = CS_CONNECTING; /* until the pick says otherwise */
-    upstream_req_init(&c->up, c->w, route_tcp(c, c->cfd, (const struct sockaddr *)&c->peer),
+    upstream_req_init(&c->up, c->w,
+                      route_tcp(c, (const struct sockaddr *)&c->peer, dst,
+                                c->l->nrules ? &pl : NULL),
                       upstream_source_hash(&c->peer), conn_granted);
     if (!c->up.c) {
         conn_close(c, CR_NO_SERVER);
@@ -328,6 +420,101 @@ static void conn_start(struct conn *c)
     counter_add(&cst(c)->conns_total, 1);
     counter_add(&cst(c)->cur_conns, 1);
     conn_pick(c, NULL);
+}
+
+/*
+ * tcp-request content rules on what the client sent so far (HAProxy's
+ * meaning): in order, the first rule whose condition holds accepts or
+ * rejects; a rule that reads the payload while more bytes could still
+ * change it (nothing yet, a ClientHello cut short) makes the inspection wait
+ * before it is evaluated, unless `final` (delay expired, EOF, buffer full);
+ * no rule: accept.
+ * Returns 1 to go on (accept), 0 to wait, -1 to reject.
+ */
+static int inspect_rules(struct conn *c, bool final)
+{
+    const struct listener *l = c->l;
+    struct sockaddr_storage local;
+    socklen_t len = sizeof(local);
+    struct acl_payload pl;
+    struct tls_hello h;
+    bool more = payload_fill(c, &pl, &h) && !final;
+    struct acl_ctx ctx = {.src = (const struct sockaddr *)&c->peer, .payload = &pl};
+    struct acl_conn_tls tls;
+
+    if (getsockname(c->cfd, (struct sockaddr *)&local, &len) == 0)
+        ctx.dst = (const struct sockaddr *)&local;
+    if (c->peer_id) {
+        tls = (struct acl_conn_tls){
+            .c_used = c->peer_id->cert_present,
+            .c_verify = c->peer_id->verify_result,
+            .c_s_dn = c->peer_id->subject,
+            .spiffe_id = c->peer_id->spiffe_id,
+            .sni = tls_transport_sni(&c->ct),
+        };
+        ctx.tls = &tls;
+    }
+    for (uint32_t i = 0; i < l->ntcp_rules; i++) {
+        const struct tcp_content_rule *r = &l->tcp_rules[i];
+        if (r->payload && more)
+            return 0; /* cannot decide yet (an `unless` would on nothing) */
+        if (!r->cond || acl_cond_eval(r->cond, &ctx))
+            return r->action == TCP_CONTENT_ACCEPT ? 1 : -1;
+    }
+    /* no rule decided; use_backend rules on the payload wait the same way */
+    if (more && l->inspect_delay_ms && l->nrules)
+        return 0;
+    return 1;
+}
+
+/* CS_INSPECT: reads what the client sends (into c2s, kept for the server)
+ * and runs the content rules; `expired`: the inspect delay is over. */
+static void conn_inspect(struct conn *c, bool expired)
+{
+    struct worker *w = c->w;
+    int r;
+
+    while (!c->c_eof && transport_can_read(&c->ct) &&
+           (!c->c2s || c->c2s->len < c->c2s->size)) {
+        ssize_t n = transport_read_buf(&c->ct, &w->pool, &c->c2s);
+        if (n > 0) {
+            c->bytes_in += (uint64_t)n;
+            c->c_active_ms = worker_now_ms(w);
+            counter_add(&lst(c)->bytes_in, (uint64_t)n);
+        } else if (n == 0) {
+            c->c_eof = true;
+        } else if (n == -2) {
+            conn_close(c, CR_CLIENT_RESET);
+            return;
+        } else {
+            break;
+        }
+    }
+    r = inspect_rules(c, expired || c->c_eof || (c->c2s && c->c2s->len == c->c2s->size));
+    if (r == 0)
+        return; /* wait for more bytes or the delay */
+    if (r < 0) {
+        conn_close(c, CR_DENIED);
+        return;
+    }
+    conn_start(c);
+}
+
+/* The client's side is ready (accepted, or its handshake done): inspect
+ * first when the listener asks for it, else start at once. */
+static void conn_ready(struct conn *c)
+{
+    const struct listener *l = c->l;
+
+    if (!l->ntcp_rules && !l->inspect_delay_ms) {
+        conn_start(c);
+        return;
+    }
+    c->state = CS_INSPECT;
+    conn_disarm(c);
+    if (l->inspect_delay_ms)
+        conn_arm(c, worker_now_ms(c->w) + l->inspect_delay_ms);
+    conn_inspect(c, l->inspect_delay_ms == 0);
 }
 
 /* bind ... ssl: drives the client's handshake; failures are counted by
@@ -357,7 +544,7 @@ static void conn_handshake(struct conn *c)
         return;
     }
     c->c_active_ms = worker_now_ms(c->w);
-    conn_start(c);
+    conn_ready(c);
 }
 
 void tcp_proxy_accept(struct worker *w, struct worker_listener *wl, int fd,
@@ -413,7 +600,7 @@ void tcp_proxy_accept(struct worker *w, struct worker_listener *wl, int fd,
             conn_handshake(c);
         return; /* the first bytes come with the event */
     }
-    conn_start(c);
+    conn_ready(c);
 }
 
 /* ---- load balancing and the queue ---------------------------------------- */

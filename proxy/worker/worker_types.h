@@ -79,10 +79,12 @@ enum conn_reason {
     CR_QUEUE_FULL,
     CR_KILLED,          /* stop: hard-stop-after or immediate stop */
     CR_TLS_HANDSHAKE,   /* the client's TLS handshake failed or timed out */
+    CR_DENIED,          /* refused by a rule (tcp-request content reject, a network filter) */
 };
 
 enum conn_state {
     CS_HANDSHAKE = 6,  /* bind ... ssl: the client's TLS handshake, before any pick */
+    CS_INSPECT,        /* tcp-request inspect-delay: waiting for the client's first bytes */
     CS_QUEUED = 1,     /* waiting for a free endpoint slot */
     CS_TURNAROUND,     /* waiting before retrying the same endpoint */
     CS_CONNECTING,

@@ -12,6 +12,7 @@
 #include "filters/http/rate_limit/rate_limit.h"
 #include "filters/http/retry/retry.h"
 #include "filters/registry.h"
+#include "filters/http/rbac/rbac.h"
 
 static const struct http_filter_ops fake_a = {.name = "x-test", .type_url = "type.example/x"};
 static const struct http_filter_ops fake_same_name = {.name = "x-test"};
@@ -26,11 +27,16 @@ static void test_builtin(void **state)
     filter_registry_init();
     filter_registry_init(); /* idempotent */
     /* every shipped filter, each once, in registry.c's order */
-    assert_int_equal(filter_count(), 3);
+    assert_int_equal(filter_count(), 4);
     assert_ptr_equal(filter_at(0), &rate_limit_filter);
     assert_ptr_equal(filter_at(1), &retry_filter);
     assert_ptr_equal(filter_at(2), &access_log_filter);
-    assert_null(filter_at(3));
+    assert_ptr_equal(filter_at(3), &rbac_filter);
+    assert_null(filter_at(4));
+    /* rbac is also a network filter (mode tcp); the others are not */
+    assert_ptr_equal(network_filter_find("rbac"), &rbac_network_filter);
+    assert_null(network_filter_find("rate-limit"));
+    assert_null(network_filter_find(NULL));
     assert_ptr_equal(filter_find("retry"), &retry_filter);
     assert_ptr_equal(filter_find("access-log"), &access_log_filter);
     assert_ptr_equal(filter_find("rate-limit"), &rate_limit_filter);

@@ -1368,10 +1368,10 @@ static void test_err_filter(void **state)
                "t.cfg:15: filter: unknown filter 'rate-limt'; did you mean 'rate-limit'?");
     only_error(SW "    filter bogus\n",
                "t.cfg:15: filter: unknown filter 'bogus' (tern's filters: rate-limit, "
-               "retry, access-log)");
+               "retry, access-log, rbac)");
     only_error(SW "    filter compression\n",
                "t.cfg:15: filter: HAProxy's filter 'compression' is not supported by tern "
-               "(tern's filters: rate-limit, retry, access-log)");
+               "(tern's filters: rate-limit, retry, access-log, rbac)");
     only_error(SW "    filter rate-limit\n",
                "t.cfg:15: filter: rate-limit: missing 'rate <N>/<period>' (e.g. rate 50/1s)");
     only_error(SW "    filter rate-limit rate 5/1s colour blue\n",
@@ -1388,7 +1388,7 @@ static void test_err_filter(void **state)
         assert_null(s);
         assert_int_equal(D.nerrors, 2);
         assert_error("t.cfg:16: filter: unknown filter 'nope' (tern's filters: rate-limit, "
-                     "retry, access-log)");
+                     "retry, access-log, rbac)");
     }
     /* mode tcp: each filter line is an error (the mode may come after it) */
     only_error(FE "    filter rate-limit rate 5/1s\n" BE,
