@@ -33,22 +33,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "filters/filter_err.h"
 #include "filters/http/access_log/access_log.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* HAProxy's facility names, in code order (RFC 5424 6.2.1). */
 static const char *const facilities[24] = {
@@ -128,19 +114,19 @@ static int resolve_udp(struct access_log_config *c, const char *spec, int family
     if (spec[0] == '[') {
         const char *close = strchr(spec, ']');
         if (!close || (size_t)(close - spec - 1) >= sizeof(host))
-            return fail(err, errlen, "target '%s': invalid IPv6 address", c->spec);
+            return filter_err(err, errlen, "target '%s': invalid IPv6 address", c->spec);
         memcpy(host, spec + 1, (size_t)(close - spec - 1));
         host[close - spec - 1] = 0;
         colon = close[1] == ':' ? close + 1 : NULL;
         if (close[1] && !colon)
-            return fail(err, errlen, "target '%s': expected [address]:port", c->spec);
+            return filter_err(err, errlen, "target '%s': expected [address]:port", c->spec);
     } else {
         colon = strchr(spec, ':');
         if (colon && strchr(colon + 1, ':'))
             colon = NULL; /* several colons: an IPv6 address without a port */
         size_t hl = colon ? (size_t)(colon - spec) : strlen(spec);
         if (hl == 0 || hl >= sizeof(host))
-            return fail(err, errlen, "target '%s': missing or too long host", c->spec);
+            return filter_err(err, errlen, "target '%s': missing or too long host", c->spec);
         memcpy(host, spec, hl);
         host[hl] = 0;
     }
@@ -148,7 +134,7 @@ static int resolve_udp(struct access_log_config *c, const char *spec, int family
         char *end;
         long p = strtol(colon + 1, &end, 10);
         if (!colon[1] || *end || colon[1] < '0' || colon[1] > '9' || p < 1 || p > 65535)
-            return fail(err, errlen, "target '%s': invalid port '%s' (1-65535)", c->spec,
+            return filter_err(err, errlen, "target '%s': invalid port '%s' (1-65535)", c->spec,
                         colon + 1);
         snprintf(port, sizeof(port), "%ld", p);
     }
@@ -158,10 +144,10 @@ static int resolve_udp(struct access_log_config *c, const char *spec, int family
     hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
     r = getaddrinfo(host, port, &hints, &res);
     if (r == EAI_NONAME)
-        return fail(err, errlen, "target '%s': invalid address '%s' (tern does not resolve "
+        return filter_err(err, errlen, "target '%s': invalid address '%s' (tern does not resolve "
                                  "names)", c->spec, host);
     if (r != 0 || !res)
-        return fail(err, errlen, "target '%s': invalid %saddress '%s': %s", c->spec,
+        return filter_err(err, errlen, "target '%s': invalid %saddress '%s': %s", c->spec,
                     family == AF_INET ? "IPv4 " : family == AF_INET6 ? "IPv6 " : "", host,
                     gai_strerror(r));
     memcpy(&c->addr, res->ai_addr, res->ai_addrlen);
@@ -169,7 +155,7 @@ static int resolve_udp(struct access_log_config *c, const char *spec, int family
     freeaddrinfo(res);
     c->fd = socket(c->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0)
-        return fail(err, errlen, "target '%s': socket: %s", c->spec, strerror(errno));
+        return filter_err(err, errlen, "target '%s': socket: %s", c->spec, strerror(errno));
     c->own_fd = true;
     c->io = ALOG_IO_DGRAM;
     return 0;
@@ -181,12 +167,12 @@ static int open_unix(struct access_log_config *c, const char *path, char *err, s
     struct stat st;
 
     if (path[0] != '/')
-        return fail(err, errlen, "target '%s': a unix socket path must be absolute", c->spec);
+        return filter_err(err, errlen, "target '%s': a unix socket path must be absolute", c->spec);
     if (strlen(path) >= sizeof(sun->sun_path))
-        return fail(err, errlen, "target '%s': path longer than %zu bytes", c->spec,
+        return filter_err(err, errlen, "target '%s': path longer than %zu bytes", c->spec,
                     sizeof(sun->sun_path) - 1);
     if (stat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
-        return fail(err, errlen, "target '%s': '%s' exists and is not a socket", c->spec, path);
+        return filter_err(err, errlen, "target '%s': '%s' exists and is not a socket", c->spec, path);
     memset(sun, 0, sizeof(*sun));
     sun->sun_family = AF_UNIX;
     memcpy(sun->sun_path, path, strlen(path));
@@ -194,7 +180,7 @@ static int open_unix(struct access_log_config *c, const char *path, char *err, s
     c->path = strdup(path);
     c->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0)
-        return fail(err, errlen, "target '%s': socket: %s", c->spec, strerror(errno));
+        return filter_err(err, errlen, "target '%s': socket: %s", c->spec, strerror(errno));
     c->own_fd = true;
     c->io = ALOG_IO_DGRAM;
     return 0;
@@ -208,7 +194,7 @@ static int open_std(struct access_log_config *c, int fd, char *err, size_t errle
     int nfd;
 
     if (fstat(fd, &st) < 0)
-        return fail(err, errlen, "target '%s': not open (%s)", c->spec, strerror(errno));
+        return filter_err(err, errlen, "target '%s': not open (%s)", c->spec, strerror(errno));
     c->fd = fd;
     c->own_fd = false;
     c->io = ALOG_IO_WRITE;
@@ -240,7 +226,7 @@ static int open_file(struct access_log_config *c, const char *path, char *err, s
     struct stat st;
 
     if (!path[0])
-        return fail(err, errlen, "target '%s': missing file path", c->spec);
+        return filter_err(err, errlen, "target '%s': missing file path", c->spec);
     c->path = strdup(path);
 #ifdef TERN_FUZZ
     path = "/dev/null"; /* a fuzzed configuration creates no file where it runs */
@@ -248,8 +234,8 @@ static int open_file(struct access_log_config *c, const char *path, char *err, s
     c->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0640);
     if (c->fd < 0) {
         if (errno == ENXIO)
-            return fail(err, errlen, "target '%s': FIFO '%s' has no reader", c->spec, path);
-        return fail(err, errlen, "target '%s': cannot open '%s': %s", c->spec, path,
+            return filter_err(err, errlen, "target '%s': FIFO '%s' has no reader", c->spec, path);
+        return filter_err(err, errlen, "target '%s': cannot open '%s': %s", c->spec, path,
                     strerror(errno));
     }
     c->own_fd = true;
@@ -316,7 +302,7 @@ static int open_target(struct access_log_config *c, const char *kind, const char
         }
     }
     if (strchr(s, '@'))
-        return fail(err, errlen,
+        return filter_err(err, errlen,
                     "target '%s': unknown address type (stderr, stdout, file@<path>, "
                     "udp@<host:port>, udp4@, udp6@, ipv4@, ipv6@, unix@<path>, /<path>)",
                     s);
@@ -352,7 +338,7 @@ int alog_config_parse(int argc, char **argv, void **cfg, char *err, size_t errle
     char host[256];
 
     if (!c)
-        return fail(err, errlen, "out of memory");
+        return filter_err(err, errlen, "out of memory");
     c->fd = -1;
     c->facility = 16; /* local0 */
     c->level = 6;     /* info */
@@ -381,19 +367,19 @@ int alog_config_parse(int argc, char **argv, void **cfg, char *err, size_t errle
         else if (strcmp(kw, "buffer") == 0)
             seen = &seen_buffer;
         else {
-            fail(err, errlen,
+            filter_err(err, errlen,
                  "unknown argument '%s' (expected format, target, syslog-format, facility, "
                  "level, tag, len or buffer)",
                  kw);
             goto bad;
         }
         if (*seen) {
-            fail(err, errlen, "'%s' given twice", kw);
+            filter_err(err, errlen, "'%s' given twice", kw);
             goto bad;
         }
         *seen = true;
         if (!v) {
-            fail(err, errlen, "'%s' needs a value", kw);
+            filter_err(err, errlen, "'%s' needs a value", kw);
             goto bad;
         }
         i++;
@@ -405,14 +391,14 @@ int alog_config_parse(int argc, char **argv, void **cfg, char *err, size_t errle
                 c->format = ALOG_FMT_JSON;
             } else if (syslog_format(v, &c->syslog) == 0) {
                 if (seen_syslog) {
-                    fail(err, errlen, "'format %s' and 'syslog-format' both set the syslog "
+                    filter_err(err, errlen, "'format %s' and 'syslog-format' both set the syslog "
                                       "format", v);
                     goto bad;
                 }
                 seen_format = false; /* the line format may still follow */
                 seen_syslog = true;
             } else {
-                fail(err, errlen,
+                filter_err(err, errlen,
                      "invalid format '%s' (httplog or json; or a syslog format: rfc3164, "
                      "local, rfc5424, priority, short, raw)",
                      v);
@@ -420,7 +406,7 @@ int alog_config_parse(int argc, char **argv, void **cfg, char *err, size_t errle
             }
         } else if (seen == &seen_syslog) {
             if (syslog_format(v, &c->syslog) < 0) {
-                fail(err, errlen,
+                filter_err(err, errlen,
                      "invalid syslog-format '%s' (rfc3164, local, rfc5424, priority, short "
                      "or raw)",
                      v);
@@ -429,7 +415,7 @@ int alog_config_parse(int argc, char **argv, void **cfg, char *err, size_t errle
         } else if (seen == &seen_target) {
             if (strcmp(v, "file") == 0 || strcmp(v, "udp") == 0 || strcmp(v, "unix") == 0) {
                 if (i + 1 >= argc) {
-                    fail(err, errlen, "'target %s' needs a %s", v,
+                    filter_err(err, errlen, "'target %s' needs a %s", v,
                          v[0] == 'u' && v[1] == 'd' ? "host:port" : "path");
                     goto bad;
                 }
@@ -439,13 +425,13 @@ int alog_config_parse(int argc, char **argv, void **cfg, char *err, size_t errle
             target = v;
         } else if (seen == &seen_facility) {
             if ((k = lookup(facilities, 24, v)) < 0) {
-                fail(err, errlen, "unknown facility '%s' (kern, user, ..., local0-local7)", v);
+                filter_err(err, errlen, "unknown facility '%s' (kern, user, ..., local0-local7)", v);
                 goto bad;
             }
             c->facility = (uint8_t)k;
         } else if (seen == &seen_level) {
             if ((k = lookup(levels, 8, v)) < 0) {
-                fail(err, errlen,
+                filter_err(err, errlen,
                      "unknown level '%s' (emerg, alert, crit, err, warning, notice, info, "
                      "debug)",
                      v);
@@ -454,7 +440,7 @@ int alog_config_parse(int argc, char **argv, void **cfg, char *err, size_t errle
             c->level = (uint8_t)k;
         } else if (seen == &seen_tag) {
             if (!valid_tag(v)) {
-                fail(err, errlen,
+                filter_err(err, errlen,
                      "invalid tag '%s' (1-%d letters, digits, '-', '_', '.', '/')", v,
                      ALOG_TAG_MAX);
                 goto bad;
@@ -463,13 +449,13 @@ int alog_config_parse(int argc, char **argv, void **cfg, char *err, size_t errle
         } else if (seen == &seen_len) {
             if (parse_size(v, ALOG_LEN_MAX, &len) < 0 || len < ALOG_LEN_MIN ||
                 len > ALOG_LEN_MAX) {
-                fail(err, errlen, "invalid len '%s' (%d-%d bytes)", v, ALOG_LEN_MIN,
+                filter_err(err, errlen, "invalid len '%s' (%d-%d bytes)", v, ALOG_LEN_MIN,
                      ALOG_LEN_MAX);
                 goto bad;
             }
         } else if (seen == &seen_buffer) {
             if (parse_size(v, ALOG_BUFFER_MAX, &buffer) < 0 || buffer < ALOG_LEN_MIN + 1) {
-                fail(err, errlen, "invalid buffer '%s' (%d bytes to 64m; k and m suffixes)", v,
+                filter_err(err, errlen, "invalid buffer '%s' (%d bytes to 64m; k and m suffixes)", v,
                      ALOG_LEN_MIN + 1);
                 goto bad;
             }
@@ -478,7 +464,7 @@ int alog_config_parse(int argc, char **argv, void **cfg, char *err, size_t errle
 
     c->spec = strdup(kind ? karg : target);
     if (!c->spec) {
-        fail(err, errlen, "out of memory");
+        filter_err(err, errlen, "out of memory");
         goto bad;
     }
     if (open_target(c, kind, karg, err, errlen) < 0)
@@ -489,7 +475,7 @@ int alog_config_parse(int argc, char **argv, void **cfg, char *err, size_t errle
         len = c->io == ALOG_IO_DGRAM ? ALOG_LEN_SYSLOG : ALOG_LEN_STREAM;
     if (len + 1 > buffer) {
         if (seen_len && seen_buffer) {
-            fail(err, errlen, "buffer %llu is smaller than len %llu plus a newline",
+            filter_err(err, errlen, "buffer %llu is smaller than len %llu plus a newline",
                  (unsigned long long)buffer, (unsigned long long)len);
             goto bad;
         }

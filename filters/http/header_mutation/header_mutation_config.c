@@ -21,23 +21,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "filters/filter_err.h"
 #include "filters/http/header_mutation/header_mutation.h"
 #include "proxy/acl/acl.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static void *xcalloc(size_t n, size_t size)
 {
@@ -133,7 +119,7 @@ static int check_value_fmt(const struct hm_fmt *f, const char *text, char *err, 
         for (uint32_t k = 0; !pt->fetch && pt->group < 0 && k < pt->len; k++) {
             unsigned char c = (unsigned char)pt->lit[k];
             if ((c < 0x20 && c != '\t') || c == 0x7f)
-                return fail(err, errlen, "control character 0x%02x in value '%s'", c, text);
+                return filter_err(err, errlen, "control character 0x%02x in value '%s'", c, text);
         }
     }
     return 0;
@@ -166,14 +152,14 @@ static int read_file(const char *path, uint32_t max, char **out, size_t *len, ch
     int fd = open(path, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0)
-        return fail(err, errlen, "cannot open file '%s': %s", path, strerror(errno));
+        return filter_err(err, errlen, "cannot open file '%s': %s", path, strerror(errno));
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return fail(err, errlen, "'%s' is not a regular file", path);
+        return filter_err(err, errlen, "'%s' is not a regular file", path);
     }
     if ((uint64_t)st.st_size > max) {
         close(fd);
-        return fail(err, errlen, "file '%s' is too large (%lld bytes; at most tune.bufsize, %u)",
+        return filter_err(err, errlen, "file '%s' is too large (%lld bytes; at most tune.bufsize, %u)",
                     path, (long long)st.st_size, max);
     }
     buf = xcalloc(1, (size_t)st.st_size + 1);
@@ -185,7 +171,7 @@ static int read_file(const char *path, uint32_t max, char **out, size_t *len, ch
             int e = n < 0 ? errno : EIO;
             free(buf);
             close(fd);
-            return fail(err, errlen, "cannot read file '%s': %s", path, strerror(e));
+            return filter_err(err, errlen, "cannot read file '%s': %s", path, strerror(e));
         }
         got += (size_t)n;
     }
@@ -232,7 +218,7 @@ static int need(struct line *l, const char *what, const char **out, char *err, s
 {
     *out = next(l);
     if (!*out)
-        return fail(err, errlen, "%s: missing %s", l->action, what);
+        return filter_err(err, errlen, "%s: missing %s", l->action, what);
     return 0;
 }
 
@@ -242,7 +228,7 @@ static int compile(struct line *l, struct hm_fmt *f, const char *text, bool grou
     char ferr[384];
 
     if (hm_fmt_compile(f, text, groups, l->response, ferr, sizeof(ferr)) != 0)
-        return fail(err, errlen, "%s: %s", l->action, ferr);
+        return filter_err(err, errlen, "%s: %s", l->action, ferr);
     return 0;
 }
 
@@ -253,7 +239,7 @@ static int header_name(struct line *l, struct hm_rule *r, char *err, size_t errl
     if (need(l, "header name", &n, err, errlen) < 0)
         return -1;
     if (!valid_name(n))
-        return fail(err, errlen, "%s: invalid header name '%s'", l->action, n);
+        return filter_err(err, errlen, "%s: invalid header name '%s'", l->action, n);
     r->name = xstrdup(n);
     r->name_len = (uint32_t)strlen(n);
     return 0;
@@ -270,7 +256,7 @@ static int value_fmt(struct line *l, struct hm_rule *r, const char *what, bool g
     if (check_value_fmt(&r->fmt, v, err, errlen) < 0) {
         char m[320];
         snprintf(m, sizeof(m), "%s", err);
-        return fail(err, errlen, "%s: %s", l->action, m);
+        return filter_err(err, errlen, "%s: %s", l->action, m);
     }
     return 0;
 }
@@ -292,20 +278,20 @@ static int parse_reply(struct line *l, struct hm_rule *r, uint32_t bufsize, char
             if (need(l, "status code", &v, err, errlen) < 0)
                 return -1;
             if (parse_status(v, 200, 599, &r->status) < 0)
-                return fail(err, errlen, "%s: invalid status code '%s' (expected 200 to 599)",
+                return filter_err(err, errlen, "%s: invalid status code '%s' (expected 200 to 599)",
                             l->action, v);
         } else if (strcmp(w, "content-type") == 0) {
             if (need(l, "content type", &v, err, errlen) < 0)
                 return -1;
             for (const char *c = v; *c; c++)
                 if ((unsigned char)*c < 0x20 && *c != '\t')
-                    return fail(err, errlen, "%s: invalid content type '%s'", l->action, v);
+                    return filter_err(err, errlen, "%s: invalid content type '%s'", l->action, v);
             free(r->ctype);
             r->ctype = xstrdup(v);
         } else if (strcmp(w, "string") == 0 || strcmp(w, "file") == 0 ||
                    strcmp(w, "lf-string") == 0 || strcmp(w, "default-errorfiles") == 0) {
             if (payload)
-                return fail(err, errlen, "%s: only one payload (string, file, lf-string or "
+                return filter_err(err, errlen, "%s: only one payload (string, file, lf-string or "
                                          "default-errorfiles) may be given", l->action);
             payload = true;
             r->body_page = false;
@@ -321,7 +307,7 @@ static int parse_reply(struct line *l, struct hm_rule *r, uint32_t bufsize, char
             } else if (w[0] == 'f') {
                 char ferr[384];
                 if (read_file(v, bufsize, &r->body, &r->body_len, ferr, sizeof(ferr)) < 0)
-                    return fail(err, errlen, "%s: %s", l->action, ferr);
+                    return filter_err(err, errlen, "%s: %s", l->action, ferr);
             } else {
                 if (compile(l, &r->fmt, v, false, err, errlen) < 0)
                     return -1;
@@ -332,13 +318,13 @@ static int parse_reply(struct line *l, struct hm_rule *r, uint32_t bufsize, char
             const char *n;
             struct hm_reply_hdr *h;
             if (l->response)
-                return fail(err, errlen, "%s: 'hdr' is not supported in http-response rules "
+                return filter_err(err, errlen, "%s: 'hdr' is not supported in http-response rules "
                                          "by tern", l->action);
             if (need(l, "header name", &n, err, errlen) < 0 ||
                 need(l, "header value", &v, err, errlen) < 0)
                 return -1;
             if (!valid_name(n))
-                return fail(err, errlen, "%s: invalid header name '%s'", l->action, n);
+                return filter_err(err, errlen, "%s: invalid header name '%s'", l->action, n);
             r->hdrs = realloc(r->hdrs, (r->nhdrs + 1) * sizeof(*r->hdrs));
             if (!r->hdrs)
                 abort();
@@ -351,21 +337,21 @@ static int parse_reply(struct line *l, struct hm_rule *r, uint32_t bufsize, char
             if (check_value_fmt(&h->value, v, err, errlen) < 0) {
                 char m[320];
                 snprintf(m, sizeof(m), "%s", err);
-                return fail(err, errlen, "%s: %s", l->action, m);
+                return filter_err(err, errlen, "%s: %s", l->action, m);
             }
         } else if (strcmp(w, "errorfile") == 0 || strcmp(w, "errorfiles") == 0 ||
                    strcmp(w, "lf-file") == 0) {
-            return fail(err, errlen, "%s: payload '%s' is not supported by tern (use string, "
+            return filter_err(err, errlen, "%s: payload '%s' is not supported by tern (use string, "
                                      "file, lf-string or default-errorfiles)", l->action, w);
         } else {
-            return fail(err, errlen,
+            return filter_err(err, errlen,
                         "%s: unexpected argument '%s' (expected %sstatus, content-type, "
                         "string, file, lf-string, default-errorfiles, hdr, or if/unless)",
                         l->action, w, deny ? "deny_status, " : "");
         }
     }
     if ((r->status == 204 || r->status == 304) && (r->body || r->body_lf))
-        return fail(err, errlen, "%s: status %u cannot have a payload", l->action,
+        return filter_err(err, errlen, "%s: status %u cannot have a payload", l->action,
                     (unsigned)r->status);
     return 0;
 }
@@ -384,7 +370,7 @@ static int parse_redirect(struct line *l, struct hm_rule *r, char *err, size_t e
     else if (strcmp(kind, "scheme") == 0)
         r->redir = HM_REDIR_SCHEME;
     else
-        return fail(err, errlen, "%s: expected 'location', 'prefix' or 'scheme', got '%s'",
+        return filter_err(err, errlen, "%s: expected 'location', 'prefix' or 'scheme', got '%s'",
                     l->action, kind);
     if (need(l, kind, &v, err, errlen) < 0 || compile(l, &r->fmt, v, false, err, errlen) < 0)
         return -1;
@@ -392,7 +378,7 @@ static int parse_redirect(struct line *l, struct hm_rule *r, char *err, size_t e
     if (check_value_fmt(&r->fmt, v, err, errlen) < 0) {
         char m[320];
         snprintf(m, sizeof(m), "%s", err);
-        return fail(err, errlen, "%s: %s", l->action, m);
+        return filter_err(err, errlen, "%s: %s", l->action, m);
     }
     r->status = 302;
     while ((w = next(l))) {
@@ -401,16 +387,16 @@ static int parse_redirect(struct line *l, struct hm_rule *r, char *err, size_t e
                 return -1;
             if (parse_status(v, 301, 308, &r->status) < 0 ||
                 (r->status > 303 && r->status < 307))
-                return fail(err, errlen, "%s: invalid code '%s' (expected 301, 302, 303, 307 "
+                return filter_err(err, errlen, "%s: invalid code '%s' (expected 301, 302, 303, 307 "
                                          "or 308)", l->action, v);
         } else if (strcmp(w, "drop-query") == 0) {
             r->drop_query = true;
         } else if (strcmp(w, "append-slash") == 0) {
             r->append_slash = true;
         } else if (strcmp(w, "set-cookie") == 0 || strcmp(w, "clear-cookie") == 0) {
-            return fail(err, errlen, "%s: option '%s' is not supported by tern", l->action, w);
+            return filter_err(err, errlen, "%s: option '%s' is not supported by tern", l->action, w);
         } else {
-            return fail(err, errlen, "%s: unexpected argument '%s' (expected code, drop-query, "
+            return filter_err(err, errlen, "%s: unexpected argument '%s' (expected code, drop-query, "
                                      "append-slash, or if/unless)", l->action, w);
         }
     }
@@ -428,7 +414,7 @@ static int parse_del_header(struct line *l, struct hm_rule *r, char *err, size_t
     r->del_match = HM_DEL_STR;
     if ((w = next(l))) {
         if (strcmp(w, "-m") != 0)
-            return fail(err, errlen, "%s: unexpected argument '%s' (expected '-m <method>' or "
+            return filter_err(err, errlen, "%s: unexpected argument '%s' (expected '-m <method>' or "
                                      "if/unless)", l->action, w);
         if (need(l, "match method after '-m'", &m, err, errlen) < 0)
             return -1;
@@ -445,14 +431,14 @@ static int parse_del_header(struct line *l, struct hm_rule *r, char *err, size_t
             r->del_match = HM_DEL_REG;
             /* the name is the regex; header names compare ignoring case */
             if (acl_regex_compile(r->name, true, &r->re, rerr, sizeof(rerr)) != 0)
-                return fail(err, errlen, "%s: %s", l->action, rerr);
+                return filter_err(err, errlen, "%s: %s", l->action, rerr);
         } else {
-            return fail(err, errlen, "%s: invalid match method '%s' (expected str, beg, end, "
+            return filter_err(err, errlen, "%s: invalid match method '%s' (expected str, beg, end, "
                                      "sub or reg)", l->action, m);
         }
     }
     if (r->del_match != HM_DEL_REG && !valid_name(n))
-        return fail(err, errlen, "%s: invalid header name '%s'", l->action, n);
+        return filter_err(err, errlen, "%s: invalid header name '%s'", l->action, n);
     return 0;
 }
 
@@ -488,7 +474,7 @@ int hm_config_add(struct hm_config *c, enum hm_dir dir, const struct acl_set *ac
 
     memset(&r, 0, sizeof(r));
     if (argc < 1)
-        return fail(err, errlen, "missing action (expected one of: %s)",
+        return filter_err(err, errlen, "missing action (expected one of: %s)",
                     dir == HM_RESPONSE ? res_actions : req_actions);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "if") == 0 || strcmp(argv[i], "unless") == 0) {
@@ -507,14 +493,14 @@ int hm_config_add(struct hm_config *c, enum hm_dir dir, const struct acl_set *ac
     if (found < 0 || (l.response && !actions[found].response)) {
         for (size_t k = 0; k < sizeof(known_unsupported) / sizeof(known_unsupported[0]); k++)
             if (strcmp(known_unsupported[k], argv[0]) == 0)
-                return fail(err, errlen, "action '%s' is not supported by tern (supported: %s)",
+                return filter_err(err, errlen, "action '%s' is not supported by tern (supported: %s)",
                             argv[0], l.response ? res_actions : req_actions);
         if (found >= 0)
-            return fail(err, errlen, "action '%s' is not available in http-response rules "
+            return filter_err(err, errlen, "action '%s' is not available in http-response rules "
                                      "(supported: %s)", argv[0], res_actions);
         if (strncmp(argv[0], "lua.", 4) == 0)
-            return fail(err, errlen, "Lua actions ('%s') are not supported by tern", argv[0]);
-        return fail(err, errlen, "unknown action '%s' (expected one of: %s)", argv[0],
+            return filter_err(err, errlen, "Lua actions ('%s') are not supported by tern", argv[0]);
+        return filter_err(err, errlen, "unknown action '%s' (expected one of: %s)", argv[0],
                     l.response ? res_actions : req_actions);
     }
     r.act = actions[found].act;
@@ -548,7 +534,7 @@ int hm_config_add(struct hm_config *c, enum hm_dir dir, const struct acl_set *ac
             need(&l, "regex", &re, err, errlen) < 0)
             goto out;
         if (acl_regex_compile(re, false, &r.re, rerr, sizeof(rerr)) != 0) {
-            fail(err, errlen, "%s: %s", l.action, rerr);
+            filter_err(err, errlen, "%s: %s", l.action, rerr);
             goto out;
         }
         if (value_fmt(&l, &r, "replacement", true, err, errlen) < 0)
@@ -565,7 +551,7 @@ int hm_config_add(struct hm_config *c, enum hm_dir dir, const struct acl_set *ac
         break;
     }
     if ((w = next(&l))) {
-        fail(err, errlen, "%s: unexpected argument '%s'", l.action, w);
+        filter_err(err, errlen, "%s: unexpected argument '%s'", l.action, w);
         goto out;
     }
     /* The body's framing is decided when the head is parsed: a rule must
@@ -573,7 +559,7 @@ int hm_config_add(struct hm_config *c, enum hm_dir dir, const struct acl_set *ac
     if (r.name && r.del_match != HM_DEL_REG &&
         (strcasecmp(r.name, "content-length") == 0 ||
          strcasecmp(r.name, "transfer-encoding") == 0)) {
-        fail(err, errlen, "%s: header '%s' frames the body and cannot be changed by a rule",
+        filter_err(err, errlen, "%s: header '%s' frames the body and cannot be changed by a rule",
              l.action, r.name);
         goto out;
     }
@@ -582,7 +568,7 @@ int hm_config_add(struct hm_config *c, enum hm_dir dir, const struct acl_set *ac
                 0 ||
             acl_cond_check(r.cond, l.response ? ACL_WHERE_RESPONSE : ACL_WHERE_REQUEST, cerr,
                            sizeof(cerr)) != 0) {
-            fail(err, errlen, "%s", cerr);
+            filter_err(err, errlen, "%s", cerr);
             goto out;
         }
     }

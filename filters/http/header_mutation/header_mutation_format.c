@@ -15,23 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "filters/filter_err.h"
 #include "filters/http/header_mutation/header_mutation.h"
 #include "proxy/acl/acl.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static struct hm_part *new_part(struct hm_fmt *f)
 {
@@ -87,23 +73,23 @@ int hm_fmt_compile(struct hm_fmt *f, const char *text, bool groups, bool respons
                 struct hm_part *pt;
 
                 if (!close) {
-                    fail(err, errlen, "missing ']' after '%.*s' in '%s'", 40, p, text);
+                    filter_err(err, errlen, "missing ']' after '%.*s' in '%s'", 40, p, text);
                     goto bad;
                 }
                 if ((size_t)(close - p - 2) >= sizeof(inner)) {
-                    fail(err, errlen, "sample fetch too long in '%s'", text);
+                    filter_err(err, errlen, "sample fetch too long in '%s'", text);
                     goto bad;
                 }
                 memcpy(inner, p + 2, (size_t)(close - p - 2));
                 inner[close - p - 2] = 0;
                 if (acl_sample_parse(inner, &e, ferr, sizeof(ferr)) != 0) {
-                    fail(err, errlen, "%%[%s]: %s", inner, ferr);
+                    filter_err(err, errlen, "%%[%s]: %s", inner, ferr);
                     goto bad;
                 }
                 if (acl_sample_check(e, response ? ACL_WHERE_RESPONSE : ACL_WHERE_REQUEST, ferr,
                                      sizeof(ferr)) != 0) {
                     acl_sample_free(e);
-                    fail(err, errlen, "%%[%s]: %s", inner, ferr);
+                    filter_err(err, errlen, "%%[%s]: %s", inner, ferr);
                     goto bad;
                 }
                 pt = new_part(f);
@@ -112,7 +98,7 @@ int hm_fmt_compile(struct hm_fmt *f, const char *text, bool groups, bool respons
                 continue;
             }
             if (p + 1 >= end) {
-                fail(err, errlen, "lone '%%' at the end of '%s' (write '%%%%' for a percent sign)",
+                filter_err(err, errlen, "lone '%%' at the end of '%s' (write '%%%%' for a percent sign)",
                      text);
                 goto bad;
             }
@@ -128,7 +114,7 @@ int hm_fmt_compile(struct hm_fmt *f, const char *text, bool groups, bool respons
                     q++;
                 if (q == p + 1)
                     q++;
-                fail(err, errlen,
+                filter_err(err, errlen,
                      "'%.*s' in '%s' is not supported (log-format variables are not: only "
                      "%%[<fetch>] and %%%%)",
                      (int)(q - p), p, text);

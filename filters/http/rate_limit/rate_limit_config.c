@@ -21,22 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "filters/filter_err.h"
 #include "filters/http/rate_limit/rate_limit.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* Decimal digits only (no sign, no blanks) into *out; -1 on anything else or
  * above `max`. `end` (when not NULL) receives where the digits stop and may
@@ -94,36 +80,36 @@ static int parse_rate(const char *text, struct rate_limit_config *c, char *err, 
     int r;
 
     if (*text == '-')
-        return fail(err, errlen, "invalid rate '%s': the count must be a positive integer",
+        return filter_err(err, errlen, "invalid rate '%s': the count must be a positive integer",
                     text);
     r = parse_u64(text, RL_COUNT_MAX, &n, &p);
     if (r == -2)
-        return fail(err, errlen, "invalid rate '%s': the count is too large (max 4294967295)",
+        return filter_err(err, errlen, "invalid rate '%s': the count is too large (max 4294967295)",
                     text);
     if (r < 0 || *p != '/')
-        return fail(err, errlen, "invalid rate '%s': expected <N>/<period> such as 50/1s", text);
+        return filter_err(err, errlen, "invalid rate '%s': expected <N>/<period> such as 50/1s", text);
     if (n == 0)
-        return fail(err, errlen, "invalid rate '%s': the count must be at least 1", text);
+        return filter_err(err, errlen, "invalid rate '%s': the count must be at least 1", text);
 
     p++;
     if (*p == '-')
-        return fail(err, errlen, "invalid rate '%s': the period must be positive", text);
+        return filter_err(err, errlen, "invalid rate '%s': the period must be positive", text);
     r = parse_u64(p, RL_PERIOD_MAX_US, &amount, &p);
     if (r == -2)
-        return fail(err, errlen, "invalid rate '%s': the period is too large (max 2147483647ms)",
+        return filter_err(err, errlen, "invalid rate '%s': the period is too large (max 2147483647ms)",
                     text);
     if (r < 0)
-        return fail(err, errlen, "invalid rate '%s': expected <N>/<period> such as 50/1s", text);
+        return filter_err(err, errlen, "invalid rate '%s': expected <N>/<period> such as 50/1s", text);
     if (*p == '\0')
-        return fail(err, errlen,
+        return filter_err(err, errlen,
                     "invalid rate '%s': the period needs a unit (us, ms, s, m, h or d)", text);
     if (unit_us(p, &mult) < 0)
-        return fail(err, errlen,
+        return filter_err(err, errlen,
                     "invalid rate '%s': unknown time unit '%s' (us, ms, s, m, h or d)", text, p);
     if (amount == 0)
-        return fail(err, errlen, "invalid rate '%s': the period must be positive", text);
+        return filter_err(err, errlen, "invalid rate '%s': the period must be positive", text);
     if (amount > RL_PERIOD_MAX_US / mult)
-        return fail(err, errlen, "invalid rate '%s': the period is too large (max 2147483647ms)",
+        return filter_err(err, errlen, "invalid rate '%s': the period is too large (max 2147483647ms)",
                     text);
     c->count = n;
     c->period_us = amount * mult;
@@ -150,21 +136,21 @@ static int parse_key(const char *text, struct rate_limit_config *c, char *err, s
         const char *name = text + 4;
         size_t nlen = len - 5;
         if (nlen == 0)
-            return fail(err, errlen, "invalid key '%s': empty header name", text);
+            return filter_err(err, errlen, "invalid key '%s': empty header name", text);
         for (size_t i = 0; i < nlen; i++)
             if (!is_tchar((unsigned char)name[i]))
-                return fail(err, errlen, "invalid key '%s': bad character in header name",
+                return filter_err(err, errlen, "invalid key '%s': bad character in header name",
                             text);
         c->hdr_name = malloc(nlen + 1);
         if (!c->hdr_name)
-            return fail(err, errlen, "out of memory");
+            return filter_err(err, errlen, "out of memory");
         memcpy(c->hdr_name, name, nlen);
         c->hdr_name[nlen] = '\0';
         c->hdr_len = nlen;
         c->key = RL_KEY_HDR;
         return 0;
     }
-    return fail(err, errlen, "invalid key '%s': expected src or hdr(<name>)", text);
+    return filter_err(err, errlen, "invalid key '%s': expected src or hdr(<name>)", text);
 }
 
 static uint64_t gcd(uint64_t a, uint64_t b)
@@ -197,7 +183,7 @@ static int derive(struct rate_limit_config *c, const char *rate, char *err, size
         unsigned __int128 num = (unsigned __int128)c->period_us * RL_EXACT_UNITS_MAX;
         unsigned __int128 iv = (num + c->count / 2) / c->count;
         if (iv < 1024)
-            return fail(err, errlen,
+            return filter_err(err, errlen,
                         "invalid rate '%s': too high (above 64 requests per microsecond)",
                         rate);
         c->units_per_us = RL_EXACT_UNITS_MAX;
@@ -205,7 +191,7 @@ static int derive(struct rate_limit_config *c, const char *rate, char *err, size
         c->exact = false;
     }
     if (c->burst > ((uint64_t)1 << 62) / c->interval)
-        return fail(err, errlen, "invalid burst '%llu': too large for rate %s",
+        return filter_err(err, errlen, "invalid burst '%llu': too large for rate %s",
                     (unsigned long long)c->burst, rate);
     c->tolerance = c->burst * c->interval;
     c->step_back = 1000000 * c->units_per_us;
@@ -257,7 +243,7 @@ int rl_config_parse(int argc, char **argv, void **out, char *err, size_t errlen)
     *out = NULL;
     c = aligned_alloc(RL_CACHELINE, size);
     if (!c)
-        return fail(err, errlen, "out of memory");
+        return filter_err(err, errlen, "out of memory");
     memset(c, 0, size);
     c->deny_status = 429;
 
@@ -270,12 +256,12 @@ int rl_config_parse(int argc, char **argv, void **out, char *err, size_t errlen)
             strcmp(opt, "deny-status") == 0 || strcmp(opt, "table-size") == 0 ||
             strcmp(opt, "headers") == 0) {
             if (!val) {
-                fail(err, errlen, "missing value after '%s'", opt);
+                filter_err(err, errlen, "missing value after '%s'", opt);
                 goto bad;
             }
             i++;
         } else {
-            fail(err, errlen,
+            filter_err(err, errlen,
                  "unknown option '%s' (expected rate, burst, key, deny-status, table-size or "
                  "headers)",
                  opt);
@@ -284,7 +270,7 @@ int rl_config_parse(int argc, char **argv, void **out, char *err, size_t errlen)
 
         if (strcmp(opt, "rate") == 0) {
             if (rate) {
-                fail(err, errlen, "'rate' given twice");
+                filter_err(err, errlen, "'rate' given twice");
                 goto bad;
             }
             if (parse_rate(val, c, err, errlen) < 0)
@@ -297,7 +283,7 @@ int rl_config_parse(int argc, char **argv, void **out, char *err, size_t errlen)
             if (!*seen) {
                 int r = parse_u64(val, RL_COUNT_MAX, &c->burst, NULL);
                 if (r < 0 || c->burst == 0) {
-                    fail(err, errlen, "invalid burst '%s': expected an integer from 1 to %llu",
+                    filter_err(err, errlen, "invalid burst '%s': expected an integer from 1 to %llu",
                          val, (unsigned long long)RL_COUNT_MAX);
                     goto bad;
                 }
@@ -311,7 +297,7 @@ int rl_config_parse(int argc, char **argv, void **out, char *err, size_t errlen)
             seen = &seen_status;
             if (!*seen) {
                 if (parse_u64(val, 999, &st, NULL) < 0 || st < 400 || st > 599) {
-                    fail(err, errlen, "invalid deny-status '%s': expected a 4xx or 5xx status",
+                    filter_err(err, errlen, "invalid deny-status '%s': expected a 4xx or 5xx status",
                          val);
                     goto bad;
                 }
@@ -320,7 +306,7 @@ int rl_config_parse(int argc, char **argv, void **out, char *err, size_t errlen)
         } else if (strcmp(opt, "table-size") == 0) {
             seen = &seen_table;
             if (!*seen && (parse_u64(val, RL_TABLE_MAX, &table, NULL) < 0 || table == 0)) {
-                fail(err, errlen, "invalid table-size '%s': expected an integer from 1 to %u",
+                filter_err(err, errlen, "invalid table-size '%s': expected an integer from 1 to %u",
                      val, RL_TABLE_MAX);
                 goto bad;
             }
@@ -334,25 +320,25 @@ int rl_config_parse(int argc, char **argv, void **out, char *err, size_t errlen)
                 else if (strcmp(val, "never") == 0)
                     c->headers = RL_HDRS_NEVER;
                 else {
-                    fail(err, errlen, "invalid headers '%s': expected deny, always or never",
+                    filter_err(err, errlen, "invalid headers '%s': expected deny, always or never",
                          val);
                     goto bad;
                 }
             }
         }
         if (*seen) {
-            fail(err, errlen, "'%s' given twice", opt);
+            filter_err(err, errlen, "'%s' given twice", opt);
             goto bad;
         }
         *seen = true;
     }
 
     if (!rate) {
-        fail(err, errlen, "missing 'rate <N>/<period>' (e.g. rate 50/1s)");
+        filter_err(err, errlen, "missing 'rate <N>/<period>' (e.g. rate 50/1s)");
         goto bad;
     }
     if (seen_table && c->key == RL_KEY_NONE) {
-        fail(err, errlen, "'table-size' needs 'key src' or 'key hdr(<name>)'");
+        filter_err(err, errlen, "'table-size' needs 'key src' or 'key hdr(<name>)'");
         goto bad;
     }
     if (!seen_burst)
@@ -368,7 +354,7 @@ int rl_config_parse(int argc, char **argv, void **out, char *err, size_t errlen)
         c->table_slots = slots;
         c->table = aligned_alloc(RL_CACHELINE, (size_t)slots * sizeof(struct rl_slot));
         if (!c->table) {
-            fail(err, errlen, "out of memory (table-size %u)", slots);
+            filter_err(err, errlen, "out of memory (table-size %u)", slots);
             goto bad;
         }
         memset(c->table, 0, (size_t)slots * sizeof(struct rl_slot));

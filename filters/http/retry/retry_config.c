@@ -7,14 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "filters/filter_err.h"
 #include "filters/http/retry/retry.h"
 #include "proxy/core/util.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, const char *arg)
-{
-    snprintf(err, errlen, fmt, arg);
-    return -1;
-}
 
 /* "16k", "1m", "4096": bytes. */
 static int parse_size(const char *s, uint32_t max, uint32_t *out)
@@ -43,25 +38,25 @@ int retry_config_parse(int argc, char **argv, void **cfg, char *err, size_t errl
     int i;
 
     if (!c)
-        return fail(err, errlen, "%s", "out of memory");
+        return filter_err(err, errlen, "%s", "out of memory");
     memset(c, 0, size);
     c->buffer = RETRY_BUFFER_DEFAULT;
     for (i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "backoff") == 0) {
             if (i + 2 >= argc) {
-                fail(err, errlen, "%s", "backoff needs <base> <max> (e.g. backoff 25ms 250ms)");
+                filter_err(err, errlen, "%s", "backoff needs <base> <max> (e.g. backoff 25ms 250ms)");
                 goto bad;
             }
             if (tern_parse_duration_ms(argv[i + 1], &c->backoff_base_ms) != 0 ||
                 c->backoff_base_ms == 0) {
-                fail(err, errlen, "invalid backoff base '%s' (a time above 0, e.g. 25ms)",
+                filter_err(err, errlen, "invalid backoff base '%s' (a time above 0, e.g. 25ms)",
                      argv[i + 1]);
                 goto bad;
             }
             if (tern_parse_duration_ms(argv[i + 2], &c->backoff_max_ms) != 0 ||
                 c->backoff_max_ms < c->backoff_base_ms) {
-                fail(err, errlen, "invalid backoff max '%s' (a time, at least the base)",
+                filter_err(err, errlen, "invalid backoff max '%s' (a time, at least the base)",
                      argv[i + 2]);
                 goto bad;
             }
@@ -69,7 +64,7 @@ int retry_config_parse(int argc, char **argv, void **cfg, char *err, size_t errl
         } else if (strcmp(a, "per-try-timeout") == 0) {
             if (i + 1 >= argc || tern_parse_duration_ms(argv[i + 1], &c->per_try_timeout_ms) != 0 ||
                 c->per_try_timeout_ms == 0) {
-                fail(err, errlen, "%s", "per-try-timeout needs a time above 0 (e.g. 2s)");
+                filter_err(err, errlen, "%s", "per-try-timeout needs a time above 0 (e.g. 2s)");
                 goto bad;
             }
             i++;
@@ -81,13 +76,13 @@ int retry_config_parse(int argc, char **argv, void **cfg, char *err, size_t errl
             if (n && p[n - 1] == '%')
                 n--;
             if (n == 0 || n >= sizeof(num)) {
-                fail(err, errlen, "%s", "budget needs a percentage (e.g. budget 20%)");
+                filter_err(err, errlen, "%s", "budget needs a percentage (e.g. budget 20%)");
                 goto bad;
             }
             memcpy(num, p, n);
             num[n] = 0;
             if (tern_parse_int(num, 1, 100, &v) != 0) {
-                fail(err, errlen, "invalid budget '%s' (a percentage from 1 to 100)", p);
+                filter_err(err, errlen, "invalid budget '%s' (a percentage from 1 to 100)", p);
                 goto bad;
             }
             c->budget_percent = (uint32_t)v;
@@ -95,7 +90,7 @@ int retry_config_parse(int argc, char **argv, void **cfg, char *err, size_t errl
             i++;
             if (i + 1 < argc && strcmp(argv[i + 1], "min-concurrency") == 0) {
                 if (i + 2 >= argc || tern_parse_int(argv[i + 2], 0, 1000000, &v) != 0) {
-                    fail(err, errlen, "%s", "min-concurrency needs a number (0 to 1000000)");
+                    filter_err(err, errlen, "%s", "min-concurrency needs a number (0 to 1000000)");
                     goto bad;
                 }
                 c->min_concurrency = (uint32_t)v;
@@ -103,7 +98,7 @@ int retry_config_parse(int argc, char **argv, void **cfg, char *err, size_t errl
             }
         } else if (strcmp(a, "buffer") == 0) {
             if (i + 1 >= argc || parse_size(argv[i + 1], RETRY_BUFFER_MAX, &c->buffer) != 0) {
-                fail(err, errlen, "%s", "buffer needs a size up to 64m (e.g. 16k, 1m; 0: bodies "
+                filter_err(err, errlen, "%s", "buffer needs a size up to 64m (e.g. 16k, 1m; 0: bodies "
                                         "are never replayed)");
                 goto bad;
             }
@@ -111,10 +106,10 @@ int retry_config_parse(int argc, char **argv, void **cfg, char *err, size_t errl
         } else if (strcmp(a, "retry-non-idempotent") == 0) {
             c->non_idempotent = true;
         } else if (strcmp(a, "min-concurrency") == 0) {
-            fail(err, errlen, "%s", "min-concurrency goes after budget <percent>");
+            filter_err(err, errlen, "%s", "min-concurrency goes after budget <percent>");
             goto bad;
         } else {
-            fail(err, errlen,
+            filter_err(err, errlen,
                  "unknown argument '%s' (expected backoff, per-try-timeout, budget, buffer, "
                  "retry-non-idempotent; what to retry is the backend's retry-on, how often its "
                  "retries)",
