@@ -13,35 +13,20 @@ in the access log, tern_rbac_conn_denied_total); dst-port and src at L4
 without TLS. Config errors: HTTP matchers in mode tcp, bad CIDR."""
 
 import os
-import shutil
 import socket
 import ssl
 import subprocess
 import tempfile
 import unittest
 
+import testpki
+from testpki import pki
 from ternlib import (TERN_BIN, HttpBackend, NameServer, Tern, cfg_head, cfg_http, free_port,
                      http_access_log, poll_until)
 
-HERE = os.path.dirname(os.path.realpath(__file__))
-GEN = os.path.join(HERE, "..", "unit", "tls", "gen_certs.sh")
-PKI = None
 FRONTEND = "spiffe://mesh.local/ns/a/sa/frontend"
-
-
-def setUpModule():
-    global PKI
-    PKI = tempfile.mkdtemp(prefix="tern-pki-", dir=os.environ.get("TEST_TMPDIR"))
-    subprocess.run(["sh", GEN, PKI], check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-
-
-def tearDownModule():
-    shutil.rmtree(PKI, ignore_errors=True)
-
-
-def pki(name):
-    return os.path.join(PKI, name)
+setUpModule = testpki.setup
+tearDownModule = testpki.teardown
 
 
 def curl(port, path, cert=None, *extra):

@@ -12,7 +12,6 @@ rejected by `reject unless { req.ssl_hello_type 1 }` (reason=denied, no
 backend connection); config errors for req.* in mode http."""
 
 import os
-import shutil
 import socket
 import ssl
 import subprocess
@@ -20,26 +19,12 @@ import tempfile
 import time
 import unittest
 
+import testpki
+from testpki import pki
 from ternlib import TERN_BIN, NameServer, Tern, cfg_head, free_port, poll_until
 
-HERE = os.path.dirname(os.path.realpath(__file__))
-GEN = os.path.join(HERE, "..", "unit", "tls", "gen_certs.sh")
-PKI = None
-
-
-def setUpModule():
-    global PKI
-    PKI = tempfile.mkdtemp(prefix="tern-pki-", dir=os.environ.get("TEST_TMPDIR"))
-    subprocess.run(["sh", GEN, PKI], check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-
-
-def tearDownModule():
-    shutil.rmtree(PKI, ignore_errors=True)
-
-
-def pki(name):
-    return os.path.join(PKI, name)
+setUpModule = testpki.setup
+tearDownModule = testpki.teardown
 
 
 class SServer:

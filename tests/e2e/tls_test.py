@@ -25,27 +25,13 @@ import subprocess
 import tempfile
 import unittest
 
+import testpki
+from testpki import pki
 from ternlib import (HttpBackend, HttpReader, Nginx, Tern, cfg_http, free_port, http_access_log,
                      poll_until)
 
-HERE = os.path.dirname(os.path.realpath(__file__))
-GEN = os.path.join(HERE, "..", "unit", "tls", "gen_certs.sh")
-PKI = None
-
-
-def setUpModule():
-    global PKI
-    PKI = tempfile.mkdtemp(prefix="tern-pki-", dir=os.environ.get("TEST_TMPDIR"))
-    subprocess.run(["sh", GEN, PKI], check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-
-
-def tearDownModule():
-    shutil.rmtree(PKI, ignore_errors=True)
-
-
-def pki(name):
-    return os.path.join(PKI, name)
+setUpModule = testpki.setup
+tearDownModule = testpki.teardown
 
 
 def s_client(port, *args, data=b""):
