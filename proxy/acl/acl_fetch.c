@@ -142,6 +142,21 @@ static inline bool is_sp(char c)
     return c == ' ' || c == '\t';
 }
 
+
+/* The message an HTTP fetch reads: the request, or the response for res.*
+ * fetches (and, in http-response rules, for the ones that read either). */
+static const struct http_msg *fetch_msg(const struct acl_expr *e, const struct acl_ctx *ctx)
+{
+    switch (e->fetch->dir) {
+    case ACL_DIR_RES:
+        return ctx->res;
+    case ACL_DIR_AUTO:
+        return ctx->res ? ctx->res : ctx->req;
+    default:
+        return ctx->req;
+    }
+}
+
 static inline bool name_is(const struct http_str n, const struct acl_args *a)
 {
     if (!a->name)
@@ -579,7 +594,7 @@ static const char *tls_str(const struct acl_ctx *ctx, uint8_t kind)
 
 bool acl_expr_eval(const struct acl_expr *e, const struct acl_ctx *ctx)
 {
-    const struct http_msg *m = ctx->req;
+    const struct http_msg *m;
     const char *p;
     uint32_t n;
     int64_t v;
@@ -638,16 +653,7 @@ bool acl_expr_eval(const struct acl_expr *e, const struct acl_ctx *ctx)
     }
 
     /* HTTP fetches: no message, no sample. */
-    switch (e->fetch->dir) {
-    case ACL_DIR_RES:
-        m = ctx->res;
-        break;
-    case ACL_DIR_AUTO:
-        m = ctx->res ? ctx->res : ctx->req;
-        break;
-    default:
-        break;
-    }
+    m = fetch_msg(e, ctx);
     if (!m)
         return false;
     switch (e->fetch->kind) {
@@ -732,7 +738,7 @@ static bool text_addr(const struct acl_addr *a, char *buf, size_t cap, const cha
 bool acl_sample_text(const struct acl_expr *e, const struct acl_ctx *ctx, char *buf, size_t cap,
                      const char **out, size_t *len)
 {
-    const struct http_msg *m = ctx->req;
+    const struct http_msg *m;
     const char *p;
     uint32_t n;
     int64_t v;
@@ -796,16 +802,7 @@ bool acl_sample_text(const struct acl_expr *e, const struct acl_ctx *ctx, char *
     default:
         break;
     }
-    switch (e->fetch->dir) {
-    case ACL_DIR_RES:
-        m = ctx->res;
-        break;
-    case ACL_DIR_AUTO:
-        m = ctx->res ? ctx->res : ctx->req;
-        break;
-    default:
-        break;
-    }
+    m = fetch_msg(e, ctx);
     if (!m)
         return false;
     switch (e->fetch->kind) {
