@@ -904,7 +904,7 @@ static int add_routes(struct xctx *x, struct listener *l, const RouteConfigurati
         for (size_t r = 0; r < vh->n_routes && rc_ok == 0; r++) {
             const Route *rt = vh->routes[r];
             const RouteMatch *m = rt->match;
-            char rname[32], hname[48], rwho[700], re[4200];
+            char rname[32], hname[64], rwho[700], re[4200];
             char *cav[64];
             int cac = 0;
             char *av[6];
@@ -914,7 +914,7 @@ static int add_routes(struct xctx *x, struct listener *l, const RouteConfigurati
             struct cluster *target;
             struct acl_cond *cond = NULL;
             char why[512];
-            char hnames[16][64];
+            char hnames[16][72];
 
             snprintf(rwho, sizeof(rwho), "%s: routes[%zu]%s%s", who, r, rt->name[0] ? " " : "",
                      rt->name);
@@ -1047,15 +1047,17 @@ static int add_listener(struct xctx *x, const struct xds_resource *r)
             const struct xds_resource *rr = xds_set_find(&x->sets[XDS_RDS],
                                                          h->rds->route_config_name);
             if (!rr) {
-                protobuf_c_message_free_unpacked(f, NULL);
                 if (x->lenient) {
                     log_warn("xds: %s: RouteConfiguration '%s' did not arrive within the init "
                              "timeout: the listener is left out", who,
                              h->rds->route_config_name);
-                    return 0;
+                    rc = 0;
+                } else {
+                    rc = xwarm(x, "%s waits for RouteConfiguration '%s'", who,
+                               h->rds->route_config_name);
                 }
-                return xwarm(x, "%s waits for RouteConfiguration '%s'", who,
-                             h->rds->route_config_name);
+                protobuf_c_message_free_unpacked(f, NULL);
+                return rc;
             }
             rcfg = (const RouteConfiguration *)rr->msg;
         } else {
