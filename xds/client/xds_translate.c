@@ -257,6 +257,7 @@ static const char *resource_name(enum xds_type t, const ProtobufCMessage *m)
 
 static int check_listener(const Listener *l, char *err, size_t errlen);
 static int check_cluster(const Cluster *c, char *err, size_t errlen);
+static int check_cla(const ClusterLoadAssignment *a, char *err, size_t errlen);
 
 int xds_resource_decode(enum xds_type t, const char *type_url, const uint8_t *data, size_t len,
                         struct xds_resource *out, char *err, size_t errlen)
@@ -288,6 +289,8 @@ int xds_resource_decode(enum xds_type t, const char *type_url, const uint8_t *da
             check_listener((const Listener *)m, why, sizeof(why));
         else if (t == XDS_CDS)
             check_cluster((const Cluster *)m, why, sizeof(why));
+        else if (t == XDS_EDS)
+            check_cla((const ClusterLoadAssignment *)m, why, sizeof(why));
     }
     if (why[0]) {
         snprintf(err, errlen, "%s '%s': %s", xds_type_name(t), name, why);
@@ -507,7 +510,8 @@ static int check_cla(const ClusterLoadAssignment *a, char *err, size_t errlen)
             socklen_t len;
             char why[256];
             if (e->host_identifier_case !=
-                ENVOY__CONFIG__ENDPOINT__V3__LB_ENDPOINT__HOST_IDENTIFIER_ENDPOINT) {
+                    ENVOY__CONFIG__ENDPOINT__V3__LB_ENDPOINT__HOST_IDENTIFIER_ENDPOINT ||
+                !e->endpoint) {
                 snprintf(err, errlen, "endpoints[%zu].lb_endpoints[%zu]: no endpoint", i, j);
                 return -1;
             }
@@ -645,14 +649,16 @@ static void add_endpoints(struct cluster *c, const ClusterLoadAssignment *a)
         const Envoy__Config__Endpoint__V3__LocalityLbEndpoints *le = a->endpoints[i];
         for (size_t j = 0; j < le->n_lb_endpoints; j++) {
             const Envoy__Config__Endpoint__V3__LbEndpoint *e = le->lb_endpoints[j];
-            const SocketAddress *sa = e->endpoint->address->socket_address;
+            const SocketAddress *sa;
             struct sockaddr_storage ss;
             socklen_t len;
             char name[320], why[128];
             struct endpoint *ep;
 
-            if (parse_socket_address(e->endpoint->address, &ss, &len, why, sizeof(why)))
-                continue; /* checked at decode */
+            if (!e->endpoint ||
+                parse_socket_address(e->endpoint->address, &ss, &len, why, sizeof(why)))
+                continue; /* refused at decode (check_cla) */
+            sa = e->endpoint->address->socket_address;
             snprintf(name, sizeof(name), "%s%s%s:%u", ss.ss_family == AF_INET6 ? "[" : "",
                      sa->address, ss.ss_family == AF_INET6 ? "]" : "", sa->port_value);
             if (cluster_find_endpoint(c, name))
