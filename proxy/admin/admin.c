@@ -93,8 +93,16 @@ static void reply_text(struct evhttp_request *req, int code, const char *reason,
 
 static void page_ready(struct evhttp_request *req)
 {
+    char detail[1024], text[1100];
+
     switch (tern_proc.state) {
     case PROC_READY:
+        if (tern_proc.xds) {
+            bool ok = tern_proc.xds->ready(detail, sizeof(detail));
+            snprintf(text, sizeof(text), "%s\n%s\n", ok ? "ready" : "starting", detail);
+            reply_text(req, ok ? 200 : 503, ok ? "OK" : "Service Unavailable", text);
+            return;
+        }
         reply_text(req, 200, "OK", "ready\n");
         return;
     case PROC_DRAINING:
@@ -136,6 +144,8 @@ static void page_prometheus(struct evhttp_request *req)
 
     gather_process(&proc);
     prometheus_render(body, tern_proc.snap, &proc);
+    if (tern_proc.xds)
+        tern_proc.xds->metrics(body);
     reply(req, 200, "OK", PROMETHEUS_CONTENT_TYPE, body);
     evbuffer_free(body);
 }
@@ -149,6 +159,20 @@ static void page_clusters(struct evhttp_request *req)
     evbuffer_free(body);
 }
 
+/* The xDS client's view (resources, versions, NACKs, connection); without
+ * an xds section, a document saying so. */
+static void page_config_dump(struct evhttp_request *req)
+{
+    struct evbuffer *body = evbuffer_new();
+
+    if (tern_proc.xds)
+        tern_proc.xds->config_dump(body);
+    else
+        evbuffer_add_printf(body, "{\"xds\":null}\n");
+    reply(req, 200, "OK", "application/json", body);
+    evbuffer_free(body);
+}
+
 static const struct {
     const char *path;
     void (*page)(struct evhttp_request *req);
@@ -156,6 +180,7 @@ static const struct {
     {"/ready", page_ready},
     {"/stats/prometheus", page_prometheus},
     {"/clusters", page_clusters},
+    {"/config_dump", page_config_dump},
 };
 
 static void on_request(struct evhttp_request *req, void *arg)

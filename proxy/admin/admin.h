@@ -4,11 +4,16 @@
  *
  *   GET /ready              200 "ready\n" when serving (PROC_READY),
  *                           503 "draining\n" once a stop began,
- *                           503 "starting\n" before listeners serve.
+ *                           503 "starting\n" before listeners serve;
+ *                           with an xds section a second line says how the
+ *                           control plane is, and the answer is 503
+ *                           "starting" until the initial resources applied.
  *   GET /stats/prometheus   metrics, text exposition format 0.0.4
  *                           (prometheus.h)
  *   GET /clusters           backends, servers, health and counters as JSON
  *                           (clusters_json.h)
+ *   GET /config_dump        the xDS client's resources, versions, NACKs and
+ *                           connection state as JSON (xds_client.h)
  * HEAD works wherever GET does. Another method on these paths: 405 with
  * "Allow: GET, HEAD"; any other path: 404. Every answer carries
  * "Server: tern" and "Cache-Control: no-store".

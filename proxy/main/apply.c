@@ -107,12 +107,6 @@ int process_apply(struct snapshot *snap, uint32_t drain_ms, char *err, size_t er
         snapshot_unref(snap);
         return -1;
     }
-    if (snap->xds.enabled) {
-        snprintf(err, errlen, "%s:%d: xds: the xDS client is not part of this build yet",
-                 snap->xds.loc.file, snap->xds.loc.line);
-        snapshot_unref(snap);
-        return -1;
-    }
     if (!snap->global.maxconn)
         process_size_fd_limit(&snap->global);
     else if (snap->global.maxconn != old->global.maxconn)

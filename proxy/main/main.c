@@ -141,6 +141,11 @@ static void reload(void)
     char err[8192];
 
     log_notice("SIGHUP received: reloading '%s'", cfg_file);
+    if (process_xds_running()) {
+        if (process_xds_reload(cfg_file, err, sizeof(err)) != 0)
+            log_err("reload: %s; the running configuration is unchanged", err);
+        return;
+    }
     snap = cfg_parse_file(cfg_file, &d);
     for (size_t i = 0; i < d.nwarnings; i++)
         log_warn("reload: %s", d.warnings[i]);
@@ -153,6 +158,13 @@ static void reload(void)
         return;
     }
     cfg_diag_free(&d);
+    if (snap->xds.enabled) {
+        log_err("reload: %s:%d: xds: a control plane cannot be added while tern runs; restart "
+                "tern; the running configuration is unchanged", snap->xds.loc.file,
+                snap->xds.loc.line);
+        snapshot_unref(snap);
+        return;
+    }
     if (process_apply(snap, snap->global.hard_stop_after_ms, err, sizeof(err)) != 0)
         log_err("reload: %s; the running configuration is unchanged", err);
 }
@@ -194,16 +206,15 @@ static void print_diag(const struct cfg_diag *d)
         fprintf(stderr, "[ALERT] %s\n", d->errors[i]);
 }
 
-/* The xds section is parsed and checked, but the ADS client (xds/) is not
- * part of this build yet: refuse rather than run without the control plane
- * the file asks for. Returns 0, or 1 after saying why. */
+/* The incremental protocol (the section's default) is not implemented yet:
+ * refuse rather than run without the control plane the file asks for.
+ * Returns 0, or 1 after saying why. */
 static int refuse_xds(const struct snapshot *snap)
 {
-    if (!snap->xds.enabled)
+    if (!snap->xds.enabled || snap->xds.protocol == XDS_PROTOCOL_SOTW)
         return 0;
-    fprintf(stderr, "[ALERT] %s:%d: xds: the xDS client is not part of this build yet: tern "
-                    "cannot connect to a control plane (remove the section)\n",
-            snap->xds.loc.file, snap->xds.loc.line);
+    fprintf(stderr, "[ALERT] %s:%d: xds: protocol delta (the default) is not implemented yet: "
+                    "write 'protocol sotw'\n", snap->xds.loc.file, snap->xds.loc.line);
     return 1;
 }
 
@@ -335,11 +346,18 @@ int main(int argc, char **argv)
         event_add(ev_tls_poll, &tv);
     }
     tern_proc.state = PROC_READY;
+    if (process_xds_start(cfg_path, err, sizeof(err)) != 0) {
+        fprintf(stderr, "[ALERT] %s\n", err);
+        health_stop();
+        workers_shutdown();
+        return 1;
+    }
     log_notice("tern ready: %u worker(s), %u listener(s), %u cluster(s), maxconn %u",
                tern_proc.nworkers, snap->nlisteners, snap->nclusters, snap->global.maxconn);
 
     event_base_dispatch(tern_proc.base);
 
+    process_xds_stop();
     snap = tern_proc.snap; /* a reload may have replaced it */
     health_stop();
     event_free(ev_tls_poll);

@@ -7,11 +7,24 @@
 #ifndef TERN_PROCESS_H
 #define TERN_PROCESS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
 struct event_base;
+struct evbuffer;
 struct snapshot;
+
+/* What the xDS client shows on the admin API (main.c installs it when the
+ * file has an xds section; NULL otherwise). Main thread. */
+struct tern_xds_pages {
+    /* /ready: false while the initial resources are awaited; detail: one
+     * line on the control plane's state */
+    bool (*ready)(char *detail, size_t len);
+    void (*config_dump)(struct evbuffer *out); /* GET /config_dump (JSON) */
+    void (*metrics)(struct evbuffer *out);     /* appended to /stats/prometheus */
+};
 
 enum proc_state {
     PROC_STARTING = 0, /* config applied, listeners not yet serving */
@@ -26,6 +39,7 @@ struct tern_process {
     enum proc_state state;
     uint64_t start_ms;        /* monotonic */
     time_t start_wall;        /* wall clock, for the start-time metric */
+    const struct tern_xds_pages *xds; /* NULL: no xds section */
 };
 
 /* The one instance; main thread only. */
@@ -48,5 +62,19 @@ void process_size_fd_limit(struct model_global *g);
  * changed and err says why. Returns 0 or -1. Main thread, while serving.
  */
 int process_apply(struct snapshot *snap, uint32_t drain_ms, char *err, size_t errlen);
+
+/*
+ * The xDS client (xds_glue.c), when the running configuration has an xds
+ * section. process_xds_start: after the file's snapshot serves; keeps the
+ * file's text (the static part of every xDS snapshot) and starts the client.
+ * process_xds_reload (SIGHUP): the file again, as the new static part,
+ * rebuilt with the dynamic resources and applied; the xds section itself
+ * cannot change. Both return 0, or -1 with err set (nothing changed).
+ * Main thread.
+ */
+int process_xds_start(const char *path, char *err, size_t errlen);
+int process_xds_reload(const char *path, char *err, size_t errlen);
+bool process_xds_running(void);
+void process_xds_stop(void);
 
 #endif /* TERN_PROCESS_H */

@@ -1,6 +1,7 @@
-"""The `xds` section: checked like any section (FILE:LINE errors), and
-refused at start and on reload while the xDS client is not in the build, so
-that tern never runs without the control plane its file asks for."""
+"""The `xds` section: checked like any section (FILE:LINE errors); protocol
+delta (not implemented yet) refused at start, and a section added by a
+reload refused, so that tern never runs without the control plane its file
+asks for. The client itself: xds_sotw_test.py."""
 
 import os
 import signal
@@ -38,14 +39,18 @@ class XdsConfigTest(unittest.TestCase):
             self.assertIn("%s:4: protocol: unknown protocol 'fast' (expected delta or sotw)"
                           % path, out)
 
-    def test_valid_section_refused_until_the_client_lands(self):
+    def test_sotw_valid_delta_refused(self):
         with tempfile.TemporaryDirectory(dir=os.environ.get("TEST_TMPDIR")) as d:
             path = self.write(d, XDS % free_port())
+            rc, out = run("-c", "-f", path)
+            self.assertEqual(rc, 0, out)
+            self.assertIn("Configuration file is valid", out)
+            path = self.write(d, (XDS % free_port()).replace("    protocol sotw\n", ""))
             for args in (("-c", "-f", path), ("-f", path)):
                 rc, out = run(*args)
                 self.assertEqual(rc, 1, out)
-                self.assertIn("%s:1: xds: the xDS client is not part of this build yet" % path,
-                              out)
+                self.assertIn("%s:1: xds: protocol delta (the default) is not implemented yet"
+                              % path, out)
 
     def test_reload_adding_xds_is_refused(self):
         b = HttpBackend("b")
@@ -59,7 +64,7 @@ class XdsConfigTest(unittest.TestCase):
                 t.send_signal(signal.SIGHUP)
                 poll_until(lambda: "the running configuration is unchanged" in t.stderr_text(),
                            desc="reload refused")
-                self.assertIn("xds: the xDS client is not part of this build yet",
+                self.assertIn("xds: a control plane cannot be added while tern runs",
                               t.stderr_text())
                 self.assertEqual(http_get(fp, "/")[0], 200)
         finally:

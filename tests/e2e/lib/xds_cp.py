@@ -1,0 +1,354 @@
+"""xds_cp: a test xDS control plane (ADS, state of the world) in Python.
+
+Resources are encoded with Envoy's *own* .proto files (the npm package
+@grpc/grpc-js-xds ships them under deps/: envoy-api, xds, googleapis,
+protoc-gen-validate), compiled here with Debian's protoc into a descriptor
+set and loaded with google.protobuf's message_factory; the gRPC service is
+Debian's python3-grpcio with a generic handler (grpc_tools is not in
+Debian). So a wire mismatch between tern's protos and Envoy's fails a test.
+
+    cp = ControlPlane()                   # listens on a free loopback port
+    cp.set(LDS, [cp.msg(LISTENER, {...})])  # bumps LDS's version, pushes it
+    cp.wait_ack(LDS)                      # tern ACKed that version
+    err = cp.wait_nack(CDS)               # tern NACKed: its error_detail
+    cp.stop(); cp.start()                 # same port
+
+Resources are given as dicts in protobuf's JSON mapping (json_format), with
+"@type" on Any values, so a test reads like an Envoy config.
+"""
+
+import os
+import queue
+import re
+import subprocess
+import tempfile
+import threading
+import time
+
+import grpc
+from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool, json_format
+from google.protobuf import message_factory
+
+from ternlib import free_port, poll_until
+
+TYPE = "type.googleapis.com/"
+LISTENER = "envoy.config.listener.v3.Listener"
+ROUTE = "envoy.config.route.v3.RouteConfiguration"
+CLUSTER = "envoy.config.cluster.v3.Cluster"
+CLA = "envoy.config.endpoint.v3.ClusterLoadAssignment"
+LDS, RDS, CDS, EDS = (TYPE + LISTENER, TYPE + ROUTE, TYPE + CLUSTER, TYPE + CLA)
+HCM = TYPE + "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+TCP_PROXY = TYPE + "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
+ROUTER = TYPE + "envoy.extensions.filters.http.router.v3.Router"
+SOTW_METHOD = "StreamAggregatedResources"
+SERVICE = "envoy.service.discovery.v3.AggregatedDiscoveryService"
+
+PROTO_FILES = [
+    "envoy/service/discovery/v3/ads.proto",
+    "envoy/config/listener/v3/listener.proto",
+    "envoy/config/route/v3/route.proto",
+    "envoy/config/cluster/v3/cluster.proto",
+    "envoy/config/endpoint/v3/endpoint.proto",
+    "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto",
+    "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto",
+    "envoy/extensions/filters/http/router/v3/router.proto",
+]
+
+
+def _deps():
+    npm = os.environ.get("TERN_NPM_DIR", "/opt/tern-deps/npm")
+    d = os.path.join(npm, "node_modules", "@grpc", "grpc-js-xds", "deps")
+    if not os.path.isdir(d):
+        raise RuntimeError("%s missing: run bash bazel/setup.sh" % d)
+    return d
+
+
+def _patched_validate(deps, tmp):
+    # The package's protoc-gen-validate is older than its envoy-api, whose
+    # options use `ignore_empty`: give each *Rules message that field so
+    # protoc parses the options (they mean nothing on the wire).
+    src = os.path.join(deps, "protoc-gen-validate", "validate", "validate.proto")
+    out = os.path.join(tmp, "pgv", "validate")
+    os.makedirs(out)
+    lines, n = [], 0
+    with open(src) as f:
+        for line in f:
+            lines.append(line)
+            if re.match(r"^message \w+Rules \{", line):
+                n += 1
+                lines.append("  optional bool ignore_empty = %d;\n" % (1000 + n))
+    with open(os.path.join(out, "validate.proto"), "w") as f:
+        f.writelines(lines)
+    return os.path.join(tmp, "pgv")
+
+
+class EnvoyProtos:
+    """Envoy's messages, from Envoy's .proto files."""
+
+    def __init__(self):
+        deps = _deps()
+        tmp = tempfile.mkdtemp(prefix="xds-cp-", dir=os.environ.get("TEST_TMPDIR"))
+        out = os.path.join(tmp, "envoy.pb")
+        cmd = ["protoc"] + ["-I" + p for p in (
+            os.path.join(deps, "envoy-api"), os.path.join(deps, "xds"),
+            os.path.join(deps, "googleapis"), _patched_validate(deps, tmp), "/usr/include")] + [
+            "--include_imports", "--descriptor_set_out=" + out] + PROTO_FILES
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("protoc on Envoy's files failed:\n" + r.stderr)
+        fds = descriptor_pb2.FileDescriptorSet()
+        with open(out, "rb") as f:
+            fds.ParseFromString(f.read())
+        self.pool = descriptor_pool.DescriptorPool()
+        for fd in fds.file:
+            self.pool.Add(fd)
+        self._classes = {}
+
+    def cls(self, full_name):
+        c = self._classes.get(full_name)
+        if c is None:
+            c = message_factory.GetMessageClass(self.pool.FindMessageTypeByName(full_name)) \
+                if hasattr(message_factory, "GetMessageClass") else \
+                message_factory.MessageFactory(self.pool).GetPrototype(
+                    self.pool.FindMessageTypeByName(full_name))
+            self._classes[full_name] = c
+        return c
+
+    def msg(self, full_name, d):
+        """A message of type full_name from its JSON-mapping dict."""
+        m = self.cls(full_name)()
+        json_format.ParseDict(d, m, descriptor_pool=self.pool)
+        return m
+
+
+def resource_name(m):
+    return m.cluster_name if m.DESCRIPTOR.full_name == CLA else m.name
+
+
+class _Stream:
+    def __init__(self):
+        self.q = queue.Queue()
+        self.subs = {}       # type_url -> list of names ([] : wildcard)
+        self.sent = {}       # type_url -> (version, nonce) last sent
+
+
+class ControlPlane:
+    """An ADS server (state of the world) on 127.0.0.1:<port>."""
+
+    def __init__(self, port=None):
+        self.protos = EnvoyProtos()
+        self.Req = self.protos.cls("envoy.service.discovery.v3.DiscoveryRequest")
+        self.Resp = self.protos.cls("envoy.service.discovery.v3.DiscoveryResponse")
+        self.port = port or free_port()
+        self.lock = threading.Lock()
+        self.resources = {LDS: {}, RDS: {}, CDS: {}, EDS: {}}
+        self.version = {LDS: 0, RDS: 0, CDS: 0, EDS: 0}
+        self.requests = []   # every DiscoveryRequest received, in order
+        self.streams = set()
+        self.streams_opened = 0
+        self.nonce = 0
+        self.server = None
+        self.start()
+
+    # -- building resources
+    def msg(self, full_name, d):
+        return self.protos.msg(full_name, d)
+
+    # -- server
+    def start(self):
+        handler = grpc.method_handlers_generic_handler(SERVICE, {
+            SOTW_METHOD: grpc.stream_stream_rpc_method_handler(
+                self._stream, request_deserializer=self.Req.FromString,
+                response_serializer=lambda m: m.SerializeToString()),
+        })
+        self.server = grpc.server(
+            __import__("concurrent.futures").futures.ThreadPoolExecutor(max_workers=16),
+            options=[("grpc.so_reuseport", 0),
+                     ("grpc.max_send_message_length", 256 << 20)])
+        self.server.add_generic_rpc_handlers((handler,))
+        bound = self.server.add_insecure_port("127.0.0.1:%d" % self.port)
+        if bound != self.port:
+            raise RuntimeError("cannot bind the control plane to port %d" % self.port)
+        self.server.start()
+
+    def stop(self):
+        with self.lock:
+            streams = list(self.streams)
+        for st in streams:
+            st.q.put(None)
+        self.server.stop(grace=0).wait()
+
+    def _stream(self, request_iterator, context):
+        st = _Stream()
+        with self.lock:
+            self.streams.add(st)
+            self.streams_opened += 1
+
+        def reader():
+            try:
+                for req in request_iterator:
+                    self._on_request(st, req)
+            except Exception:
+                pass
+            st.q.put(None)
+
+        threading.Thread(target=reader, daemon=True).start()
+        try:
+            while True:
+                item = st.q.get()
+                if item is None:
+                    return
+                yield item
+        finally:
+            with self.lock:
+                self.streams.discard(st)
+
+    def _on_request(self, st, req):
+        with self.lock:
+            self.requests.append(req)
+            t = req.type_url
+            if t not in self.resources:
+                return
+            names = sorted(req.resource_names)
+            first = t not in st.subs
+            changed = st.subs.get(t) != names
+            st.subs[t] = names
+            if first or changed:
+                self._send_locked(st, t)
+
+    def _send_locked(self, st, t):
+        if t in (LDS, CDS):
+            res = list(self.resources[t].values())
+        else:
+            want = st.subs.get(t, [])
+            res = [self.resources[t][n] for n in want if n in self.resources[t]]
+            if not res:
+                return
+        self.nonce += 1
+        resp = self.Resp(version_info=str(self.version[t]), type_url=t, nonce=str(self.nonce))
+        for m in res:
+            a = resp.resources.add()
+            a.Pack(m, type_url_prefix="type.googleapis.com/")
+        st.sent[t] = (str(self.version[t]), str(self.nonce))
+        st.q.put(resp)
+
+    # -- the test's side
+    def set(self, t, msgs, replace=True):
+        """Sets the resources of type t (all of them when replace, else
+        updates/adds these), bumps t's version and pushes it to every stream
+        subscribed. Returns the new version (a string)."""
+        with self.lock:
+            if replace:
+                self.resources[t] = {}
+            for m in msgs:
+                self.resources[t][resource_name(m)] = m
+            self.version[t] += 1
+            for st in self.streams:
+                if t in st.subs:
+                    self._send_locked(st, t)
+            return str(self.version[t])
+
+    def send_raw(self, t, msgs, version):
+        """Pushes msgs as type t's response with this version, without
+        recording them as the control plane's state (a bad update)."""
+        with self.lock:
+            for st in self.streams:
+                if t not in st.subs:
+                    continue
+                self.nonce += 1
+                resp = self.Resp(version_info=version, type_url=t, nonce=str(self.nonce))
+                for m in msgs:
+                    resp.resources.add().Pack(m, type_url_prefix="type.googleapis.com/")
+                st.sent[t] = (version, str(self.nonce))
+                st.q.put(resp)
+            return str(self.nonce)
+
+    def acked(self, t, version):
+        with self.lock:
+            return any(r.type_url == t and r.version_info == version and
+                       not r.HasField("error_detail") and r.response_nonce
+                       for r in self.requests)
+
+    def wait_ack(self, t, version=None, timeout=10.0):
+        v = str(self.version[t]) if version is None else version
+        poll_until(lambda: self.acked(t, v), timeout=timeout,
+                   desc="tern ACKs %s version %s" % (t.split(".")[-1], v))
+
+    def nack_for(self, t, nonce):
+        with self.lock:
+            for r in self.requests:
+                if r.type_url == t and r.response_nonce == nonce and r.HasField("error_detail"):
+                    return r
+        return None
+
+    def wait_nack(self, t, nonce, timeout=10.0):
+        return poll_until(lambda: self.nack_for(t, nonce), timeout=timeout,
+                          desc="tern NACKs %s nonce %s" % (t.split(".")[-1], nonce))
+
+    def n_streams(self):
+        with self.lock:
+            return len(self.streams)
+
+
+# -- resource builders (Envoy JSON mapping)
+
+def hcm_listener(cp, name, port, rds=None, route_config=None):
+    hcm = {"@type": HCM, "stat_prefix": name,
+           "http_filters": [{"name": "envoy.filters.http.router",
+                             "typed_config": {"@type": ROUTER}}]}
+    if rds:
+        hcm["rds"] = {"route_config_name": rds, "config_source": {"ads": {}}}
+    else:
+        hcm["route_config"] = route_config
+    return cp.msg(LISTENER, {
+        "name": name,
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
+                                        "typed_config": hcm}]}]})
+
+
+def tcp_listener(cp, name, port, cluster):
+    return cp.msg(LISTENER, {
+        "name": name,
+        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "filter_chains": [{"filters": [{"name": "envoy.filters.network.tcp_proxy",
+                                        "typed_config": {"@type": TCP_PROXY,
+                                                         "stat_prefix": name,
+                                                         "cluster": cluster}}]}]})
+
+
+def route_config(cp, name, vhosts):
+    """vhosts: [(vhost name, [domains], [(match dict, cluster)])]"""
+    return cp.msg(ROUTE, {"name": name, "virtual_hosts": [
+        {"name": vn, "domains": doms,
+         "routes": [{"match": m, "route": {"cluster": c}} for m, c in routes]}
+        for vn, doms, routes in vhosts]})
+
+
+def eds_cluster(cp, name, lb_policy="ROUND_ROBIN", extra=None):
+    d = {"name": name, "type": "EDS", "connect_timeout": "1s", "lb_policy": lb_policy,
+         "eds_cluster_config": {"eds_config": {"ads": {}}}}
+    d.update(extra or {})
+    return cp.msg(CLUSTER, d)
+
+
+def static_cluster(cp, name, endpoints):
+    return cp.msg(CLUSTER, {"name": name, "type": "STATIC", "connect_timeout": "1s",
+                            "load_assignment": _cla_dict(name, endpoints)})
+
+
+def _cla_dict(name, endpoints):
+    """endpoints: [(port, weight)] or [(port, weight, health_status)] on 127.0.0.1"""
+    lbs = []
+    for e in endpoints:
+        d = {"endpoint": {"address": {"socket_address": {"address": "127.0.0.1",
+                                                         "port_value": e[0]}}},
+             "load_balancing_weight": e[1]}
+        if len(e) > 2:
+            d["health_status"] = e[2]
+        lbs.append(d)
+    return {"cluster_name": name, "endpoints": [{"lb_endpoints": lbs}]}
+
+
+def cla(cp, name, endpoints):
+    return cp.msg(CLA, _cla_dict(name, endpoints))
