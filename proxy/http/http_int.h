@@ -122,6 +122,7 @@ struct h1_conn {
     struct transport tr;          /* plain or TLS: every byte of the client goes through it */
     struct h1_tls *tls;           /* after a TLS handshake, else NULL */
     bool handshaking : 1;         /* TLS handshake in progress: no codec yet */
+    bool proto_h2 : 1;            /* TLS bind with proto h2: HTTP/2 whatever ALPN says */
     bool eof : 1;                 /* the client's FIN arrived */
     bool closing : 1;             /* close once obuf is written (then linger) */
     bool lingering : 1;           /* write side shut; draining input until EOF */
@@ -263,6 +264,7 @@ struct stream {
     struct listener *l;
     struct worker_snap *ws;
     const struct sockaddr_in6 *peer;
+    const struct h1_tls *tls;     /* the client connection's TLS facts, NULL: plain */
     struct buf **ibufp;           /* where the validated request-body bytes are:
                                    * &cc->ibuf, or &h2.ibuf */
     bool first_req;               /* the client connection's first request (http-reuse) */
@@ -446,6 +448,10 @@ extern const struct down_ops down_h2_ops;
 /* A new connection on an h2 listener (prior knowledge); takes fd. */
 void h2c_accept(struct worker *w, struct worker_listener *wl, int fd, const struct sockaddr *sa,
                 socklen_t salen);
+/* A TLS client connection whose ALPN chose h2 becomes an HTTP/2 one: cc's
+ * fd, transport, TLS facts and snapshot reference move (cc is then freed by
+ * its owner, closing nothing). */
+void h2c_adopt(struct h1_conn *cc);
 /* The codec a TLS handshake's ALPN chose: "h2" -> true (HTTP/2), anything
  * else (http/1.1, none) -> false. The TLS wiring calls this one function. */
 bool http_alpn_is_h2(const unsigned char *proto, unsigned len);
