@@ -57,6 +57,7 @@ struct srv_opts {
     bool check;
     bool backup;
     bool disabled;
+    bool proto_h2;               /* proto h2: HTTP/2 to the server */
     struct tls_srv_opts tls;     /* ssl, verify, ca-file, crt, sni, alpn, verifyhost */
 };
 

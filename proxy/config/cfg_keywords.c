@@ -825,6 +825,7 @@ static const char *const srv_options[] = {
     "weight", "maxconn", "maxqueue", "check", "no-check", "inter", "rise", "fall",
     "backup", "no-backup", "disabled", "enabled", "pool-max-conn", "pool-purge-delay",
     "ssl", "no-ssl", "verify", "ca-file", "crt", "sni", "alpn", "verifyhost", "check-ssl",
+    "proto",
 };
 
 static const char *const srv_unsupported[] = {
@@ -833,7 +834,7 @@ static const char *const srv_unsupported[] = {
     "downinter", "error-limit", "fastinter", "id", "init-addr", "log-proto", "minconn",
     "no-tls-tickets", "no-verifyhost", "non-stick", "observe", "on-error",
     "on-marked-down", "on-marked-up", "pool-low-conn",
-    "port", "proto", "redir", "resolve-opts", "resolve-prefer", "resolvers", "send-proxy",
+    "port", "redir", "resolve-opts", "resolve-prefer", "resolvers", "send-proxy",
     "send-proxy-v2", "slowstart", "socks4", "source", "ssl-max-ver",
     "ssl-min-ver", "stick", "tfo", "track", "ws",
 };
@@ -852,7 +853,7 @@ static void srv_opts_parse(struct cfg *p, char **av, size_t ac, struct srv_opts 
                            strcmp(k, "pool-purge-delay") == 0 || strcmp(k, "verify") == 0 ||
                            strcmp(k, "ca-file") == 0 || strcmp(k, "crt") == 0 ||
                            strcmp(k, "sni") == 0 || strcmp(k, "alpn") == 0 ||
-                           strcmp(k, "verifyhost") == 0;
+                           strcmp(k, "verifyhost") == 0 || strcmp(k, "proto") == 0;
         char *dst = NULL;
 
         if (needs_value && !v) {
@@ -897,6 +898,17 @@ static void srv_opts_parse(struct cfg *p, char **av, size_t ac, struct srv_opts 
             uint32_t ms;
             if (get_time(p, "pool-purge-delay", v, &ms))
                 o->pool_purge_delay = ms;
+            i++;
+        } else if (strcmp(k, "proto") == 0) {
+            /* HAProxy's mux names: h2 (HTTP/2 with prior knowledge, or
+             * over ssl), h1 */
+            if (strcmp(v, "h2") == 0)
+                o->proto_h2 = true;
+            else if (strcmp(v, "h1") == 0)
+                o->proto_h2 = false;
+            else
+                cfg_err(p, "server option 'proto': unknown protocol '%s' (expected h1 or h2)",
+                        v);
             i++;
         } else if (strcmp(k, "ssl") == 0) {
             o->tls.ssl = true;
@@ -1006,6 +1018,7 @@ static void kw_server(struct cfg *p, char **av, size_t ac)
     ep->rise = o.rise;
     ep->fall = o.fall;
     ep->pool_max_conn = o.pool_max_conn;
+    ep->proto_h2 = o.proto_h2;
     ep->pool_purge_delay_ms = o.pool_purge_delay;
     if (o.tls.ssl) {
         char err[512];

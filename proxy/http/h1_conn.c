@@ -80,7 +80,7 @@ static void h1c_accept(struct worker *w, struct worker_listener *wl, int fd,
     struct h1_conn *cc;
     uint64_t now = worker_now_ms(w);
 
-    if (wl->b && wl->b->proto == BIND_PROTO_H2) {
+    if (wl->b && wl->b->proto == BIND_PROTO_H2 && !wl->b->tls) {
         h2c_accept(w, wl, fd, sa, salen); /* HTTP/2 with prior knowledge */
         return;
     }
@@ -103,6 +103,7 @@ static void h1c_accept(struct worker *w, struct worker_listener *wl, int fd,
             cc->tr.failed = 1; /* out of memory in the library: closed at once */
         }
         cc->handshaking = true;
+        cc->proto_h2 = wl->b->proto == BIND_PROTO_H2;
     } else {
         transport_plain_init(&cc->tr, fd);
     }
@@ -722,26 +723,59 @@ static void handshake_failed(struct h1_conn *cc)
 
 /*
  * The codec a finished handshake leads to: the one place that reads the
- * negotiated ALPN. Mode http has HTTP/1.1 only (a listener never offers h2,
- * see tls_alpn_served), so every outcome is HTTP/1.1 today; the HTTP/2 work
- * adds its branch here. Returns false when the protocol cannot be served.
+ * negotiated ALPN. "h2" (or a `proto h2` bind, whatever ALPN said, as
+ * HAProxy) hands the connection to h2_conn.c (*h2 set); no ALPN, http/1.1
+ * or http/1.0 stay here. Returns false when the protocol cannot be served.
  */
-static bool choose_codec(struct h1_conn *cc)
+static bool choose_codec(struct h1_conn *cc, bool *h2)
 {
     const char *proto;
     size_t len;
 
+    *h2 = cc->proto_h2;
     if (!tls_transport_alpn(&cc->tr, &proto, &len))
-        return true; /* no ALPN: HTTP/1.1 */
+        return true; /* no ALPN: HTTP/1.1 (or the bind's proto h2) */
+    if (http_alpn_is_h2((const unsigned char *)proto, (unsigned)len)) {
+        *h2 = true;
+        return true;
+    }
+    if (*h2)
+        return true;
     if ((len == 8 && memcmp(proto, "http/1.1", 8) == 0) ||
         (len == 8 && memcmp(proto, "http/1.0", 8) == 0))
         return true;
     return false;
 }
 
-/* Drives the handshake; true once it is done and the codec may run. */
+/*
+ * ALPN chose HTTP/2: the connection (fd, transport, TLS facts, snapshot
+ * reference, counters) moves to an h2_conn; this struct is unlinked and
+ * freed without closing anything.
+ */
+static void become_h2(struct h1_conn *cc)
+{
+    struct http_worker *hw = cc->hw;
+
+    event_del(&cc->ev);
+    evtimer_del(&cc->timer);
+    if (cc->prev)
+        cc->prev->next = cc->next;
+    else
+        hw->conns = cc->next;
+    if (cc->next)
+        cc->next->prev = cc->prev;
+    h2c_adopt(cc);
+    cc->closed = true;
+    cc->fd = -1;
+    evtimer_assign(&cc->timer, cc->w->base, reap_cb, cc);
+    event_active(&cc->timer, EV_TIMEOUT, 0);
+}
+
+/* Drives the handshake; true once it is done and the codec may run (false
+ * too when the connection went to HTTP/2). */
 static bool handshake_step(struct h1_conn *cc)
 {
+    bool h2 = false;
     int r;
 
     if (!transport_can_read(&cc->tr) && !transport_can_write(&cc->tr) && !cc->tr.failed)
@@ -757,7 +791,7 @@ static bool handshake_step(struct h1_conn *cc)
     counter_add(&lst(cc)->tls_handshakes, 1);
     cc->tls = tern_calloc(1, sizeof(*cc->tls));
     cc->tls->sni = tls_transport_sni(&cc->tr);
-    if (tls_transport_peer_identity(&cc->tr, &cc->tls->peer) != 0 || !choose_codec(cc)) {
+    if (tls_transport_peer_identity(&cc->tr, &cc->tls->peer) != 0 || !choose_codec(cc, &h2)) {
         h1c_close(cc, HTTP_R_CLIENT_ABORT);
         return false;
     }
@@ -768,6 +802,10 @@ static bool handshake_step(struct h1_conn *cc)
         .spiffe_id = cc->tls->peer.spiffe_id,
         .sni = cc->tls->sni,
     };
+    if (h2) {
+        become_h2(cc);
+        return false;
+    }
     /* the handshake took the accept's time: timeout http-request starts now */
     cc->accept_ms = worker_now_ms(cc->w);
     return true;

@@ -78,7 +78,8 @@ struct h2_conn {
     const uint8_t *pend;          /* mem_send output not yet copied to obuf */
     size_t pend_len;
     int fd;
-    bool readable, writable, rdhup;
+    struct transport tr;          /* plain, or TLS whose ALPN chose h2 */
+    struct h1_tls *tls;           /* after a TLS handshake (owned), else NULL */
     bool eof : 1;
     bool closed : 1;
     bool in_run : 1;
@@ -234,6 +235,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
     s->h2c = c;
     s->h2.id = frame->hd.stream_id;
     s->ibufp = &s->h2.ibuf;
+    s->tls = c->tls;
     s->first_req = c->nreq == 0;
     c->nreq++;
     s->req.kind = HTTP_MSG_REQUEST;
@@ -1026,28 +1028,24 @@ static nghttp2_session_callbacks *callbacks(void)
 
 /* ---- accept and close ------------------------------------------------------------ */
 
-void h2c_accept(struct worker *w, struct worker_listener *wl, int fd, const struct sockaddr *sa,
-                socklen_t salen)
+/*
+ * The session and its SETTINGS for a connection whose struct is filled
+ * (w, hw, ws, l, fd, tr, peer): linked into the worker, event registered,
+ * first run. `fresh`: a new accept (the connection counters); a handover
+ * from h1_conn.c after ALPN was counted there.
+ */
+static void h2c_start(struct h2_conn *c, bool fresh)
 {
-    struct http_worker *hw = w->http;
+    struct worker *w = c->w;
+    struct http_worker *hw = c->hw;
     const struct model_global *g = &w->snap->global;
-    struct h2_conn *c = tern_calloc(1, sizeof(*c));
     uint64_t now = worker_now_ms(w);
     nghttp2_option *opt;
     nghttp2_session_callbacks *cbs = callbacks();
     nghttp2_settings_entry iv[4];
     uint32_t win = g->h2_initial_window_size;
 
-    c->w = w;
-    c->hw = hw;
-    c->ws = w->snaps;
-    c->ws->nconns++;
-    c->l = wl->l;
-    c->fd = fd;
     c->accept_ms = c->active_ms = c->idle_since_ms = now;
-    if (salen <= sizeof(c->peer))
-        memcpy(&c->peer, sa, salen);
-
     if (nghttp2_option_new(&opt) != 0)
         tern_panic(__FILE__, __LINE__, "nghttp2: out of memory");
     nghttp2_option_set_no_auto_window_update(opt, 1);
@@ -1078,19 +1076,54 @@ void h2c_accept(struct worker *w, struct worker_listener *wl, int fd, const stru
     if (hw->h2conns)
         hw->h2conns->prev = c;
     hw->h2conns = c;
-    w->nconns++;
-    atomic_store_explicit(&w->nconns_shared, w->nconns, memory_order_relaxed);
-    counter_add(&w->stats.conns_total, 1);
-    counter_add(&w->stats.cur_conns, 1);
-    counter_add(&lst(c)->conns_total, 1);
-    counter_add(&lst(c)->cur_conns, 1);
+    if (fresh) {
+        w->nconns++;
+        atomic_store_explicit(&w->nconns_shared, w->nconns, memory_order_relaxed);
+        counter_add(&w->stats.conns_total, 1);
+        counter_add(&w->stats.cur_conns, 1);
+        counter_add(&lst(c)->conns_total, 1);
+        counter_add(&lst(c)->cur_conns, 1);
+    }
     counter_add(&lst(c)->h2_conns, 1);
 
-    event_assign(&c->ev, w->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
+    event_assign(&c->ev, w->base, c->fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
                  conn_cb, c);
     event_add(&c->ev, NULL);
     evtimer_assign(&c->timer, w->base, timer_cb, c);
     h2c_run(c);
+}
+
+void h2c_accept(struct worker *w, struct worker_listener *wl, int fd, const struct sockaddr *sa,
+                socklen_t salen)
+{
+    struct h2_conn *c = tern_calloc(1, sizeof(*c));
+
+    c->w = w;
+    c->hw = w->http;
+    c->ws = w->snaps;
+    c->ws->nconns++;
+    c->l = wl->l;
+    c->fd = fd;
+    transport_plain_init(&c->tr, fd);
+    if (salen <= sizeof(c->peer))
+        memcpy(&c->peer, sa, salen);
+    h2c_start(c, true);
+}
+
+void h2c_adopt(struct h1_conn *cc)
+{
+    struct h2_conn *c = tern_calloc(1, sizeof(*c));
+
+    c->w = cc->w;
+    c->hw = cc->hw;
+    c->ws = cc->ws; /* the reference moves with it */
+    c->l = cc->l;
+    c->fd = cc->fd;
+    c->peer = cc->peer;
+    transport_move(&c->tr, &cc->tr);
+    c->tls = cc->tls;
+    cc->tls = NULL;
+    h2c_start(c, false);
 }
 
 static void reap_cb(evutil_socket_t fd, short what, void *arg)
@@ -1119,6 +1152,12 @@ static void h2c_close(struct h2_conn *c, int reason)
     nghttp2_session_del(c->ng);
     c->ng = NULL;
     event_del(&c->ev);
+    transport_release(&c->tr);
+    if (c->tls) {
+        tls_peer_identity_clear(&c->tls->peer);
+        free(c->tls);
+        c->tls = NULL;
+    }
     close(c->fd);
     c->fd = -1;
     evtimer_del(&c->timer);
@@ -1151,9 +1190,10 @@ static bool conn_read(struct h2_conn *c, size_t *moved)
 
     /* output the client does not read stops its input (PING/SETTINGS
      * floods, slow readers): nghttp2's queues stay bounded */
-    if (c->eof || !c->readable || c->fatal || (c->obuf && c->obuf->len) || c->pend_len)
+    if (c->eof || !transport_can_read(&c->tr) || c->fatal || (c->obuf && c->obuf->len) ||
+        c->pend_len)
         return false;
-    n = buf_read_fd(&c->w->pool, c->fd, &c->ibuf, &c->readable, c->rdhup);
+    n = transport_read_buf(&c->tr, &c->w->pool, &c->ibuf);
     if (n == 0) {
         c->eof = true;
         return true;
@@ -1218,16 +1258,15 @@ static bool conn_write(struct h2_conn *c, size_t *moved)
                 c->pend_len -= k;
             }
         }
-        if (!c->obuf || !c->obuf->len || !c->writable)
+        if (!c->obuf || !c->obuf->len || !transport_can_write(&c->tr))
             break;
-        do {
-            n = write(c->fd, buf_head(c->obuf), c->obuf->len);
-        } while (n < 0 && errno == EINTR);
+        {
+            struct iovec iov = {buf_head(c->obuf), c->obuf->len};
+            n = transport_writev(&c->tr, &iov, 1);
+        }
+        if (n == TRANSPORT_AGAIN)
+            break;
         if (n < 0) {
-            if (errno == EAGAIN) {
-                c->writable = false;
-                break;
-            }
             h2c_close(c, HTTP_R_CLIENT_ABORT);
             return true;
         }
@@ -1239,8 +1278,7 @@ static bool conn_write(struct h2_conn *c, size_t *moved)
         if (c->obuf->len == 0) {
             buf_put(&c->w->pool, c->obuf);
             c->obuf = NULL;
-        } else {
-            c->writable = false;
+        } else if (!transport_can_write(&c->tr)) {
             break;
         }
     }
@@ -1479,12 +1517,9 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     if (c->closed)
         return;
-    if (what & EV_READ)
-        c->readable = true;
-    if (what & EV_WRITE)
-        c->writable = true;
-    if (what & EV_CLOSED)
-        c->rdhup = true;
+    transport_set_ready(&c->tr, (uint8_t)(((what & EV_READ) ? TRANSPORT_READABLE : 0) |
+                                          ((what & EV_WRITE) ? TRANSPORT_WRITABLE : 0) |
+                                          ((what & EV_CLOSED) ? TRANSPORT_RDHUP : 0)));
     h2c_run(c);
 }
 
@@ -1537,7 +1572,7 @@ static void h2c_run(struct h2_conn *c)
         bool any = false;
         for (struct stream *s = c->streams; s; s = s->h2.next)
             any |= s->st == ST_EXCHANGE || s->st == ST_REPLY;
-        if (!any || c->rdhup) {
+        if (!any || (c->tr.ready & TRANSPORT_RDHUP)) {
             h2c_close(c, HTTP_R_CLIENT_ABORT);
             return;
         }

@@ -122,6 +122,7 @@ struct h1_conn {
     struct transport tr;          /* plain or TLS: every byte of the client goes through it */
     struct h1_tls *tls;           /* after a TLS handshake, else NULL */
     bool handshaking : 1;         /* TLS handshake in progress: no codec yet */
+    bool proto_h2 : 1;            /* TLS bind with proto h2: HTTP/2 whatever ALPN says */
     bool eof : 1;                 /* the client's FIN arrived */
     bool closing : 1;             /* close once obuf is written (then linger) */
     bool lingering : 1;           /* write side shut; draining input until EOF */
@@ -163,6 +164,18 @@ struct up_conn {
     uint64_t idle_since_ms;
     uint64_t active_ms;           /* last I/O while a stream uses it */
     struct event ev;
+    /* proto h2 (upstream_h2.c): this up_conn is one stream's share of a
+     * shared HTTP/2 connection; ibuf holds the response payload */
+    struct uh2_conn *h2;
+    int32_t h2_id;                /* HTTP/2 stream id, 0 before it is submitted */
+    uint16_t h2_status;           /* :status of the head being received */
+    uint32_t h2_unacked;          /* payload received, not yet given back to the window */
+    char *h2_spill;               /* bytes beyond ibuf (malloc'd, bounded by the window) */
+    uint32_t h2_spill_len;
+    bool h2_deferred : 1;         /* the request body provider waits for bytes */
+    bool h2_closed : 1;           /* nghttp2 closed the stream */
+    bool h2_chunked : 1;          /* an HTTP/1.1 client gets the body chunked from here */
+    bool h2_ended : 1;            /* the response's end was handled */
 };
 
 /* ---- stream ----------------------------------------------------------------- */
@@ -263,6 +276,7 @@ struct stream {
     struct listener *l;
     struct worker_snap *ws;
     const struct sockaddr_in6 *peer;
+    const struct h1_tls *tls;     /* the client connection's TLS facts, NULL: plain */
     struct buf **ibufp;           /* where the validated request-body bytes are:
                                    * &cc->ibuf, or &h2.ibuf */
     bool first_req;               /* the client connection's first request (http-reuse) */
@@ -365,6 +379,7 @@ struct stream {
     uint32_t nreply_hdrs;
     uint32_t reply_cap;
     struct h2_strm h2;
+    uint8_t up_refused;           /* HTTP/2 server: times its stream was refused (retried) */
     struct arena arena;
     unsigned char arena_mem[STREAM_ARENA_INLINE];
     struct h1_header hdrs[];      /* hw->maxhdr slots for the codec */
@@ -446,6 +461,10 @@ extern const struct down_ops down_h2_ops;
 /* A new connection on an h2 listener (prior knowledge); takes fd. */
 void h2c_accept(struct worker *w, struct worker_listener *wl, int fd, const struct sockaddr *sa,
                 socklen_t salen);
+/* A TLS client connection whose ALPN chose h2 becomes an HTTP/2 one: cc's
+ * fd, transport, TLS facts and snapshot reference move (cc is then freed by
+ * its owner, closing nothing). */
+void h2c_adopt(struct h1_conn *cc);
 /* The codec a TLS handshake's ALPN chose: "h2" -> true (HTTP/2), anything
  * else (http/1.1, none) -> false. The TLS wiring calls this one function. */
 bool http_alpn_is_h2(const unsigned char *proto, unsigned len);
@@ -464,6 +483,22 @@ bool h2_resp_chunk(struct stream *s, struct buf *ib, const struct h1_chunk_event
                    uint32_t r);
 /* upstream_h1.c took n request-body bytes of an h2 stream: window back. */
 void h2_request_consumed(struct stream *s, size_t n);
+
+/* ---- upstream_h2.c ------------------------------------------------------------ */
+
+/* proto h2 servers: the stream rides a connection of the endpoint's
+ * per-worker pool. take_idle: a ready connection with a free stream slot
+ * (s->uc set, request submitted); connect: joins a connection being set up
+ * or opens one (s->uc set; router_connected/router_connect_failed follow).
+ * The rest mirror upstream_h1.c's functions for an up_conn with uc->h2. */
+struct up_conn *uh2_take(struct stream *s);
+struct up_conn *uh2_connect(struct stream *s);
+bool uh2_step(struct stream *s);
+void uh2_release(struct up_conn *uc);
+void uh2_resp_consumed(struct stream *s, size_t n);
+/* Closes the slot's HTTP/2 connections that carry no stream (GOAWAY
+ * first); busy ones are retired (no new stream) and close when done. */
+void uh2_close_idle(struct endpoint_worker_slot *sl);
 
 /* ---- router.c ----------------------------------------------------------------- */
 

@@ -20,8 +20,8 @@
 
 int http_xfcc_apply(struct stream *s, uint32_t maxhdr)
 {
-    const struct h1_conn *cc = s->cc; /* NULL for HTTP/2 streams (no TLS yet) */
-    bool mtls = cc && cc->tls && cc->tls->peer.cert_present && cc->tls->peer.verified;
+    const struct h1_tls *tls = s->tls; /* HTTP/1.1 or HTTP/2 client over TLS */
+    bool mtls = tls && tls->peer.cert_present && tls->peer.verified;
     enum xfcc_mode mode = (enum xfcc_mode)s->l->xfcc;
     char elem[XFCC_ELEMENT_MAX];
     struct http_str old;
@@ -34,7 +34,7 @@ int http_xfcc_apply(struct stream *s, uint32_t maxhdr)
     }
     if (mode == XFCC_FORWARD_ONLY)
         return 0;
-    n = tls_xfcc_format(elem, sizeof(elem), NULL, &cc->tls->peer);
+    n = tls_xfcc_format(elem, sizeof(elem), NULL, &tls->peer);
     if (n >= sizeof(elem)) {
         http_msg_del(&s->req, XFCC, XFCC_LEN); /* never a truncated identity */
         return 0;

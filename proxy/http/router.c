@@ -51,7 +51,7 @@ struct cluster *route_select(struct stream *s)
         .req = &s->req,
         .res = NULL,
         .src = (const struct sockaddr *)s->peer,
-        .tls = s->cc && s->cc->tls ? &s->cc->tls->acl : NULL,
+        .tls = s->tls ? &s->tls->acl : NULL,
         .dst = NULL,
     };
 

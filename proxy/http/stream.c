@@ -164,6 +164,7 @@ struct stream *stream_new(struct h1_conn *cc)
     s = stream_alloc(cc->hw, cc->l, cc->ws, &cc->peer, &down_h1_ops);
 
     s->cc = cc;
+    s->tls = cc->tls;
     s->ibufp = &cc->ibuf;
     cc->s = s;
     cc->nreq++;
@@ -581,8 +582,8 @@ static void fill_info(struct stream *s, uint64_t now, bool end)
     i->attempts = s->attempt + s->up.retries_done + (s->reuse_retried ? 1u : 0u);
     i->request = s->head_ok ? &s->req : NULL;
     i->response = NULL; /* forwarded heads are not kept (see stream.c) */
-    i->tls = s->cc && s->cc->tls;
-    i->peer_id = i->tls ? s->cc->tls->peer.spiffe_id : NULL;
+    i->tls = s->tls != NULL;
+    i->peer_id = s->tls ? s->tls->peer.spiffe_id : NULL;
 
     i->t_request = s->head_ok ? (int64_t)(s->t_head - s->t_start) : -1;
     if (s->up.queued)

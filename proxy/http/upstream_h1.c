@@ -150,6 +150,10 @@ void upstream_close(struct up_conn *uc)
 {
     struct worker *w = uc->w;
 
+    if (uc->h2) {
+        uh2_release(uc); /* a stream's share of an HTTP/2 connection */
+        return;
+    }
     if (uc->closed)
         return;
     uc->closed = true;
@@ -238,9 +242,12 @@ struct up_conn *upstream_connect(struct stream *s)
 {
     struct worker *w = s->w;
     struct up_conn *uc;
-    int fd = upstream_socket_connect(s->up.ep);
     struct tls_upstream *t = s->up.ep->tls;
+    int fd;
 
+    if (s->up.ep->proto_h2)
+        return uh2_connect(s); /* proto h2: a stream of a shared connection */
+    fd = upstream_socket_connect(s->up.ep);
     if (fd < 0)
         return NULL;
     uc = tern_calloc(1, sizeof(*uc));
@@ -283,6 +290,8 @@ struct up_conn *upstream_take_idle(struct stream *s)
     struct up_conn *uc = cc ? cc->owned : NULL;
     int k = 0;
 
+    if (ep->proto_h2)
+        return uh2_take(s);
     if (uc && uc->idle && uc->ep == ep &&
         http_reuse_allowed(mode, first, idem, true, uc->private_, uc->nreqs) &&
         sni_matches(uc, s))
@@ -307,6 +316,10 @@ void upstream_release_conn(struct up_conn *uc, struct h1_conn *cc, bool keep)
 {
     struct endpoint *ep = uc->ep;
 
+    if (uc->h2) {
+        uh2_release(uc);
+        return;
+    }
     uc->s = NULL;
     if (uc->closed)
         return;
@@ -362,6 +375,7 @@ static void close_slot(struct endpoint_worker_slot *sl)
 {
     while (sl->idle_head)
         upstream_close(sl->idle_head);
+    uh2_close_idle(sl);
 }
 
 void upstream_close_idle(struct http_worker *hw)
@@ -919,6 +933,13 @@ bool upstream_step(struct stream *s)
     bool progress = false;
     ssize_t n;
 
+    if (s->st == ST_EXCHANGE && uc && uc->h2) {
+        /* HTTP/2 server: the client's body bytes counted, then its stream */
+        progress = validate_request(s);
+        if (s->st != ST_EXCHANGE || s->down->gone(s) || s->uc != uc)
+            return true;
+        return uh2_step(s) || progress;
+    }
     if (s->st != ST_EXCHANGE || !uc || !uc->handshaken)
         return false;
 
@@ -970,6 +991,10 @@ void upstream_resp_consumed(struct stream *s, size_t n)
 {
     struct up_conn *uc = s->uc;
 
+    if (uc->h2) {
+        uh2_resp_consumed(s, n);
+        return;
+    }
     buf_consume(uc->ibuf, n);
     s->resp_fwd -= (uint32_t)n;
     if (uc->ibuf->len == 0) {

@@ -246,6 +246,7 @@ struct endpoint {
     int32_t pool_max_conn;    /* idle connections kept per worker; -1 (default): no limit */
     uint32_t pool_purge_delay_ms; /* default 5000; 0: idle connections are never purged */
     struct tls_upstream *tls; /* `ssl`: owned (proxy/tls/tls_conf.h); NULL: plain */
+    bool proto_h2;            /* `proto h2`: HTTP/2 (proxy/http/upstream_h2.c) */
     struct source_loc loc;
 
     /* runtime */
@@ -260,6 +261,7 @@ struct endpoint {
         void *idle_head;      /* most recently idle first (LIFO) */
         void *idle_tail;
         uint32_t nidle;
+        void *h2_head;        /* proto h2: this worker's connections (upstream_h2.c) */
     } __attribute__((aligned(TERN_CACHELINE))) *worker;
 };
 

@@ -86,8 +86,10 @@ char *tls_alpn_served(const char *configured, bool http, bool *dropped)
     out = tern_calloc(1, strlen(configured) + 1);
     copy = tern_strdup(configured);
     for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        /* the codecs mode http has after the handshake (tern_h1 only) */
-        if (strcmp(tok, "http/1.1") != 0 && strcmp(tok, "http/1.0") != 0) {
+        /* the codecs mode http has after the handshake (h1_conn.c's
+         * choose_codec: HTTP/2 via http_alpn_is_h2, else HTTP/1.x) */
+        if (strcmp(tok, "h2") != 0 && strcmp(tok, "http/1.1") != 0 &&
+            strcmp(tok, "http/1.0") != 0) {
             *dropped = true;
             continue;
         }
@@ -225,8 +227,8 @@ int tls_bind_build(struct tls_bind *b, bool http, char *warn, size_t warnlen, ch
     free(b->alpn_served);
     b->alpn_served = tls_alpn_served(b->alpn, http, &dropped);
     if (dropped)
-        snprintf(warn, warnlen, "alpn '%s': tern serves only http/1.1 in mode http for now "
-                                "(no HTTP/2 codec yet): offering %s", b->alpn,
+        snprintf(warn, warnlen, "alpn '%s': mode http serves only h2, http/1.1 and "
+                                "http/1.0: offering %s", b->alpn,
                  b->alpn_served ? b->alpn_served : "no ALPN");
     b->store = load_store(b, &b->stamps, &b->nstamps, err, errlen);
     if (!b->store)

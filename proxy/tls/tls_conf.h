@@ -88,8 +88,8 @@ struct tls_bind *tls_bind_new(void);
 
 /*
  * Finishes `b` once its section is parsed: `http` says the listener is mode
- * http (only http/1.1 is served there: `h2` is removed from the offered ALPN
- * with a warning in warn, tls_alpn_served says why). Loads every `crt`,
+ * http (h2, http/1.1 and http/1.0 are served there: any other protocol is
+ * removed from the offered ALPN with a warning in warn, tls_alpn_served). Loads every `crt`,
  * builds the context. Returns 0 (warn may be non-empty), or -1 with err.
  */
 int tls_bind_build(struct tls_bind *b, bool http, char *warn, size_t warnlen, char *err,
@@ -119,8 +119,8 @@ void tls_bind_free(struct tls_bind *b);
 
 /*
  * The ALPN list a listener serves from the one configured: mode http keeps
- * only http/1.1 and http/1.0 (tern has no HTTP/2 codec yet: this is the one
- * place that changes when it has); mode tcp keeps the list as written.
+ * h2, http/1.1 and http/1.0 (the codecs h1_conn.c's choose_codec runs);
+ * mode tcp keeps the list as written.
  * Returns a new string (or NULL when nothing is left) and sets *dropped when
  * a protocol was removed.
  */

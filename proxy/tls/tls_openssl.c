@@ -1106,8 +1106,16 @@ static void tls_release(struct transport *t)
     tls_server_ctx_unref(srv);
 }
 
+/* The SSL's back pointer follows the struct (servername_cb reads it). */
+static void tls_moved(struct transport *t)
+{
+    if (t->ssl)
+        SSL_set_ex_data(t->ssl, idx_transport, t);
+}
+
 static const struct transport_ops tls_ops = {
     .name = "tls",
+    .moved = tls_moved,
     .handshake = tls_handshake,
     .read = tls_read,
     .writev = tls_writev,

@@ -14,7 +14,8 @@
  * Ownership. The fd is BORROWED: the connection opened it, registers it with
  * libevent and closes it. The transport owns what it adds (a TLS transport
  * owns its SSL and frees it in transport_release(); the SSL points back to
- * the struct, so it must not move between init and release). A transport is used by
+ * the struct, so it must not move between init and release, except by
+ * transport_move). A transport is used by
  * the one worker thread that owns its connection; nothing in it is shared.
  *
  * Readiness (edge-triggered sockets). The connection records the readiness
@@ -112,6 +113,9 @@ struct transport_ops {
     int (*shutdown)(struct transport *t);
     /* Frees what the transport owns (not the fd). */
     void (*release)(struct transport *t);
+    /* The struct was copied to `t` (transport_move): re-point what refers
+     * back to it. NULL when nothing does (plain). */
+    void (*moved)(struct transport *t);
 };
 
 struct transport {
@@ -175,6 +179,20 @@ static inline void transport_release(struct transport *t)
     if (t->ops)
         t->ops->release(t);
     t->ops = NULL;
+}
+
+/*
+ * Moves a transport to another struct (a connection handing its client to
+ * another codec, e.g. HTTP/1.1 -> HTTP/2 after ALPN): *dst takes everything,
+ * *src is left released (its ops NULL). The fd stays open.
+ */
+static inline void transport_move(struct transport *dst, struct transport *src)
+{
+    *dst = *src;
+    src->ops = NULL;
+    src->ssl = NULL;
+    if (dst->ops && dst->ops->moved)
+        dst->ops->moved(dst);
 }
 
 static inline bool transport_is_tls(const struct transport *t)
