@@ -199,13 +199,22 @@ struct filter_defer {
     bool armed;
 };
 
-/* One counter of a filter instance, for the admin API's Prometheus page (see
- * http_filter_ops.metrics). */
+/* One counter sample of a filter instance, for the admin API's Prometheus
+ * page (see http_filter_ops.metrics). */
 struct filter_metric {
     const char *name; /* family name, "tern_<filter>_<what>_total" */
     const char *help;
     uint64_t value;
+    /* Optional extra label after {proxy,chain,index}: label_key="label_value"
+     * (escaped by the core). NULL (what an initializer that stops at `value`
+     * leaves): none. Both borrowed from the instance's config, which outlives
+     * the page. Every sample of one family uses the same key, or none. */
+    const char *label_key;
+    const char *label_value;
 };
+
+/* The most samples the core asks one instance for (the `max` of metrics). */
+#define FILTER_METRICS_MAX 1024
 
 struct http_filter_ops {
     const char *name;     /* config file: `filter <name> ...` */
@@ -263,9 +272,12 @@ struct http_filter_ops {
     bool every_stream;
 
     /* Any thread that reads the snapshot (the admin API, on the main thread),
-     * concurrently with the workers. Fills up to `max` counters of instance
-     * `cfg` and returns how many; every instance of one filter reports the
-     * same names in the same order. May be NULL. */
+     * concurrently with the workers. Fills up to `max` samples of instance
+     * `cfg` and returns how many. An instance may report several samples of
+     * one family told apart by the extra label (one per policy, say), and
+     * instances of one filter may report different numbers of samples; the
+     * core writes each family once, all its samples together, in the order
+     * families first appear. May be NULL. */
     size_t (*metrics)(const void *cfg, struct filter_metric *out, size_t max);
 };
 

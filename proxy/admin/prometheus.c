@@ -17,6 +17,7 @@
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "filters/filter.h"
@@ -481,8 +482,6 @@ static void render_http_backends(struct evbuffer *out, const struct snapshot *sn
 
 /* ---- filters ------------------------------------------------------------- */
 
-#define FILTER_METRICS_MAX 16
-
 /* The filter chains of a snapshot, in a fixed order: every listener's
  * (frontend side), then every cluster's (backend side). */
 struct chain_ref {
@@ -524,59 +523,111 @@ static bool first_of_ops(const struct snapshot *snap, uint32_t ci, uint32_t k)
     return true;
 }
 
-/* The counters filters report (http_filter_ops.metrics), one family per
- * counter name, one sample per filter instance: {proxy="<section>",
- * chain="frontend|backend", index="<position in that chain, from 0>"}. */
+/*
+ * Filter counters, HTTP and network alike: the samples of every instance of
+ * one filter, gathered once, then written family by family (a family's
+ * samples must be contiguous on the page), in the order families first
+ * appear. An instance's labels are {proxy="<section>", chain="frontend|
+ * backend|network", index="<position in that chain, from 0>"}, plus the
+ * sample's own label when it has one (filter_metric.label_key).
+ */
+struct filter_sample {
+    const char *proxy;
+    const char *chain;
+    uint32_t index;
+    struct filter_metric m;
+};
+
+struct filter_samples {
+    struct filter_sample *v;
+    size_t n, cap;
+};
+
+/* Appends the samples of one instance. */
+static void samples_add(struct filter_samples *ss, size_t (*metrics)(const void *, struct
+                                                                     filter_metric *, size_t),
+                        const void *cfg, const char *proxy, const char *chain, uint32_t index)
+{
+    struct filter_metric *m = tern_calloc(FILTER_METRICS_MAX, sizeof(*m));
+    size_t n = metrics(cfg, m, FILTER_METRICS_MAX);
+
+    if (n > FILTER_METRICS_MAX)
+        n = FILTER_METRICS_MAX;
+    if (ss->n + n > ss->cap) {
+        ss->cap = (ss->n + n) * 2;
+        ss->v = tern_realloc(ss->v, ss->cap * sizeof(*ss->v));
+    }
+    for (size_t i = 0; i < n; i++)
+        ss->v[ss->n++] = (struct filter_sample){proxy, chain, index, m[i]};
+    free(m);
+}
+
+/* Writes the gathered samples family by family, then empties the set. */
+static void samples_render(struct evbuffer *out, struct filter_samples *ss)
+{
+    for (size_t i = 0; i < ss->n; i++) {
+        const char *name = ss->v[i].m.name;
+        bool seen = false;
+
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(ss->v[j].m.name, name) == 0;
+        if (seen)
+            continue;
+        header(out, name, ss->v[i].m.help, METRIC_COUNTER);
+        for (size_t j = i; j < ss->n; j++) {
+            const struct filter_sample *x = &ss->v[j];
+            if (strcmp(x->m.name, name) != 0)
+                continue;
+            evbuffer_add(out, name, strlen(name));
+            evbuffer_add_printf(out, "{proxy=\"");
+            prometheus_escape_label(out, x->proxy);
+            evbuffer_add_printf(out, "\",chain=\"%s\",index=\"%u\"", x->chain, x->index);
+            if (x->m.label_key && x->m.label_value) {
+                evbuffer_add_printf(out, ",%s=\"", x->m.label_key);
+                prometheus_escape_label(out, x->m.label_value);
+                evbuffer_add(out, "\"", 1);
+            }
+            evbuffer_add(out, "}", 1);
+            value(out, METRIC_COUNTER, x->m.value);
+        }
+    }
+    ss->n = 0;
+}
+
+/* HTTP filters (http_filter_ops.metrics). */
 static void render_filters(struct evbuffer *out, const struct snapshot *snap)
 {
-    struct filter_metric m[FILTER_METRICS_MAX];
+    struct filter_samples ss = {0};
 
     for (uint32_t ci = 0; ci < nchains(snap); ci++) {
         struct chain_ref c = chain_at(snap, ci);
         for (uint32_t k = 0; k < c.n; k++) {
             const struct http_filter_ops *ops = c.f[k].ops;
-            size_t n;
             if (!ops->metrics || !first_of_ops(snap, ci, k))
                 continue;
-            n = ops->metrics(c.f[k].cfg, m, FILTER_METRICS_MAX);
-            for (size_t f = 0; f < n; f++) {
-                const char *name = m[f].name;
-                header(out, name, m[f].help, METRIC_COUNTER);
-                for (uint32_t i = ci; i < nchains(snap); i++) {
-                    struct chain_ref c2 = chain_at(snap, i);
-                    for (uint32_t j = 0; j < c2.n; j++) {
-                        struct filter_metric v[FILTER_METRICS_MAX];
-                        char idx[12];
-                        if (c2.f[j].ops != ops)
-                            continue;
-                        if (ops->metrics(c2.f[j].cfg, v, FILTER_METRICS_MAX) <= f)
-                            continue;
-                        snprintf(idx, sizeof(idx), "%u", j);
-                        evbuffer_add(out, name, strlen(name));
-                        evbuffer_add_printf(out, "{proxy=\"");
-                        prometheus_escape_label(out, c2.proxy);
-                        evbuffer_add_printf(out, "\",chain=\"%s\",index=\"%s\"}", c2.side,
-                                            idx);
-                        value(out, METRIC_COUNTER, v[f].value);
-                    }
-                }
+            for (uint32_t i = ci; i < nchains(snap); i++) {
+                struct chain_ref c2 = chain_at(snap, i);
+                for (uint32_t j = 0; j < c2.n; j++)
+                    if (c2.f[j].ops == ops)
+                        samples_add(&ss, ops->metrics, c2.f[j].cfg, c2.proxy, c2.side, j);
             }
+            samples_render(out, &ss);
         }
     }
+    free(ss.v);
 }
 
-/* Network filters of mode tcp listeners (filters/network_filter.h): one
- * sample per instance, {proxy="<frontend>",chain="network",index="<i>"}. */
+/* Network filters of mode tcp listeners (filters/network_filter.h):
+ * {proxy="<frontend>",chain="network",index="<i>"}. */
 static void render_network_filters(struct evbuffer *out, const struct snapshot *snap)
 {
-    struct filter_metric m[FILTER_METRICS_MAX], v[FILTER_METRICS_MAX];
+    struct filter_samples ss = {0};
 
     for (uint32_t li = 0; snap && li < snap->nlisteners; li++) {
         const struct listener *l = snap->listeners[li];
         for (uint32_t k = 0; k < l->nnet_filters; k++) {
             const struct network_filter_ops *ops = l->net_filters[k].ops;
             bool first = true;
-            size_t n;
             for (uint32_t i = 0; i <= li && first; i++)
                 for (uint32_t j = 0; j < snap->listeners[i]->nnet_filters &&
                                      (i < li || j < k); j++)
@@ -584,25 +635,17 @@ static void render_network_filters(struct evbuffer *out, const struct snapshot *
                         first = false;
             if (!ops->metrics || !first)
                 continue;
-            n = ops->metrics(l->net_filters[k].cfg, m, FILTER_METRICS_MAX);
-            for (size_t f = 0; f < n; f++) {
-                header(out, m[f].name, m[f].help, METRIC_COUNTER);
-                for (uint32_t i = li; i < snap->nlisteners; i++) {
-                    const struct listener *l2 = snap->listeners[i];
-                    for (uint32_t j = 0; j < l2->nnet_filters; j++) {
-                        if (l2->net_filters[j].ops != ops ||
-                            ops->metrics(l2->net_filters[j].cfg, v, FILTER_METRICS_MAX) <= f)
-                            continue;
-                        evbuffer_add(out, m[f].name, strlen(m[f].name));
-                        evbuffer_add_printf(out, "{proxy=\"");
-                        prometheus_escape_label(out, l2->name);
-                        evbuffer_add_printf(out, "\",chain=\"network\",index=\"%u\"}", j);
-                        value(out, METRIC_COUNTER, v[f].value);
-                    }
-                }
+            for (uint32_t i = li; i < snap->nlisteners; i++) {
+                const struct listener *l2 = snap->listeners[i];
+                for (uint32_t j = 0; j < l2->nnet_filters; j++)
+                    if (l2->net_filters[j].ops == ops)
+                        samples_add(&ss, ops->metrics, l2->net_filters[j].cfg, l2->name,
+                                    "network", j);
             }
+            samples_render(out, &ss);
         }
     }
+    free(ss.v);
 }
 
 /* ---- TLS (bind ... ssl) ------------------------------------------------------ */

@@ -825,12 +825,12 @@ static const char *const srv_options[] = {
     "weight", "maxconn", "maxqueue", "check", "no-check", "inter", "rise", "fall",
     "backup", "no-backup", "disabled", "enabled", "pool-max-conn", "pool-purge-delay",
     "ssl", "no-ssl", "verify", "ca-file", "crt", "sni", "alpn", "verifyhost", "check-ssl",
-    "proto",
+    "proto", "check-sni",
 };
 
 static const char *const srv_unsupported[] = {
     "addr", "agent-addr", "agent-check", "agent-inter", "agent-port", "agent-send",
-    "check-send-proxy", "check-sni", "ciphers", "cookie",
+    "check-send-proxy", "ciphers", "cookie",
     "downinter", "error-limit", "fastinter", "id", "init-addr", "log-proto", "minconn",
     "no-tls-tickets", "no-verifyhost", "non-stick", "observe", "on-error",
     "on-marked-down", "on-marked-up", "pool-low-conn",
@@ -937,7 +937,8 @@ static void srv_opts_parse(struct cfg *p, char **av, size_t ac, struct srv_opts 
         } else if ((strcmp(k, "ca-file") == 0 && (dst = o->tls.ca_file)) ||
                    (strcmp(k, "crt") == 0 && (dst = o->tls.crt)) ||
                    (strcmp(k, "alpn") == 0 && (dst = o->tls.alpn)) ||
-                   (strcmp(k, "verifyhost") == 0 && (dst = o->tls.verifyhost))) {
+                   (strcmp(k, "verifyhost") == 0 && (dst = o->tls.verifyhost)) ||
+                   (strcmp(k, "check-sni") == 0 && (dst = o->tls.check_sni))) {
             if (strlen(v) >= TLS_OPT_MAX)
                 cfg_err(p, "%s: value longer than %d bytes", k, TLS_OPT_MAX - 1);
             else

@@ -26,6 +26,7 @@
 #include "proxy/health/health_check.h"
 #include "proxy/health/health_state.h"
 #include "proxy/model/model.h"
+#include "proxy/tls/tls_conf.h"
 
 #define DEFAULT_INTER_MS 2000
 
@@ -78,10 +79,11 @@ static void count_up(const struct cluster *c, uint32_t *active, uint32_t *backup
 }
 
 /* HAProxy's short status names, for last_status. */
-static const char *status_tag(const struct health_check_result *r, enum health_check_type type)
+static const char *status_tag(const struct health_check_result *r, enum health_check_type type,
+                              bool tls)
 {
     switch (r->code) {
-    case HEALTH_OK: return type == HC_HTTP ? "L7OK" : "L4OK";
+    case HEALTH_OK: return type == HC_HTTP ? "L7OK" : tls ? "L6OK" : "L4OK";
     case HEALTH_ERR_SOCKET: return "SOCKERR";
     case HEALTH_ERR_REFUSED:
     case HEALTH_ERR_CONNECT: return "L4CON";
@@ -90,15 +92,17 @@ static const char *status_tag(const struct health_check_result *r, enum health_c
     case HEALTH_ERR_CLOSED:
     case HEALTH_ERR_BAD_RESPONSE: return "L7RSP";
     case HEALTH_ERR_BAD_STATUS: return "L7STS";
+    case HEALTH_ERR_TLS: return "L6RSP";
+    case HEALTH_ERR_TLS_TIMEOUT: return "L6TOUT";
     }
     return "?";
 }
 
 /* "reason: ..., code: N, info: "..."" as HAProxy words it. */
 static void describe(char *buf, size_t len, const struct health_check_result *r,
-                     enum health_check_type type)
+                     enum health_check_type type, bool tls)
 {
-    int n = snprintf(buf, len, "reason: %s", health_check_reason(r, type));
+    int n = snprintf(buf, len, "reason: %s", health_check_reason(r, type, tls));
 
     if (n < 0 || (size_t)n >= len)
         return;
@@ -128,6 +132,7 @@ static void on_check_done(const struct health_check_result *r, void *arg)
     struct endpoint *ep = t->ep;
     struct cluster *c = ep->cluster;
     enum health_check_type type = t->params.type;
+    bool tls = t->params.tls != NULL;
     bool ok = r->code == HEALTH_OK;
     uint32_t before = ep->hc.health;
     enum health_transition tr;
@@ -141,17 +146,17 @@ static void on_check_done(const struct health_check_result *r, void *arg)
 
     if (r->status)
         snprintf(ep->hc.last_status, sizeof(ep->hc.last_status), "%s %d in %llums",
-                 status_tag(r, type), r->status, (unsigned long long)r->duration_ms);
+                 status_tag(r, type, tls), r->status, (unsigned long long)r->duration_ms);
     else if (ok)
         snprintf(ep->hc.last_status, sizeof(ep->hc.last_status), "%s in %llums",
-                 status_tag(r, type), (unsigned long long)r->duration_ms);
+                 status_tag(r, type, tls), (unsigned long long)r->duration_ms);
     else
         /* truncated on purpose: last_status is a short summary */
         snprintf(ep->hc.last_status, sizeof(ep->hc.last_status), "%s: %.*s",
-                 status_tag(r, type), (int)sizeof(ep->hc.last_status) - 10, r->info);
+                 status_tag(r, type, tls), (int)sizeof(ep->hc.last_status) - 10, r->info);
 
     tr = health_state_update(&ep->hc.health, ep->rise, ep->fall, ok);
-    describe(why, sizeof(why), r, type);
+    describe(why, sizeof(why), r, type, tls);
     if (tr != HEALTH_TRANSITION_NONE) {
         uint32_t active, backup;
 
@@ -242,6 +247,14 @@ int health_start(struct event_base *base, struct snapshot *snap, uint32_t nworke
             t->params.connect_timeout_ms =
                 c->hc.connect_timeout_ms ? c->hc.connect_timeout_ms : t->inter_ms;
             t->params.timeout_ms = c->hc.timeout_ms ? c->hc.timeout_ms : t->inter_ms;
+            /* HAProxy: a server with `ssl` is checked over TLS (its checks go
+             * to the traffic port: tern has no `port`/`addr`), with the
+             * server's TLS settings; the SNI is `check-sni`, never `sni`
+             * (which only applies to proxied traffic). */
+            if (ep->tls) {
+                t->params.tls = ep->tls->ctx;
+                t->params.sni = ep->tls->check_sni;
+            }
             ep->hc.check = t;
             evtimer_assign(&t->timer, base, on_timer, t);
             arm_timer(t, tern_rand_next(&checker.rng) % t->inter_ms);

@@ -4,9 +4,16 @@
  * A check is a small state machine driven by one libevent event on one
  * non-blocking socket:
  *
- *   CONNECT --writable, SO_ERROR 0--> (HC_TCP: pass)
- *                                  -> SEND --request written--> RECV
+ *   CONNECT --writable, SO_ERROR 0--> (TLS) HANDSHAKE --complete-->
+ *             (HC_TCP: pass)
+ *          -> SEND --request written--> RECV
  *   RECV --status line complete--> pass or fail on its status
+ *
+ * After the connect, bytes move through a `struct transport` (plain or TLS,
+ * proxy/tls/transport.h), as a proxied connection's do: the check never
+ * calls SSL itself. The events are one-shot (level), so each wake-up records
+ * its readiness in the transport and the next wait asks for what the
+ * blocked operation wants (a TLS read may wait for writability).
  *
  * Every wait re-arms the same event with the time left before the phase's
  * deadline (the connect deadline while connecting, the whole-check deadline
@@ -35,12 +42,15 @@
 #include <unistd.h>
 
 #include "proxy/core/util.h"
+#include "proxy/tls/tls.h"
+#include "proxy/tls/transport.h"
 
 #define RESPONSE_MAX 1024
 #define REQUEST_MAX 2048
 
 enum check_phase {
     PHASE_CONNECT = 0,
+    PHASE_HANDSHAKE, /* TLS only */
     PHASE_SEND,
     PHASE_RECV,
     PHASE_DONE, /* outcome known, delivery pending */
@@ -50,6 +60,9 @@ struct health_check {
     struct event_base *base;
     struct event ev;
     int fd;
+    struct transport tr;       /* set up once connected; ops NULL before */
+    struct tls_client_ctx *tls; /* borrowed; NULL: plain */
+    char *sni;
     enum check_phase phase;
     enum health_check_type type;
     int expect_status;
@@ -96,11 +109,13 @@ int health_check_parse_status_line(const char *line, size_t len)
 }
 
 const char *health_check_reason(const struct health_check_result *r,
-                                enum health_check_type type)
+                                enum health_check_type type, bool tls)
 {
     switch (r->code) {
     case HEALTH_OK:
-        return type == HC_HTTP ? "Layer7 check passed" : "Layer4 check passed";
+        if (type == HC_HTTP)
+            return "Layer7 check passed";
+        return tls ? "Layer6 check passed" : "Layer4 check passed";
     case HEALTH_ERR_SOCKET:
         return "Socket error";
     case HEALTH_ERR_REFUSED:
@@ -115,6 +130,10 @@ const char *health_check_reason(const struct health_check_result *r,
         return "Layer7 invalid response";
     case HEALTH_ERR_BAD_STATUS:
         return "Layer7 wrong status";
+    case HEALTH_ERR_TLS:
+        return "Layer6 invalid response";
+    case HEALTH_ERR_TLS_TIMEOUT:
+        return "Layer6 timeout";
     }
     return "unknown";
 }
@@ -146,6 +165,25 @@ static void set_result(struct health_check *hc, enum health_result_code code, in
     va_end(ap);
 }
 
+/* Frees the check and what it holds (event, transport, socket). A TLS
+ * transport whose handshake completed says close_notify first, once, without
+ * waiting: the check is over either way. */
+static void release(struct health_check *hc)
+{
+    event_del(&hc->ev);
+    if (hc->tr.ops) {
+        if (transport_is_tls(&hc->tr) && hc->tr.handshaken && !hc->tr.failed &&
+            !hc->tr.shut)
+            (void)transport_shutdown(&hc->tr);
+        transport_release(&hc->tr);
+    }
+    if (hc->fd >= 0)
+        close(hc->fd);
+    free(hc->req);
+    free(hc->sni);
+    free(hc);
+}
+
 /* Delivers the outcome in hc->res and frees the check. */
 static void finish(struct health_check *hc)
 {
@@ -155,11 +193,7 @@ static void finish(struct health_check *hc)
     uint64_t now = tern_now_ms();
 
     res.duration_ms = now > hc->start_ms ? now - hc->start_ms : 0;
-    event_del(&hc->ev);
-    if (hc->fd >= 0)
-        close(hc->fd);
-    free(hc->req);
-    free(hc);
+    release(hc);
     cb(&res, arg);
 }
 
@@ -178,7 +212,8 @@ static void wait_for(struct health_check *hc, short what)
     uint64_t deadline = hc->deadline_ms;
     struct timeval tv;
 
-    if (hc->phase == PHASE_CONNECT && hc->connect_deadline_ms &&
+    if ((hc->phase == PHASE_CONNECT || hc->phase == PHASE_HANDSHAKE) &&
+        hc->connect_deadline_ms &&
         (!deadline || hc->connect_deadline_ms < deadline))
         deadline = hc->connect_deadline_ms;
 
@@ -195,6 +230,31 @@ static void wait_for(struct health_check *hc, short what)
     }
 }
 
+/* Waits for what a blocked transport operation wants (TRANSPORT_* bits). */
+static void wait_for_transport(struct health_check *hc, uint8_t wants)
+{
+    short what = 0;
+
+    if (wants & (TRANSPORT_READABLE | TRANSPORT_RDHUP))
+        what |= EV_READ;
+    if (wants & TRANSPORT_WRITABLE)
+        what |= EV_WRITE;
+    wait_for(hc, what ? what : EV_READ);
+}
+
+/* A transport failure, worded for the check's info. */
+static void transport_failed(struct health_check *hc, enum health_result_code code,
+                             const char *doing)
+{
+    const struct transport *t = &hc->tr;
+
+    if (t->reason == TRANSPORT_R_SYSCALL || t->reason == TRANSPORT_R_RESET)
+        set_result(hc, code, t->sys_errno, "%s: %s", doing,
+                   t->sys_errno ? strerror(t->sys_errno) : transport_reason_name(t->reason));
+    else
+        set_result(hc, code, 0, "%s: %s", doing, transport_reason_name(t->reason));
+}
+
 static void connect_failed(struct health_check *hc, int err)
 {
     set_result(hc, err == ECONNREFUSED ? HEALTH_ERR_REFUSED : HEALTH_ERR_CONNECT, err, "%s",
@@ -206,16 +266,14 @@ static void connect_failed(struct health_check *hc, int err)
 static bool do_send(struct health_check *hc)
 {
     while (hc->req_off < hc->req_len) {
-        ssize_t n = send(hc->fd, hc->req + hc->req_off, hc->req_len - hc->req_off,
-                         MSG_NOSIGNAL);
+        struct iovec iov = {hc->req + hc->req_off, hc->req_len - hc->req_off};
+        ssize_t n = transport_writev(&hc->tr, &iov, 1);
+        if (n == TRANSPORT_AGAIN) {
+            wait_for_transport(hc, hc->tr.wr_wants);
+            return false;
+        }
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                wait_for(hc, EV_WRITE);
-                return false;
-            }
-            set_result(hc, HEALTH_ERR_CLOSED, errno, "sending the request: %s", strerror(errno));
+            transport_failed(hc, HEALTH_ERR_CLOSED, "sending the request");
             return true;
         }
         hc->req_off += (size_t)n;
@@ -261,15 +319,17 @@ static bool do_recv(struct health_check *hc)
                        sizeof(hc->resp));
             return true;
         }
-        n = recv(hc->fd, hc->resp + hc->resp_len, room, 0);
+        n = transport_read(&hc->tr, hc->resp + hc->resp_len, room);
+        if (n == TRANSPORT_AGAIN) {
+            wait_for_transport(hc, hc->tr.rd_wants);
+            return false;
+        }
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                wait_for(hc, EV_READ);
-                return false;
-            }
-            set_result(hc, HEALTH_ERR_CLOSED, errno, "%s", strerror(errno));
+            if (hc->tr.reason == TRANSPORT_R_SYSCALL || hc->tr.reason == TRANSPORT_R_RESET)
+                set_result(hc, HEALTH_ERR_CLOSED, hc->tr.sys_errno, "%s",
+                           strerror(hc->tr.sys_errno));
+            else
+                transport_failed(hc, HEALTH_ERR_CLOSED, "reading the response");
             return true;
         }
         if (n == 0) {
@@ -300,6 +360,45 @@ static bool do_recv(struct health_check *hc)
     }
 }
 
+/* The connection (and TLS handshake) is up: a TCP check passes, an HTTP
+ * check sends its request. Returns true when finished. */
+static bool connected(struct health_check *hc)
+{
+    if (hc->type != HC_HTTP) {
+        set_result(hc, HEALTH_OK, 0, hc->tls ? "TLS handshake completed" : "connected");
+        return true;
+    }
+    hc->phase = PHASE_SEND;
+    return do_send(hc);
+}
+
+/* Drives the TLS handshake. Returns true when finished. */
+static bool do_handshake(struct health_check *hc)
+{
+    int r = transport_handshake(&hc->tr);
+    const char *proto;
+    size_t plen;
+
+    if (r == TRANSPORT_AGAIN) {
+        wait_for_transport(hc, hc->tr.rd_wants);
+        return false;
+    }
+    if (r != 1) {
+        transport_failed(hc, HEALTH_ERR_TLS, "TLS handshake");
+        return true;
+    }
+    /* The request is HTTP/1: a server that chose another protocol by ALPN
+     * (the server line's `alpn h2`) would not understand it. */
+    if (hc->type == HC_HTTP && tls_transport_alpn(&hc->tr, &proto, &plen) &&
+        !(plen == 8 && memcmp(proto, "http/1.1", 8) == 0) &&
+        !(plen == 8 && memcmp(proto, "http/1.0", 8) == 0)) {
+        set_result(hc, HEALTH_ERR_TLS, 0, "ALPN chose %.*s: HTTP checks speak HTTP/1 only",
+                   (int)(plen > 32 ? 32 : plen), proto);
+        return true;
+    }
+    return connected(hc);
+}
+
 static void on_event(evutil_socket_t fd, short what, void *arg)
 {
     struct health_check *hc = arg;
@@ -314,12 +413,18 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
         if (hc->phase == PHASE_CONNECT)
             set_result(hc, HEALTH_ERR_CONNECT_TIMEOUT, 0, "no connection after %llu ms",
                        (unsigned long long)(tern_now_ms() - hc->start_ms));
+        else if (hc->phase == PHASE_HANDSHAKE)
+            set_result(hc, HEALTH_ERR_TLS_TIMEOUT, 0, "TLS handshake not done after %llu ms",
+                       (unsigned long long)(tern_now_ms() - hc->start_ms));
         else
             set_result(hc, HEALTH_ERR_READ_TIMEOUT, 0, "no status line after %llu ms",
                        (unsigned long long)(tern_now_ms() - hc->start_ms));
         finish(hc);
         return;
     }
+    if (hc->tr.ops)
+        transport_set_ready(&hc->tr, (uint8_t)(((what & EV_READ) ? TRANSPORT_READABLE : 0) |
+                                               ((what & EV_WRITE) ? TRANSPORT_WRITABLE : 0)));
     switch (hc->phase) {
     case PHASE_CONNECT:
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) < 0)
@@ -329,13 +434,25 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
             finish(hc);
             return;
         }
-        if (hc->type != HC_HTTP) {
-            set_result(hc, HEALTH_OK, 0, "connected");
-            finish(hc);
+        if (hc->tls) {
+            if (tls_transport_init_client(&hc->tr, hc->fd, hc->tls, hc->sni, NULL) != 0) {
+                set_result(hc, HEALTH_ERR_SOCKET, 0, "TLS: out of memory");
+                finish(hc);
+                return;
+            }
+            transport_set_ready(&hc->tr, TRANSPORT_WRITABLE);
+            hc->phase = PHASE_HANDSHAKE;
+            if (do_handshake(hc))
+                finish(hc);
             return;
         }
-        hc->phase = PHASE_SEND;
-        if (do_send(hc))
+        transport_plain_init(&hc->tr, hc->fd);
+        transport_set_ready(&hc->tr, TRANSPORT_WRITABLE);
+        if (connected(hc))
+            finish(hc);
+        return;
+    case PHASE_HANDSHAKE:
+        if (do_handshake(hc))
             finish(hc);
         return;
     case PHASE_SEND:
@@ -380,6 +497,9 @@ struct health_check *health_check_start(struct event_base *base, const struct so
     hc->cb = cb;
     hc->arg = arg;
     hc->type = params->type == HC_HTTP ? HC_HTTP : HC_TCP;
+    hc->tls = params->tls;
+    if (hc->tls && params->sni && *params->sni)
+        hc->sni = tern_strdup(params->sni);
     hc->expect_status = params->expect_status;
     hc->start_ms = tern_now_ms();
     if (params->connect_timeout_ms)
@@ -413,9 +533,5 @@ void health_check_cancel(struct health_check *hc)
 {
     if (!hc)
         return;
-    event_del(&hc->ev);
-    if (hc->fd >= 0)
-        close(hc->fd);
-    free(hc->req);
-    free(hc);
+    release(hc);
 }

@@ -1,14 +1,19 @@
 /*
  * health_check.h: one active health check of one address, on a libevent
  * event_base: a TCP connect, or (HAProxy's `option httpchk`) a connect, an
- * HTTP request and its status line.
+ * HTTP request and its status line. With a TLS client context (a server with
+ * `ssl`: HAProxy checks such a server over TLS) a TLS handshake follows the
+ * connect: a TCP check passes when the handshake completes, certificate
+ * verification included (as the server line says), and an HTTP check sends
+ * its request over TLS.
  *
  * A check is started, runs on its own (non-blocking socket, one event) and
  * reports exactly once through its callback, unless it is cancelled first.
  * The callback is never called from inside health_check_start, even when
  * the outcome is known at once (a connect refused synchronously).
  *
- * Timeouts: the connect phase is bounded by connect_timeout_ms, the whole
+ * Timeouts: the connect phase (and the TLS handshake: as for traffic, it is
+ * part of connecting) is bounded by connect_timeout_ms, the whole
  * check (connect, request, status line) by timeout_ms, both counted from the
  * start. A zero timeout means "no limit" here; the scheduler (health.c)
  * substitutes the endpoint's `inter` before calling.
@@ -27,6 +32,7 @@
 
 struct event_base;
 struct health_check;
+struct tls_client_ctx;
 
 /* Outcome of one check. */
 enum health_result_code {
@@ -39,6 +45,8 @@ enum health_result_code {
     HEALTH_ERR_CLOSED,          /* the server closed (or reset) before answering */
     HEALTH_ERR_BAD_RESPONSE,    /* the answer is not an HTTP status line */
     HEALTH_ERR_BAD_STATUS,      /* a status line with a failing status */
+    HEALTH_ERR_TLS,             /* TLS handshake failed (info: the reason word) */
+    HEALTH_ERR_TLS_TIMEOUT,     /* TLS handshake not done within connect_timeout_ms */
 };
 
 struct health_check_result {
@@ -58,6 +66,9 @@ struct health_check_params {
     int expect_status;             /* HC_HTTP; 0: any 2xx or 3xx passes */
     uint32_t connect_timeout_ms;   /* 0: no limit */
     uint32_t timeout_ms;           /* whole check; 0: no limit */
+    struct tls_client_ctx *tls;    /* non-NULL: check over TLS with this context
+                                    * (borrowed; must outlive the check) */
+    const char *sni;               /* with tls: SNI sent (HAProxy's check-sni), or NULL */
 };
 
 /* Called once per check with its outcome; the check is already freed
@@ -90,8 +101,10 @@ bool health_check_status_ok(int status, int expect_status);
 int health_check_parse_status_line(const char *line, size_t len);
 
 /* HAProxy-style reason of a result: "Layer4 connection problem", "Layer4
- * timeout", "Layer7 wrong status", ... Static string. */
+ * timeout", "Layer6 invalid response" (TLS), "Layer7 wrong status", ...
+ * `tls` says whether the check ran over TLS (a passed TCP check over TLS is
+ * "Layer6 check passed"). Static string. */
 const char *health_check_reason(const struct health_check_result *r,
-                                enum health_check_type type);
+                                enum health_check_type type, bool tls);
 
 #endif /* TERN_HEALTH_CHECK_H */

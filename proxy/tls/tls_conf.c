@@ -390,6 +390,7 @@ struct tls_upstream *tls_upstream_new(const struct tls_srv_opts *o, char *err, s
     u->sni_kind = o->sni_kind;
     u->sni = o->sni_kind == TLS_SNI_STR ? tern_strdup(o->sni) : NULL;
     u->alpn = conf.alpn ? tern_strdup(conf.alpn) : NULL;
+    u->check_sni = o->check_sni[0] ? tern_strdup(o->check_sni) : NULL;
     return u;
 fail:
     tls_upstream_free(u);
@@ -417,5 +418,6 @@ void tls_upstream_free(struct tls_upstream *u)
         tls_cert_store_unref(u->crt);
     free(u->sni);
     free(u->alpn);
+    free(u->check_sni);
     free(u);
 }

@@ -158,6 +158,7 @@ struct tls_srv_opts {
     char verifyhost[TLS_OPT_MAX];
     enum tls_sni_kind sni_kind;
     char sni[TLS_OPT_MAX];         /* TLS_SNI_STR: the name */
+    char check_sni[TLS_OPT_MAX];   /* `check-sni <name>`: SNI of health checks, or "" */
 };
 
 /*
@@ -172,6 +173,7 @@ struct tls_upstream {
     enum tls_sni_kind sni_kind;
     char *sni;                      /* TLS_SNI_STR */
     char *alpn;
+    char *check_sni;                /* `check-sni`, or NULL: checks send no SNI */
     /* per worker: the session to resume (used when the SNI is fixed) */
     struct tls_session_slot *slots; /* [nworkers] */
     uint32_t nworkers;

@@ -4,8 +4,9 @@ with client certificates from tests/unit/tls/gen_certs.sh.
 HTTP (mode http, mTLS with verify optional): ordered policies decide on the
 peer's SPIFFE ID, trust domain, method, path and a header; the first match
 decides, else the default; a denial is a 403 with reason `denied` in the
-access log, counted per instance (tern_rbac_denied_total) and logged with
-the policy's name; shadow mode denies nothing but logs and counts what it
+access log, counted per instance and deny policy (tern_rbac_denied_total
+{...,policy="<name>"}, policy="(default)" for the default action) and logged
+with the policy's name; shadow mode denies nothing but logs and counts what it
 would have denied. L4 (mode tcp): the same policies as a network filter
 after the handshake: spiffe://mesh.local/ns/a/sa/frontend reaches the
 backend, .../sa/other is closed before any backend is chosen (reason=denied
@@ -104,17 +105,40 @@ class HttpRbacTest(unittest.TestCase):
         cls.t._cleanup(failed=False)
         cls.b.kill()
 
-    def denied(self, proxy):
-        return self.t.metrics().value("tern_rbac_denied_total", 0, proxy=proxy,
-                                      chain="frontend")
+    def denied(self, proxy, policy=None):
+        """Denials of proxy's instance: one policy's, or all (the sum of the
+        per-policy samples)."""
+        labels = {"proxy": proxy, "chain": "frontend"}
+        if policy is not None:
+            return self.t.metrics().get("tern_rbac_denied_total", policy=policy, **labels)
+        return self.t.metrics().sum("tern_rbac_denied_total", **labels)
+
+    def test_per_policy_samples(self):
+        m = self.t.metrics()
+        # one sample per deny policy and one for the default action, in both
+        # families; allow policies have none
+        self.assertEqual(sorted(s[1]["policy"] for s in m.find("tern_rbac_denied_total",
+                                                               proxy="h")),
+                         ["(default)", "no-admin"])
+        self.assertEqual(sorted(s[1]["policy"] for s in m.find("tern_rbac_shadow_denied_total",
+                                                               proxy="h")),
+                         ["(default)", "no-admin"])
+        self.assertEqual(m.sum("tern_rbac_shadow_denied_total", proxy="h"), 0)
+        self.assertEqual([s[1]["policy"] for s in m.find("tern_rbac_denied_total", proxy="s")],
+                         ["(default)"])
+        self.assertEqual(len(m.find("tern_rbac_allowed_total", proxy="h")), 1)
 
     def test_frontend_allowed_other_denied(self):
         before = self.denied("h")
+        before_dflt = self.denied("h", "(default)")
+        before_admin = self.denied("h", "no-admin")
         self.assertEqual(curl(self.hp, "/x", "client.pem"), (0, 200, "app GET /x\n"))
         rc, code, body = curl(self.hp, "/x", "client-other.pem")
         self.assertEqual((rc, code), (0, 403))
         self.assertNotIn("app", body)
         self.assertEqual(self.denied("h"), before + 1)
+        self.assertEqual(self.denied("h", "(default)"), before_dflt + 1)
+        self.assertEqual(self.denied("h", "no-admin"), before_admin)
         poll_until(lambda: any(d["status"] == 403 and d["reason"] == "denied" and
                                d["peer"] == "spiffe://mesh.local/ns/a/sa/other"
                                for d in http_access_log(self.t.stderr_text(), "h")),
@@ -127,7 +151,11 @@ class HttpRbacTest(unittest.TestCase):
 
     def test_first_match_decides(self):
         # the deny policy comes before the frontend's allow
+        before_admin = self.denied("h", "no-admin")
+        before_dflt = self.denied("h", "(default)")
         self.assertEqual(curl(self.hp, "/admin/users", "client.pem")[:2], (0, 403))
+        self.assertEqual(self.denied("h", "no-admin"), before_admin + 1)
+        self.assertEqual(self.denied("h", "(default)"), before_dflt)
         poll_until(lambda: "rbac: denied by policy no-admin: peer=" + FRONTEND
                    in self.t.stderr_text(), desc="policy named in the log")
         # trust domain + method + path
@@ -142,12 +170,13 @@ class HttpRbacTest(unittest.TestCase):
 
     def test_shadow_denies_nothing(self):
         m = self.t.metrics()
-        before = m.value("tern_rbac_shadow_denied_total", 0, proxy="s")
+        before = m.get("tern_rbac_shadow_denied_total", proxy="s", policy="(default)")
         self.assertEqual(curl(self.sp, "/y", "client-other.pem"), (0, 200, "app GET /y\n"))
         self.assertEqual(curl(self.sp, "/y", "client.pem"), (0, 200, "app GET /y\n"))
         m = self.t.metrics()
-        self.assertEqual(m.value("tern_rbac_shadow_denied_total", 0, proxy="s"), before + 1)
-        self.assertEqual(m.value("tern_rbac_denied_total", 0, proxy="s"), 0)
+        self.assertEqual(m.get("tern_rbac_shadow_denied_total", proxy="s", policy="(default)"),
+                         before + 1)
+        self.assertEqual(m.sum("tern_rbac_denied_total", proxy="s"), 0)
         self.assertGreaterEqual(m.value("tern_rbac_allowed_total", 0, proxy="s"), 1)
         poll_until(lambda: "s: rbac: would deny (shadow) by default action: peer=spiffe://"
                            "mesh.local/ns/a/sa/other" in self.t.stderr_text(),
@@ -192,8 +221,8 @@ class TcpRbacTest(unittest.TestCase):
         self.assertEqual(tls_first_line(self.tp, "client-other.pem"), b"")
         self.assertEqual(self.b.accepted, before)  # no backend connection
         m = self.t.metrics()
-        self.assertEqual(m.value("tern_rbac_conn_denied_total", 0, proxy="t",
-                                 chain="network"), 1)
+        self.assertEqual(m.get("tern_rbac_conn_denied_total", proxy="t", chain="network",
+                               policy="(default)"), 1)
         self.assertEqual(m.value("tern_rbac_conn_allowed_total", 0, proxy="t"), 1)
         poll_until(lambda: any(" t <NOSRV>/<NOSRV> " in l and "reason=denied" in l and
                                "peer=spiffe://mesh.local/ns/a/sa/other" in l
@@ -205,6 +234,12 @@ class TcpRbacTest(unittest.TestCase):
     def test_dst_port_and_src(self):
         self.assertEqual(plain_first_line(self.pp), b"svc\n")
         self.assertEqual(plain_first_line(self.dp), b"")
+        m = self.t.metrics()
+        self.assertEqual(m.get("tern_rbac_conn_denied_total", proxy="bysrc", policy="local"), 1)
+        self.assertEqual(m.get("tern_rbac_conn_denied_total", proxy="bysrc",
+                               policy="(default)"), 0)
+        self.assertEqual(m.get("tern_rbac_conn_shadow_denied_total", proxy="bysrc",
+                               policy="local"), 0)
         poll_until(lambda: "bysrc: rbac: denied by policy local: peer=- src=127.0.0.1"
                    in self.t.stderr_text(), desc="src denial logged")
 

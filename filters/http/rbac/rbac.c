@@ -211,6 +211,8 @@ bool rbac_decide(struct rbac_config *c, uint32_t worker, uint64_t now_us,
     }
     atomic_fetch_add_explicit(c->shadow ? &k->shadow_denied : &k->denied, 1,
                               memory_order_relaxed);
+    if (!p) /* a policy's own denials are its `matched` */
+        atomic_fetch_add_explicit(&c->default_denied, 1, memory_order_relaxed);
     if (log_allowed(last, p ? &p->unlogged : NULL, now_us, &skipped)) {
         char addr[INET6_ADDRSTRLEN];
         char more[32] = "";
@@ -236,22 +238,61 @@ void rbac_totals(const struct rbac_config *c, uint64_t *allowed, uint64_t *denie
     }
 }
 
-static size_t rbac_metrics(const void *cfg, struct filter_metric *out, size_t max)
+/*
+ * The metrics of one instance: the allowed total, then denials per deny
+ * policy and for the default action ({policy="<name>"}, policy="(default)";
+ * their sum is the instance's total), once as enforced denials and once as
+ * shadow ones. Only the family of the instance's mode counts; the other's
+ * samples are 0, so every instance reports both families the same way.
+ */
+struct rbac_families {
+    const char *allowed, *allowed_help;
+    const char *denied, *denied_help;
+    const char *shadow, *shadow_help;
+};
+
+static size_t rbac_fill(const struct rbac_config *c, const struct rbac_families *f,
+                        struct filter_metric *out, size_t max)
 {
     uint64_t a, d, s;
+    size_t n = 0;
 
-    if (max < 3)
+    if (max < 1)
         return 0;
-    rbac_totals(cfg, &a, &d, &s);
-    out[0] = (struct filter_metric){"tern_rbac_allowed_total",
-                                    "Requests RBAC let through.", a};
-    out[1] = (struct filter_metric){"tern_rbac_denied_total",
-                                    "Requests RBAC refused (403).", d};
-    out[2] = (struct filter_metric){"tern_rbac_shadow_denied_total",
-                                    "Requests RBAC in shadow mode would have refused (and let "
-                                    "through).",
-                                    s};
-    return 3;
+    rbac_totals(c, &a, &d, &s);
+    out[n++] = (struct filter_metric){f->allowed, f->allowed_help, a};
+    for (int shadow = 0; shadow <= 1; shadow++) {
+        bool counts = (bool)shadow == c->shadow;
+        const char *name = shadow ? f->shadow : f->denied;
+        const char *help = shadow ? f->shadow_help : f->denied_help;
+        for (uint32_t i = 0; i < c->npolicies && n < max; i++) {
+            const struct rbac_policy *p = &c->policies[i];
+            if (p->action != RBAC_DENY)
+                continue;
+            out[n++] = (struct filter_metric){
+                name, help,
+                counts ? atomic_load_explicit(&p->matched, memory_order_relaxed) : 0,
+                "policy", p->name};
+        }
+        if (n < max)
+            out[n++] = (struct filter_metric){
+                name, help,
+                counts ? atomic_load_explicit(&c->default_denied, memory_order_relaxed) : 0,
+                "policy", RBAC_DEFAULT_POLICY_LABEL};
+    }
+    return n;
+}
+
+static size_t rbac_metrics(const void *cfg, struct filter_metric *out, size_t max)
+{
+    static const struct rbac_families f = {
+        "tern_rbac_allowed_total", "Requests RBAC let through.",
+        "tern_rbac_denied_total", "Requests RBAC refused (403), by policy.",
+        "tern_rbac_shadow_denied_total",
+        "Requests RBAC in shadow mode would have refused (and let through), by policy.",
+    };
+
+    return rbac_fill(cfg, &f, out, max);
 }
 
 /* ---- the HTTP filter ----------------------------------------------------------- */
@@ -311,20 +352,15 @@ static uint16_t port_of(const struct sockaddr *sa)
 /* Families of their own at L4 (a family is written once per page). */
 static size_t rbac_network_metrics(const void *cfg, struct filter_metric *out, size_t max)
 {
-    uint64_t a, d, s;
+    static const struct rbac_families f = {
+        "tern_rbac_conn_allowed_total", "Connections (mode tcp) RBAC let through.",
+        "tern_rbac_conn_denied_total", "Connections (mode tcp) RBAC closed, by policy.",
+        "tern_rbac_conn_shadow_denied_total",
+        "Connections (mode tcp) RBAC in shadow mode would have closed (and let through), "
+        "by policy.",
+    };
 
-    if (max < 3)
-        return 0;
-    rbac_totals(cfg, &a, &d, &s);
-    out[0] = (struct filter_metric){"tern_rbac_conn_allowed_total",
-                                    "Connections (mode tcp) RBAC let through.", a};
-    out[1] = (struct filter_metric){"tern_rbac_conn_denied_total",
-                                    "Connections (mode tcp) RBAC closed.", d};
-    out[2] = (struct filter_metric){"tern_rbac_conn_shadow_denied_total",
-                                    "Connections (mode tcp) RBAC in shadow mode would have "
-                                    "closed (and let through).",
-                                    s};
-    return 3;
+    return rbac_fill(cfg, &f, out, max);
 }
 
 static enum network_filter_status rbac_on_connect(void *cfg,

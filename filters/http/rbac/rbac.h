@@ -60,6 +60,9 @@ extern const struct network_filter_ops rbac_network_filter;
 #define RBAC_CACHELINE 64
 #define RBAC_COUNTER_SLOTS 64 /* per-worker counter slots (worker % slots) */
 #define RBAC_MAX_POLICIES 256
+/* The `policy` label of the default action's denial counters; no policy may
+ * take this name. */
+#define RBAC_DEFAULT_POLICY_LABEL "(default)"
 #define RBAC_LOG_INTERVAL_US 1000000 /* one log line per policy per second at most */
 
 enum rbac_action {
@@ -101,7 +104,8 @@ struct rbac_policy {
     uint32_t nprincipals;
     struct rbac_matcher *permissions; /* owned [npermissions]; none: anything */
     uint32_t npermissions;
-    _Atomic uint64_t matched;  /* decisions this policy made */
+    _Atomic uint64_t matched;  /* decisions this policy made (a deny policy: its
+                                * denials, or shadow ones; per-policy metrics) */
     _Atomic uint64_t last_log_us; /* rate limit of its denial log lines */
     _Atomic uint64_t unlogged; /* denials not logged since the last line */
 };
@@ -119,6 +123,7 @@ struct rbac_config {
     struct rbac_policy *policies; /* owned [npolicies], in order */
     uint32_t npolicies;
     _Atomic uint64_t default_last_log_us;
+    _Atomic uint64_t default_denied; /* denials (or shadow ones) by the default action */
     struct rbac_counters counters[RBAC_COUNTER_SLOTS];
 };
 

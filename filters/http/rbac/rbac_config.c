@@ -322,6 +322,11 @@ int rbac_config_parse_mode(int argc, char **argv, bool l4, void **cfg, char *err
             snprintf(err, errlen, "too many policies (at most %d)", RBAC_MAX_POLICIES);
             goto fail;
         }
+        if (strcmp(argv[i + 1], RBAC_DEFAULT_POLICY_LABEL) == 0) {
+            snprintf(err, errlen, "policy name '%s' is reserved (the default action's "
+                     "counters)", argv[i + 1]);
+            goto fail;
+        }
         for (uint32_t j = 0; j < c->npolicies; j++) {
             if (strcmp(c->policies[j].name, argv[i + 1]) == 0) {
                 snprintf(err, errlen, "policy '%s' is defined twice", argv[i + 1]);

@@ -102,7 +102,7 @@ static void test_tcp_ok(void **state)
     run_check(f, &p);
     assert_int_equal(f->res.code, HEALTH_OK);
     assert_int_equal(f->res.status, 0);
-    assert_string_equal(health_check_reason(&f->res, HC_TCP), "Layer4 check passed");
+    assert_string_equal(health_check_reason(&f->res, HC_TCP, false), "Layer4 check passed");
     /* the server saw the connection (it may see it just after our report) */
     while (f->srv.accepted == 0)
         event_base_loop(f->base, EVLOOP_ONCE);
@@ -119,7 +119,7 @@ static void test_tcp_refused(void **state)
     run_check_at(f, (struct sockaddr *)&dead, sizeof(dead), &p);
     assert_int_equal(f->res.code, HEALTH_ERR_REFUSED);
     assert_string_equal(f->res.info, "Connection refused");
-    assert_string_equal(health_check_reason(&f->res, HC_TCP), "Layer4 connection problem");
+    assert_string_equal(health_check_reason(&f->res, HC_TCP, false), "Layer4 connection problem");
 }
 
 static void test_http_refused(void **state)
@@ -145,7 +145,7 @@ static void test_http_200_default_request(void **state)
     assert_int_equal(f->res.code, HEALTH_OK);
     assert_int_equal(f->res.status, 200);
     assert_string_equal(f->res.info, "OK");
-    assert_string_equal(health_check_reason(&f->res, HC_HTTP), "Layer7 check passed");
+    assert_string_equal(health_check_reason(&f->res, HC_HTTP, false), "Layer7 check passed");
     /* HAProxy's default request */
     assert_string_equal(f->srv.req, "OPTIONS / HTTP/1.0\r\nConnection: close\r\n\r\n");
 }
@@ -177,7 +177,7 @@ static void test_http_500_fails(void **state)
     assert_int_equal(f->res.code, HEALTH_ERR_BAD_STATUS);
     assert_int_equal(f->res.status, 500);
     assert_string_equal(f->res.info, "Internal Server Error");
-    assert_string_equal(health_check_reason(&f->res, HC_HTTP), "Layer7 wrong status");
+    assert_string_equal(health_check_reason(&f->res, HC_HTTP, false), "Layer7 wrong status");
 
     f->srv.status = 404;
     run_check(f, &p);
@@ -224,7 +224,7 @@ static void test_http_garbage(void **state)
     f->srv.mode = TS_GARBAGE;
     run_check(f, &p);
     assert_int_equal(f->res.code, HEALTH_ERR_BAD_RESPONSE);
-    assert_string_equal(health_check_reason(&f->res, HC_HTTP), "Layer7 invalid response");
+    assert_string_equal(health_check_reason(&f->res, HC_HTTP, false), "Layer7 invalid response");
     assert_non_null(strstr(f->res.info, "SSH-2.0"));
 }
 
@@ -248,7 +248,7 @@ static void test_http_read_timeout(void **state)
     assert_int_equal(f->res.code, HEALTH_ERR_READ_TIMEOUT);
     assert_true(f->res.duration_ms >= 140);
     assert_true(f->res.duration_ms < 2000);
-    assert_string_equal(health_check_reason(&f->res, HC_HTTP), "Layer7 timeout");
+    assert_string_equal(health_check_reason(&f->res, HC_HTTP, false), "Layer7 timeout");
 }
 
 static void test_http_line_too_long(void **state)
@@ -283,7 +283,7 @@ static void test_connect_timeout(void **state)
     run_check_at(f, (struct sockaddr *)&a, sizeof(a), &p);
     assert_int_equal(f->res.code, HEALTH_ERR_CONNECT_TIMEOUT);
     assert_true(f->res.duration_ms >= 140);
-    assert_string_equal(health_check_reason(&f->res, HC_TCP), "Layer4 timeout");
+    assert_string_equal(health_check_reason(&f->res, HC_TCP, false), "Layer4 timeout");
     for (int i = 0; i < 8; i++)
         close(fill[i]);
     close(lfd);

@@ -68,6 +68,7 @@ static void test_config_errors(void **state)
     assert_non_null(strstr(parse_err(false, ""), "no policy"));
     assert_non_null(strstr(parse_err(false, "policy p maybe"), "expected 'allow' or 'deny'"));
     assert_non_null(strstr(parse_err(false, "policy p allow policy p deny"), "defined twice"));
+    assert_non_null(strstr(parse_err(false, "policy (default) deny"), "reserved"));
     assert_non_null(strstr(parse_err(false, "policy p allow colour red"), "unknown matcher"));
     assert_non_null(strstr(parse_err(false, "policy p allow hdr x"), "needs a name and a value"));
     assert_non_null(strstr(parse_err(true, "policy p allow path /x"), "needs mode http"));
