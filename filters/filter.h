@@ -117,6 +117,8 @@ struct upstream_result {
     enum filter_outcome outcome;
     enum tern_reason failure;   /* TERN_R_NONE when a response head arrived */
     uint16_t status;            /* response status when outcome == RESPONSE */
+    int grpc_status;            /* outcome == RESPONSE, a trailers-only gRPC response
+                                 * (HTTP/2 server): its grpc-status; else -1 */
     uint32_t attempt;           /* 1 for the first try; connect retries the core made
                                  * itself (retry-on conn-failure without a retry
                                  * filter) count too */

@@ -1110,6 +1110,13 @@ static void kw_retry_on(struct cfg *p, char **av, size_t ac)
         {"all-retryable-errors", RETRY_ON_CONN_FAILURE | RETRY_ON_EMPTY_RESPONSE |
                                      RETRY_ON_JUNK_RESPONSE | RETRY_ON_RESPONSE_TIMEOUT |
                                      RETRY_ON_0RTT_REJECTED | RETRY_ON_STATUS},
+        /* Envoy's x-envoy-retry-grpc-on names (a gRPC status in a
+         * trailers-only response) */
+        {"cancelled", RETRY_ON_GRPC_CANCELLED},
+        {"deadline-exceeded", RETRY_ON_GRPC_DEADLINE_EXCEEDED},
+        {"resource-exhausted", RETRY_ON_GRPC_RESOURCE_EXHAUSTED},
+        {"internal", RETRY_ON_GRPC_INTERNAL},
+        {"unavailable", RETRY_ON_GRPC_UNAVAILABLE},
     };
     uint32_t bits = 0;
     uint16_t st[RETRY_STATUS_MAX] = {0};
@@ -1167,6 +1174,8 @@ static void kw_retry_on(struct cfg *p, char **av, size_t ac)
         if (!found) {
             cfg_err(p, "unknown condition '%s' (expected none, conn-failure, empty-response, "
                        "junk-response, response-timeout, 0rtt-rejected, all-retryable-errors, "
+                       "the gRPC conditions cancelled, deadline-exceeded, resource-exhausted, "
+                       "internal, unavailable, "
                        "or one of the status codes 401 403 404 408 425 500 501 502 503 504)",
                     av[i]);
             return;

@@ -147,6 +147,40 @@ static bool is_grpc(const struct stream *s)
     return ct.p && ct.len >= 16 && strncasecmp(ct.p, "application/grpc", 16) == 0;
 }
 
+/*
+ * gRPC's Timeout (PROTOCOL-HTTP2.md): 1 to 8 digits and a unit, H M S m u n.
+ * Returns milliseconds (rounded up, at least 1), or -1 when malformed (the
+ * field is then ignored, as gRPC servers do not agree on rejecting it).
+ */
+int64_t h2_grpc_timeout_ms(const char *p, size_t len)
+{
+    uint64_t v = 0, ns_per;
+
+    if (len < 2 || len > 9)
+        return -1;
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(p[i] - '0');
+    }
+    switch (p[len - 1]) {
+    case 'H': ns_per = 3600000000000ull; break;
+    case 'M': ns_per = 60000000000ull; break;
+    case 'S': ns_per = 1000000000ull; break;
+    case 'm': ns_per = 1000000ull; break;
+    case 'u': ns_per = 1000ull; break;
+    case 'n': ns_per = 1ull; break;
+    default: return -1;
+    }
+    /* in ms first for the large units: 99999999H is 3.6e14 ms, 3.6e20 ns */
+    if (ns_per >= 1000000ull) {
+        v *= ns_per / 1000000ull;
+        return (int64_t)(v ? v : 1);
+    }
+    v = (v * ns_per + 999999ull) / 1000000ull;
+    return (int64_t)(v ? v : 1);
+}
+
 /* ---- request ------------------------------------------------------------------- */
 
 /* Pseudo-headers and fields of the request head, copied into the arena. */
@@ -298,10 +332,9 @@ static bool request_to_h1(struct stream *s)
         if (http_msg_add(m, "transfer-encoding", 17, "chunked", 7, m->cap) != 0)
             return false;
         m->flags |= HTTP_MSG_F_CHUNKED;
+        /* to an HTTP/2 server the payload goes bare and a replay can keep
+         * it; an HTTP/1.1 server's framing is not kept (upstream_h1.c) */
         s->h2.chunk_out = true;
-        /* a replay would resend the bytes without their framing: such a
-         * body is replayable only until its first byte left */
-        s->replay_overflow = true;
     }
     return true;
 }
@@ -341,6 +374,14 @@ static void request_head(struct h2_conn *c, struct stream *s, bool end_stream)
         s->req_left > l->max_request_body) {
         stream_local_reply(s, TERN_R_PAYLOAD_TOO_LARGE, 413, false);
         return;
+    }
+    if (is_grpc(s)) {
+        /* the call's deadline bounds the whole stream from here (Envoy's
+         * route timeout from grpc-timeout); forwarded as it came */
+        struct http_str t = http_msg_get(&s->req, "grpc-timeout", 12);
+        int64_t ms = t.p ? h2_grpc_timeout_ms(t.p, t.len) : -1;
+        if (ms > 0)
+            s->h2.grpc_deadline_ms = s->t_head + (uint64_t)ms;
     }
     stream_request_head(s);
 }
@@ -741,7 +782,8 @@ static int grpc_status_of(int reason, uint16_t status)
     case TERN_R_UPSTREAM_RESET_BEFORE_HEADERS:
     case TERN_R_BAD_UPSTREAM_RESPONSE: return 14; /* UNAVAILABLE */
     case TERN_R_UPSTREAM_TIMEOUT:
-    case TERN_R_REQUEST_TIMEOUT: return 4;        /* DEADLINE_EXCEEDED */
+    case TERN_R_REQUEST_TIMEOUT:
+    case HTTP_R_DEADLINE_EXCEEDED: return 4;      /* DEADLINE_EXCEEDED */
     case TERN_R_RATE_LIMITED: return 8;           /* RESOURCE_EXHAUSTED */
     case TERN_R_DENIED: return 7;                 /* PERMISSION_DENIED */
     case TERN_R_PAYLOAD_TOO_LARGE:
@@ -1350,7 +1392,20 @@ static bool server_owes(const struct stream *s)
     return !s->resp_done && !s->resp_held && (!uc->ibuf || uc->ibuf->len < uc->ibuf->size);
 }
 
+static uint64_t stream_deadline_of_state(const struct h2_conn *c, const struct stream *s);
+
+/* A gRPC call's deadline ends the stream in any state after its head (a
+ * local reply being written is left to finish). */
 static uint64_t stream_deadline(const struct h2_conn *c, const struct stream *s)
+{
+    uint64_t d = stream_deadline_of_state(c, s), g = s->h2.grpc_deadline_ms;
+
+    if (g && s->st != ST_REPLY && s->st != ST_DONE && s->st != ST_HEAD && (!d || g < d))
+        return g;
+    return d;
+}
+
+static uint64_t stream_deadline_of_state(const struct h2_conn *c, const struct stream *s)
 {
     const struct listener *l = c->l;
     uint32_t tc = l->timeout_client_ms;
@@ -1428,6 +1483,14 @@ static void stream_timeout(struct h2_conn *c, struct stream *s, uint64_t now)
 {
     uint32_t tc = c->l->timeout_client_ms;
 
+    if (s->h2.grpc_deadline_ms && now >= s->h2.grpc_deadline_ms && s->st != ST_REPLY &&
+        s->st != ST_HEAD) {
+        /* before the response head: DEADLINE_EXCEEDED (4) as a gRPC error,
+         * never retried; after it: the stream is reset (the client's own
+         * deadline says the rest) */
+        stream_local_reply(s, HTTP_R_DEADLINE_EXCEEDED, 0, false);
+        return;
+    }
     switch (s->st) {
     case ST_HEAD:
         stream_local_reply(s, TERN_R_REQUEST_TIMEOUT, 0, false);

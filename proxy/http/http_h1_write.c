@@ -212,6 +212,9 @@ ssize_t http_h1_write_request(struct http_msg *m, char *buf, size_t cap,
 {
     struct out o = {buf, buf + cap, false};
     bool te = te_trailers(m);
+
+    if (te)
+        m->flags |= HTTP_MSG_F_TE_TRAILERS; /* an HTTP/2 server gets it back */
     char *meth, *path, *query = NULL;
     size_t need;
 

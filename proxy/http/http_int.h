@@ -176,6 +176,7 @@ struct up_conn {
     bool h2_closed : 1;           /* nghttp2 closed the stream */
     bool h2_chunked : 1;          /* an HTTP/1.1 client gets the body chunked from here */
     bool h2_ended : 1;            /* the response's end was handled */
+    bool h2_head_end : 1;         /* the final head carried END_STREAM (trailers-only) */
 };
 
 /* ---- stream ----------------------------------------------------------------- */
@@ -246,6 +247,7 @@ struct h2_strm {
     uint32_t hdr_bytes;           /* request head (then trailers) so far, RFC 9113 6.5.2's
                                    * accounting */
     uint64_t active_ms;           /* last progress of this stream with the client */
+    uint64_t grpc_deadline_ms;    /* a gRPC request's grpc-timeout, from its head; 0: none */
     bool chunk_out : 1;           /* the h1 server gets the body chunked (no length) */
     bool hdr_overflow : 1;        /* too many / too large request fields: 431 */
     bool bad : 1;                 /* malformed request: RST_STREAM PROTOCOL_ERROR */
@@ -483,6 +485,13 @@ bool h2_resp_chunk(struct stream *s, struct buf *ib, const struct h1_chunk_event
                    uint32_t r);
 /* upstream_h1.c took n request-body bytes of an h2 stream: window back. */
 void h2_request_consumed(struct stream *s, size_t n);
+/* upstream_h1.c: keeps n body bytes just sent for a replay
+ * (filter_buffer_request_body): past replay_max, or when the bytes went with
+ * framing of tern's own (`framed`), the request stops being replayable. */
+void http_replay_keep(struct stream *s, const char *p, size_t n, bool framed);
+/* gRPC's grpc-timeout value ("100m", "5S") in ms, rounded up, at least 1;
+ * -1 when malformed. */
+int64_t h2_grpc_timeout_ms(const char *p, size_t len);
 
 /* ---- upstream_h2.c ------------------------------------------------------------ */
 

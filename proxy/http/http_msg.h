@@ -57,6 +57,8 @@ enum http_method {
 #define HTTP_MSG_F_EXPECT_CONTINUE (1u << 3) /* Expect: 100-continue */
 #define HTTP_MSG_F_CHUNKED (1u << 4)         /* body framed by chunked coding */
 #define HTTP_MSG_F_HAS_LENGTH (1u << 5)      /* content_length is valid */
+#define HTTP_MSG_F_TE_TRAILERS (1u << 6)     /* TE lists trailers (the field itself is
+                                              * hop-by-hop: gone once serialized) */
 
 enum http_msg_kind {
     HTTP_MSG_REQUEST = 0,

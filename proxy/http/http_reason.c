@@ -34,6 +34,7 @@ static const char *const names[HTTP_R__COUNT] = {
     [HTTP_R_CLIENT_ABORT] = "client_abort",
     [HTTP_R_CLIENT_TIMEOUT] = "client_timeout",
     [HTTP_R_KILLED] = "killed",
+    [HTTP_R_DEADLINE_EXCEEDED] = "deadline_exceeded",
 };
 
 const char *tern_reason_name(enum tern_reason r)
@@ -59,6 +60,7 @@ uint16_t http_reason_status(int r)
     case TERN_R_BAD_UPSTREAM_RESPONSE:
         return 502;
     case TERN_R_UPSTREAM_TIMEOUT:
+    case HTTP_R_DEADLINE_EXCEEDED:
         return 504;
     case TERN_R_RATE_LIMITED:
         return 429;

@@ -20,6 +20,7 @@ enum {
     HTTP_R_CLIENT_ABORT = TERN_R__COUNT, /* client closed or reset mid-exchange */
     HTTP_R_CLIENT_TIMEOUT,               /* timeout client while the client owed bytes */
     HTTP_R_KILLED,                       /* tern stopped (hard stop) mid-exchange */
+    HTTP_R_DEADLINE_EXCEEDED,            /* a gRPC request's grpc-timeout expired */
     HTTP_R__COUNT,
 };
 

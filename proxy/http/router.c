@@ -250,7 +250,41 @@ void router_connect_failed(struct stream *s, bool timeout)
 
 /* ---- attempts: what filters' retries need ----------------------------------- */
 
-static bool retry_on_matches(const struct cluster *c, enum filter_outcome oc, uint16_t status)
+/* The grpc-status of a trailers-only response from an HTTP/2 server (gRPC's
+ * errors before any message), -1 otherwise: the only gRPC status known
+ * before anything reached the client. */
+static int trailers_only_grpc_status(const struct stream *s)
+{
+    struct http_str g;
+    int v = 0;
+
+    if (!s->uc || !s->uc->h2 || !s->uc->h2_head_end)
+        return -1;
+    g = http_msg_get(&s->resp, "grpc-status", 11);
+    if (!g.p || g.len == 0 || g.len > 2)
+        return -1;
+    for (uint32_t i = 0; i < g.len; i++) {
+        if (g.p[i] < '0' || g.p[i] > '9')
+            return -1;
+        v = v * 10 + (g.p[i] - '0');
+    }
+    return v;
+}
+
+static bool retry_on_grpc(const struct cluster *c, int grpc_status)
+{
+    switch (grpc_status) {
+    case 1: return c->retry_on & RETRY_ON_GRPC_CANCELLED;
+    case 4: return c->retry_on & RETRY_ON_GRPC_DEADLINE_EXCEEDED;
+    case 8: return c->retry_on & RETRY_ON_GRPC_RESOURCE_EXHAUSTED;
+    case 13: return c->retry_on & RETRY_ON_GRPC_INTERNAL;
+    case 14: return c->retry_on & RETRY_ON_GRPC_UNAVAILABLE;
+    default: return false;
+    }
+}
+
+static bool retry_on_matches(const struct cluster *c, enum filter_outcome oc, uint16_t status,
+                             int grpc_status)
 {
     switch (oc) {
     case FILTER_OUTCOME_CONN_FAILURE: return c->retry_on & RETRY_ON_CONN_FAILURE;
@@ -258,6 +292,8 @@ static bool retry_on_matches(const struct cluster *c, enum filter_outcome oc, ui
     case FILTER_OUTCOME_JUNK_RESPONSE: return c->retry_on & RETRY_ON_JUNK_RESPONSE;
     case FILTER_OUTCOME_RESPONSE_TIMEOUT: return c->retry_on & RETRY_ON_RESPONSE_TIMEOUT;
     case FILTER_OUTCOME_RESPONSE:
+        if (grpc_status >= 0 && retry_on_grpc(c, grpc_status))
+            return true;
         if (!(c->retry_on & RETRY_ON_STATUS))
             return false;
         for (uint32_t i = 0; i < RETRY_STATUS_MAX && c->retry_status[i]; i++)
@@ -273,7 +309,18 @@ static bool replayable(const struct stream *s)
 {
     if (s->req_body == H1_BODY_NONE || !s->req_body_started)
         return true; /* no body, or all of it still in the client's buffer */
-    return s->replay_max && !s->replay_overflow;
+    if (!s->replay_max || s->replay_overflow)
+        return false;
+    if (s->h2c && s->req_body == H1_BODY_CHUNKED && s->replay_len) {
+        /* the replay is the bare payload an HTTP/2 server took: an
+         * HTTP/1.1 server would need it chunked, so every server must be
+         * HTTP/2 (read on the rare retry path only) */
+        const struct cluster *c = s->up.c;
+        for (uint32_t i = 0; i < c->nendpoints; i++)
+            if (!c->endpoints[i]->proto_h2)
+                return false;
+    }
+    return true;
 }
 
 /* Another attempt: the old one's connection and slot go, its response is
@@ -327,9 +374,10 @@ bool router_attempt_done(struct stream *s, enum filter_outcome oc, enum tern_rea
     r.outcome = oc;
     r.failure = failure;
     r.status = status;
+    r.grpc_status = oc == FILTER_OUTCOME_RESPONSE ? trailers_only_grpc_status(s) : -1;
     r.attempt = s->attempt + s->up.retries_done;
     r.max_retries = s->up.c->retries;
-    r.retry_on = retry_on_matches(s->up.c, oc, status);
+    r.retry_on = retry_on_matches(s->up.c, oc, status, r.grpc_status);
     r.request_replayable = true;
     r.endpoint = s->up.ep ? s->up.ep->name : NULL;
     /* response order: the backend's filters first */

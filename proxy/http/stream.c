@@ -539,7 +539,8 @@ static char who_of(int reason)
     case TERN_R_NONE: return '-';
     case HTTP_R_CLIENT_ABORT: return 'C';
     case HTTP_R_CLIENT_TIMEOUT:
-    case TERN_R_REQUEST_TIMEOUT: return 'c';
+    case TERN_R_REQUEST_TIMEOUT:
+    case HTTP_R_DEADLINE_EXCEEDED: return 'c';
     case TERN_R_NO_HEALTHY_UPSTREAM:
     case TERN_R_QUEUE_FULL:
     case TERN_R_CONNECT_FAILURE:

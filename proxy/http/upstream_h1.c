@@ -735,13 +735,11 @@ static void upstream_broken(struct stream *s, bool eof)
     stream_local_reply(s, TERN_R_UPSTREAM_RESET_BEFORE_HEADERS, 0, false);
 }
 
-/* Keeps body bytes just sent for a replay (filter_buffer_request_body);
- * past replay_max the request stops being replayable. */
-static void replay_keep(struct stream *s, const char *p, size_t n)
+void http_replay_keep(struct stream *s, const char *p, size_t n, bool framed)
 {
     if (!s->replay_max || s->replay_overflow || !n)
         return;
-    if ((size_t)s->replay_len + n > s->replay_max) {
+    if (framed || (size_t)s->replay_len + n > s->replay_max) {
         s->replay_overflow = true;
         free(s->replay);
         s->replay = NULL;
@@ -832,7 +830,9 @@ static bool send_request(struct stream *s)
     if (n > 0 && s->h2.chunk_out)
         n = (ssize_t)h2_chunk_sent(s, (size_t)n); /* the payload bytes of it */
     if (n > 0) {
-        replay_keep(s, buf_head(ib), (size_t)n);
+        /* an HTTP/2 client's body without length went chunked: a replay
+         * would lack the framing, so none is kept */
+        http_replay_keep(s, buf_head(ib), (size_t)n, s->h2.chunk_out);
         buf_consume(ib, (size_t)n);
         s->req_fwd -= (uint32_t)n;
         s->req_body_started = true;

@@ -73,6 +73,7 @@ struct uh2_conn {
     bool closed : 1;
     bool in_run : 1;
     bool rerun : 1;
+    bool free_queued : 1;         /* closed, its free is on the loop (once) */
     uint64_t active_ms;
     struct event ev;
     struct event timer;           /* idle close */
@@ -185,10 +186,19 @@ static ssize_t req_body_read(nghttp2_session *ng, int32_t id, uint8_t *out, size
     (void)ud;
     if (!s || s->st != ST_EXCHANGE)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
+    if (s->replay_sent < s->replay_len) {
+        /* an earlier attempt's body first (a retry), then the live bytes */
+        n = s->replay_len - s->replay_sent;
+        n = n < len ? n : len;
+        memcpy(out, s->replay + s->replay_sent, n);
+        s->replay_sent += (uint32_t)n;
+        return (ssize_t)n;
+    }
     ib = *s->ibufp;
     n = s->req_fwd < len ? s->req_fwd : len;
     if (n && ib) {
         memcpy(out, buf_head(ib), n);
+        http_replay_keep(s, (const char *)buf_head(ib), n, false);
         buf_consume(ib, n);
         s->req_fwd -= (uint32_t)n;
         s->req_body_started = true;
@@ -236,7 +246,7 @@ static void submit_request(struct up_conn *uc)
     struct uh2_conn *c = uc->h2;
     struct stream *s = uc->s;
     struct http_msg *m = &s->req;
-    nghttp2_nv *nv = arena_alloc(&s->arena, (m->nhdrs + 4) * sizeof(*nv));
+    nghttp2_nv *nv = arena_alloc(&s->arena, (m->nhdrs + 5) * sizeof(*nv));
     nghttp2_data_provider prd = {.source.ptr = uc, .read_callback = req_body_read};
     struct http_str auth = m->authority.p ? m->authority : http_msg_get(m, "host", 4);
     uint32_t k = 0;
@@ -250,6 +260,13 @@ static void submit_request(struct up_conn *uc)
          * the router is still attaching the stream) */
         uc->h2_status = 411;
         return;
+    }
+    if (s->h2c && s->h2.chunk_out) {
+        /* an HTTP/2 client's body without length: DATA frames here, no
+         * chunked framing (h2_conn.c planned it for an HTTP/1.1 server) */
+        s->h2.chunk_out = false;
+        if (s->h2.end_seen && !s->req_hold.held)
+            s->req_done = true;
     }
     plen = m->path.len + (m->query.p ? m->query.len + 1 : 0);
     path = arena_alloc(&s->arena, plen + 2);
@@ -273,6 +290,10 @@ static void submit_request(struct up_conn *uc)
         nv[k++] = nv_of(lower_dup(&s->arena, m->hdrs[i].name), m->hdrs[i].name.len,
                         m->hdrs[i].value.p, m->hdrs[i].value.len);
     }
+    /* the HTTP/1.1 serialization took TE off (hop-by-hop); RFC 9113 8.2.2
+     * allows `te: trailers`, which gRPC servers require */
+    if (m->flags & HTTP_MSG_F_TE_TRAILERS)
+        nv[k++] = nv_of("te", 2, "trailers", 8);
     id = nghttp2_submit_request(c->ng, NULL, nv, k,
                                 s->req_body == H1_BODY_NONE ? NULL : &prd, uc);
     if (id < 0) {
@@ -306,6 +327,17 @@ static void conn_free_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     free(arg);
+}
+
+/* A closed connection without streams is freed on the next loop turn, once:
+ * its last share may go inside conn_close's own loop over its streams. */
+static void conn_free_later(struct uh2_conn *c)
+{
+    if (c->free_queued || c->nstreams)
+        return;
+    c->free_queued = true;
+    event_assign(&c->timer, c->w->base, -1, 0, conn_free_cb, c);
+    event_active(&c->timer, EV_TIMEOUT, 0);
 }
 
 struct up_conn *uh2_connect(struct stream *s)
@@ -402,10 +434,7 @@ void uh2_release(struct up_conn *uc)
     free(uc->h2_spill);
     free(uc);
     if (c->closed) {
-        if (!c->nstreams) {
-            event_assign(&c->timer, c->w->base, -1, 0, conn_free_cb, c);
-            event_active(&c->timer, EV_TIMEOUT, 0);
-        }
+        conn_free_later(c);
         return;
     }
     {
@@ -544,6 +573,7 @@ static void response_head(struct uh2_conn *c, struct up_conn *uc, bool end_strea
     struct stream *s = uc->s;
     struct http_msg *m = &s->resp;
 
+    uc->h2_head_end = end_stream; /* a trailers-only gRPC status is read from it */
     if (s->result_hooks && router_attempt_done(s, FILTER_OUTCOME_RESPONSE, TERN_R_NONE,
                                                uc->h2_status))
         return; /* dropped with this share (router closed it) */
@@ -838,10 +868,7 @@ static void conn_close(struct uh2_conn *c, enum tern_reason why)
             stream_failed(uc, why == TERN_R_NONE ? NGHTTP2_NO_ERROR : NGHTTP2_CANCEL);
         }
     }
-    if (!c->nstreams) {
-        event_assign(&c->timer, c->w->base, -1, 0, conn_free_cb, c);
-        event_active(&c->timer, EV_TIMEOUT, 0);
-    }
+    conn_free_later(c);
 }
 
 static bool conn_read(struct uh2_conn *c)

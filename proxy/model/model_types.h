@@ -291,8 +291,18 @@ struct network_filter_instance {
 #define RETRY_ON_RESPONSE_TIMEOUT (1u << 3)
 #define RETRY_ON_0RTT_REJECTED (1u << 4)
 #define RETRY_ON_STATUS (1u << 5)  /* one of retry_status[] */
+/* Envoy's gRPC conditions: the grpc-status of a trailers-only response */
+#define RETRY_ON_GRPC_CANCELLED (1u << 6)          /* 1 */
+#define RETRY_ON_GRPC_DEADLINE_EXCEEDED (1u << 7)  /* 4 */
+#define RETRY_ON_GRPC_RESOURCE_EXHAUSTED (1u << 8) /* 8 */
+#define RETRY_ON_GRPC_INTERNAL (1u << 9)           /* 13 */
+#define RETRY_ON_GRPC_UNAVAILABLE (1u << 10)       /* 14 */
+#define RETRY_ON_GRPC (RETRY_ON_GRPC_CANCELLED | RETRY_ON_GRPC_DEADLINE_EXCEEDED | \
+                       RETRY_ON_GRPC_RESOURCE_EXHAUSTED | RETRY_ON_GRPC_INTERNAL | \
+                       RETRY_ON_GRPC_UNAVAILABLE)
 #define RETRY_ON_L7 (RETRY_ON_EMPTY_RESPONSE | RETRY_ON_JUNK_RESPONSE | \
-                     RETRY_ON_RESPONSE_TIMEOUT | RETRY_ON_0RTT_REJECTED | RETRY_ON_STATUS)
+                     RETRY_ON_RESPONSE_TIMEOUT | RETRY_ON_0RTT_REJECTED | RETRY_ON_STATUS | \
+                     RETRY_ON_GRPC)
 #define RETRY_STATUS_MAX 12
 
 /*

@@ -7,7 +7,9 @@
  * upstream_result   decides: the backend's retry-on names the outcome, a
  *                   retry is left (`retries`), the method is idempotent (or
  *                   the outcome is a connect failure, which never reached the
- *                   server), the budget allows it. Then FILTER_RETRY with a
+ *                   server, or a gRPC status the backend's retry-on names:
+ *                   Envoy retries those whatever the method, gRPC calls being
+ *                   POSTs), the budget allows it. Then FILTER_RETRY with a
  *                   full-jitter backoff delay; the core avoids the endpoint
  *                   just tried.
  * stream_done       uncounts the stream.
@@ -21,6 +23,7 @@
 #include "filters/http/retry/retry.h"
 
 #include <string.h>
+#include <strings.h>
 
 static struct retry_slot *slot_of(const struct retry_config *c, const struct filter_stream *fs)
 {
@@ -67,6 +70,14 @@ bool retry_budget_allows(const struct retry_config *c)
     return retrying < allowed;
 }
 
+bool retry_is_grpc(const struct http_msg *req)
+{
+    struct http_str ct = http_msg_get(req, "content-type", 12);
+
+    return ct.p && ct.len >= 16 && strncasecmp(ct.p, "application/grpc", 16) == 0 &&
+           (ct.len == 16 || ct.p[16] == '+' || ct.p[16] == ';');
+}
+
 static enum filter_status retry_request_headers(struct filter_stream *fs, void *state,
                                                 struct http_msg *req, bool end_stream)
 {
@@ -76,8 +87,9 @@ static enum filter_status retry_request_headers(struct filter_stream *fs, void *
     (void)end_stream;
     st->counted = true;
     st->idempotent = http_method_idempotent(req->method);
+    st->grpc = retry_is_grpc(req);
     atomic_fetch_add_explicit(&slot_of(c, fs)->active, 1, memory_order_relaxed);
-    if (c->buffer && (st->idempotent || c->non_idempotent))
+    if (c->buffer && (st->idempotent || st->grpc || c->non_idempotent))
         filter_buffer_request_body(fs, c->buffer);
     if (c->per_try_timeout_ms)
         filter_set_attempt_timeout(fs, c->per_try_timeout_ms);
@@ -94,7 +106,8 @@ static enum filter_retry retry_upstream_result(struct filter_stream *fs, void *s
 
     if (!r->retry_on || !r->request_replayable || r->attempt > r->max_retries)
         return FILTER_ACCEPT;
-    if (!st->idempotent && !c->non_idempotent && r->outcome != FILTER_OUTCOME_CONN_FAILURE) {
+    if (!st->idempotent && !c->non_idempotent && r->outcome != FILTER_OUTCOME_CONN_FAILURE &&
+        !(st->grpc && r->grpc_status >= 0)) {
         atomic_fetch_add_explicit(&sl->not_idempotent, 1, memory_order_relaxed);
         return FILTER_ACCEPT;
     }

@@ -70,7 +70,11 @@ struct retry_state {
     bool counted;  /* in `active` */
     bool retrying; /* in `retrying` */
     bool idempotent;
+    bool grpc;     /* content-type application/grpc[+proto|;...] */
 };
+
+/* Whether a request is a gRPC call (its content-type). */
+bool retry_is_grpc(const struct http_msg *req);
 
 /* Full-jitter backoff for the retry after `retries_done` retries: uniform in
  * [0, min(max, base * 2^retries_done)] ms. */
