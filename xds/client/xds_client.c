@@ -455,6 +455,7 @@ static void handle_response(struct xds_client *c, const DiscoveryResponse *r)
     int ti = xds_type_of_url(r->type_url);
     struct type_state *ts;
     struct xds_resource_set fresh = {0}, old;
+    struct xds_name_index ix;
     char err[NACK_DETAIL_MAX];
     enum xds_type t;
 
@@ -467,23 +468,27 @@ static void handle_response(struct xds_client *c, const DiscoveryResponse *r)
     ts = &c->types[t];
     set_str(&ts->nonce, r->nonce);
     fresh.v = tern_calloc(r->n_resources ? r->n_resources : 1, sizeof(*fresh.v));
+    xds_index_init(&ix, r->n_resources);
     for (size_t i = 0; i < r->n_resources; i++) {
         const Google__Protobuf__Any *a = r->resources[i];
         struct xds_resource *res = &fresh.v[fresh.n];
         if (xds_resource_decode(t, a->type_url, a->value.data, a->value.len, res, err,
                                 sizeof(err)) != 0) {
             set_free(&fresh);
+            xds_index_free(&ix);
             nack(c, t, r->version_info, err);
             return;
         }
         fresh.n++;
-        if (xds_set_find(&(struct xds_resource_set){fresh.v, fresh.n - 1}, res->name)) {
+        if (xds_index_get(&ix, res->name) >= 0) {
             snprintf(err, sizeof(err), "%s '%s' appears twice in the response", xds_type_name(t),
                      res->name);
             set_free(&fresh);
+            xds_index_free(&ix);
             nack(c, t, r->version_info, err);
             return;
         }
+        xds_index_put(&ix, res->name, (uint32_t)(fresh.n - 1));
         res->version = tern_strdup(r->version_info);
     }
     /* the state of the world: LDS and CDS responses carry every resource;
@@ -492,7 +497,7 @@ static void handle_response(struct xds_client *c, const DiscoveryResponse *r)
         for (size_t i = 0; i < ts->set.n; i++) {
             const struct xds_resource *o = &ts->set.v[i];
             struct xds_resource *cp;
-            if (xds_set_find(&fresh, o->name) || !name_in(ts->names, ts->nnames, o->name))
+            if (xds_index_get(&ix, o->name) >= 0 || !name_in(ts->names, ts->nnames, o->name))
                 continue;
             /* re-decode would cost; copy by re-packing the message */
             fresh.v = tern_realloc(fresh.v, (fresh.n + 1) * sizeof(*fresh.v));
@@ -510,6 +515,7 @@ static void handle_response(struct xds_client *c, const DiscoveryResponse *r)
             cp->hash = o->hash;
         }
     }
+    xds_index_free(&ix);
     if (commit_set(c, t, fresh, r->version_info, &old) != 0) {
         set_free(&fresh);
         return;
@@ -519,51 +525,6 @@ static void handle_response(struct xds_client *c, const DiscoveryResponse *r)
 }
 
 /* ---- Delta responses ---------------------------------------------------------------- */
-
-/* A name -> position index over a resource set (open addressing), so that a
- * Delta update of a few resources among 10,000 costs what it touches. */
-struct name_index {
-    uint32_t *slot; /* position + 1; 0: empty */
-    size_t mask;
-};
-
-static void index_init(struct name_index *ix, size_t n)
-{
-    size_t cap = 16;
-
-    while (cap < 2 * n + 2)
-        cap <<= 1;
-    ix->slot = tern_calloc(cap, sizeof(*ix->slot));
-    ix->mask = cap - 1;
-}
-
-static size_t index_home(const struct name_index *ix, const char *name)
-{
-    return (size_t)tern_hash64(name, strlen(name), 0x6e616d6573ull) & ix->mask;
-}
-
-/* The position of name in v, or -1. */
-static long index_find(const struct name_index *ix, const struct xds_resource *v,
-                       const char *name)
-{
-    for (size_t h = index_home(ix, name);; h = (h + 1) & ix->mask) {
-        uint32_t p = ix->slot[h];
-        if (!p)
-            return -1;
-        if (strcmp(v[p - 1].name, name) == 0)
-            return (long)p - 1;
-    }
-}
-
-/* Adds v[pos] (whose name is not there yet). */
-static void index_add(struct name_index *ix, const struct xds_resource *v, size_t pos)
-{
-    size_t h = index_home(ix, v[pos].name);
-
-    while (ix->slot[h])
-        h = (h + 1) & ix->mask;
-    ix->slot[h] = (uint32_t)pos + 1;
-}
 
 /*
  * One DeltaDiscoveryResponse: the changed resources replace or join the
@@ -576,7 +537,7 @@ static void handle_delta_response(struct xds_client *c, const DeltaDiscoveryResp
     int ti = xds_type_of_url(r->type_url);
     struct type_state *ts;
     struct xds_resource_set old, fresh = {0}, upd = {0}, prev;
-    struct name_index oix = {0}, uix = {0};
+    struct xds_name_index oix = {0}, uix = {0};
     bool *gone = NULL;
     char err[NACK_DETAIL_MAX];
     const char *version = r->system_version_info;
@@ -592,10 +553,8 @@ static void handle_delta_response(struct xds_client *c, const DeltaDiscoveryResp
     ts = &c->types[t];
     set_str(&ts->nonce, r->nonce);
     old = ts->set;
-    index_init(&oix, old.n);
-    for (size_t i = 0; i < old.n; i++)
-        index_add(&oix, old.v, i);
-    index_init(&uix, r->n_resources);
+    xds_index_set(&oix, &old);
+    xds_index_init(&uix, r->n_resources);
     upd.v = tern_calloc(r->n_resources ? r->n_resources : 1, sizeof(*upd.v));
     err[0] = 0;
     for (size_t i = 0; i < r->n_resources && !err[0]; i++) {
@@ -627,26 +586,26 @@ static void handle_delta_response(struct xds_client *c, const DeltaDiscoveryResp
             xds_resource_clear(res);
             continue;
         }
-        if (index_find(&uix, upd.v, res->name) >= 0) {
+        if (xds_index_get(&uix, res->name) >= 0) {
             snprintf(err, sizeof(err), "%s '%s' appears twice in the response",
                      xds_type_name(t), res->name);
             xds_resource_clear(res);
             break;
         }
         res->version = tern_strdup(rr->version);
-        index_add(&uix, upd.v, upd.n);
+        xds_index_put(&uix, upd.v[upd.n].name, (uint32_t)upd.n);
         upd.n++;
     }
     gone = tern_calloc(old.n + 1, sizeof(*gone));
     for (size_t i = 0; i < r->n_removed_resources && !err[0]; i++) {
         const char *name = r->removed_resources[i];
         long p;
-        if (index_find(&uix, upd.v, name) >= 0) {
+        if (xds_index_get(&uix, name) >= 0) {
             snprintf(err, sizeof(err), "%s '%s' is both in resources and in removed_resources",
                      xds_type_name(t), name);
             break;
         }
-        p = index_find(&oix, old.v, name);
+        p = xds_index_get(&oix, name);
         if (p >= 0 && !gone[p]) {
             gone[p] = true;
             nremoved++;
@@ -667,7 +626,7 @@ static void handle_delta_response(struct xds_client *c, const DeltaDiscoveryResp
     /* the new set: the old resources kept (shared, not copied), then the
      * updated ones */
     for (size_t i = 0; i < upd.n; i++) {
-        long p = index_find(&oix, old.v, upd.v[i].name);
+        long p = xds_index_get(&oix, upd.v[i].name);
         if (p >= 0)
             gone[p] = true;
     }
@@ -693,8 +652,8 @@ static void handle_delta_response(struct xds_client *c, const DeltaDiscoveryResp
 out:
     set_free(&upd);
     free(gone);
-    free(oix.slot);
-    free(uix.slot);
+    xds_index_free(&oix);
+    xds_index_free(&uix);
 }
 
 /* ---- stream callbacks ---------------------------------------------------------------- */
