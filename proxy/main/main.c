@@ -206,18 +206,6 @@ static void print_diag(const struct cfg_diag *d)
         fprintf(stderr, "[ALERT] %s\n", d->errors[i]);
 }
 
-/* The incremental protocol (the section's default) is not implemented yet:
- * refuse rather than run without the control plane the file asks for.
- * Returns 0, or 1 after saying why. */
-static int refuse_xds(const struct snapshot *snap)
-{
-    if (!snap->xds.enabled || snap->xds.protocol == XDS_PROTOCOL_SOTW)
-        return 0;
-    fprintf(stderr, "[ALERT] %s:%d: xds: protocol delta (the default) is not implemented yet: "
-                    "write 'protocol sotw'\n", snap->xds.loc.file, snap->xds.loc.line);
-    return 1;
-}
-
 static int check_only(const char *path)
 {
     struct cfg_diag d = {0};
@@ -230,10 +218,6 @@ static int check_only(const char *path)
         return 1;
     }
     cfg_diag_free(&d);
-    if (refuse_xds(snap)) {
-        snapshot_unref(snap);
-        return 1;
-    }
     snapshot_unref(snap);
     printf("Configuration file is valid\n");
     return 0;
@@ -284,10 +268,6 @@ int main(int argc, char **argv)
         return 1;
     }
     cfg_diag_free(&d);
-    if (refuse_xds(snap)) {
-        snapshot_unref(snap);
-        return 1;
-    }
 
     signal(SIGPIPE, SIG_IGN);
     event_set_log_callback(libevent_log_cb);

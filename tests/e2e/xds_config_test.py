@@ -1,7 +1,7 @@
-"""The `xds` section: checked like any section (FILE:LINE errors); protocol
-delta (not implemented yet) refused at start, and a section added by a
-reload refused, so that tern never runs without the control plane its file
-asks for. The client itself: xds_sotw_test.py."""
+"""The `xds` section: checked like any section (FILE:LINE errors); both
+protocols (delta, the default, and sotw) valid; a section added by a reload
+refused, so that tern never runs without the control plane its file asks
+for. The client itself: xds_sotw_test.py and xds_delta_test.py."""
 
 import os
 import signal
@@ -39,18 +39,15 @@ class XdsConfigTest(unittest.TestCase):
             self.assertIn("%s:4: protocol: unknown protocol 'fast' (expected delta or sotw)"
                           % path, out)
 
-    def test_sotw_valid_delta_refused(self):
+    def test_sotw_and_delta_valid(self):
         with tempfile.TemporaryDirectory(dir=os.environ.get("TEST_TMPDIR")) as d:
-            path = self.write(d, XDS % free_port())
-            rc, out = run("-c", "-f", path)
-            self.assertEqual(rc, 0, out)
-            self.assertIn("Configuration file is valid", out)
-            path = self.write(d, (XDS % free_port()).replace("    protocol sotw\n", ""))
-            for args in (("-c", "-f", path), ("-f", path)):
-                rc, out = run(*args)
-                self.assertEqual(rc, 1, out)
-                self.assertIn("%s:1: xds: protocol delta (the default) is not implemented yet"
-                              % path, out)
+            for text in (XDS % free_port(),
+                         (XDS % free_port()).replace("    protocol sotw\n", ""),
+                         (XDS % free_port()).replace("protocol sotw", "protocol delta")):
+                path = self.write(d, text)
+                rc, out = run("-c", "-f", path)
+                self.assertEqual(rc, 0, out)
+                self.assertIn("Configuration file is valid", out)
 
     def test_reload_adding_xds_is_refused(self):
         b = HttpBackend("b")

@@ -1,6 +1,17 @@
 /*
  * xds_client.c: subscriptions, ACK/NACK, warming and the build of each new
- * snapshot (see xds_client.h). State of the world over ADS.
+ * snapshot (see xds_client.h), over ADS in either variant:
+ *   state of the world  every LDS/CDS response holds all resources of its
+ *                       type; requests carry the whole name list and the
+ *                       last accepted version_info;
+ *   incremental (Delta) a response carries changed resources (each with its
+ *                       own version) and removed_resources; requests carry
+ *                       only the names added to / dropped from the
+ *                       subscription, and, first on a new stream, the
+ *                       versions tern holds (initial_resource_versions) so
+ *                       that the server sends only what differs.
+ * Both end in the same place: a type's accepted set replaced as a whole
+ * (commit_set), one rebuild, ACK or NACK.
  */
 #include "xds/client/xds_client.h"
 
@@ -21,6 +32,10 @@
 
 typedef Envoy__Service__Discovery__V3__DiscoveryRequest DiscoveryRequest;
 typedef Envoy__Service__Discovery__V3__DiscoveryResponse DiscoveryResponse;
+typedef Envoy__Service__Discovery__V3__DeltaDiscoveryRequest DeltaDiscoveryRequest;
+typedef Envoy__Service__Discovery__V3__DeltaDiscoveryRequest__InitialResourceVersionsEntry
+    InitialVersion;
+typedef Envoy__Service__Discovery__V3__DeltaDiscoveryResponse DeltaDiscoveryResponse;
 
 #define BACKOFF_BASE_MS 500      /* Envoy's ADS retry base */
 #define BACKOFF_MAX_MS 10000
@@ -36,7 +51,8 @@ struct type_state {
     bool wildcard;
     char **names;                 /* by-name subscription (RDS, EDS) */
     size_t nnames;
-    char *version;                /* last accepted version_info; NULL: none yet */
+    char *version;                /* last accepted version_info (Delta: system_version_info);
+                                   * NULL: none yet */
     char *nonce;                  /* last nonce received on this stream */
     bool received;                /* one response accepted (ever) */
     uint64_t accepted, rejected;
@@ -55,6 +71,7 @@ struct xds_client {
     void *arg;
     struct event_base *base;
     struct ads_stream *stream;
+    bool delta;                   /* DeltaAggregatedResources, else state of the world */
     uint64_t gen;                 /* the open stream; 0: none */
     bool connected;               /* a response arrived on the open stream */
     time_t disconnected_since;    /* 0 while connected */
@@ -71,6 +88,34 @@ struct xds_client {
 
 /* ---- requests --------------------------------------------------------------- */
 
+static void fill_node(const struct xds_client *c, Envoy__Config__Core__V3__Node *node,
+                      Envoy__Config__Core__V3__Locality *loc)
+{
+    node->id = c->cfg.node_id;
+    node->cluster = c->cfg.node_cluster ? c->cfg.node_cluster : "";
+    node->user_agent_name = "tern";
+    node->user_agent_version_type_case =
+        ENVOY__CONFIG__CORE__V3__NODE__USER_AGENT_VERSION_TYPE_USER_AGENT_VERSION;
+    node->user_agent_version = TERN_VERSION;
+    if (c->cfg.region) {
+        loc->region = c->cfg.region;
+        loc->zone = c->cfg.zone ? c->cfg.zone : "";
+        node->locality = loc;
+    }
+}
+
+static void send_packed(struct xds_client *c, const ProtobufCMessage *m)
+{
+    size_t len = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = tern_malloc(len ? len : 1);
+
+    protobuf_c_message_pack(m, buf);
+    ads_stream_send(c->stream, c->gen, buf, len);
+    free(buf);
+}
+
+/* State of the world: the whole subscription of t, the last accepted
+ * version and the last nonce; error_detail makes it a NACK. */
 static void send_request(struct xds_client *c, enum xds_type t, const char *error_detail)
 {
     struct type_state *ts = &c->types[t];
@@ -78,22 +123,10 @@ static void send_request(struct xds_client *c, enum xds_type t, const char *erro
     Envoy__Config__Core__V3__Node node = ENVOY__CONFIG__CORE__V3__NODE__INIT;
     Envoy__Config__Core__V3__Locality loc = ENVOY__CONFIG__CORE__V3__LOCALITY__INIT;
     Google__Rpc__Status st = GOOGLE__RPC__STATUS__INIT;
-    uint8_t *buf;
-    size_t len;
 
     if (!c->gen)
         return;
-    node.id = c->cfg.node_id;
-    node.cluster = c->cfg.node_cluster ? c->cfg.node_cluster : "";
-    node.user_agent_name = "tern";
-    node.user_agent_version_type_case =
-        ENVOY__CONFIG__CORE__V3__NODE__USER_AGENT_VERSION_TYPE_USER_AGENT_VERSION;
-    node.user_agent_version = TERN_VERSION;
-    if (c->cfg.region) {
-        loc.region = c->cfg.region;
-        loc.zone = c->cfg.zone ? c->cfg.zone : "";
-        node.locality = &loc;
-    }
+    fill_node(c, &node, &loc);
     req.node = &node;
     req.version_info = ts->version ? ts->version : "";
     req.type_url = (char *)xds_type_url(t);
@@ -107,11 +140,75 @@ static void send_request(struct xds_client *c, enum xds_type t, const char *erro
         st.message = (char *)error_detail;
         req.error_detail = &st;
     }
-    len = envoy__service__discovery__v3__discovery_request__get_packed_size(&req);
-    buf = tern_malloc(len ? len : 1);
-    envoy__service__discovery__v3__discovery_request__pack(&req, buf);
-    ads_stream_send(c->stream, c->gen, buf, len);
-    free(buf);
+    send_packed(c, &req.base);
+}
+
+/* Delta, the first request of t on a stream: the node, the names (none for
+ * a wildcard type: the protocol's implicit wildcard, which every server
+ * understands) and the version of every resource tern holds. */
+static void send_delta_initial(struct xds_client *c, enum xds_type t)
+{
+    struct type_state *ts = &c->types[t];
+    DeltaDiscoveryRequest req = ENVOY__SERVICE__DISCOVERY__V3__DELTA_DISCOVERY_REQUEST__INIT;
+    Envoy__Config__Core__V3__Node node = ENVOY__CONFIG__CORE__V3__NODE__INIT;
+    Envoy__Config__Core__V3__Locality loc = ENVOY__CONFIG__CORE__V3__LOCALITY__INIT;
+    InitialVersion *iv = tern_calloc(ts->set.n ? ts->set.n : 1, sizeof(*iv));
+    InitialVersion **ivp = tern_calloc(ts->set.n ? ts->set.n : 1, sizeof(*ivp));
+
+    fill_node(c, &node, &loc);
+    req.node = &node;
+    req.type_url = (char *)xds_type_url(t);
+    if (!ts->wildcard) {
+        req.n_resource_names_subscribe = ts->nnames;
+        req.resource_names_subscribe = ts->names;
+    }
+    for (size_t i = 0; i < ts->set.n; i++) {
+        InitialVersion init =
+            ENVOY__SERVICE__DISCOVERY__V3__DELTA_DISCOVERY_REQUEST__INITIAL_RESOURCE_VERSIONS_ENTRY__INIT;
+        iv[i] = init;
+        iv[i].key = ts->set.v[i].name;
+        iv[i].value = ts->set.v[i].version ? ts->set.v[i].version : "";
+        ivp[i] = &iv[i];
+    }
+    req.n_initial_resource_versions = ts->set.n;
+    req.initial_resource_versions = ivp;
+    send_packed(c, &req.base);
+    free(ivp);
+    free(iv);
+}
+
+/* Delta, later requests: an ACK (the nonce), a NACK (nonce + error_detail)
+ * or a change of subscription (names added and dropped). */
+static void send_delta(struct xds_client *c, enum xds_type t, const char *nonce,
+                       const char *error_detail, char **sub, size_t nsub, char **unsub,
+                       size_t nunsub)
+{
+    DeltaDiscoveryRequest req = ENVOY__SERVICE__DISCOVERY__V3__DELTA_DISCOVERY_REQUEST__INIT;
+    Google__Rpc__Status st = GOOGLE__RPC__STATUS__INIT;
+
+    if (!c->gen)
+        return;
+    req.type_url = (char *)xds_type_url(t);
+    req.response_nonce = nonce ? (char *)nonce : "";
+    req.n_resource_names_subscribe = nsub;
+    req.resource_names_subscribe = sub;
+    req.n_resource_names_unsubscribe = nunsub;
+    req.resource_names_unsubscribe = unsub;
+    if (error_detail) {
+        st.code = INVALID_ARGUMENT;
+        st.message = (char *)error_detail;
+        req.error_detail = &st;
+    }
+    send_packed(c, &req.base);
+}
+
+/* ACK (why NULL) or NACK of the last response of t, in the stream's variant. */
+static void reply(struct xds_client *c, enum xds_type t, const char *why)
+{
+    if (c->delta)
+        send_delta(c, t, c->types[t].nonce, why, NULL, 0, NULL, 0);
+    else
+        send_request(c, t, why);
 }
 
 /* Whether the type has anything to ask for (a by-name subscription to no
@@ -223,12 +320,36 @@ static bool names_equal(char **a, size_t na, char **b, size_t nb)
     return true;
 }
 
+static int cmp_name(const void *key, const void *elem)
+{
+    return strcmp((const char *)key, *(char *const *)elem);
+}
+
+/* v is sorted (xds_references makes every name list sorted and unique). */
 static bool name_in(char **v, size_t n, const char *name)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(v[i], name) == 0)
-            return true;
-    return false;
+    return n && bsearch(name, v, n, sizeof(*v), cmp_name) != NULL;
+}
+
+/* Delta: the names of `now` not in `before` (sub) and the reverse (unsub),
+ * both lists sorted; the arrays are borrowed from the inputs. */
+static void names_diff(char **before, size_t nb, char **now, size_t nn, char ***sub,
+                       size_t *nsub, char ***unsub, size_t *nunsub)
+{
+    size_t i = 0, j = 0;
+
+    *sub = tern_calloc(nn + 1, sizeof(**sub));
+    *unsub = tern_calloc(nb + 1, sizeof(**unsub));
+    *nsub = *nunsub = 0;
+    while (i < nb || j < nn) {
+        int d = i == nb ? 1 : j == nn ? -1 : strcmp(before[i], now[j]);
+        if (d < 0)
+            (*unsub)[(*nunsub)++] = before[i++];
+        else if (d > 0)
+            (*sub)[(*nsub)++] = now[j++];
+        else
+            i++, j++;
+    }
 }
 
 /* The by-name subscriptions follow the accepted listeners and clusters; a
@@ -251,6 +372,14 @@ static void update_subscriptions(struct xds_client *c)
             xds_names_free(names, n);
             continue;
         }
+        if (c->delta) {
+            char **sub, **unsub;
+            size_t nsub, nunsub;
+            names_diff(ts->names, ts->nnames, names, n, &sub, &nsub, &unsub, &nunsub);
+            send_delta(c, t, NULL, NULL, sub, nsub, unsub, nunsub);
+            free(sub);
+            free(unsub);
+        }
         xds_names_free(ts->names, ts->nnames);
         ts->names = names;
         ts->nnames = n;
@@ -261,22 +390,64 @@ static void update_subscriptions(struct xds_client *c)
                 xds_resource_clear(&ts->set.v[i]);
         }
         ts->set.n = out;
-        if (n > 0 || ts->version)
+        if (!c->delta && (n > 0 || ts->version))
             send_request(c, t, NULL); /* an empty list after a non-empty one: unsubscribe */
     }
 }
 
-static void nack(struct xds_client *c, enum xds_type t, const DiscoveryResponse *r,
-                 const char *why)
+static void nack(struct xds_client *c, enum xds_type t, const char *version, const char *why)
 {
     struct type_state *ts = &c->types[t];
 
     ts->rejected++;
     set_str(&ts->last_nack, why);
-    set_str(&ts->last_nack_version, r->version_info);
+    set_str(&ts->last_nack_version, version);
     ts->last_nack_time = time(NULL);
-    log_err("xds: %s version '%s' rejected (NACK): %s", xds_type_name(t), r->version_info, why);
-    send_request(c, t, why);
+    log_err("xds: %s version '%s' rejected (NACK): %s", xds_type_name(t), version, why);
+    reply(c, t, why);
+}
+
+/*
+ * Makes `fresh` the accepted set of t and rebuilds. On success the old set
+ * is handed back in *old for the caller to free, and t is ACKed with
+ * `version`; on failure the old set is back in place, *old is empty, and t
+ * is NACKed. Returns 0 or -1.
+ */
+static int commit_set(struct xds_client *c, enum xds_type t, struct xds_resource_set fresh,
+                      const char *version, struct xds_resource_set *old)
+{
+    struct type_state *ts = &c->types[t];
+    bool was_received = ts->received;
+    char err[NACK_DETAIL_MAX];
+
+    *old = ts->set;
+    ts->set = fresh;
+    ts->received = true;
+    if (rebuild(c, err, sizeof(err)) != 0) {
+        ts->set = *old;
+        ts->received = was_received;
+        memset(old, 0, sizeof(*old));
+        nack(c, t, version, err);
+        return -1;
+    }
+    set_str(&ts->version, version);
+    ts->accepted++;
+    ts->last_update = time(NULL);
+    log_info("xds: %s version '%s' accepted: %zu resource(s)%s", xds_type_name(t), version,
+             ts->set.n, c->warming ? " (warming)" : "");
+    reply(c, t, NULL); /* ACK */
+    return 0;
+}
+
+/* After an accepted update: follow the references, and retry a warming
+ * build (a reference dropped by this update may have been what was missing). */
+static void after_accept(struct xds_client *c)
+{
+    char err[NACK_DETAIL_MAX];
+
+    update_subscriptions(c);
+    if (c->warming && rebuild(c, err, sizeof(err)) != 0)
+        log_err("xds: %s", err);
 }
 
 static void handle_response(struct xds_client *c, const DiscoveryResponse *r)
@@ -284,6 +455,7 @@ static void handle_response(struct xds_client *c, const DiscoveryResponse *r)
     int ti = xds_type_of_url(r->type_url);
     struct type_state *ts;
     struct xds_resource_set fresh = {0}, old;
+    struct xds_name_index ix;
     char err[NACK_DETAIL_MAX];
     enum xds_type t;
 
@@ -296,23 +468,27 @@ static void handle_response(struct xds_client *c, const DiscoveryResponse *r)
     ts = &c->types[t];
     set_str(&ts->nonce, r->nonce);
     fresh.v = tern_calloc(r->n_resources ? r->n_resources : 1, sizeof(*fresh.v));
+    xds_index_init(&ix, r->n_resources);
     for (size_t i = 0; i < r->n_resources; i++) {
         const Google__Protobuf__Any *a = r->resources[i];
         struct xds_resource *res = &fresh.v[fresh.n];
         if (xds_resource_decode(t, a->type_url, a->value.data, a->value.len, res, err,
                                 sizeof(err)) != 0) {
             set_free(&fresh);
-            nack(c, t, r, err);
+            xds_index_free(&ix);
+            nack(c, t, r->version_info, err);
             return;
         }
         fresh.n++;
-        if (xds_set_find(&(struct xds_resource_set){fresh.v, fresh.n - 1}, res->name)) {
+        if (xds_index_get(&ix, res->name) >= 0) {
             snprintf(err, sizeof(err), "%s '%s' appears twice in the response", xds_type_name(t),
                      res->name);
             set_free(&fresh);
-            nack(c, t, r, err);
+            xds_index_free(&ix);
+            nack(c, t, r->version_info, err);
             return;
         }
+        xds_index_put(&ix, res->name, (uint32_t)(fresh.n - 1));
         res->version = tern_strdup(r->version_info);
     }
     /* the state of the world: LDS and CDS responses carry every resource;
@@ -321,7 +497,7 @@ static void handle_response(struct xds_client *c, const DiscoveryResponse *r)
         for (size_t i = 0; i < ts->set.n; i++) {
             const struct xds_resource *o = &ts->set.v[i];
             struct xds_resource *cp;
-            if (xds_set_find(&fresh, o->name) || !name_in(ts->names, ts->nnames, o->name))
+            if (xds_index_get(&ix, o->name) >= 0 || !name_in(ts->names, ts->nnames, o->name))
                 continue;
             /* re-decode would cost; copy by re-packing the message */
             fresh.v = tern_realloc(fresh.v, (fresh.n + 1) * sizeof(*fresh.v));
@@ -339,32 +515,145 @@ static void handle_response(struct xds_client *c, const DiscoveryResponse *r)
             cp->hash = o->hash;
         }
     }
-    old = ts->set;
-    ts->set = fresh;
-    {
-        bool was_received = ts->received;
-        ts->received = true;
-        if (rebuild(c, err, sizeof(err)) != 0) {
-            ts->set = old;
-            ts->received = was_received;
-            set_free(&fresh);
-            nack(c, t, r, err);
-            return;
-        }
+    xds_index_free(&ix);
+    if (commit_set(c, t, fresh, r->version_info, &old) != 0) {
+        set_free(&fresh);
+        return;
     }
     set_free(&old);
-    set_str(&ts->version, r->version_info);
-    ts->accepted++;
-    ts->last_update = time(NULL);
-    log_info("xds: %s version '%s' accepted: %zu resource(s)%s", xds_type_name(t),
-             r->version_info, ts->set.n, c->warming ? " (warming)" : "");
-    send_request(c, t, NULL); /* ACK */
-    update_subscriptions(c);
-    if (c->warming) {
-        /* a reference dropped by this update may have been what was missing */
-        if (rebuild(c, err, sizeof(err)) != 0)
-            log_err("xds: %s", err);
+    after_accept(c);
+}
+
+/* ---- Delta responses ---------------------------------------------------------------- */
+
+/*
+ * One DeltaDiscoveryResponse: the changed resources replace or join the
+ * accepted ones, removed_resources leave, and the result is committed as a
+ * whole. A resource of a by-name type that tern did not ask for is skipped
+ * (the server may send more than asked; it is not used).
+ */
+static void handle_delta_response(struct xds_client *c, const DeltaDiscoveryResponse *r)
+{
+    int ti = xds_type_of_url(r->type_url);
+    struct type_state *ts;
+    struct xds_resource_set old, fresh = {0}, upd = {0}, prev;
+    struct xds_name_index oix = {0}, uix = {0};
+    bool *gone = NULL;
+    char err[NACK_DETAIL_MAX];
+    const char *version = r->system_version_info;
+    enum xds_type t;
+    size_t nremoved = 0;
+
+    if (ti < 0) {
+        log_warn("xds: a response of type '%s', which tern did not ask for: ignored",
+                 r->type_url);
+        return;
     }
+    t = (enum xds_type)ti;
+    ts = &c->types[t];
+    set_str(&ts->nonce, r->nonce);
+    old = ts->set;
+    xds_index_set(&oix, &old);
+    xds_index_init(&uix, r->n_resources);
+    upd.v = tern_calloc(r->n_resources ? r->n_resources : 1, sizeof(*upd.v));
+    err[0] = 0;
+    for (size_t i = 0; i < r->n_resources && !err[0]; i++) {
+        const Envoy__Service__Discovery__V3__Resource *rr = r->resources[i];
+        struct xds_resource *res = &upd.v[upd.n];
+
+        if (rr->ttl) {
+            snprintf(err, sizeof(err), "%s '%s': Resource.ttl is not supported",
+                     xds_type_name(t), rr->name);
+            break;
+        }
+        if (!rr->resource) {
+            snprintf(err, sizeof(err), "%s '%s': a Resource without resource (a TTL "
+                                       "heartbeat; tern does not support ttl)",
+                     xds_type_name(t), rr->name);
+            break;
+        }
+        if (xds_resource_decode(t, rr->resource->type_url, rr->resource->value.data,
+                                rr->resource->value.len, res, err, sizeof(err)) != 0)
+            break;
+        if (rr->name[0] && strcmp(rr->name, res->name) != 0) {
+            snprintf(err, sizeof(err), "Resource '%s' holds %s '%s' (the names differ)",
+                     rr->name, xds_type_name(t), res->name);
+            xds_resource_clear(res);
+            break;
+        }
+        if (!ts->wildcard && !name_in(ts->names, ts->nnames, res->name)) {
+            log_debug("xds: %s '%s' was not asked for: skipped", xds_type_name(t), res->name);
+            xds_resource_clear(res);
+            continue;
+        }
+        if (xds_index_get(&uix, res->name) >= 0) {
+            snprintf(err, sizeof(err), "%s '%s' appears twice in the response",
+                     xds_type_name(t), res->name);
+            xds_resource_clear(res);
+            break;
+        }
+        res->version = tern_strdup(rr->version);
+        xds_index_put(&uix, upd.v[upd.n].name, (uint32_t)upd.n);
+        upd.n++;
+    }
+    gone = tern_calloc(old.n + 1, sizeof(*gone));
+    for (size_t i = 0; i < r->n_removed_resources && !err[0]; i++) {
+        const char *name = r->removed_resources[i];
+        long p;
+        if (xds_index_get(&uix, name) >= 0) {
+            snprintf(err, sizeof(err), "%s '%s' is both in resources and in removed_resources",
+                     xds_type_name(t), name);
+            break;
+        }
+        p = xds_index_get(&oix, name);
+        if (p >= 0 && !gone[p]) {
+            gone[p] = true;
+            nremoved++;
+        }
+    }
+    if (err[0]) {
+        nack(c, t, version, err);
+        goto out;
+    }
+    if (upd.n == 0 && nremoved == 0 && ts->received) {
+        /* nothing changed (e.g. the answer to a resubscription): ACK only */
+        set_str(&ts->version, version);
+        ts->accepted++;
+        ts->last_update = time(NULL);
+        reply(c, t, NULL);
+        goto out;
+    }
+    /* the new set: the old resources kept (shared, not copied), then the
+     * updated ones */
+    for (size_t i = 0; i < upd.n; i++) {
+        long p = xds_index_get(&oix, upd.v[i].name);
+        if (p >= 0)
+            gone[p] = true;
+    }
+    fresh.v = tern_calloc(old.n + upd.n + 1, sizeof(*fresh.v));
+    for (size_t i = 0; i < old.n; i++)
+        if (!gone[i])
+            fresh.v[fresh.n++] = old.v[i];
+    for (size_t i = 0; i < upd.n; i++)
+        fresh.v[fresh.n++] = upd.v[i];
+    if (commit_set(c, t, fresh, version, &prev) != 0) {
+        free(fresh.v); /* its entries are old's (still in place) or upd's (freed below) */
+        goto out;
+    }
+    /* accepted: what was replaced or removed goes; upd's entries live on in fresh */
+    for (size_t i = 0; i < prev.n; i++)
+        if (gone[i])
+            xds_resource_clear(&prev.v[i]);
+    free(prev.v);
+    free(upd.v);
+    upd.v = NULL;
+    upd.n = 0;
+    after_accept(c);
+out:
+    set_free(&upd);
+    free(gone);
+    xds_index_free(&oix);
+    xds_index_free(&uix);
 }
 
 /* ---- stream callbacks ---------------------------------------------------------------- */
@@ -378,9 +667,14 @@ static void on_stream(void *arg, uint64_t gen)
     c->streams++;
     for (int t = 0; t < XDS_NTYPES; t++)
         set_str(&c->types[t].nonce, NULL); /* nonces belong to a stream */
-    for (size_t i = 0; i < TERN_ARRAY_SIZE(send_order); i++)
-        if (subscribed(&c->types[send_order[i]]))
+    for (size_t i = 0; i < TERN_ARRAY_SIZE(send_order); i++) {
+        if (!subscribed(&c->types[send_order[i]]))
+            continue;
+        if (c->delta)
+            send_delta_initial(c, send_order[i]);
+        else
             send_request(c, send_order[i], NULL);
+    }
 }
 
 static void on_response(void *arg, uint64_t gen, void *msg)
@@ -394,7 +688,10 @@ static void on_response(void *arg, uint64_t gen, void *msg)
             c->disconnected_since = 0;
             c->last_stream_error[0] = 0;
         }
-        handle_response(c, msg);
+        if (c->delta)
+            handle_delta_response(c, msg);
+        else
+            handle_response(c, msg);
     }
     protobuf_c_message_free_unpacked(msg, NULL);
 }
@@ -434,12 +731,8 @@ struct xds_client *xds_client_start(struct event_base *base, const struct model_
     struct ads_stream_conf sc = {0};
     static const struct ads_stream_cbs cbs = {on_stream, on_response, on_closed};
 
-    if (cfg->protocol != XDS_PROTOCOL_SOTW) {
-        snprintf(err, errlen, "%s:%d: xds: protocol delta is not implemented yet; write "
-                              "'protocol sotw'", cfg->loc.file, cfg->loc.line);
-        return NULL;
-    }
     c = tern_calloc(1, sizeof(*c));
+    c->delta = cfg->protocol == XDS_PROTOCOL_DELTA;
     c->cfg.node_id = dup_or_null(cfg->node_id);
     c->cfg.node_cluster = dup_or_null(cfg->node_cluster);
     c->cfg.region = dup_or_null(cfg->region);
@@ -455,7 +748,7 @@ struct xds_client *xds_client_start(struct event_base *base, const struct model_
     arm_init_timer(c);
     sc.server = cfg->server;
     sc.serverlen = cfg->serverlen;
-    sc.delta = false;
+    sc.delta = c->delta;
     sc.backoff_base_ms = BACKOFF_BASE_MS;
     sc.backoff_max_ms = BACKOFF_MAX_MS;
     sc.max_message_bytes = MAX_MESSAGE_BYTES;
@@ -549,6 +842,8 @@ void xds_client_config_dump(const struct xds_client *c, struct evbuffer *out)
     json_key(&w, "streams");
     json_uint(&w, c->streams);
     json_object_end(&w);
+    json_key(&w, "protocol");
+    json_string(&w, c->delta ? "delta" : "sotw");
     json_key(&w, "initialized");
     json_bool(&w, c->initialized);
     json_key(&w, "warming");

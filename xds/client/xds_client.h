@@ -7,19 +7,23 @@
  *   1. every resource is decoded and checked (xds_translate.h); one bad
  *      resource refuses the whole response;
  *   2. the type's resources are replaced (state of the world: LDS and CDS
- *      responses hold every resource, RDS and EDS the ones they update);
+ *      responses hold every resource, RDS and EDS the ones they update;
+ *      Delta: the ones a response carries replace or join, its
+ *      removed_resources leave);
  *   3. a snapshot is built from the static configuration (ops->base) plus
  *      every accepted resource, and applied (ops->apply);
- *   4. ACK (version_info and nonce echoed), or NACK (the previous version,
- *      the nonce, error_detail naming the resource and the field) with the
- *      type's resources put back: nothing of that response is applied.
+ *   4. ACK (version_info and nonce echoed; Delta: the nonce), or NACK (the
+ *      previous version, the nonce, error_detail naming the resource and the
+ *      field) with the type's resources put back: nothing of that response
+ *      is applied.
  * A build that lacks a referenced RouteConfiguration or ClusterLoadAssignment
  * is warming: the response is ACKed, nothing is applied, and the build is
  * retried as resources arrive, or without them when init-timeout passes.
  *
  * While the stream is down tern serves the last applied snapshot; the
  * thread reconnects with backoff and, on the new stream, sends every
- * subscription with the last accepted versions (the server resends).
+ * subscription with the last accepted versions (the server resends; Delta:
+ * initial_resource_versions, the server sends what differs).
  *
  * Thread: main thread only (callbacks of the stream arrive on its loop).
  */

@@ -320,6 +320,69 @@ struct xds_resource *xds_set_find(const struct xds_resource_set *set, const char
     return NULL;
 }
 
+/* ---- the name index ------------------------------------------------------------- */
+
+void xds_index_init(struct xds_name_index *ix, size_t expected)
+{
+    size_t cap = 16;
+
+    while (cap < 2 * expected + 2)
+        cap <<= 1;
+    ix->key = tern_calloc(cap, sizeof(*ix->key));
+    ix->val = tern_calloc(cap, sizeof(*ix->val));
+    ix->mask = cap - 1;
+    ix->n = 0;
+}
+
+static size_t index_home(const struct xds_name_index *ix, const char *key)
+{
+    return (size_t)tern_hash64(key, strlen(key), 0x6e616d6573ull) & ix->mask;
+}
+
+void xds_index_put(struct xds_name_index *ix, const char *key, uint32_t val)
+{
+    size_t h;
+
+    if (2 * (ix->n + 1) > ix->mask + 1) {
+        struct xds_name_index big;
+        xds_index_init(&big, ix->n + 1);
+        for (size_t i = 0; i <= ix->mask; i++)
+            if (ix->key[i])
+                xds_index_put(&big, ix->key[i], ix->val[i]);
+        xds_index_free(ix);
+        *ix = big;
+    }
+    for (h = index_home(ix, key); ix->key[h]; h = (h + 1) & ix->mask)
+        ;
+    ix->key[h] = key;
+    ix->val[h] = val;
+    ix->n++;
+}
+
+long xds_index_get(const struct xds_name_index *ix, const char *key)
+{
+    if (!ix->key)
+        return -1;
+    for (size_t h = index_home(ix, key); ix->key[h]; h = (h + 1) & ix->mask)
+        if (strcmp(ix->key[h], key) == 0)
+            return (long)ix->val[h];
+    return -1;
+}
+
+void xds_index_free(struct xds_name_index *ix)
+{
+    free(ix->key);
+    free(ix->val);
+    memset(ix, 0, sizeof(*ix));
+}
+
+void xds_index_set(struct xds_name_index *ix, const struct xds_resource_set *set)
+{
+    xds_index_init(ix, set->n);
+    for (size_t i = 0; i < set->n; i++)
+        xds_index_put(ix, set->v[i].name, (uint32_t)i);
+}
+
 /* ---- checks that need no other resource ---------------------------------------- */
 
 static int parse_socket_address(const Envoy__Config__Core__V3__Address *a,
@@ -596,6 +659,8 @@ struct xctx {
     uint32_t first_dynamic_cluster;
     /* per cluster of snap: who uses it (0 unused, 1 http, 2 tcp) */
     uint8_t *use;
+    /* lookups by name: the snapshot's clusters (-> id), and sets[] (-> position) */
+    struct xds_name_index clusters, by_type[XDS_NTYPES];
     char *err;
     size_t errlen;
     bool warming;
@@ -683,6 +748,21 @@ static void add_endpoints(struct cluster *c, const ClusterLoadAssignment *a)
     }
 }
 
+static struct cluster *find_cluster(const struct xctx *x, const char *name)
+{
+    long id = xds_index_get(&x->clusters, name);
+
+    return id < 0 ? NULL : x->snap->clusters[id];
+}
+
+static const struct xds_resource *find_resource(const struct xctx *x, enum xds_type t,
+                                                const char *name)
+{
+    long i = xds_index_get(&x->by_type[t], name);
+
+    return i < 0 ? NULL : &x->sets[t].v[i];
+}
+
 static int add_cluster(struct xctx *x, const struct xds_resource *r)
 {
     const Cluster *m = (const Cluster *)r->msg;
@@ -690,11 +770,11 @@ static int add_cluster(struct xctx *x, const struct xds_resource *r)
     const ClusterLoadAssignment *cla = m->load_assignment;
     uint64_t fp = r->hash;
 
-    if (snapshot_find_cluster(x->snap, m->name))
+    if (find_cluster(x, m->name))
         return xerr(x, "Cluster '%s': a backend of that name is in the configuration file",
                     m->name);
     if (m->type == ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__EDS) {
-        const struct xds_resource *e = xds_set_find(&x->sets[XDS_EDS], eds_name(m));
+        const struct xds_resource *e = find_resource(x, XDS_EDS, eds_name(m));
         if (e) {
             cla = (const ClusterLoadAssignment *)e->msg;
             fp = tern_hash64(&e->hash, sizeof(e->hash), fp);
@@ -707,6 +787,7 @@ static int add_cluster(struct xctx *x, const struct xds_resource *r)
         }
     }
     c = snapshot_add_cluster(x->snap, m->name);
+    xds_index_put(&x->clusters, c->name, c->id);
     c->mode = PROXY_MODE_HTTP; /* until a tcp_proxy uses it */
     c->fingerprint = fp ? fp : 1;
     c->timeout_connect_ms = duration_ms(m->connect_timeout, DEFAULT_CONNECT_TIMEOUT_MS);
@@ -738,11 +819,11 @@ static int add_cluster(struct xctx *x, const struct xds_resource *r)
 static struct cluster *use_cluster(struct xctx *x, const char *name, enum proxy_mode mode,
                                    const char *who)
 {
-    struct cluster *c = snapshot_find_cluster(x->snap, name);
+    struct cluster *c = find_cluster(x, name);
     uint8_t want = mode == PROXY_MODE_TCP ? 2 : 1;
 
     if (!c) {
-        const struct xds_resource *r = xds_set_find(&x->sets[XDS_CDS], name);
+        const struct xds_resource *r = find_resource(x, XDS_CDS, name);
         if (r || (!x->cds_received && !x->lenient))
             xwarm(x, "%s waits for Cluster '%s'", who, name); /* r: itself warming */
         else
@@ -1050,8 +1131,8 @@ static int add_listener(struct xctx *x, const struct xds_resource *r)
         const Hcm *h = (const Hcm *)f;
         if (h->route_specifier_case ==
             ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_CONNECTION_MANAGER__ROUTE_SPECIFIER_RDS) {
-            const struct xds_resource *rr = xds_set_find(&x->sets[XDS_RDS],
-                                                         h->rds->route_config_name);
+            const struct xds_resource *rr = find_resource(x, XDS_RDS,
+                                                          h->rds->route_config_name);
             if (!rr) {
                 if (x->lenient) {
                     log_warn("xds: %s: RouteConfiguration '%s' did not arrive within the init "
@@ -1107,28 +1188,34 @@ int xds_translate(struct snapshot *snap, const struct xds_resource_set sets[XDS_
     int rc = 0;
 
     err[0] = 0;
-    for (size_t i = 0; i < sets[XDS_CDS].n; i++) {
+    xds_index_init(&x.clusters, snap->nclusters + sets[XDS_CDS].n);
+    for (uint32_t i = 0; i < snap->nclusters; i++)
+        xds_index_put(&x.clusters, snap->clusters[i]->name, i);
+    for (int t = 0; t < XDS_NTYPES; t++)
+        xds_index_set(&x.by_type[t], &sets[t]);
+    for (size_t i = 0; i < sets[XDS_CDS].n && rc >= 0; i++)
         rc = add_cluster(&x, &sets[XDS_CDS].v[i]);
-        if (rc < 0)
-            return -1;
+    if (rc >= 0) {
+        x.use = tern_calloc(snap->nclusters + 1, 1);
+        for (size_t i = 0; i < sets[XDS_LDS].n && rc >= 0; i++)
+            rc = add_listener(&x, &sets[XDS_LDS].v[i]);
     }
-    x.use = tern_calloc(snap->nclusters + 1, 1);
-    for (size_t i = 0; i < sets[XDS_LDS].n; i++) {
-        rc = add_listener(&x, &sets[XDS_LDS].v[i]);
-        if (rc < 0) {
-            free(x.use);
-            return -1;
-        }
-    }
-    for (uint32_t i = x.first_dynamic_cluster; i < snap->nclusters; i++) {
-        struct cluster *c = snap->clusters[i];
-        if (x.use[i] == 2) {
-            c->mode = PROXY_MODE_TCP;
-            c->timeout_server_ms = TCP_IDLE_TIMEOUT_MS;
-            c->fingerprint = tern_hash64("tcp", 3, c->fingerprint) | 1;
+    if (rc >= 0) {
+        for (uint32_t i = x.first_dynamic_cluster; i < snap->nclusters; i++) {
+            struct cluster *c = snap->clusters[i];
+            if (x.use[i] == 2) {
+                c->mode = PROXY_MODE_TCP;
+                c->timeout_server_ms = TCP_IDLE_TIMEOUT_MS;
+                c->fingerprint = tern_hash64("tcp", 3, c->fingerprint) | 1;
+            }
         }
     }
     free(x.use);
+    xds_index_free(&x.clusters);
+    for (int t = 0; t < XDS_NTYPES; t++)
+        xds_index_free(&x.by_type[t]);
+    if (rc < 0)
+        return -1;
     return x.warming ? 1 : 0;
 }
 

@@ -83,4 +83,22 @@ void xds_references(const struct xds_resource_set sets[XDS_NTYPES], enum xds_typ
                     char ***names, size_t *n);
 void xds_names_free(char **names, size_t n);
 
+/*
+ * A string -> uint32_t hash index (open addressing, grows), so that lookups
+ * by name among 10,000 resources or clusters cost O(1). Keys are borrowed:
+ * they must outlive the index. put does not check for an existing key.
+ */
+struct xds_name_index {
+    const char **key;
+    uint32_t *val;
+    size_t mask, n;
+};
+void xds_index_init(struct xds_name_index *ix, size_t expected);
+void xds_index_put(struct xds_name_index *ix, const char *key, uint32_t val);
+/* The value of key, or -1. */
+long xds_index_get(const struct xds_name_index *ix, const char *key);
+void xds_index_free(struct xds_name_index *ix);
+/* An index of a set: name -> position. */
+void xds_index_set(struct xds_name_index *ix, const struct xds_resource_set *set);
+
 #endif /* TERN_XDS_TRANSLATE_H */

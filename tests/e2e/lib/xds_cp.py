@@ -1,4 +1,4 @@
-"""xds_cp: a test xDS control plane (ADS, state of the world) in Python.
+"""xds_cp: a test xDS control plane (ADS, state of the world and Delta) in Python.
 
 Resources are encoded with Envoy's *own* .proto files (the npm package
 @grpc/grpc-js-xds ships them under deps/: envoy-api, xds, googleapis,
@@ -13,6 +13,13 @@ Debian). So a wire mismatch between tern's protos and Envoy's fails a test.
     err = cp.wait_nack(CDS)               # tern NACKed: its error_detail
     cp.stop(); cp.start()                 # same port
 
+Both ADS methods are served: StreamAggregatedResources (every LDS/CDS
+response holds all resources) and DeltaAggregatedResources (per stream, the
+server remembers which version of each resource the client holds, from
+initial_resource_versions and what it sent, and sends only the differences
+plus removed_resources; a resource's version is a digest of its bytes, as
+go-control-plane does). ACKs are matched by nonce in both variants.
+
 Resources are given as dicts in protobuf's JSON mapping (json_format), with
 "@type" on Any values, so a test reads like an Envoy config.
 """
@@ -24,6 +31,8 @@ import subprocess
 import tempfile
 import threading
 import time
+
+import hashlib
 
 import grpc
 from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool, json_format
@@ -41,6 +50,7 @@ HCM = TYPE + "envoy.extensions.filters.network.http_connection_manager.v3.HttpCo
 TCP_PROXY = TYPE + "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
 ROUTER = TYPE + "envoy.extensions.filters.http.router.v3.Router"
 SOTW_METHOD = "StreamAggregatedResources"
+DELTA_METHOD = "DeltaAggregatedResources"
 SERVICE = "envoy.service.discovery.v3.AggregatedDiscoveryService"
 
 PROTO_FILES = [
@@ -126,10 +136,16 @@ def resource_name(m):
 
 
 class _Stream:
-    def __init__(self):
+    def __init__(self, delta=False):
         self.q = queue.Queue()
-        self.subs = {}       # type_url -> list of names ([] : wildcard)
+        self.delta = delta
+        self.subs = {}       # type_url -> list of names ([] : wildcard); Delta: a set, or None
         self.sent = {}       # type_url -> (version, nonce) last sent
+        self.known = {}      # Delta: type_url -> {name: version} the client holds
+
+
+def _digest(m):
+    return hashlib.sha256(m.SerializeToString(deterministic=True)).hexdigest()[:16]
 
 
 class ControlPlane:
@@ -139,6 +155,9 @@ class ControlPlane:
         self.protos = EnvoyProtos()
         self.Req = self.protos.cls("envoy.service.discovery.v3.DiscoveryRequest")
         self.Resp = self.protos.cls("envoy.service.discovery.v3.DiscoveryResponse")
+        self.DeltaReq = self.protos.cls("envoy.service.discovery.v3.DeltaDiscoveryRequest")
+        self.DeltaResp = self.protos.cls("envoy.service.discovery.v3.DeltaDiscoveryResponse")
+        self.nonces = {}     # nonce -> (type_url, version) of every response sent
         self.port = port or free_port()
         self.lock = threading.Lock()
         self.resources = {LDS: {}, RDS: {}, CDS: {}, EDS: {}}
@@ -158,7 +177,12 @@ class ControlPlane:
     def start(self):
         handler = grpc.method_handlers_generic_handler(SERVICE, {
             SOTW_METHOD: grpc.stream_stream_rpc_method_handler(
-                self._stream, request_deserializer=self.Req.FromString,
+                lambda it, ctx: self._stream(it, ctx, False),
+                request_deserializer=self.Req.FromString,
+                response_serializer=lambda m: m.SerializeToString()),
+            DELTA_METHOD: grpc.stream_stream_rpc_method_handler(
+                lambda it, ctx: self._stream(it, ctx, True),
+                request_deserializer=self.DeltaReq.FromString,
                 response_serializer=lambda m: m.SerializeToString()),
         })
         self.server = grpc.server(
@@ -178,8 +202,8 @@ class ControlPlane:
             st.q.put(None)
         self.server.stop(grace=0).wait()
 
-    def _stream(self, request_iterator, context):
-        st = _Stream()
+    def _stream(self, request_iterator, context, delta):
+        st = _Stream(delta)
         with self.lock:
             self.streams.add(st)
             self.streams_opened += 1
@@ -204,6 +228,8 @@ class ControlPlane:
                 self.streams.discard(st)
 
     def _on_request(self, st, req):
+        if st.delta:
+            return self._on_delta_request(st, req)
         with self.lock:
             self.requests.append(req)
             t = req.type_url
@@ -230,7 +256,61 @@ class ControlPlane:
             a = resp.resources.add()
             a.Pack(m, type_url_prefix="type.googleapis.com/")
         st.sent[t] = (str(self.version[t]), str(self.nonce))
+        self.nonces[str(self.nonce)] = (t, str(self.version[t]))
         st.q.put(resp)
+
+    def _on_delta_request(self, st, req):
+        with self.lock:
+            self.requests.append(req)
+            t = req.type_url
+            if t not in self.resources:
+                return
+            first = t not in st.subs
+            if first:
+                # no name on the first request: the implicit wildcard
+                st.subs[t] = None if not req.resource_names_subscribe else set()
+                st.known[t] = dict(req.initial_resource_versions)
+            changed = False
+            subs = st.subs[t]
+            if subs is not None:
+                for n in req.resource_names_subscribe:
+                    if n not in subs:
+                        subs.add(n)
+                        changed = True
+                for n in req.resource_names_unsubscribe:
+                    if n in subs:
+                        subs.discard(n)
+                        st.known[t].pop(n, None)
+            if first or changed:
+                self._send_delta_locked(st, t, force=first)
+
+    def _send_delta_locked(self, st, t, force=False):
+        subs = st.subs[t]
+        cur = {n: m for n, m in self.resources[t].items() if subs is None or n in subs}
+        known = st.known[t]
+        changed = [(n, m, _digest(m)) for n, m in sorted(cur.items())
+                   if known.get(n) != _digest(m)]
+        removed = sorted(n for n in known if n not in cur)
+        if not changed and not removed and not force:
+            return
+        self.nonce += 1
+        resp = self.DeltaResp(system_version_info=str(self.version[t]), type_url=t,
+                              nonce=str(self.nonce), removed_resources=removed)
+        for n, m, v in changed:
+            r = resp.resources.add(name=n, version=v)
+            r.resource.Pack(m, type_url_prefix="type.googleapis.com/")
+            known[n] = v
+        for n in removed:
+            del known[n]
+        st.sent[t] = (str(self.version[t]), str(self.nonce))
+        self.nonces[str(self.nonce)] = (t, str(self.version[t]))
+        st.q.put(resp)
+
+    def _push_locked(self, st, t):
+        if st.delta:
+            self._send_delta_locked(st, t)
+        else:
+            self._send_locked(st, t)
 
     # -- the test's side
     def set(self, t, msgs, replace=True):
@@ -245,7 +325,7 @@ class ControlPlane:
             self.version[t] += 1
             for st in self.streams:
                 if t in st.subs:
-                    self._send_locked(st, t)
+                    self._push_locked(st, t)
             return str(self.version[t])
 
     def send_raw(self, t, msgs, version):
@@ -256,17 +336,28 @@ class ControlPlane:
                 if t not in st.subs:
                     continue
                 self.nonce += 1
-                resp = self.Resp(version_info=version, type_url=t, nonce=str(self.nonce))
-                for m in msgs:
-                    resp.resources.add().Pack(m, type_url_prefix="type.googleapis.com/")
+                if st.delta:
+                    resp = self.DeltaResp(system_version_info=version, type_url=t,
+                                          nonce=str(self.nonce))
+                    for m in msgs:
+                        r = resp.resources.add(name=resource_name(m), version="raw-" + version)
+                        r.resource.Pack(m, type_url_prefix="type.googleapis.com/")
+                else:
+                    resp = self.Resp(version_info=version, type_url=t, nonce=str(self.nonce))
+                    for m in msgs:
+                        resp.resources.add().Pack(m, type_url_prefix="type.googleapis.com/")
                 st.sent[t] = (version, str(self.nonce))
+                self.nonces[str(self.nonce)] = (t, version)
                 st.q.put(resp)
             return str(self.nonce)
 
     def acked(self, t, version):
+        """tern ACKed a response of type t with this version (by its nonce;
+        state of the world: the request echoes the version too)."""
         with self.lock:
-            return any(r.type_url == t and r.version_info == version and
-                       not r.HasField("error_detail") and r.response_nonce
+            return any(r.type_url == t and self.nonces.get(r.response_nonce) == (t, version) and
+                       not r.HasField("error_detail") and
+                       (isinstance(r, self.DeltaReq) or r.version_info == version)
                        for r in self.requests)
 
     def wait_ack(self, t, version=None, timeout=10.0):
