@@ -9,7 +9,7 @@ PACKAGES=(
   bazel-bootstrap bazel-bootstrap-source gcc g++ libc6-dev
   # system libraries (bazel/BUILD)
   libevent-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
-  libgrpc-dev libssl-dev libpcre2-dev
+  libgrpc-dev libssl-dev libpcre2-dev libyaml-dev
   # proto/: well-known .proto files, protoc (descriptor sets), Python protobuf (tests)
   libprotobuf-dev protobuf-compiler python3-protobuf
   # tests: unit framework, fuzzing toolchain, real peers
