@@ -14,6 +14,8 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler python3-protobuf
   # tests: unit framework, fuzzing toolchain, real peers
   libcmocka-dev clang-14 libclang-rt-14-dev python3 curl nginx-light
+  # tern-cp tests: etcd as the service registry, python3-grpcio as an xDS client
+  etcd-server etcd-client python3-grpcio
 )
 PACKAGES+=("$@")
 

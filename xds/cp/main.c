@@ -33,6 +33,7 @@
 #include "xds/cp/ads.h"
 #include "xds/cp/ca.h"
 #include "xds/cp/cp.h"
+#include "xds/cp/etcd.h"
 #include "xds/cp/gen.h"
 #include "xds/cp/mesh.h"
 #include "xds/cp/source.h"
@@ -435,9 +436,16 @@ int main(int argc, char **argv)
 		goto stop_grpc;
 	}
 	if (etcd) {
-		fprintf(stderr, "tern-cp: --etcd %s %s: not built yet\n", etcd, etcd_prefix);
-		rc = 1;
-		goto stop_http;
+		struct cp_source *s = etcd_source_start(&cp, etcd, etcd_prefix);
+
+		if (!s) {
+			rc = 1;
+			goto stop_http;
+		}
+		cp.sources = calloc(1, sizeof(*cp.sources));
+		if (!cp.sources)
+			abort();
+		cp.sources[cp.n_sources++] = s;
 	}
 	watch = watch_start(&cp);
 	sig_int = evsignal_new(cp.base, SIGINT, on_signal, &cp);

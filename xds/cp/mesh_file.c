@@ -46,6 +46,10 @@ fail(struct walk *w, const yaml_node_t *n, const char *key, const char *fmt, ...
 		vsnprintf(w->err + off, w->errlen - off, fmt, ap);
 		va_end(ap);
 	}
+	/* values from the file are quoted in the message: keep it one line */
+	for (char *p = w->err; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	longjmp(w->fail, 1);
 }
 
