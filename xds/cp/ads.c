@@ -97,6 +97,7 @@ struct ads_stream {
 	struct arena arena;           /* node overrides */
 	struct mesh_addr inbound, app, outbound;
 	int has_inbound, has_app, has_outbound;
+	int proxyless;                /* a gRPC client (tern.proxyless) */
 	struct cp_snapshot *snap;
 	double connected_at;
 
@@ -661,7 +662,7 @@ static struct cp_snapshot *stream_snapshot(struct ads_stream *st, const struct m
 	return cp_snapshot_for(st->cp, svc,
 			       st->has_inbound ? &st->inbound : &svc->inbound,
 			       st->has_app ? &st->app : &svc->app,
-			       st->has_outbound ? &st->outbound : &svc->outbound);
+			       st->has_outbound ? &st->outbound : &svc->outbound, st->proxyless);
 }
 
 /* The first request: who is this proxy? 0, or -1 after finishing the call. */
@@ -715,12 +716,15 @@ static int authenticate(struct ads_stream *st, const Envoy__Config__Core__V3__No
 		}
 		*has[i] = 1;
 	}
+	v = struct_string(node->metadata, "tern.proxyless");
+	st->proxyless = v && strcmp(v, "true") == 0;
 	st->service = xstrdup(svc->name);
 	st->token = xstrdup(token);
 	st->authed = 1;
 	st->snap = stream_snapshot(st, svc);
-	cp_log("info", "ads stream %llu (%s): node %s authenticated as service %s (%s)",
-	       (unsigned long long)st->id, st->peer, st->node_id, svc->name, st->delta ? "delta" : "sotw");
+	cp_log("info", "ads stream %llu (%s): node %s authenticated as service %s (%s%s)",
+	       (unsigned long long)st->id, st->peer, st->node_id, svc->name, st->delta ? "delta" : "sotw",
+	       st->proxyless ? ", proxyless gRPC" : "");
 	return 0;
 }
 
@@ -1121,6 +1125,7 @@ void ads_dump_json(struct cp *cp, struct evbuffer *out)
 		json_str(out, st->node_id);
 		evbuffer_add(out, ",\"service\":", 11);
 		json_str(out, st->service);
+		evbuffer_add_printf(out, ",\"proxyless\":%s", st->proxyless ? "true" : "false");
 		evbuffer_add_printf(out, ",\"connected_seconds\":%.3f,\"awaiting_ack\":", now - st->connected_at);
 		if (st->awaiting >= 0)
 			json_str(out, cp_type_short[st->awaiting]);

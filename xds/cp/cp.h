@@ -95,7 +95,7 @@ void cp_changed(struct cp *cp);
  * per change. */
 struct cp_snapshot *cp_snapshot_for(struct cp *cp, const struct mesh_service *svc,
 				    const struct mesh_addr *inbound, const struct mesh_addr *app,
-				    const struct mesh_addr *outbound);
+				    const struct mesh_addr *outbound, int proxyless);
 
 /* Endpoints of `service` from all registry sources (gen_endpoints_fn). */
 unsigned cp_registry_endpoints(void *cp, const char *service, const struct mesh_addr **out);

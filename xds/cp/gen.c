@@ -250,6 +250,9 @@ load_assignment(struct gen *g, const char *cluster, const struct mesh_addr *cons
 	cla->n_endpoints = 1;
 	cla->endpoints = ARENA_PTRS(&g->scratch, Envoy__Config__Endpoint__V3__LocalityLbEndpoints, 1);
 	cla->endpoints[0] = loc;
+	/* gRPC wants a locality (even empty) with a weight; Envoy does not mind */
+	loc->locality = ARENA_MSG(&g->scratch, Envoy__Config__Core__V3__Locality, envoy__config__core__v3__locality__init);
+	loc->load_balancing_weight = u32(g, 1);
 	loc->n_lb_endpoints = n;
 	loc->lb_endpoints = ARENA_PTRS(&g->scratch, Envoy__Config__Endpoint__V3__LbEndpoint, n);
 	for (i = 0; i < n; i++) {
@@ -296,7 +299,7 @@ static void outbound_cluster(struct gen *g, const struct mesh_service *t)
 	c->eds_cluster_config = eds;
 	c->connect_timeout = duration_ms(g, 1000);
 	c->lb_policy = ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__ROUND_ROBIN;
-	if (g->tls) {
+	if (g->tls && !g->node->proxyless) {
 		Envoy__Extensions__TransportSockets__Tls__V3__UpstreamTlsContext *u = ARENA_MSG(&g->scratch,
 			Envoy__Extensions__TransportSockets__Tls__V3__UpstreamTlsContext,
 			envoy__extensions__transport_sockets__tls__v3__upstream_tls_context__init);
@@ -305,7 +308,7 @@ static void outbound_cluster(struct gen *g, const struct mesh_service *t)
 		u->sni = (char *)t->name;
 		c->transport_socket = tls_socket(g, &u->base);
 	}
-	if (t->protocol == MESH_PROTO_GRPC)
+	if (t->protocol == MESH_PROTO_GRPC && !g->node->proxyless)
 		h2_options(g, c);
 	add(g, CP_CDS, name, &c->base);
 
@@ -589,6 +592,9 @@ static void inbound(struct gen *g)
 	add(g, CP_RDS, GEN_LISTENER_IN, &rc->base);
 }
 
+static Envoy__Config__Route__V3__Route **call_routes(struct gen *g, const struct mesh_service *c,
+						     unsigned char *want, unsigned *nr);
+
 static void outbound(struct gen *g)
 {
 	const struct mesh_service *s = g->node->svc;
@@ -596,7 +602,7 @@ static void outbound(struct gen *g)
 	Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__HttpFilter **f;
 	Envoy__Config__Route__V3__RouteConfiguration *rc;
 	unsigned char *want;
-	unsigned i, j;
+	unsigned i;
 
 	if (!g->node->outbound.port)
 		return;
@@ -613,27 +619,92 @@ static void outbound(struct gen *g)
 	for (i = 0; i < s->n_calls; i++) {
 		const struct mesh_service *c = mesh_find_service(m, s->calls[i]);
 		Envoy__Config__Route__V3__Route **routes;
-		unsigned nr = c->n_routes ? c->n_routes : 1;
+		unsigned nr;
 		char **domains = arena_alloc(&g->scratch, sizeof(char *) * 2);
 
 		domains[0] = (char *)c->name;
 		domains[1] = arena_printf(&g->scratch, "%s:%u", c->name, (unsigned)g->node->outbound.port);
-		routes = ARENA_PTRS(&g->scratch, Envoy__Config__Route__V3__Route, nr);
-		if (!c->n_routes) {
-			routes[0] = route_to(g, "/", arena_printf(&g->scratch, "outbound|%s", c->name), NULL, c);
-			want[c - m->services] = 1;
-		}
-		for (j = 0; j < c->n_routes; j++) {
-			const struct mesh_service *t = mesh_find_service(m, c->routes[j].to);
-
-			routes[j] = route_to(g, c->routes[j].prefix,
-					     arena_printf(&g->scratch, "outbound|%s", t->name),
-					     c->routes[j].rewrite, c);
-			want[t - m->services] = 1;
-		}
+		routes = call_routes(g, c, want, &nr);
 		rc->virtual_hosts[rc->n_virtual_hosts++] = vhost(g, c->name, domains, 2, routes, nr);
 	}
 	add(g, CP_RDS, GEN_LISTENER_OUT, &rc->base);
+	for (i = 0; i < m->n_services; i++)
+		if (want[i])
+			outbound_cluster(g, &m->services[i]);
+}
+
+/* Routes of calls to service c, marking the clusters they reach in want[]. */
+static Envoy__Config__Route__V3__Route **call_routes(struct gen *g, const struct mesh_service *c,
+						     unsigned char *want, unsigned *nr)
+{
+	const struct mesh_model *m = g->in->model;
+	Envoy__Config__Route__V3__Route **routes;
+	unsigned j;
+
+	*nr = c->n_routes ? c->n_routes : 1;
+	routes = ARENA_PTRS(&g->scratch, Envoy__Config__Route__V3__Route, *nr);
+	if (!c->n_routes) {
+		routes[0] = route_to(g, "/", arena_printf(&g->scratch, "outbound|%s", c->name), NULL, c);
+		want[c - m->services] = 1;
+	}
+	for (j = 0; j < c->n_routes; j++) {
+		const struct mesh_service *t = mesh_find_service(m, c->routes[j].to);
+
+		routes[j] = route_to(g, c->routes[j].prefix, arena_printf(&g->scratch, "outbound|%s", t->name),
+				     c->routes[j].rewrite, c);
+		want[t - m->services] = 1;
+	}
+	return routes;
+}
+
+static void proxyless(struct gen *g)
+{
+	const struct mesh_service *s = g->node->svc;
+	const struct mesh_model *m = g->in->model;
+	unsigned char *want = arena_alloc(&g->scratch, m->n_services);
+	unsigned i;
+
+	for (i = 0; i < s->n_calls; i++) {
+		const struct mesh_service *c = mesh_find_service(m, s->calls[i]);
+		Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__HttpConnectionManager *hcm = ARENA_MSG(&g->scratch,
+			Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__HttpConnectionManager,
+			envoy__extensions__filters__network__http_connection_manager__v3__http_connection_manager__init);
+		Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__Rds *r = ARENA_MSG(&g->scratch,
+			Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__Rds,
+			envoy__extensions__filters__network__http_connection_manager__v3__rds__init);
+		Envoy__Config__Listener__V3__ApiListener *api = ARENA_MSG(&g->scratch,
+			Envoy__Config__Listener__V3__ApiListener, envoy__config__listener__v3__api_listener__init);
+		Envoy__Config__Listener__V3__Listener *l = ARENA_MSG(&g->scratch, Envoy__Config__Listener__V3__Listener,
+								     envoy__config__listener__v3__listener__init);
+		Envoy__Config__Route__V3__RouteConfiguration *rc = ARENA_MSG(&g->scratch,
+			Envoy__Config__Route__V3__RouteConfiguration, envoy__config__route__v3__route_configuration__init);
+		Envoy__Config__Route__V3__Route **routes;
+		char **domains = arena_alloc(&g->scratch, sizeof(char *));
+		unsigned nr;
+
+		r->config_source = ads_source(g);
+		r->route_config_name = (char *)c->name;
+		hcm->stat_prefix = (char *)c->name;
+		hcm->route_specifier_case =
+			ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_CONNECTION_MANAGER__ROUTE_SPECIFIER_RDS;
+		hcm->rds = r;
+		hcm->n_http_filters = 1;
+		hcm->http_filters = ARENA_PTRS(&g->scratch,
+			Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__HttpFilter, 1);
+		hcm->http_filters[0] = router(g);
+		api->api_listener = any(g, &hcm->base);
+		l->name = (char *)c->name;
+		l->api_listener = api;
+		add(g, CP_LDS, c->name, &l->base);
+
+		domains[0] = (char *)c->name;
+		routes = call_routes(g, c, want, &nr);
+		rc->name = (char *)c->name;
+		rc->n_virtual_hosts = 1;
+		rc->virtual_hosts = ARENA_PTRS(&g->scratch, Envoy__Config__Route__V3__VirtualHost, 1);
+		rc->virtual_hosts[0] = vhost(g, c->name, domains, 1, routes, nr);
+		add(g, CP_RDS, c->name, &rc->base);
+	}
 	for (i = 0; i < m->n_services; i++)
 		if (want[i])
 			outbound_cluster(g, &m->services[i]);
@@ -684,10 +755,14 @@ struct cp_snapshot *gen_snapshot(const struct gen_input *in, const struct gen_no
 	arena_init(&g.scratch);
 	snap_builder_init(&g.b, key);
 	g.tls = in->cert_pem && in->key_pem && in->ca_pem;
-	if (g.tls)
-		secrets(&g);
-	inbound(&g);
-	outbound(&g);
+	if (node->proxyless) {
+		proxyless(&g);
+	} else {
+		if (g.tls)
+			secrets(&g);
+		inbound(&g);
+		outbound(&g);
+	}
 	arena_free(&g.scratch);
 	return snap_finish(&g.b);
 }

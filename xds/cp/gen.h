@@ -20,6 +20,10 @@
  *   ClusterLoadAssignment "outbound|T": T's static endpoints plus those
  *                        the registry sources hold.
  *   Secrets "identity" (S's certificate and key) and "trust-bundle" (CA).
+ * A proxyless gRPC client of service S (node metadata tern.proxyless) gets
+ * instead, per service C that S calls: Listener "C" with an api_listener
+ * (HttpConnectionManager, RDS "C"), Route "C" (C's routes) and the plaintext
+ * clusters "outbound|T" with their endpoints: gRPC dials "xds:///C".
  * Only Envoy's own type URLs are used (see README.md).
  *
  * Thread: main thread.
@@ -41,6 +45,7 @@
 struct gen_node {
 	const struct mesh_service *svc;
 	struct mesh_addr inbound, app, outbound;
+	int proxyless;          /* a gRPC client, not a sidecar */
 };
 
 /* Endpoints of `service` known to registry sources (not the mesh file's

@@ -107,7 +107,7 @@ unsigned cp_registry_endpoints(void *arg, const char *service, const struct mesh
 
 struct cp_snapshot *cp_snapshot_for(struct cp *cp, const struct mesh_service *svc,
 				    const struct mesh_addr *inbound, const struct mesh_addr *app,
-				    const struct mesh_addr *outbound)
+				    const struct mesh_addr *outbound, int proxyless)
 {
 	char key[1024];
 	struct gen_input in = { .model = cp->model };
@@ -115,7 +115,8 @@ struct cp_snapshot *cp_snapshot_for(struct cp *cp, const struct mesh_service *sv
 	struct cp_snapshot *s;
 	unsigned i;
 
-	snprintf(key, sizeof(key), "%s|in=%s:%u|app=%s:%u|out=%s:%u", svc->name,
+	snprintf(key, sizeof(key), "%s|%s|in=%s:%u|app=%s:%u|out=%s:%u", svc->name,
+		 proxyless ? "proxyless" : "sidecar",
 		 inbound->host ? inbound->host : "", inbound->port, app->host ? app->host : "", app->port,
 		 outbound->host ? outbound->host : "", outbound->port);
 	for (i = 0; i < cp->n_cache; i++)
@@ -127,7 +128,7 @@ struct cp_snapshot *cp_snapshot_for(struct cp *cp, const struct mesh_service *sv
 		in.endpoints = cp_registry_endpoints;
 		in.endpoints_ctx = cp;
 	}
-	if (cp->ca) {
+	if (cp->ca && !proxyless) {
 		char id[512];
 		int issued;
 		const struct ca_leaf *l;
@@ -145,6 +146,7 @@ struct cp_snapshot *cp_snapshot_for(struct cp *cp, const struct mesh_service *sv
 	node.inbound = *inbound;
 	node.app = *app;
 	node.outbound = *outbound;
+	node.proxyless = proxyless;
 	s = gen_snapshot(&in, &node, key);
 	cp->stats.snapshots_built++;
 	if (cp->n_cache == cp->cap_cache) {

@@ -23,7 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < m->n_services; i++) {
 		const struct mesh_service *s = &m->services[i];
 		struct gen_input in = { .model = m, .cert_pem = "C", .key_pem = "K", .ca_pem = "A" };
-		struct gen_node node = { .svc = s, .inbound = s->inbound, .app = s->app, .outbound = s->outbound };
+		struct gen_node node = { .svc = s, .inbound = s->inbound, .app = s->app, .outbound = s->outbound,
+					 .proxyless = (int)(size & 1) };
 
 		snapshot_unref(gen_snapshot(&in, &node, s->name));
 	}
