@@ -544,11 +544,12 @@ static void on_wrecv(struct pump_tag *tag, int ok)
 {
 	struct etcd *e = (struct etcd *)((char *)tag - offsetof(struct etcd, t_wrecv));
 	Etcdserverpb__WatchResponse *wr = NULL;
+	int got = ok && e->w_recv;
 	size_t i;
 
 	e->ops--;
 	e->w_calls--;
-	if (ok && e->w_recv) {
+	if (got) {
 		grpc_slice s = read_all(e->w_recv);
 
 		wr = etcdserverpb__watch_response__unpack(NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
@@ -564,7 +565,7 @@ static void on_wrecv(struct pump_tag *tag, int ok)
 	}
 	if (!wr) {
 		/* end of stream or garbage: cancel; the status batch restarts us */
-		if (ok)
+		if (got)
 			cp_log("warning", "etcd %s: a WatchResponse that does not decode", e->target);
 		grpc_call_cancel(e->wcall, NULL);
 		watch_end(e);
