@@ -17,6 +17,7 @@ responses decoded with Envoy's own .proto files):
 """
 
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -340,6 +341,33 @@ class AdsTest(unittest.TestCase):
                 self.assertEqual(cp.json("/mesh")["services"][0]["calls"], ["store"])
                 cp.write_mesh(MESH)
                 poll_until(lambda: cp.json("/mesh")["last_error"] is None, desc="good again")
+            finally:
+                c.close()
+
+    def test_certificate_rotation_at_half_life(self):
+        # cert_ttl 1m: the leaf is re-issued after 30 s and pushed over SDS
+        with TernCp(MESH.replace("cert_ttl: 10m", "cert_ttl: 1m")) as cp:
+            c = AdsClient(cp.xds, "api-rot", API, delta=True)
+            try:
+                c.subscribe(T_SDS, sub=["identity", "trust-bundle"])
+                r = c.recv()
+                first = {x.name: unpack(x.resource) for x in r.resources}
+                c.ack(r)
+                t0 = time.monotonic()
+                r = c.recv(timeout=45)
+                self.assertGreater(time.monotonic() - t0, 20, "not before half-life")
+                self.assertEqual([x.name for x in r.resources], ["identity"], "the CA did not change")
+                c.ack(r)
+                old = openssl_text(first["identity"].tls_certificate.certificate_chain.inline_bytes.decode())
+                new = openssl_text(unpack(r.resources[0].resource).tls_certificate.certificate_chain
+                                   .inline_bytes.decode())
+                serial = lambda t: re.search(r"Serial Number:\s*\n?\s*([0-9a-f:]+)", t).group(1)
+                self.assertNotEqual(serial(old), serial(new))
+                self.assertIn("URI:spiffe://mesh.test/api", new)
+                leaves = cp.json("/ca")["leaves"]
+                self.assertEqual(len(leaves), 1)
+                self.assertEqual(leaves[0]["not_after"] - leaves[0]["not_before"], 60 + 60)
+                self.assertGreaterEqual(cp.metrics()["tern_cp_certificates_issued_total"], 2)
             finally:
                 c.close()
 

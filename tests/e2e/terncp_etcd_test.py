@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.error
 
 from ternlib import free_port, poll_until
 from terncplib import AdsClient, TernCp, T_CDS, T_EDS, unpack
@@ -208,6 +209,32 @@ class EtcdTest(unittest.TestCase):
                 self.assertEqual(src["events"], 4)
             finally:
                 c.close()
+
+    def test_no_push_before_the_registry_is_read(self):
+        e = self.etcd
+        e.ok("put", PREFIX + "api/a", "127.0.0.1:15110")
+        e.stop()
+        cp = self.cp()
+        cp.start(wait_ready=False)
+        try:
+            self.assertRaises(urllib.error.HTTPError, cp.get, "/ready")
+            c = AdsClient(cp.xds, "web-4", WEB, delta=True)
+            c.subscribe(T_CDS)
+            poll_until(lambda: cp.proxy("web-4") and cp.proxy("web-4")["types"]["cds"]["subscribed"],
+                       desc="subscribed")
+            self.assertEqual(cp.proxy("web-4")["types"]["cds"]["pushes"], 0, "held until etcd is read")
+            e.start()
+            r = c.recv(timeout=10)   # the backoff is at most 2 s
+            self.assertEqual(r.type_url, T_CDS)
+            c.ack(r)
+            c.subscribe(T_EDS, sub=["outbound|api"])
+            r = c.recv()
+            self.assertEqual(eds_ports(r), [15002, 15110], "the first EDS push is complete")
+            c.ack(r)
+            self.assertEqual(cp.get("/ready"), "ready\n")
+            c.close()
+        finally:
+            cp.stop()
 
     def test_terncp_restart_resync(self):
         e = self.etcd

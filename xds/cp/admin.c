@@ -136,8 +136,11 @@ static void on_request(struct evhttp_request *req, void *arg)
 		evbuffer_add_printf(b, "only GET\n");
 		reply(req, 405, "text/plain", b);
 	} else if (strcmp(uri, "/ready") == 0) {
-		evbuffer_add_printf(b, cp->model ? "ready\n" : "no mesh model loaded\n");
-		reply(req, cp->model ? 200 : 503, "text/plain", b);
+		int synced = cp_sources_synced(cp);
+
+		evbuffer_add_printf(b, !cp->model ? "no mesh model loaded\n" :
+				    !synced ? "waiting for the registry sources' first read\n" : "ready\n");
+		reply(req, cp->model && synced ? 200 : 503, "text/plain", b);
 	} else if (strcmp(uri, "/proxies") == 0) {
 		ads_dump_json(cp, b);
 		reply(req, 200, "application/json", b);

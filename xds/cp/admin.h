@@ -1,7 +1,9 @@
 /*
  * admin.h: tern-cp's admin API over HTTP (libevent's evhttp), on the main
  * thread. Endpoints (all GET):
- *   /ready    200 "ready" once a mesh model is loaded, else 503
+ *   /ready    200 "ready" once a mesh model is loaded and every registry
+ *             source has read its registry once (nothing is pushed before),
+ *             else 503
  *   /proxies  JSON: connected proxies, per type and resource: sent, ACKed,
  *             NACKed versions and the last NACK's error_detail
  *   /mesh     JSON: the mesh file, when it was loaded, the last load error,

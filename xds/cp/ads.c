@@ -629,7 +629,8 @@ static void stream_pump(struct ads_stream *st)
 {
 	int t;
 
-	if (st->closing || st->finished || st->send_busy || st->awaiting >= 0 || !st->snap)
+	if (st->closing || st->finished || st->send_busy || st->awaiting >= 0 || !st->snap ||
+	    !cp_sources_synced(st->cp))
 		return;
 	for (t = 0; t < CP_NTYPES; t++) {
 		if (!st->ts[t].subscribed)
@@ -1085,10 +1086,12 @@ void ads_refresh(struct cp *cp)
 		snap = stream_snapshot(st, svc);
 		if (snapshot_same(snap, st->snap)) {
 			snapshot_unref(snap);
-			continue;
+		} else {
+			snapshot_unref(st->snap);
+			st->snap = snap;
 		}
-		snapshot_unref(st->snap);
-		st->snap = snap;
+		/* also when nothing changed: pushes held until the sources
+		 * synced go out now */
 		stream_pump(st);
 	}
 }

@@ -97,6 +97,9 @@ struct cp_snapshot *cp_snapshot_for(struct cp *cp, const struct mesh_service *sv
 				    const struct mesh_addr *inbound, const struct mesh_addr *app,
 				    const struct mesh_addr *outbound, int proxyless);
 
+/* 1 when every registry source has completed its first full read. */
+int cp_sources_synced(const struct cp *cp);
+
 /* Endpoints of `service` from all registry sources (gen_endpoints_fn). */
 unsigned cp_registry_endpoints(void *cp, const char *service, const struct mesh_addr **out);
 

@@ -74,6 +74,7 @@ struct etcd {
 	unsigned backoff_ms;
 
 	int64_t revision;        /* every change up to here has been applied */
+	int synced;              /* a Range has completed once */
 	struct instance *inst;   /* sorted by key */
 	unsigned n, cap;
 	struct mesh_addr *by_svc; /* rebuilt on change: sorted by service */
@@ -431,9 +432,11 @@ static void on_range(struct pump_tag *tag, int ok)
 	for (i = 0; i < rr->n_kvs; i++)
 		inst_put(e, &rr->kvs[i]->key, &rr->kvs[i]->value, rr->kvs[i]->mod_revision);
 	e->revision = rr->header->revision;
+	e->synced = 1;
 	cp_log("info", "etcd %s: %u instances under %s at revision %lld", e->target, e->n, e->prefix,
 	       (long long)e->revision);
 	etcdserverpb__range_response__free_unpacked(rr, NULL);
+	e->dirty = 1;     /* the first read must reach cp even if it found nothing */
 	changed(e);
 	start_watch(e);
 }
@@ -666,9 +669,9 @@ static void etcd_dump(struct cp_source *s, struct evbuffer *out)
 	json_str(out, e->target);
 	evbuffer_add(out, ",\"prefix\":", 10);
 	json_str(out, e->prefix);
-	evbuffer_add_printf(out, ",\"state\":\"%s\",\"revision\":%lld,\"events\":%llu,\"bad_values\":%llu,"
+	evbuffer_add_printf(out, ",\"synced\":%s,\"state\":\"%s\",\"revision\":%lld,\"events\":%llu,\"bad_values\":%llu,"
 			    "\"resyncs\":%llu,\"rewatches\":%llu,\"last_error\":",
-			    state_name[e->state], (long long)e->revision, (unsigned long long)e->events,
+			    e->synced ? "true" : "false", state_name[e->state], (long long)e->revision, (unsigned long long)e->events,
 			    (unsigned long long)e->bad_values, (unsigned long long)e->resyncs,
 			    (unsigned long long)e->rewatches);
 	if (e->last_error[0])
@@ -689,6 +692,11 @@ static void etcd_dump(struct cp_source *s, struct evbuffer *out)
 	evbuffer_add(out, "]}", 2);
 }
 
+static int etcd_synced(struct cp_source *s)
+{
+	return ((struct etcd *)s)->synced;
+}
+
 static void etcd_stop(struct cp_source *s)
 {
 	struct etcd *e = (struct etcd *)s;
@@ -705,6 +713,7 @@ static void etcd_stop(struct cp_source *s)
 static const struct cp_source_ops etcd_ops = {
 	.kind = "etcd",
 	.endpoints = etcd_endpoints,
+	.synced = etcd_synced,
 	.dump_json = etcd_dump,
 	.stop = etcd_stop,
 };

@@ -80,6 +80,16 @@ static void cache_clear(struct cp *cp)
 	cp->n_cache = 0;
 }
 
+int cp_sources_synced(const struct cp *cp)
+{
+	unsigned i;
+
+	for (i = 0; i < cp->n_sources; i++)
+		if (!cp->sources[i]->ops->synced(cp->sources[i]))
+			return 0;
+	return 1;
+}
+
 unsigned cp_registry_endpoints(void *arg, const char *service, const struct mesh_addr **out)
 {
 	struct cp *cp = arg;

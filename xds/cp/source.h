@@ -24,6 +24,11 @@ struct cp_source_ops {
 	 * changes (it only changes on the main thread, between regenerations). */
 	unsigned (*endpoints)(struct cp_source *s, const char *service,
 			      const struct mesh_addr **out);
+	/* 1 once the source has read its registry completely at least once.
+	 * Until every source has, tern-cp pushes nothing: a proxy that
+	 * reconnects after a tern-cp restart must not get a partial endpoint
+	 * set. */
+	int (*synced)(struct cp_source *s);
 	/* A JSON object describing the source's state (admin /sources). */
 	void (*dump_json)(struct cp_source *s, struct evbuffer *out);
 	/* Stops everything in flight and frees the source; called once, before

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import grpc
@@ -177,7 +178,9 @@ class TernCp:
             f.write(text)
         os.rename(tmp, self.mesh_path)
 
-    def start(self):
+    def start(self, wait_ready=True):
+        """wait_ready False: wait for the admin API only (/ready may be 503
+        while registry sources have not read their registry)."""
         with open(self.mesh_path, "w") as f:
             f.write(self.mesh_text)
         args = [self.bin, "--mesh", self.mesh_path, "--xds", self.xds,
@@ -186,8 +189,17 @@ class TernCp:
             args += ["--ca-dir", self.ca_dir]
         self.err = open(self.stderr_path, "w")
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.err)
-        poll_until(lambda: self.proc.poll() is not None or http_get(self.admin + "/ready")[0] == 200,
-                   timeout=20, desc="tern-cp /ready")
+        def up():
+            if self.proc.poll() is not None:
+                return True
+            if wait_ready:
+                return http_get(self.admin + "/ready")[0] == 200
+            try:
+                http_get(self.admin + "/ready")
+            except urllib.error.HTTPError:
+                pass
+            return True
+        poll_until(up, timeout=20, desc="tern-cp /ready")
         if self.proc.poll() is not None:
             raise AssertionError("tern-cp exited %s:\n%s" % (self.proc.returncode, self.stderr()))
         return self
