@@ -9,13 +9,15 @@ PACKAGES=(
   bazel-bootstrap bazel-bootstrap-source gcc g++ libc6-dev
   # system libraries (bazel/BUILD)
   libevent-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
-  libgrpc-dev libssl-dev libpcre2-dev
+  libgrpc-dev libssl-dev libpcre2-dev libyaml-dev
   # proto/: well-known .proto files, protoc (descriptor sets), Python protobuf (tests)
   libprotobuf-dev protobuf-compiler python3-protobuf
   # tests: unit framework, fuzzing toolchain, real peers
   libcmocka-dev clang-14 libclang-rt-14-dev python3 curl nginx-light
   # HTTP/2 tests: h2load, a low-level h2 client, gRPC client and server
   nghttp2-client python3-h2 python3-grpcio
+  # tern-cp tests: etcd as the service registry
+  etcd-server etcd-client
 )
 PACKAGES+=("$@")
 
