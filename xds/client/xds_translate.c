@@ -28,6 +28,10 @@
 #include "proxy/core/log.h"
 #include "proxy/core/util.h"
 #include "proxy/model/model.h"
+#include "filters/filter.h"
+#include "xds/client/xds_http.h"
+#include "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.pb-c.h"
+#include "envoy/extensions/filters/http/rbac/v3/rbac.pb-c.h"
 
 #define TYPE_PREFIX "type.googleapis.com/"
 
@@ -119,8 +123,32 @@ static const struct allowed allowed[] = {
     {"envoy.type.matcher.v3.RegexMatcher.GoogleRE2", {0}},
     /* name, exact, present, prefix, suffix, safe_regex, contains, invert */
     {"envoy.config.route.v3.HeaderMatcher", {1, 4, 7, 9, 10, 11, 12, 8}},
-    /* cluster */
-    {"envoy.config.route.v3.RouteAction", {1}},
+    /* cluster, timeout, retry_policy (xds_http.c) */
+    {"envoy.config.route.v3.RouteAction", {1, 8, 9}},
+    /* retry_on, num_retries, per_try_timeout, retriable_status_codes */
+    {"envoy.config.route.v3.RetryPolicy", {1, 2, 3, 7}},
+    /* rules, rules_stat_prefix (xds_http.c: the rbac filter) */
+    {"envoy.extensions.filters.http.rbac.v3.RBAC", {1, 6}},
+    /* action, policies */
+    {"envoy.config.rbac.v3.RBAC", {1, 2}},
+    {"envoy.config.rbac.v3.RBAC.PoliciesEntry", {1, 2}},
+    /* permissions, principals */
+    {"envoy.config.rbac.v3.Policy", {1, 2}},
+    /* any */
+    {"envoy.config.rbac.v3.Permission", {3}},
+    /* any, authenticated */
+    {"envoy.config.rbac.v3.Principal", {3, 4}},
+    {"envoy.config.rbac.v3.Principal.Authenticated", {2}},
+    /* exact, prefix, ignore_case (refused where it matters) */
+    {"envoy.type.matcher.v3.StringMatcher", {1, 2, 6}},
+    /* stat_prefix, status, token_bucket, filter_enabled, filter_enforced */
+    {"envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit", {1, 2, 3, 4, 5}},
+    {"envoy.type.v3.HttpStatus", {1}},
+    /* max_tokens, tokens_per_fill, fill_interval */
+    {"envoy.type.v3.TokenBucket", {1, 2, 3}},
+    /* default_value, runtime_key (tern has no runtime: the default applies) */
+    {"envoy.config.core.v3.RuntimeFractionalPercent", {1, 2}},
+    {"envoy.type.v3.FractionalPercent", {1, 2}},
     /* name, type, eds_cluster_config, connect_timeout, lb_policy, metadata,
      * alt_stat_name, load_assignment, least_request_lb_config */
     {"envoy.config.cluster.v3.Cluster", {1, 2, 3, 4, 6, 25, 28, 33, 37}},
@@ -471,6 +499,19 @@ static ProtobufCMessage *listener_filter(const Listener *l, bool *is_hcm, char *
     return NULL;
 }
 
+/* The typed_config of an rbac or local_ratelimit HTTP filter, unpacked and
+ * field-checked; NULL with err. */
+static ProtobufCMessage *http_filter_config(const Google__Protobuf__Any *any, char *err,
+                                            size_t errlen)
+{
+    if (strcmp(any->type_url, XDS_RBAC_URL) == 0)
+        return unpack_any(any, &envoy__extensions__filters__http__rbac__v3__rbac__descriptor, err,
+                          errlen);
+    return unpack_any(any,
+                      &envoy__extensions__filters__http__local_ratelimit__v3__local_rate_limit__descriptor,
+                      err, errlen);
+}
+
 static int check_hcm(const Hcm *h, char *err, size_t errlen)
 {
     size_t last = h->n_http_filters;
@@ -518,6 +559,22 @@ static int check_hcm(const Hcm *h, char *err, size_t errlen)
             if (!r)
                 return -1;
             protobuf_c_message_free_unpacked(r, NULL);
+            continue;
+        }
+        if (strcmp(url, XDS_RBAC_URL) == 0 || strcmp(url, XDS_LOCAL_RATELIMIT_URL) == 0) {
+            struct filter_instance fi = {0};
+            char why[384];
+            ProtobufCMessage *m = http_filter_config(f->typed_config, why, sizeof(why));
+            int rc = m ? xds_http_filter_build(url, m, &fi, why, sizeof(why)) : -1;
+            if (m)
+                protobuf_c_message_free_unpacked(m, NULL);
+            if (rc == 0 && fi.ops->config_free)
+                fi.ops->config_free(fi.cfg);
+            if (rc < 0) {
+                snprintf(err, errlen, "http_connection_manager.http_filters[%zu] '%.64s': %s", i,
+                         f->name, why);
+                return -1;
+            }
             continue;
         }
         if (f->is_optional || f->disabled)
@@ -659,6 +716,11 @@ struct xctx {
     uint32_t first_dynamic_cluster;
     /* per cluster of snap: who uses it (0 unused, 1 http, 2 tcp) */
     uint8_t *use;
+    /* per cluster of snap: the routes' timeout / retry_policy (tern applies
+     * them per cluster: every route to one cluster must agree) */
+    struct xds_route_policy *policy;
+    bool *has_policy;
+    char (*policy_who)[160];
     /* lookups by name: the snapshot's clusters (-> id), and sets[] (-> position) */
     struct xds_name_index clusters, by_type[XDS_NTYPES];
     char *err;
@@ -918,6 +980,33 @@ static int header_acl(struct xctx *x, struct acl_set *set, const char *name, con
 }
 
 /* The rules of listener l from route configuration rc. */
+/* A route's timeout and retry_policy, recorded for its cluster: all routes
+ * to one cluster must carry the same (tern applies them per backend). */
+static int route_policy(struct xctx *x, const Envoy__Config__Route__V3__RouteAction *a,
+                        const struct cluster *target, const char *rwho)
+{
+    struct xds_route_policy p;
+    char why[512];
+    uint32_t id = target->id;
+
+    if (xds_route_policy(a, &p, why, sizeof(why)) != 0)
+        return xerr(x, "%s: route.%s", rwho, why);
+    if (id < x->first_dynamic_cluster && (p.has_timeout || p.has_retry))
+        return xerr(x, "%s: route.timeout / retry_policy to backend '%s' of the configuration "
+                       "file: set them in its section", rwho, target->name);
+    if (x->has_policy[id]) {
+        if (!xds_route_policy_equal(&x->policy[id], &p))
+            return xerr(x, "%s: route.timeout / retry_policy differ from those of %s, which "
+                           "routes to the same cluster '%s': tern applies them per cluster",
+                        rwho, x->policy_who[id], target->name);
+        return 0;
+    }
+    x->has_policy[id] = true;
+    x->policy[id] = p;
+    snprintf(x->policy_who[id], sizeof(x->policy_who[id]), "%.150s", rwho);
+    return 0;
+}
+
 static int add_routes(struct xctx *x, struct listener *l, const RouteConfiguration *rc)
 {
     size_t nvh = rc->n_virtual_hosts;
@@ -1084,6 +1173,8 @@ static int add_routes(struct xctx *x, struct listener *l, const RouteConfigurati
                 rc_ok = x->warming ? 1 : -1;
                 break;
             }
+            if ((rc_ok = route_policy(x, rt->route, target, rwho)))
+                break;
             if (cac == 1) {
                 /* always true: the default, and the rules after it never match */
                 l->default_cluster = target;
@@ -1109,6 +1200,38 @@ static int add_routes(struct xctx *x, struct listener *l, const RouteConfigurati
     free(order);
     free(rank);
     return rc_ok;
+}
+
+/* The HCM's rbac and local_ratelimit filters, in order, as the listener's
+ * chain (the router follows). Checked at decode (check_hcm). */
+static int add_http_filters(struct xctx *x, struct listener *l, const Hcm *h, const char *who)
+{
+    for (size_t i = 0; i < h->n_http_filters; i++) {
+        const Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__HttpFilter *f =
+            h->http_filters[i];
+        struct filter_instance fi = {0};
+        ProtobufCMessage *m;
+        char why[512];
+        int rc;
+
+        if (f->disabled ||
+            f->config_type_case !=
+                ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_FILTER__CONFIG_TYPE_TYPED_CONFIG ||
+            (strcmp(f->typed_config->type_url, XDS_RBAC_URL) != 0 &&
+             strcmp(f->typed_config->type_url, XDS_LOCAL_RATELIMIT_URL) != 0))
+            continue; /* the router, or an optional filter tern skips */
+        m = http_filter_config(f->typed_config, why, sizeof(why));
+        rc = m ? xds_http_filter_build(f->typed_config->type_url, m, &fi, why, sizeof(why)) : -1;
+        if (m)
+            protobuf_c_message_free_unpacked(m, NULL);
+        if (rc < 0)
+            return xerr(x, "%s: http_filters[%zu] '%s': %s", who, i, f->name, why);
+        if (rc == 1)
+            continue;
+        l->filters = tern_realloc(l->filters, (l->nfilters + 1) * sizeof(*l->filters));
+        l->filters[l->nfilters++] = fi;
+    }
+    return 0;
 }
 
 static int add_listener(struct xctx *x, const struct xds_resource *r)
@@ -1165,7 +1288,9 @@ static int add_listener(struct xctx *x, const struct xds_resource *r)
     if (is_hcm) {
         l->mode = PROXY_MODE_HTTP;
         l->timeout_client_ms = HTTP_CLIENT_TIMEOUT_MS;
-        rc = add_routes(x, l, rcfg);
+        rc = add_http_filters(x, l, (const Hcm *)f, who);
+        if (rc == 0)
+            rc = add_routes(x, l, rcfg);
     } else {
         const TcpProxy *tp = (const TcpProxy *)f;
         l->mode = PROXY_MODE_TCP;
@@ -1197,6 +1322,9 @@ int xds_translate(struct snapshot *snap, const struct xds_resource_set sets[XDS_
         rc = add_cluster(&x, &sets[XDS_CDS].v[i]);
     if (rc >= 0) {
         x.use = tern_calloc(snap->nclusters + 1, 1);
+        x.policy = tern_calloc(snap->nclusters + 1, sizeof(*x.policy));
+        x.has_policy = tern_calloc(snap->nclusters + 1, sizeof(*x.has_policy));
+        x.policy_who = tern_calloc(snap->nclusters + 1, sizeof(*x.policy_who));
         for (size_t i = 0; i < sets[XDS_LDS].n && rc >= 0; i++)
             rc = add_listener(&x, &sets[XDS_LDS].v[i]);
     }
@@ -1208,9 +1336,16 @@ int xds_translate(struct snapshot *snap, const struct xds_resource_set sets[XDS_
                 c->timeout_server_ms = TCP_IDLE_TIMEOUT_MS;
                 c->fingerprint = tern_hash64("tcp", 3, c->fingerprint) | 1;
             }
+            if (x.has_policy[i] && (x.policy[i].has_timeout || x.policy[i].has_retry) &&
+                rc >= 0 &&
+                xds_route_policy_apply(&x.policy[i], c, err, errlen) != 0)
+                rc = -1;
         }
     }
     free(x.use);
+    free(x.policy);
+    free(x.has_policy);
+    free(x.policy_who);
     xds_index_free(&x.clusters);
     for (int t = 0; t < XDS_NTYPES; t++)
         xds_index_free(&x.by_type[t]);

@@ -62,6 +62,10 @@ PROTO_FILES = [
     "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto",
     "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto",
     "envoy/extensions/filters/http/router/v3/router.proto",
+    "envoy/extensions/filters/http/rbac/v3/rbac.proto",
+    "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto",
+    "envoy/extensions/transport_sockets/tls/v3/tls.proto",
+    "envoy/extensions/transport_sockets/tls/v3/secret.proto",
 ]
 
 
@@ -383,9 +387,11 @@ class ControlPlane:
 
 # -- resource builders (Envoy JSON mapping)
 
-def hcm_listener(cp, name, port, rds=None, route_config=None):
+def hcm_listener(cp, name, port, rds=None, route_config=None, http_filters=()):
+    """http_filters: (name, typed_config dict) pairs before the router."""
     hcm = {"@type": HCM, "stat_prefix": name,
-           "http_filters": [{"name": "envoy.filters.http.router",
+           "http_filters": [{"name": n, "typed_config": c} for n, c in http_filters] +
+                           [{"name": "envoy.filters.http.router",
                              "typed_config": {"@type": ROUTER}}]}
     if rds:
         hcm["rds"] = {"route_config_name": rds, "config_source": {"ads": {}}}
@@ -409,10 +415,15 @@ def tcp_listener(cp, name, port, cluster):
 
 
 def route_config(cp, name, vhosts):
-    """vhosts: [(vhost name, [domains], [(match dict, cluster)])]"""
+    """vhosts: [(vhost name, [domains], [(match dict, cluster)])]; a route may
+    be (match dict, cluster, extra RouteAction dict) too."""
+    def action(r):
+        a = {"cluster": r[1]}
+        a.update(r[2] if len(r) > 2 else {})
+        return a
     return cp.msg(ROUTE, {"name": name, "virtual_hosts": [
         {"name": vn, "domains": doms,
-         "routes": [{"match": m, "route": {"cluster": c}} for m, c in routes]}
+         "routes": [{"match": r[0], "route": action(r)} for r in routes]}
         for vn, doms, routes in vhosts]})
 
 
