@@ -44,7 +44,7 @@ typedef Envoy__Service__Discovery__V3__DeltaDiscoveryResponse DeltaDiscoveryResp
 #define INVALID_ARGUMENT 3       /* google.rpc.Code */
 
 /* Subscription order on a new stream: clusters before listeners (Envoy's). */
-static const enum xds_type send_order[] = {XDS_CDS, XDS_EDS, XDS_LDS, XDS_RDS};
+static const enum xds_type send_order[] = {XDS_CDS, XDS_EDS, XDS_LDS, XDS_RDS, XDS_SDS};
 
 struct type_state {
     struct xds_resource_set set;  /* accepted */
@@ -363,7 +363,7 @@ static void names_diff(char **before, size_t nb, char **now, size_t nn, char ***
  * changed list is sent at once, and resources no longer named are dropped. */
 static void update_subscriptions(struct xds_client *c)
 {
-    static const enum xds_type byname[] = {XDS_EDS, XDS_RDS};
+    static const enum xds_type byname[] = {XDS_EDS, XDS_RDS, XDS_SDS};
 
     for (size_t k = 0; k < TERN_ARRAY_SIZE(byname); k++) {
         enum xds_type t = byname[k];
@@ -500,7 +500,7 @@ static void handle_response(struct xds_client *c, const DiscoveryResponse *r)
     }
     /* the state of the world: LDS and CDS responses carry every resource;
      * RDS and EDS responses the ones they update (the others stay) */
-    if (t == XDS_RDS || t == XDS_EDS) {
+    if (t == XDS_RDS || t == XDS_EDS || t == XDS_SDS) {
         for (size_t i = 0; i < ts->set.n; i++) {
             const struct xds_resource *o = &ts->set.v[i];
             struct xds_resource *cp;
@@ -840,7 +840,8 @@ int xds_client_rebuild(struct xds_client *c, char *err, size_t errlen)
 static const char *type_key(enum xds_type t)
 {
     static const char *const k[XDS_NTYPES] = {
-        [XDS_CDS] = "cds", [XDS_EDS] = "eds", [XDS_LDS] = "lds", [XDS_RDS] = "rds"};
+        [XDS_CDS] = "cds", [XDS_EDS] = "eds", [XDS_LDS] = "lds", [XDS_RDS] = "rds",
+        [XDS_SDS] = "sds"};
     return k[t];
 }
 

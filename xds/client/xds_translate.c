@@ -30,6 +30,8 @@
 #include "proxy/model/model.h"
 #include "filters/filter.h"
 #include "xds/client/xds_http.h"
+#include "xds/client/xds_tls.h"
+#include "envoy/extensions/transport_sockets/tls/v3/tls.pb-c.h"
 #include "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.pb-c.h"
 #include "envoy/extensions/filters/http/rbac/v3/rbac.pb-c.h"
 
@@ -53,6 +55,7 @@ static const ProtobufCMessageDescriptor *const type_desc[XDS_NTYPES] = {
     [XDS_EDS] = &envoy__config__endpoint__v3__cluster_load_assignment__descriptor,
     [XDS_LDS] = &envoy__config__listener__v3__listener__descriptor,
     [XDS_RDS] = &envoy__config__route__v3__route_configuration__descriptor,
+    [XDS_SDS] = &envoy__extensions__transport_sockets__tls__v3__secret__descriptor,
 };
 
 static const char *const type_urls[XDS_NTYPES] = {
@@ -60,6 +63,7 @@ static const char *const type_urls[XDS_NTYPES] = {
     [XDS_EDS] = TYPE_PREFIX "envoy.config.endpoint.v3.ClusterLoadAssignment",
     [XDS_LDS] = TYPE_PREFIX "envoy.config.listener.v3.Listener",
     [XDS_RDS] = TYPE_PREFIX "envoy.config.route.v3.RouteConfiguration",
+    [XDS_SDS] = TYPE_PREFIX "envoy.extensions.transport_sockets.tls.v3.Secret",
 };
 
 #define HCM_URL TYPE_PREFIX "envoy.extensions.filters.network.http_connection_manager.v3." \
@@ -96,8 +100,30 @@ struct allowed {
 static const struct allowed allowed[] = {
     /* name, address, filter_chains, metadata, stat_prefix, enable_reuse_port */
     {"envoy.config.listener.v3.Listener", {1, 2, 3, 6, 28, 29}},
-    /* filters, metadata, name */
-    {"envoy.config.listener.v3.FilterChain", {3, 5, 7}},
+    /* filters, metadata, transport_socket (xds_tls.c), name */
+    {"envoy.config.listener.v3.FilterChain", {3, 5, 6, 7}},
+    /* name, typed_config: envoy.transport_sockets.tls only */
+    {"envoy.config.core.v3.TransportSocket", {1, 3}},
+    /* common_tls_context, require_client_certificate */
+    {"envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext", {1, 2}},
+    /* common_tls_context, sni */
+    {"envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext", {1, 2}},
+    /* alpn_protocols, tls_certificate_sds_secret_configs, validation_context_sds_secret_config,
+     * combined_validation_context */
+    {"envoy.extensions.transport_sockets.tls.v3.CommonTlsContext", {4, 6, 7, 8}},
+    {"envoy.extensions.transport_sockets.tls.v3.CommonTlsContext."
+     "CombinedCertificateValidationContext", {1, 2}},
+    /* trusted_ca (in a Secret), match_subject_alt_names, match_typed_subject_alt_names */
+    {"envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext", {1, 9, 15}},
+    {"envoy.extensions.transport_sockets.tls.v3.SubjectAltNameMatcher", {1, 2}},
+    /* name, sds_config (any source: tern's one ADS stream) */
+    {"envoy.extensions.transport_sockets.tls.v3.SdsSecretConfig", {1, 2}},
+    /* name, tls_certificate, validation_context */
+    {"envoy.extensions.transport_sockets.tls.v3.Secret", {1, 2, 4}},
+    /* certificate_chain, private_key */
+    {"envoy.extensions.transport_sockets.tls.v3.TlsCertificate", {1, 2}},
+    /* inline_bytes, inline_string */
+    {"envoy.config.core.v3.DataSource", {2, 3}},
     {"envoy.config.listener.v3.Filter", {1, 4}},
     {"envoy.config.core.v3.Address", {1}},
     /* protocol (TCP only, checked), address, port_value */
@@ -151,7 +177,7 @@ static const struct allowed allowed[] = {
     {"envoy.type.v3.FractionalPercent", {1, 2}},
     /* name, type, eds_cluster_config, connect_timeout, lb_policy, metadata,
      * alt_stat_name, load_assignment, least_request_lb_config */
-    {"envoy.config.cluster.v3.Cluster", {1, 2, 3, 4, 6, 25, 28, 33, 37}},
+    {"envoy.config.cluster.v3.Cluster", {1, 2, 3, 4, 6, 24, 25, 28, 33, 37}},
     {"envoy.config.cluster.v3.Cluster.EdsClusterConfig", {1, 2}},
     {"envoy.config.cluster.v3.Cluster.LeastRequestLbConfig", {1}},
     /* cluster_name, endpoints */
@@ -207,6 +233,13 @@ static bool field_is_set(const ProtobufCMessage *m, const ProtobufCFieldDescript
 }
 
 /* Walks m; returns 0 or -1 with "unsupported field ..." in err. */
+static int check_fields(const ProtobufCMessage *m, char *err, size_t errlen);
+
+int xds_check_fields(const ProtobufCMessage *m, char *err, size_t errlen)
+{
+    return check_fields(m, err, errlen);
+}
+
 static int check_fields(const ProtobufCMessage *m, char *err, size_t errlen)
 {
     const ProtobufCMessageDescriptor *d = m->descriptor;
@@ -279,6 +312,7 @@ static const char *resource_name(enum xds_type t, const ProtobufCMessage *m)
     case XDS_EDS: return ((const ClusterLoadAssignment *)m)->cluster_name;
     case XDS_LDS: return ((const Listener *)m)->name;
     case XDS_RDS: return ((const RouteConfiguration *)m)->name;
+    case XDS_SDS: return ((const XdsSecret *)m)->name;
     default: return "";
     }
 }
@@ -319,6 +353,8 @@ int xds_resource_decode(enum xds_type t, const char *type_url, const uint8_t *da
             check_cluster((const Cluster *)m, why, sizeof(why));
         else if (t == XDS_EDS)
             check_cla((const ClusterLoadAssignment *)m, why, sizeof(why));
+        else if (t == XDS_SDS)
+            xds_tls_check_secret((const XdsSecret *)m, why, sizeof(why));
     }
     if (why[0]) {
         snprintf(err, errlen, "%s '%s': %s", xds_type_name(t), name, why);
@@ -600,6 +636,11 @@ static int check_listener(const Listener *l, char *err, size_t errlen)
     f = listener_filter(l, &is_hcm, err, errlen);
     if (!f)
         return -1;
+    if (l->filter_chains[0]->transport_socket &&
+        xds_tls_check_downstream(l->filter_chains[0]->transport_socket, err, errlen) != 0) {
+        protobuf_c_message_free_unpacked(f, NULL);
+        return -1;
+    }
     if (is_hcm) {
         rc = check_hcm((const Hcm *)f, err, errlen);
     } else {
@@ -653,6 +694,8 @@ static int check_cla(const ClusterLoadAssignment *a, char *err, size_t errlen)
 
 static int check_cluster(const Cluster *c, char *err, size_t errlen)
 {
+    if (c->transport_socket && xds_tls_check_upstream(c->transport_socket, err, errlen) != 0)
+        return -1;
     switch (c->lb_policy) {
     case ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__ROUND_ROBIN:
     case ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__LEAST_REQUEST:
@@ -825,6 +868,40 @@ static const struct xds_resource *find_resource(const struct xctx *x, enum xds_t
     return i < 0 ? NULL : &x->sets[t].v[i];
 }
 
+/* xds_secret_lookup over the accepted Secrets */
+static const XdsSecret *lookup_secret(void *arg, const char *name)
+{
+    const struct xds_resource *r = find_resource(arg, XDS_SDS, name);
+
+    return r ? (const XdsSecret *)r->msg : NULL;
+}
+
+/* Every endpoint of c gets its own client side of the cluster's
+ * UpstreamTlsContext. Returns 0, 1 (warming: a Secret is missing), -1. */
+static int cluster_tls(struct xctx *x, struct cluster *c, const Cluster *m)
+{
+    for (uint32_t i = 0; i < c->nendpoints; i++) {
+        const char *missing = NULL;
+        char why[512];
+        int rc = xds_tls_upstream(m->transport_socket, lookup_secret, x, &c->endpoints[i]->tls,
+                                  &missing, why, sizeof(why));
+        if (rc < 0)
+            return xerr(x, "Cluster '%s': %s", m->name, why);
+        if (rc > 0 && x->lenient) {
+            /* the init timeout passed without the Secret: no endpoint rather
+             * than plaintext to a peer that expects mTLS */
+            log_warn("xds: Cluster '%s': Secret '%s' did not arrive within the init timeout: "
+                     "no endpoint", m->name, missing);
+            for (uint32_t j = 0; j < c->nendpoints; j++)
+                c->endpoints[j]->disabled = true;
+            return 0;
+        }
+        if (rc > 0)
+            return xwarm(x, "Cluster '%s' waits for Secret '%s'", m->name, missing);
+    }
+    return 0;
+}
+
 static int add_cluster(struct xctx *x, const struct xds_resource *r)
 {
     const Cluster *m = (const Cluster *)r->msg;
@@ -847,6 +924,11 @@ static int add_cluster(struct xctx *x, const struct xds_resource *r)
             log_warn("xds: Cluster '%s': ClusterLoadAssignment '%s' did not arrive within the "
                      "init timeout: no endpoint", m->name, eds_name(m));
         }
+    }
+    if (m->transport_socket) {
+        /* a rotated Secret makes a new cluster: new connections use it */
+        fp = tern_hash64(&(uint64_t){xds_tls_hash(m->transport_socket, lookup_secret, x)},
+                         sizeof(uint64_t), fp);
     }
     c = snapshot_add_cluster(x->snap, m->name);
     xds_index_put(&x->clusters, c->name, c->id);
@@ -874,6 +956,8 @@ static int add_cluster(struct xctx *x, const struct xds_resource *r)
     }
     if (cla)
         add_endpoints(c, cla);
+    if (m->transport_socket)
+        return cluster_tls(x, c, m);
     return 0;
 }
 
@@ -1243,6 +1327,7 @@ static int add_listener(struct xctx *x, const struct xds_resource *r)
     char who[300], why[512];
     int rc = 0;
     const RouteConfiguration *rcfg = NULL;
+    struct tls_bind *tls = NULL;
 
     snprintf(who, sizeof(who), "Listener '%s'", m->name);
     if (snapshot_find_listener(x->snap, m->name))
@@ -1278,9 +1363,26 @@ static int add_listener(struct xctx *x, const struct xds_resource *r)
             }
         }
     }
+    if (m->filter_chains[0]->transport_socket) {
+        const char *missing = NULL;
+        int trc = xds_tls_bind(m->filter_chains[0]->transport_socket, is_hcm, lookup_secret, x,
+                               &tls, &missing, why, sizeof(why));
+        if (trc != 0) {
+            protobuf_c_message_free_unpacked(f, NULL);
+            if (trc < 0)
+                return xerr(x, "%s: %s", who, why);
+            if (x->lenient) {
+                log_warn("xds: %s: Secret '%s' did not arrive within the init timeout: the "
+                         "listener is left out", who, missing);
+                return 0;
+            }
+            return xwarm(x, "%s waits for Secret '%s'", who, missing);
+        }
+    }
     l = snapshot_add_listener(x->snap, m->name);
     l->nbinds = 1;
     l->binds = tern_calloc(1, sizeof(*l->binds));
+    l->binds[0].tls = tls;
     parse_socket_address(m->address, &l->binds[0].addr, &l->binds[0].addrlen, why, sizeof(why));
     l->binds[0].loc.file = x->snap->source;
     l->loc.file = x->snap->source;
@@ -1374,6 +1476,17 @@ void xds_references(const struct xds_resource_set sets[XDS_NTYPES], enum xds_typ
                 continue;
             v = tern_realloc(v, (k + 1) * sizeof(*v));
             v[k++] = tern_strdup(eds_name(c));
+        }
+    } else if (t == XDS_SDS) {
+        for (size_t i = 0; i < sets[XDS_LDS].n; i++) {
+            const Listener *l = (const Listener *)sets[XDS_LDS].v[i].msg;
+            if (l->n_filter_chains == 1 && l->filter_chains[0]->transport_socket)
+                xds_tls_secret_names(l->filter_chains[0]->transport_socket, &v, &k);
+        }
+        for (size_t i = 0; i < sets[XDS_CDS].n; i++) {
+            const Cluster *c = (const Cluster *)sets[XDS_CDS].v[i].msg;
+            if (c->transport_socket)
+                xds_tls_secret_names(c->transport_socket, &v, &k);
         }
     } else if (t == XDS_RDS) {
         for (size_t i = 0; i < sets[XDS_LDS].n; i++) {
