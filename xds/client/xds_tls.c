@@ -292,16 +292,17 @@ void xds_tls_secret_names(const TransportSocket *ts, char ***v, size_t *n)
     spec_free(&s);
 }
 
-/* The PEM material of a spec's secrets: 0, 1 (*missing set) or -1. */
+/* The PEM material of a spec's secrets: 0, 1 (missing names the Secret) or -1. */
 static int material(const struct spec *s, xds_secret_lookup lookup, void *arg,
-                    struct tls_pem_material *m, const char **missing, char *err, size_t errlen)
+                    struct tls_pem_material *m, char *missing, size_t mlen, char *err, size_t errlen)
 {
     const XdsSecret *cert = lookup(arg, s->cert_secret);
     const XdsSecret *ca = s->ca_secret ? lookup(arg, s->ca_secret) : NULL;
 
     memset(m, 0, sizeof(*m));
     if (!cert || (s->ca_secret && !ca)) {
-        *missing = !cert ? s->cert_secret : s->ca_secret;
+        /* copied: the names live in the spec's message, freed by the caller */
+        snprintf(missing, mlen, "%s", !cert ? s->cert_secret : s->ca_secret);
         return 1;
     }
     if (cert->type_case != ENVOY__EXTENSIONS__TRANSPORT_SOCKETS__TLS__V3__SECRET__TYPE_TLS_CERTIFICATE) {
@@ -321,7 +322,7 @@ static int material(const struct spec *s, xds_secret_lookup lookup, void *arg,
 }
 
 int xds_tls_bind(const TransportSocket *ts, bool http, xds_secret_lookup lookup, void *arg,
-                 struct tls_bind **out, const char **missing, char *err, size_t errlen)
+                 struct tls_bind **out, char *missing, size_t mlen, char *err, size_t errlen)
 {
     struct spec s;
     struct tls_pem_material m;
@@ -331,7 +332,7 @@ int xds_tls_bind(const TransportSocket *ts, bool http, xds_secret_lookup lookup,
     *out = NULL;
     if (parse_spec(ts, true, &s, err, errlen) != 0)
         return -1;
-    rc = material(&s, lookup, arg, &m, missing, err, errlen);
+    rc = material(&s, lookup, arg, &m, missing, mlen, err, errlen);
     if (rc != 0) {
         spec_free(&s);
         return rc;
@@ -352,7 +353,7 @@ int xds_tls_bind(const TransportSocket *ts, bool http, xds_secret_lookup lookup,
 }
 
 int xds_tls_upstream(const TransportSocket *ts, xds_secret_lookup lookup, void *arg,
-                     struct tls_upstream **out, const char **missing, char *err, size_t errlen)
+                     struct tls_upstream **out, char *missing, size_t mlen, char *err, size_t errlen)
 {
     struct spec s;
     struct tls_pem_material m;
@@ -361,7 +362,7 @@ int xds_tls_upstream(const TransportSocket *ts, xds_secret_lookup lookup, void *
     *out = NULL;
     if (parse_spec(ts, false, &s, err, errlen) != 0)
         return -1;
-    rc = material(&s, lookup, arg, &m, missing, err, errlen);
+    rc = material(&s, lookup, arg, &m, missing, mlen, err, errlen);
     if (rc == 0) {
         *out = tls_upstream_new_pem(&m, s.sni, s.alpn[0] ? s.alpn : NULL, s.uri_san, err,
                                     errlen);
@@ -375,8 +376,7 @@ unsigned long long xds_tls_hash(const TransportSocket *ts, xds_secret_lookup loo
 {
     struct spec s;
     struct tls_pem_material m;
-    const char *missing;
-    char err[256];
+    char missing[256], err[256];
     uint64_t h = 0x746c73;
 
     if (parse_spec(ts, ts->config_type_case ==
@@ -384,7 +384,7 @@ unsigned long long xds_tls_hash(const TransportSocket *ts, xds_secret_lookup loo
                            strcmp(ts->typed_config->type_url, DOWNSTREAM_URL) == 0,
                    &s, err, sizeof(err)) != 0)
         return h;
-    if (material(&s, lookup, arg, &m, &missing, err, sizeof(err)) == 0) {
+    if (material(&s, lookup, arg, &m, missing, sizeof(missing), err, sizeof(err)) == 0) {
         if (m.cert_pem)
             h = tern_hash64(m.cert_pem, m.cert_len, h);
         if (m.key_pem)

@@ -51,16 +51,17 @@ void xds_tls_secret_names(const Envoy__Config__Core__V3__TransportSocket *ts, ch
 
 /*
  * Builds a bind's TLS (mode http when `http`). Returns 0 with *out (owned),
- * 1 when a Secret has not arrived (*missing names it), or -1 with err.
+ * 1 when a Secret has not arrived (its name copied to missing[mlen]), or -1
+ * with err.
  */
 int xds_tls_bind(const Envoy__Config__Core__V3__TransportSocket *ts, bool http,
                  xds_secret_lookup lookup, void *arg, struct tls_bind **out,
-                 const char **missing, char *err, size_t errlen);
+                 char *missing, size_t mlen, char *err, size_t errlen);
 
 /* The same for a cluster: one tls_upstream (call it once per endpoint). */
 int xds_tls_upstream(const Envoy__Config__Core__V3__TransportSocket *ts,
                      xds_secret_lookup lookup, void *arg, struct tls_upstream **out,
-                     const char **missing, char *err, size_t errlen);
+                     char *missing, size_t mlen, char *err, size_t errlen);
 
 /* A hash of what ts makes of its secrets (folded into fingerprints so that
  * a rotated secret replaces the cluster). */

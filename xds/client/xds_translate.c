@@ -881,10 +881,9 @@ static const XdsSecret *lookup_secret(void *arg, const char *name)
 static int cluster_tls(struct xctx *x, struct cluster *c, const Cluster *m)
 {
     for (uint32_t i = 0; i < c->nendpoints; i++) {
-        const char *missing = NULL;
-        char why[512];
+        char missing[256], why[512];
         int rc = xds_tls_upstream(m->transport_socket, lookup_secret, x, &c->endpoints[i]->tls,
-                                  &missing, why, sizeof(why));
+                                  missing, sizeof(missing), why, sizeof(why));
         if (rc < 0)
             return xerr(x, "Cluster '%s': %s", m->name, why);
         if (rc > 0 && x->lenient) {
@@ -1364,9 +1363,9 @@ static int add_listener(struct xctx *x, const struct xds_resource *r)
         }
     }
     if (m->filter_chains[0]->transport_socket) {
-        const char *missing = NULL;
+        char missing[256];
         int trc = xds_tls_bind(m->filter_chains[0]->transport_socket, is_hcm, lookup_secret, x,
-                               &tls, &missing, why, sizeof(why));
+                               &tls, missing, sizeof(missing), why, sizeof(why));
         if (trc != 0) {
             protobuf_c_message_free_unpacked(f, NULL);
             if (trc < 0)
