@@ -15,6 +15,7 @@ every sidecar ACKing everything (nothing NACKed); a sidecar cannot be
 reached in plaintext on its inbound port.
 """
 
+import contextlib
 import http.client
 import socket
 import unittest
@@ -89,6 +90,7 @@ class MeshTest(unittest.TestCase):
         CP = TernCp(mesh({"api1_app": api1.port, "store_app": store.port}))
         CP.start()
         sidecars = []
+        stack = contextlib.ExitStack()
         try:
             for node, svc, tok, admin, extra in (
                     ("frontend-1", "frontend", "frontend-token-0123456789", P["front_admin"], ()),
@@ -99,10 +101,10 @@ class MeshTest(unittest.TestCase):
                         ("tern.outbound", "127.0.0.1:%d" % free_port()))),
                     ("store-1", "store", "store-token-0123456789ab", P["store_admin"], ()),
                     ("intruder-1", "intruder", "intruder-token-012345678", P["intr_admin"], ())):
-                t = Tern(sidecar(node, svc, tok, admin, extra), admin_port=admin,
-                         ready_timeout=20)
-                t.start()
-                sidecars.append(t)
+                # entered: on exit each is stopped and its stderr checked for
+                # sanitizer reports
+                sidecars.append(stack.enter_context(Tern(sidecar(node, svc, tok, admin, extra),
+                                                         admin_port=admin, ready_timeout=20)))
 
             # every sidecar connected, everything ACKed, nothing NACKed
             def all_acked():
@@ -136,6 +138,11 @@ class MeshTest(unittest.TestCase):
             print("ok: api -> store 200; intruder -> api 403")
             self.assertFalse(any("/steal" in r.target for r in api1.requests + api2.requests))
 
+            # the verdicts were taken on the verified identities, by api's sidecars
+            api_m = [t.metrics() for t in sidecars[1:3]]
+            self.assertEqual(sum(m.sum("tern_rbac_denied_total") for m in api_m), 1)
+            self.assertGreaterEqual(sum(m.sum("tern_rbac_allowed_total") for m in api_m), 20)
+
             # api's inbound speaks only mTLS: a plaintext request gets no answer
             with socket.create_connection(("127.0.0.1", P["api1_in"]), timeout=5) as s:
                 s.sendall(b"GET / HTTP/1.1\r\nHost: api\r\n\r\n")
@@ -148,9 +155,9 @@ class MeshTest(unittest.TestCase):
             # the sidecars' own view: connected, Secrets in use
             for t in sidecars:
                 self.assertIn('"sds"', t.admin_get("/config_dump")[2])
+            stack.close()
         finally:
-            for t in sidecars:
-                t.stop()
+            stack.close()
             CP.stop()
             for b in (api1, api2, store):
                 b.kill()
