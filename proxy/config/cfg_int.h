@@ -246,6 +246,7 @@ void cfg_kw_xds_server(struct cfg *p, char **av, size_t ac);
 void cfg_kw_xds_node_id(struct cfg *p, char **av, size_t ac);
 void cfg_kw_xds_node_cluster(struct cfg *p, char **av, size_t ac);
 void cfg_kw_xds_node_locality(struct cfg *p, char **av, size_t ac);
+void cfg_kw_xds_node_metadata(struct cfg *p, char **av, size_t ac);
 void cfg_kw_xds_init_timeout(struct cfg *p, char **av, size_t ac);
 void cfg_kw_xds_protocol(struct cfg *p, char **av, size_t ac);
 void cfg_kw_xds_drain_time(struct cfg *p, char **av, size_t ac);

@@ -1563,6 +1563,7 @@ const struct cfg_kw cfg_keywords[] = {
     H("node-id", SEC_XDS, cfg_kw_xds_node_id),
     H("node-cluster", SEC_XDS, cfg_kw_xds_node_cluster),
     H("node-locality", SEC_XDS, cfg_kw_xds_node_locality),
+    H("node-metadata", SEC_XDS, cfg_kw_xds_node_metadata),
     H("init-timeout", SEC_XDS, cfg_kw_xds_init_timeout),
     H("protocol", SEC_XDS, cfg_kw_xds_protocol),
     H("drain-time", SEC_XDS, cfg_kw_xds_drain_time),

@@ -7,6 +7,9 @@
  *       node-id sidecar-7              Node.id (required)
  *       node-cluster payments          Node.cluster
  *       node-locality eu-west-1/eu-west-1a   Node.locality region/zone
+ *       node-metadata tern.token s3cr3t...   Node.metadata[key] = string value
+ *                                      (repeatable, one line per key; values
+ *                                      may be credentials: never logged)
  *       init-timeout 15s               how long resources may warm
  *       protocol delta|sotw            incremental (default) or state of the world
  *       drain-time 600s                xDS listeners removed or rebound drain this long
@@ -26,6 +29,9 @@
 #define XDS_DEFAULT_DRAIN_TIME_MS 600000
 /* Node fields are echoed to the control plane: bounded, printable. */
 #define XDS_MAX_NODE_FIELD 256
+/* node-metadata: a handful of keys (tern-cp reads 4), values up to 1 KiB. */
+#define XDS_MAX_NODE_METADATA 32
+#define XDS_MAX_METADATA_VALUE 1024
 
 static bool one_arg(struct cfg *p, char **av, size_t ac, const char *usage)
 {
@@ -133,6 +139,52 @@ void cfg_kw_xds_node_locality(struct cfg *p, char **av, size_t ac)
         return;
     set_field(&p->snap->xds.region, av[0], (size_t)(slash - av[0]));
     set_field(&p->snap->xds.zone, slash + 1, strlen(slash + 1));
+}
+
+/* node-metadata <key> <value>: a string field of Node.metadata (a
+ * google.protobuf.Struct), how a sidecar presents e.g. tern-cp's per-service
+ * token (`tern.token`). The value may hold spaces when quoted. */
+void cfg_kw_xds_node_metadata(struct cfg *p, char **av, size_t ac)
+{
+    struct model_xds *x = &p->snap->xds;
+    size_t vlen;
+
+    if (ac < 2) {
+        cfg_err(p, "missing argument (usage: node-metadata <key> <value>)");
+        return;
+    }
+    if (ac > 2) {
+        cfg_err(p, "unexpected extra argument '%s' (usage: node-metadata <key> <value>)", av[2]);
+        return;
+    }
+    if (!node_field(p, "metadata key", av[0], strlen(av[0])))
+        return;
+    vlen = strlen(av[1]);
+    if (vlen == 0 || vlen > XDS_MAX_METADATA_VALUE) {
+        cfg_err(p, "the value of '%s' must have 1 to %d characters", av[0],
+                XDS_MAX_METADATA_VALUE);
+        return;
+    }
+    for (size_t i = 0; i < vlen; i++)
+        if ((unsigned char)av[1][i] < 0x20 || (unsigned char)av[1][i] >= 0x7f) {
+            /* not echoed: the value may be a credential */
+            cfg_err(p, "the value of '%s' has a character that is not printable ASCII", av[0]);
+            return;
+        }
+    for (uint32_t i = 0; i < x->nmeta; i++)
+        if (strcmp(x->meta_keys[i], av[0]) == 0) {
+            cfg_err(p, "metadata key '%s' given twice", av[0]);
+            return;
+        }
+    if (x->nmeta >= XDS_MAX_NODE_METADATA) {
+        cfg_err(p, "more than %d node-metadata lines", XDS_MAX_NODE_METADATA);
+        return;
+    }
+    x->meta_keys = tern_realloc(x->meta_keys, (x->nmeta + 1) * sizeof(*x->meta_keys));
+    x->meta_values = tern_realloc(x->meta_values, (x->nmeta + 1) * sizeof(*x->meta_values));
+    x->meta_keys[x->nmeta] = tern_strdup(av[0]);
+    x->meta_values[x->nmeta] = tern_strdup(av[1]);
+    x->nmeta++;
 }
 
 static void get_time(struct cfg *p, const char *s, uint32_t *ms, uint32_t min_ms)

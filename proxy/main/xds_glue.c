@@ -140,6 +140,17 @@ static bool same_str(const char *a, const char *b)
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+static bool same_metadata(const struct model_xds *a, const struct model_xds *b)
+{
+    if (a->nmeta != b->nmeta)
+        return false;
+    for (uint32_t i = 0; i < a->nmeta; i++)
+        if (strcmp(a->meta_keys[i], b->meta_keys[i]) != 0 ||
+            strcmp(a->meta_values[i], b->meta_values[i]) != 0)
+            return false;
+    return true;
+}
+
 int process_xds_reload(const char *path, char *err, size_t errlen)
 {
     struct snapshot *snap;
@@ -160,6 +171,7 @@ int process_xds_reload(const char *path, char *err, size_t errlen)
             memcmp(&n->server, &o->server, n->serverlen) != 0 ||
             !same_str(n->node_id, o->node_id) || !same_str(n->node_cluster, o->node_cluster) ||
             !same_str(n->region, o->region) || !same_str(n->zone, o->zone) ||
+            !same_metadata(n, o) ||
             n->protocol != o->protocol) {
             snprintf(err, errlen, "%s:%d: xds: the control plane and the node cannot change "
                                   "while tern runs; restart tern",

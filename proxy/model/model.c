@@ -161,6 +161,12 @@ void snapshot_unref(struct snapshot *snap)
     free(snap->xds.node_cluster);
     free(snap->xds.region);
     free(snap->xds.zone);
+    for (uint32_t i = 0; i < snap->xds.nmeta; i++) {
+        free(snap->xds.meta_keys[i]);
+        free(snap->xds.meta_values[i]);
+    }
+    free(snap->xds.meta_keys);
+    free(snap->xds.meta_values);
     free(snap->source);
     free(snap);
 }

@@ -495,6 +495,9 @@ struct model_xds {
     char *node_cluster;            /* owned; NULL: unset */
     char *region;                  /* owned; node-locality <region>/<zone>; NULL: unset */
     char *zone;                    /* owned; NULL: unset */
+    char **meta_keys;              /* owned; node-metadata <key> <value>: Node.metadata */
+    char **meta_values;            /* owned; string values, parallel to meta_keys */
+    uint32_t nmeta;
     uint32_t init_timeout_ms;      /* resource warming bound, default 15s */
     uint32_t drain_time_ms;        /* removed/rebound xDS listeners drain this long */
     enum xds_protocol protocol;

@@ -81,7 +81,10 @@ void tls_ticket_keys_unref(struct tls_ticket_keys *k);
 struct tls_server_conf {
     const char *alpn;          /* "h2,http/1.1" (bind's alpn), or NULL */
     enum tls_verify verify;    /* client certificates */
-    const char *ca_file;       /* required with verify optional|required */
+    const char *ca_file;       /* required with verify optional|required (or ca_pem) */
+    const char *ca_pem;        /* trust anchors as PEM bytes (an SDS validation context),
+                                * instead of ca_file; copied */
+    size_t ca_pem_len;
     enum tls_version min_version; /* ssl-min-ver; default TLS 1.2 */
     enum tls_version max_version; /* ssl-max-ver; default TLS 1.3 */
     const char *ciphers;       /* TLS 1.2 list, NULL: TLS_DEFAULT_CIPHERS */
@@ -115,7 +118,12 @@ int tls_transport_init_server(struct transport *t, int fd, struct tls_server_ctx
 
 struct tls_client_conf {
     enum tls_verify verify;    /* none or required (HAProxy's server verify) */
-    const char *ca_file;       /* required with verify required */
+    const char *ca_file;       /* required with verify required (or ca_pem) */
+    const char *ca_pem;        /* trust anchors as PEM bytes (SDS), instead of ca_file */
+    size_t ca_pem_len;
+    /* The server must present this URI SAN (e.g. a SPIFFE ID), exactly; when
+     * set it replaces the host name check of the SNI / verifyhost. */
+    const char *match_uri_san;
     struct tls_cert_store *crt; /* client certificate (entry 0), or NULL */
     const char *alpn;          /* "h2,http/1.1", or NULL */
     const char *verifyhost;    /* name checked when no SNI is sent */

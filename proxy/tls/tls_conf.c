@@ -196,6 +196,8 @@ static struct tls_server_ctx *make_ctx(const struct tls_bind *b, struct tls_cert
         .alpn = b->alpn_served,
         .verify = b->verify,
         .ca_file = b->ca_file,
+        .ca_pem = b->ca_pem,
+        .ca_pem_len = b->ca_pem_len,
         .min_version = b->min_version,
         .max_version = b->max_version,
         .ciphers = b->ciphers,
@@ -237,6 +239,29 @@ int tls_bind_build(struct tls_bind *b, bool http, char *warn, size_t warnlen, ch
     if (!b->ctx)
         return -1;
     return 0;
+}
+
+int tls_bind_build_pem(struct tls_bind *b, bool http, const struct tls_pem_material *m,
+                       char *err, size_t errlen)
+{
+    if (b->verify != TLS_VERIFY_NONE && !m->ca_pem) {
+        snprintf(err, errlen, "client certificates required but no trusted CA");
+        return -1;
+    }
+    free(b->alpn_served);
+    b->alpn_served = tls_alpn_served(b->alpn, http, &(bool){false});
+    if (m->ca_pem) {
+        b->ca_pem = tern_malloc(m->ca_len ? m->ca_len : 1);
+        memcpy(b->ca_pem, m->ca_pem, m->ca_len);
+        b->ca_pem_len = m->ca_len;
+    }
+    b->store = tls_cert_store_new(0);
+    if (tls_cert_store_add_pem(b->store, m->source, m->cert_pem, m->cert_len, m->key_pem,
+                               m->key_len, NULL, 0, err, errlen) != 0 ||
+        tls_cert_store_seal(b->store, err, errlen) != 0)
+        return -1;
+    b->ctx = make_ctx(b, b->store, err, errlen);
+    return b->ctx ? 0 : -1;
 }
 
 void tls_bind_runtime_init(struct tls_bind *b, uint32_t nworkers)
@@ -311,6 +336,7 @@ void tls_bind_free(struct tls_bind *b)
     free(b->alpn);
     free(b->alpn_served);
     free(b->ca_file);
+    free(b->ca_pem);
     free(b->ciphers);
     free(b->ciphersuites);
     for (uint32_t i = 0; b->wctx && i < b->nworkers; i++)
@@ -391,6 +417,38 @@ struct tls_upstream *tls_upstream_new(const struct tls_srv_opts *o, char *err, s
     u->sni = o->sni_kind == TLS_SNI_STR ? tern_strdup(o->sni) : NULL;
     u->alpn = conf.alpn ? tern_strdup(conf.alpn) : NULL;
     u->check_sni = o->check_sni[0] ? tern_strdup(o->check_sni) : NULL;
+    return u;
+fail:
+    tls_upstream_free(u);
+    return NULL;
+}
+
+struct tls_upstream *tls_upstream_new_pem(const struct tls_pem_material *m, const char *sni,
+                                          const char *alpn, const char *match_uri_san,
+                                          char *err, size_t errlen)
+{
+    struct tls_upstream *u = tern_calloc(1, sizeof(*u));
+    struct tls_client_conf conf = {0};
+
+    if (m->cert_pem) {
+        u->crt = tls_cert_store_new(0);
+        if (tls_cert_store_add_pem(u->crt, m->source, m->cert_pem, m->cert_len, m->key_pem,
+                                   m->key_len, NULL, 0, err, errlen) != 0 ||
+            tls_cert_store_seal(u->crt, err, errlen) != 0)
+            goto fail;
+    }
+    conf.verify = m->ca_pem ? TLS_VERIFY_REQUIRED : TLS_VERIFY_NONE;
+    conf.ca_pem = m->ca_pem;
+    conf.ca_pem_len = m->ca_len;
+    conf.match_uri_san = match_uri_san;
+    conf.crt = u->crt;
+    conf.alpn = alpn;
+    u->ctx = tls_client_ctx_new(&conf, err, errlen);
+    if (!u->ctx)
+        goto fail;
+    u->sni_kind = sni ? TLS_SNI_STR : TLS_SNI_NONE;
+    u->sni = sni ? tern_strdup(sni) : NULL;
+    u->alpn = alpn ? tern_strdup(alpn) : NULL;
     return u;
 fail:
     tls_upstream_free(u);

@@ -59,6 +59,8 @@ struct tls_bind {
     unsigned ncrt;
     char *alpn;                    /* `alpn` as written, or NULL */
     char *ca_file;
+    char *ca_pem;                  /* trust bundle as PEM (xDS SDS), instead of ca_file */
+    size_t ca_pem_len;
     char *ciphers;
     char *ciphersuites;
     enum tls_verify verify;
@@ -94,6 +96,26 @@ struct tls_bind *tls_bind_new(void);
  */
 int tls_bind_build(struct tls_bind *b, bool http, char *warn, size_t warnlen, char *err,
                    size_t errlen);
+
+/* TLS material from memory (xDS SDS secrets): PEM bytes instead of files. */
+struct tls_pem_material {
+    const char *source;            /* the secret's name, for messages */
+    const char *cert_pem;          /* chain, leaf first (may hold the key) */
+    size_t cert_len;
+    const char *key_pem;           /* or NULL: the key is in cert_pem */
+    size_t key_len;
+    const char *ca_pem;            /* trust bundle, or NULL: no verification */
+    size_t ca_len;
+};
+
+/*
+ * tls_bind_build for a bind whose certificate and trust bundle come from
+ * memory (`b` from tls_bind_new with verify/alpn set; no crt paths). Nothing
+ * is polled: a new secret makes a new bind in a new snapshot, the running
+ * connections keep the context they started with. Returns 0 or -1 with err.
+ */
+int tls_bind_build_pem(struct tls_bind *b, bool http, const struct tls_pem_material *m,
+                       char *err, size_t errlen);
 
 /* Gives each of `nworkers` workers a reference on the current context. */
 void tls_bind_runtime_init(struct tls_bind *b, uint32_t nworkers);
@@ -182,6 +204,13 @@ struct tls_upstream {
 /* Builds a server's client context from its options. Returns it, or NULL
  * with err ("verify is enabled by default but no CA file specified..."). */
 struct tls_upstream *tls_upstream_new(const struct tls_srv_opts *o, char *err, size_t errlen);
+/* A client side from memory (xDS UpstreamTlsContext with SDS secrets): the
+ * client certificate (m->cert_pem, may be NULL), verification against
+ * m->ca_pem (NULL: none), `sni` sent (may be NULL), `match_uri_san` (may be
+ * NULL) the URI SAN the server must present. Returns NULL with err. */
+struct tls_upstream *tls_upstream_new_pem(const struct tls_pem_material *m, const char *sni,
+                                          const char *alpn, const char *match_uri_san,
+                                          char *err, size_t errlen);
 void tls_upstream_runtime_init(struct tls_upstream *u, uint32_t nworkers);
 void tls_upstream_free(struct tls_upstream *u);
 

@@ -45,6 +45,7 @@ static int idx_transport = -1; /* SSL -> struct transport * */
 static int idx_server = -1;    /* SSL -> struct tls_server_ctx * */
 static int idx_slot = -1;      /* SSL -> struct tls_session_slot * */
 static int idx_entry = -1;     /* SSL_CTX -> store entry index + 1 */
+static int idx_client = -1;    /* SSL_CTX -> struct tls_client_ctx * (URI SAN check) */
 static pthread_once_t idx_once = PTHREAD_ONCE_INIT;
 
 static void idx_init(void)
@@ -53,6 +54,52 @@ static void idx_init(void)
     idx_server = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
     idx_slot = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
     idx_entry = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    idx_client = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+static const char *lib_reason(void);
+
+/* Trust anchors from PEM bytes (an SDS validation context): every
+ * certificate into the context's store and, for a server, the names it
+ * advertises to clients (names may be NULL). Returns 0 or -1 with err. */
+static int load_ca_pem(SSL_CTX *c, const char *pem, size_t len, STACK_OF(X509_NAME) *names,
+                       char *err, size_t errlen)
+{
+    BIO *bio;
+    X509 *x;
+    int n = 0;
+
+    if (len > INT_MAX) {
+        snprintf(err, errlen, "trusted CA: too large");
+        return -1;
+    }
+    bio = BIO_new_mem_buf(pem, (int)len);
+    if (!bio) {
+        snprintf(err, errlen, "trusted CA: %s", lib_reason());
+        return -1;
+    }
+    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        if (X509_STORE_add_cert(SSL_CTX_get_cert_store(c), x) != 1) {
+            snprintf(err, errlen, "trusted CA: %s", lib_reason());
+            X509_free(x);
+            BIO_free(bio);
+            return -1;
+        }
+        if (names) {
+            X509_NAME *nm = X509_NAME_dup(X509_get_subject_name(x));
+            if (nm && !sk_X509_NAME_push(names, nm))
+                X509_NAME_free(nm);
+        }
+        X509_free(x);
+        n++;
+    }
+    BIO_free(bio);
+    ERR_clear_error(); /* the end of the PEM data reads as an error */
+    if (n == 0) {
+        snprintf(err, errlen, "trusted CA: no PEM certificate");
+        return -1;
+    }
+    return 0;
 }
 
 static void *xcalloc(size_t n)
@@ -529,8 +576,14 @@ static void sid_ctx_of(const struct tls_server_conf *conf, unsigned char out[32]
     char text[4200];
     unsigned int len = 0;
 
-    snprintf(text, sizeof(text), "tern|%d|%s", (int)conf->verify,
-             conf->ca_file ? conf->ca_file : "");
+    unsigned char pem_digest[32] = {0};
+    unsigned int plen = 0;
+
+    if (conf->ca_pem)
+        EVP_Digest(conf->ca_pem, conf->ca_pem_len, pem_digest, &plen, EVP_sha256(), NULL);
+    snprintf(text, sizeof(text), "tern|%d|%s|%02x%02x%02x%02x%02x%02x%02x%02x", (int)conf->verify,
+             conf->ca_file ? conf->ca_file : "", pem_digest[0], pem_digest[1], pem_digest[2],
+             pem_digest[3], pem_digest[4], pem_digest[5], pem_digest[6], pem_digest[7]);
     EVP_Digest(text, strlen(text), out, &len, EVP_sha256(), NULL);
 }
 
@@ -573,7 +626,19 @@ static SSL_CTX *server_ctx_for(struct tls_server_ctx *srv, const struct tls_serv
         ERR_clear_error();
         goto fail;
     }
-    if (conf->verify != TLS_VERIFY_NONE) {
+    if (conf->verify != TLS_VERIFY_NONE && conf->ca_pem) {
+        STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+        if (!names || load_ca_pem(c, conf->ca_pem, conf->ca_pem_len, names, err, errlen) < 0) {
+            sk_X509_NAME_pop_free(names, X509_NAME_free);
+            goto fail;
+        }
+        SSL_CTX_set_client_CA_list(c, names);
+        SSL_CTX_set_verify(c,
+                           SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE |
+                               (conf->verify == TLS_VERIFY_REQUIRED ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+                                                                    : 0),
+                           NULL);
+    } else if (conf->verify != TLS_VERIFY_NONE) {
         STACK_OF(X509_NAME) *names;
         if (!conf->ca_file) {
             snprintf(err, errlen, "verify %s needs a ca-file",
@@ -675,8 +740,47 @@ struct tls_client_ctx {
     SSL_CTX *ctx;
     struct tls_cert_store *crt;
     char *verifyhost;
+    char *match_uri_san;       /* the URI SAN the server must present, or NULL */
     enum tls_verify verify;
 };
+
+/* The leaf has a URI SAN equal to `want`. */
+static bool has_uri_san(X509 *cert, const char *want)
+{
+    GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    size_t wlen = strlen(want);
+    bool found = false;
+
+    for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens) && !found; i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        if (g->type != GEN_URI)
+            continue;
+        found = (size_t)ASN1_STRING_length(g->d.uniformResourceIdentifier) == wlen &&
+                memcmp(ASN1_STRING_get0_data(g->d.uniformResourceIdentifier), want, wlen) == 0;
+    }
+    GENERAL_NAMES_free(gens);
+    return found;
+}
+
+/* Verification of a client context with match_uri_san: the chain as usual,
+ * then the leaf's URI SAN (a mismatch reads as a host name mismatch). */
+static int uri_san_verify_cb(int ok, X509_STORE_CTX *x)
+{
+    SSL *ssl;
+    const struct tls_client_ctx *cli;
+
+    if (!ok || X509_STORE_CTX_get_error_depth(x) != 0)
+        return ok;
+    ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+    cli = ssl ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), idx_client) : NULL;
+    if (!cli || !cli->match_uri_san)
+        return ok;
+    if (!has_uri_san(X509_STORE_CTX_get_current_cert(x), cli->match_uri_san)) {
+        X509_STORE_CTX_set_error(x, X509_V_ERR_HOSTNAME_MISMATCH);
+        return 0;
+    }
+    return 1;
+}
 
 static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
 {
@@ -704,6 +808,7 @@ void tls_client_ctx_free(struct tls_client_ctx *c)
     SSL_CTX_free(c->ctx);
     tls_cert_store_unref(c->crt);
     free(c->verifyhost);
+    free(c->match_uri_san);
     free(c);
 }
 
@@ -728,16 +833,39 @@ struct tls_client_ctx *tls_client_ctx_new(const struct tls_client_conf *conf, ch
         snprintf(err, errlen, "verify: a server is verified (required) or not (none)");
         goto fail;
     }
-    if (conf->verify == TLS_VERIFY_REQUIRED) {
+    if (conf->match_uri_san && conf->verify != TLS_VERIFY_REQUIRED) {
+        snprintf(err, errlen, "a URI SAN to match needs verify required");
+        goto fail;
+    }
+    if (conf->verify == TLS_VERIFY_REQUIRED && conf->ca_pem) {
+        if (load_ca_pem(c->ctx, conf->ca_pem, conf->ca_pem_len, NULL, err, errlen) < 0)
+            goto fail;
+        if (conf->match_uri_san) {
+            c->match_uri_san = strdup(conf->match_uri_san);
+            if (!c->match_uri_san) {
+                snprintf(err, errlen, "out of memory");
+                goto fail;
+            }
+            SSL_CTX_set_ex_data(c->ctx, idx_client, c);
+            SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, uri_san_verify_cb);
+        } else {
+            SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+        }
+    } else if (conf->verify == TLS_VERIFY_REQUIRED) {
         if (!conf->ca_file) {
             snprintf(err, errlen, "verify required needs a ca-file");
             goto fail;
+        }
+        if (conf->match_uri_san) {
+            c->match_uri_san = strdup(conf->match_uri_san);
+            SSL_CTX_set_ex_data(c->ctx, idx_client, c);
         }
         if (SSL_CTX_load_verify_locations(c->ctx, conf->ca_file, NULL) != 1) {
             snprintf(err, errlen, "ca-file %s: %s", conf->ca_file, lib_reason());
             goto fail;
         }
-        SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+        SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER,
+                           c->match_uri_san ? uri_san_verify_cb : NULL);
     } else {
         SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
     }
@@ -1160,7 +1288,8 @@ int tls_transport_init_client(struct transport *t, int fd, struct tls_client_ctx
                               const char *sni, struct tls_session_slot *slot)
 {
     SSL *ssl = transport_ssl_new(t, fd, cli->ctx);
-    const char *check = sni ? sni : cli->verifyhost;
+    /* a URI SAN to match replaces the host name check */
+    const char *check = cli->match_uri_san ? NULL : sni ? sni : cli->verifyhost;
 
     if (!ssl)
         return -1;

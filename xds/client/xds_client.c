@@ -44,7 +44,7 @@ typedef Envoy__Service__Discovery__V3__DeltaDiscoveryResponse DeltaDiscoveryResp
 #define INVALID_ARGUMENT 3       /* google.rpc.Code */
 
 /* Subscription order on a new stream: clusters before listeners (Envoy's). */
-static const enum xds_type send_order[] = {XDS_CDS, XDS_EDS, XDS_LDS, XDS_RDS};
+static const enum xds_type send_order[] = {XDS_CDS, XDS_EDS, XDS_LDS, XDS_RDS, XDS_SDS};
 
 struct type_state {
     struct xds_resource_set set;  /* accepted */
@@ -67,6 +67,11 @@ struct xds_client {
         char *node_id, *node_cluster, *region, *zone;
         uint32_t init_timeout_ms;
     } cfg;
+    /* Node.metadata, built once from node-metadata (owned, strings included) */
+    Google__Protobuf__Struct meta;
+    Google__Protobuf__Struct__FieldsEntry *meta_entries;
+    Google__Protobuf__Struct__FieldsEntry **meta_fields;
+    Google__Protobuf__Value *meta_values;
     struct xds_client_ops ops;
     void *arg;
     struct event_base *base;
@@ -97,6 +102,8 @@ static void fill_node(const struct xds_client *c, Envoy__Config__Core__V3__Node 
     node->user_agent_version_type_case =
         ENVOY__CONFIG__CORE__V3__NODE__USER_AGENT_VERSION_TYPE_USER_AGENT_VERSION;
     node->user_agent_version = TERN_VERSION;
+    if (c->meta.n_fields)
+        node->metadata = (Google__Protobuf__Struct *)&c->meta;
     if (c->cfg.region) {
         loc->region = c->cfg.region;
         loc->zone = c->cfg.zone ? c->cfg.zone : "";
@@ -356,7 +363,7 @@ static void names_diff(char **before, size_t nb, char **now, size_t nn, char ***
  * changed list is sent at once, and resources no longer named are dropped. */
 static void update_subscriptions(struct xds_client *c)
 {
-    static const enum xds_type byname[] = {XDS_EDS, XDS_RDS};
+    static const enum xds_type byname[] = {XDS_EDS, XDS_RDS, XDS_SDS};
 
     for (size_t k = 0; k < TERN_ARRAY_SIZE(byname); k++) {
         enum xds_type t = byname[k];
@@ -493,7 +500,7 @@ static void handle_response(struct xds_client *c, const DiscoveryResponse *r)
     }
     /* the state of the world: LDS and CDS responses carry every resource;
      * RDS and EDS responses the ones they update (the others stay) */
-    if (t == XDS_RDS || t == XDS_EDS) {
+    if (t == XDS_RDS || t == XDS_EDS || t == XDS_SDS) {
         for (size_t i = 0; i < ts->set.n; i++) {
             const struct xds_resource *o = &ts->set.v[i];
             struct xds_resource *cp;
@@ -723,6 +730,44 @@ static char *dup_or_null(const char *s)
     return s ? tern_strdup(s) : NULL;
 }
 
+/* Node.metadata from the node-metadata lines: a Struct of string Values. */
+static void build_metadata(struct xds_client *c, const struct model_xds *cfg)
+{
+    Google__Protobuf__Struct st = GOOGLE__PROTOBUF__STRUCT__INIT;
+    size_t n = cfg->nmeta;
+
+    c->meta = st;
+    if (!n)
+        return;
+    c->meta_entries = tern_calloc(n, sizeof(*c->meta_entries));
+    c->meta_fields = tern_calloc(n, sizeof(*c->meta_fields));
+    c->meta_values = tern_calloc(n, sizeof(*c->meta_values));
+    for (size_t i = 0; i < n; i++) {
+        Google__Protobuf__Struct__FieldsEntry e = GOOGLE__PROTOBUF__STRUCT__FIELDS_ENTRY__INIT;
+        Google__Protobuf__Value v = GOOGLE__PROTOBUF__VALUE__INIT;
+        v.kind_case = GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE;
+        v.string_value = tern_strdup(cfg->meta_values[i]);
+        c->meta_values[i] = v;
+        e.key = tern_strdup(cfg->meta_keys[i]);
+        e.value = &c->meta_values[i];
+        c->meta_entries[i] = e;
+        c->meta_fields[i] = &c->meta_entries[i];
+    }
+    c->meta.n_fields = n;
+    c->meta.fields = c->meta_fields;
+}
+
+static void free_metadata(struct xds_client *c)
+{
+    for (size_t i = 0; i < c->meta.n_fields; i++) {
+        free(c->meta_entries[i].key);
+        free(c->meta_values[i].string_value);
+    }
+    free(c->meta_entries);
+    free(c->meta_fields);
+    free(c->meta_values);
+}
+
 struct xds_client *xds_client_start(struct event_base *base, const struct model_xds *cfg,
                                     const struct xds_client_ops *ops, void *arg, char *err,
                                     size_t errlen)
@@ -738,6 +783,7 @@ struct xds_client *xds_client_start(struct event_base *base, const struct model_
     c->cfg.region = dup_or_null(cfg->region);
     c->cfg.zone = dup_or_null(cfg->zone);
     c->cfg.init_timeout_ms = cfg->init_timeout_ms;
+    build_metadata(c, cfg);
     c->ops = *ops;
     c->arg = arg;
     c->base = base;
@@ -780,6 +826,7 @@ void xds_client_stop(struct xds_client *c)
     free(c->cfg.node_cluster);
     free(c->cfg.region);
     free(c->cfg.zone);
+    free_metadata(c);
     free(c);
 }
 
@@ -793,7 +840,8 @@ int xds_client_rebuild(struct xds_client *c, char *err, size_t errlen)
 static const char *type_key(enum xds_type t)
 {
     static const char *const k[XDS_NTYPES] = {
-        [XDS_CDS] = "cds", [XDS_EDS] = "eds", [XDS_LDS] = "lds", [XDS_RDS] = "rds"};
+        [XDS_CDS] = "cds", [XDS_EDS] = "eds", [XDS_LDS] = "lds", [XDS_RDS] = "rds",
+        [XDS_SDS] = "sds"};
     return k[t];
 }
 

@@ -28,6 +28,12 @@
 #include "proxy/core/log.h"
 #include "proxy/core/util.h"
 #include "proxy/model/model.h"
+#include "filters/filter.h"
+#include "xds/client/xds_http.h"
+#include "xds/client/xds_tls.h"
+#include "envoy/extensions/transport_sockets/tls/v3/tls.pb-c.h"
+#include "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.pb-c.h"
+#include "envoy/extensions/filters/http/rbac/v3/rbac.pb-c.h"
 
 #define TYPE_PREFIX "type.googleapis.com/"
 
@@ -49,6 +55,7 @@ static const ProtobufCMessageDescriptor *const type_desc[XDS_NTYPES] = {
     [XDS_EDS] = &envoy__config__endpoint__v3__cluster_load_assignment__descriptor,
     [XDS_LDS] = &envoy__config__listener__v3__listener__descriptor,
     [XDS_RDS] = &envoy__config__route__v3__route_configuration__descriptor,
+    [XDS_SDS] = &envoy__extensions__transport_sockets__tls__v3__secret__descriptor,
 };
 
 static const char *const type_urls[XDS_NTYPES] = {
@@ -56,6 +63,7 @@ static const char *const type_urls[XDS_NTYPES] = {
     [XDS_EDS] = TYPE_PREFIX "envoy.config.endpoint.v3.ClusterLoadAssignment",
     [XDS_LDS] = TYPE_PREFIX "envoy.config.listener.v3.Listener",
     [XDS_RDS] = TYPE_PREFIX "envoy.config.route.v3.RouteConfiguration",
+    [XDS_SDS] = TYPE_PREFIX "envoy.extensions.transport_sockets.tls.v3.Secret",
 };
 
 #define HCM_URL TYPE_PREFIX "envoy.extensions.filters.network.http_connection_manager.v3." \
@@ -92,8 +100,30 @@ struct allowed {
 static const struct allowed allowed[] = {
     /* name, address, filter_chains, metadata, stat_prefix, enable_reuse_port */
     {"envoy.config.listener.v3.Listener", {1, 2, 3, 6, 28, 29}},
-    /* filters, metadata, name */
-    {"envoy.config.listener.v3.FilterChain", {3, 5, 7}},
+    /* filters, metadata, transport_socket (xds_tls.c), name */
+    {"envoy.config.listener.v3.FilterChain", {3, 5, 6, 7}},
+    /* name, typed_config: envoy.transport_sockets.tls only */
+    {"envoy.config.core.v3.TransportSocket", {1, 3}},
+    /* common_tls_context, require_client_certificate */
+    {"envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext", {1, 2}},
+    /* common_tls_context, sni */
+    {"envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext", {1, 2}},
+    /* alpn_protocols, tls_certificate_sds_secret_configs, validation_context_sds_secret_config,
+     * combined_validation_context */
+    {"envoy.extensions.transport_sockets.tls.v3.CommonTlsContext", {4, 6, 7, 8}},
+    {"envoy.extensions.transport_sockets.tls.v3.CommonTlsContext."
+     "CombinedCertificateValidationContext", {1, 2}},
+    /* trusted_ca (in a Secret), match_subject_alt_names, match_typed_subject_alt_names */
+    {"envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext", {1, 9, 15}},
+    {"envoy.extensions.transport_sockets.tls.v3.SubjectAltNameMatcher", {1, 2}},
+    /* name, sds_config (any source: tern's one ADS stream) */
+    {"envoy.extensions.transport_sockets.tls.v3.SdsSecretConfig", {1, 2}},
+    /* name, tls_certificate, validation_context */
+    {"envoy.extensions.transport_sockets.tls.v3.Secret", {1, 2, 4}},
+    /* certificate_chain, private_key */
+    {"envoy.extensions.transport_sockets.tls.v3.TlsCertificate", {1, 2}},
+    /* inline_bytes, inline_string */
+    {"envoy.config.core.v3.DataSource", {2, 3}},
     {"envoy.config.listener.v3.Filter", {1, 4}},
     {"envoy.config.core.v3.Address", {1}},
     /* protocol (TCP only, checked), address, port_value */
@@ -119,11 +149,35 @@ static const struct allowed allowed[] = {
     {"envoy.type.matcher.v3.RegexMatcher.GoogleRE2", {0}},
     /* name, exact, present, prefix, suffix, safe_regex, contains, invert */
     {"envoy.config.route.v3.HeaderMatcher", {1, 4, 7, 9, 10, 11, 12, 8}},
-    /* cluster */
-    {"envoy.config.route.v3.RouteAction", {1}},
+    /* cluster, timeout, retry_policy (xds_http.c) */
+    {"envoy.config.route.v3.RouteAction", {1, 8, 9}},
+    /* retry_on, num_retries, per_try_timeout, retriable_status_codes */
+    {"envoy.config.route.v3.RetryPolicy", {1, 2, 3, 7}},
+    /* rules, rules_stat_prefix (xds_http.c: the rbac filter) */
+    {"envoy.extensions.filters.http.rbac.v3.RBAC", {1, 6}},
+    /* action, policies */
+    {"envoy.config.rbac.v3.RBAC", {1, 2}},
+    {"envoy.config.rbac.v3.RBAC.PoliciesEntry", {1, 2}},
+    /* permissions, principals */
+    {"envoy.config.rbac.v3.Policy", {1, 2}},
+    /* any */
+    {"envoy.config.rbac.v3.Permission", {3}},
+    /* any, authenticated */
+    {"envoy.config.rbac.v3.Principal", {3, 4}},
+    {"envoy.config.rbac.v3.Principal.Authenticated", {2}},
+    /* exact, prefix, ignore_case (refused where it matters) */
+    {"envoy.type.matcher.v3.StringMatcher", {1, 2, 6}},
+    /* stat_prefix, status, token_bucket, filter_enabled, filter_enforced */
+    {"envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit", {1, 2, 3, 4, 5}},
+    {"envoy.type.v3.HttpStatus", {1}},
+    /* max_tokens, tokens_per_fill, fill_interval */
+    {"envoy.type.v3.TokenBucket", {1, 2, 3}},
+    /* default_value, runtime_key (tern has no runtime: the default applies) */
+    {"envoy.config.core.v3.RuntimeFractionalPercent", {1, 2}},
+    {"envoy.type.v3.FractionalPercent", {1, 2}},
     /* name, type, eds_cluster_config, connect_timeout, lb_policy, metadata,
      * alt_stat_name, load_assignment, least_request_lb_config */
-    {"envoy.config.cluster.v3.Cluster", {1, 2, 3, 4, 6, 25, 28, 33, 37}},
+    {"envoy.config.cluster.v3.Cluster", {1, 2, 3, 4, 6, 24, 25, 28, 33, 37}},
     {"envoy.config.cluster.v3.Cluster.EdsClusterConfig", {1, 2}},
     {"envoy.config.cluster.v3.Cluster.LeastRequestLbConfig", {1}},
     /* cluster_name, endpoints */
@@ -179,6 +233,13 @@ static bool field_is_set(const ProtobufCMessage *m, const ProtobufCFieldDescript
 }
 
 /* Walks m; returns 0 or -1 with "unsupported field ..." in err. */
+static int check_fields(const ProtobufCMessage *m, char *err, size_t errlen);
+
+int xds_check_fields(const ProtobufCMessage *m, char *err, size_t errlen)
+{
+    return check_fields(m, err, errlen);
+}
+
 static int check_fields(const ProtobufCMessage *m, char *err, size_t errlen)
 {
     const ProtobufCMessageDescriptor *d = m->descriptor;
@@ -251,6 +312,7 @@ static const char *resource_name(enum xds_type t, const ProtobufCMessage *m)
     case XDS_EDS: return ((const ClusterLoadAssignment *)m)->cluster_name;
     case XDS_LDS: return ((const Listener *)m)->name;
     case XDS_RDS: return ((const RouteConfiguration *)m)->name;
+    case XDS_SDS: return ((const XdsSecret *)m)->name;
     default: return "";
     }
 }
@@ -291,6 +353,8 @@ int xds_resource_decode(enum xds_type t, const char *type_url, const uint8_t *da
             check_cluster((const Cluster *)m, why, sizeof(why));
         else if (t == XDS_EDS)
             check_cla((const ClusterLoadAssignment *)m, why, sizeof(why));
+        else if (t == XDS_SDS)
+            xds_tls_check_secret((const XdsSecret *)m, why, sizeof(why));
     }
     if (why[0]) {
         snprintf(err, errlen, "%s '%s': %s", xds_type_name(t), name, why);
@@ -471,6 +535,19 @@ static ProtobufCMessage *listener_filter(const Listener *l, bool *is_hcm, char *
     return NULL;
 }
 
+/* The typed_config of an rbac or local_ratelimit HTTP filter, unpacked and
+ * field-checked; NULL with err. */
+static ProtobufCMessage *http_filter_config(const Google__Protobuf__Any *any, char *err,
+                                            size_t errlen)
+{
+    if (strcmp(any->type_url, XDS_RBAC_URL) == 0)
+        return unpack_any(any, &envoy__extensions__filters__http__rbac__v3__rbac__descriptor, err,
+                          errlen);
+    return unpack_any(any,
+                      &envoy__extensions__filters__http__local_ratelimit__v3__local_rate_limit__descriptor,
+                      err, errlen);
+}
+
 static int check_hcm(const Hcm *h, char *err, size_t errlen)
 {
     size_t last = h->n_http_filters;
@@ -520,6 +597,22 @@ static int check_hcm(const Hcm *h, char *err, size_t errlen)
             protobuf_c_message_free_unpacked(r, NULL);
             continue;
         }
+        if (strcmp(url, XDS_RBAC_URL) == 0 || strcmp(url, XDS_LOCAL_RATELIMIT_URL) == 0) {
+            struct filter_instance fi = {0};
+            char why[384];
+            ProtobufCMessage *m = http_filter_config(f->typed_config, why, sizeof(why));
+            int rc = m ? xds_http_filter_build(url, m, &fi, why, sizeof(why)) : -1;
+            if (m)
+                protobuf_c_message_free_unpacked(m, NULL);
+            if (rc == 0 && fi.ops->config_free)
+                fi.ops->config_free(fi.cfg);
+            if (rc < 0) {
+                snprintf(err, errlen, "http_connection_manager.http_filters[%zu] '%.64s': %s", i,
+                         f->name, why);
+                return -1;
+            }
+            continue;
+        }
         if (f->is_optional || f->disabled)
             continue; /* Envoy too skips an optional filter it does not know */
         snprintf(err, errlen, "http_connection_manager.http_filters[%zu] '%s': HTTP filter "
@@ -543,6 +636,11 @@ static int check_listener(const Listener *l, char *err, size_t errlen)
     f = listener_filter(l, &is_hcm, err, errlen);
     if (!f)
         return -1;
+    if (l->filter_chains[0]->transport_socket &&
+        xds_tls_check_downstream(l->filter_chains[0]->transport_socket, err, errlen) != 0) {
+        protobuf_c_message_free_unpacked(f, NULL);
+        return -1;
+    }
     if (is_hcm) {
         rc = check_hcm((const Hcm *)f, err, errlen);
     } else {
@@ -596,6 +694,8 @@ static int check_cla(const ClusterLoadAssignment *a, char *err, size_t errlen)
 
 static int check_cluster(const Cluster *c, char *err, size_t errlen)
 {
+    if (c->transport_socket && xds_tls_check_upstream(c->transport_socket, err, errlen) != 0)
+        return -1;
     switch (c->lb_policy) {
     case ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__ROUND_ROBIN:
     case ENVOY__CONFIG__CLUSTER__V3__CLUSTER__LB_POLICY__LEAST_REQUEST:
@@ -659,6 +759,11 @@ struct xctx {
     uint32_t first_dynamic_cluster;
     /* per cluster of snap: who uses it (0 unused, 1 http, 2 tcp) */
     uint8_t *use;
+    /* per cluster of snap: the routes' timeout / retry_policy (tern applies
+     * them per cluster: every route to one cluster must agree) */
+    struct xds_route_policy *policy;
+    bool *has_policy;
+    char (*policy_who)[160];
     /* lookups by name: the snapshot's clusters (-> id), and sets[] (-> position) */
     struct xds_name_index clusters, by_type[XDS_NTYPES];
     char *err;
@@ -763,6 +868,39 @@ static const struct xds_resource *find_resource(const struct xctx *x, enum xds_t
     return i < 0 ? NULL : &x->sets[t].v[i];
 }
 
+/* xds_secret_lookup over the accepted Secrets */
+static const XdsSecret *lookup_secret(void *arg, const char *name)
+{
+    const struct xds_resource *r = find_resource(arg, XDS_SDS, name);
+
+    return r ? (const XdsSecret *)r->msg : NULL;
+}
+
+/* Every endpoint of c gets its own client side of the cluster's
+ * UpstreamTlsContext. Returns 0, 1 (warming: a Secret is missing), -1. */
+static int cluster_tls(struct xctx *x, struct cluster *c, const Cluster *m)
+{
+    for (uint32_t i = 0; i < c->nendpoints; i++) {
+        char missing[256], why[512];
+        int rc = xds_tls_upstream(m->transport_socket, lookup_secret, x, &c->endpoints[i]->tls,
+                                  missing, sizeof(missing), why, sizeof(why));
+        if (rc < 0)
+            return xerr(x, "Cluster '%s': %s", m->name, why);
+        if (rc > 0 && x->lenient) {
+            /* the init timeout passed without the Secret: no endpoint rather
+             * than plaintext to a peer that expects mTLS */
+            log_warn("xds: Cluster '%s': Secret '%s' did not arrive within the init timeout: "
+                     "no endpoint", m->name, missing);
+            for (uint32_t j = 0; j < c->nendpoints; j++)
+                c->endpoints[j]->disabled = true;
+            return 0;
+        }
+        if (rc > 0)
+            return xwarm(x, "Cluster '%s' waits for Secret '%s'", m->name, missing);
+    }
+    return 0;
+}
+
 static int add_cluster(struct xctx *x, const struct xds_resource *r)
 {
     const Cluster *m = (const Cluster *)r->msg;
@@ -785,6 +923,11 @@ static int add_cluster(struct xctx *x, const struct xds_resource *r)
             log_warn("xds: Cluster '%s': ClusterLoadAssignment '%s' did not arrive within the "
                      "init timeout: no endpoint", m->name, eds_name(m));
         }
+    }
+    if (m->transport_socket) {
+        /* a rotated Secret makes a new cluster: new connections use it */
+        fp = tern_hash64(&(uint64_t){xds_tls_hash(m->transport_socket, lookup_secret, x)},
+                         sizeof(uint64_t), fp);
     }
     c = snapshot_add_cluster(x->snap, m->name);
     xds_index_put(&x->clusters, c->name, c->id);
@@ -812,6 +955,8 @@ static int add_cluster(struct xctx *x, const struct xds_resource *r)
     }
     if (cla)
         add_endpoints(c, cla);
+    if (m->transport_socket)
+        return cluster_tls(x, c, m);
     return 0;
 }
 
@@ -918,6 +1063,33 @@ static int header_acl(struct xctx *x, struct acl_set *set, const char *name, con
 }
 
 /* The rules of listener l from route configuration rc. */
+/* A route's timeout and retry_policy, recorded for its cluster: all routes
+ * to one cluster must carry the same (tern applies them per backend). */
+static int route_policy(struct xctx *x, const Envoy__Config__Route__V3__RouteAction *a,
+                        const struct cluster *target, const char *rwho)
+{
+    struct xds_route_policy p;
+    char why[512];
+    uint32_t id = target->id;
+
+    if (xds_route_policy(a, &p, why, sizeof(why)) != 0)
+        return xerr(x, "%s: route.%s", rwho, why);
+    if (id < x->first_dynamic_cluster && (p.has_timeout || p.has_retry))
+        return xerr(x, "%s: route.timeout / retry_policy to backend '%s' of the configuration "
+                       "file: set them in its section", rwho, target->name);
+    if (x->has_policy[id]) {
+        if (!xds_route_policy_equal(&x->policy[id], &p))
+            return xerr(x, "%s: route.timeout / retry_policy differ from those of %s, which "
+                           "routes to the same cluster '%s': tern applies them per cluster",
+                        rwho, x->policy_who[id], target->name);
+        return 0;
+    }
+    x->has_policy[id] = true;
+    x->policy[id] = p;
+    snprintf(x->policy_who[id], sizeof(x->policy_who[id]), "%.150s", rwho);
+    return 0;
+}
+
 static int add_routes(struct xctx *x, struct listener *l, const RouteConfiguration *rc)
 {
     size_t nvh = rc->n_virtual_hosts;
@@ -1084,6 +1256,8 @@ static int add_routes(struct xctx *x, struct listener *l, const RouteConfigurati
                 rc_ok = x->warming ? 1 : -1;
                 break;
             }
+            if ((rc_ok = route_policy(x, rt->route, target, rwho)))
+                break;
             if (cac == 1) {
                 /* always true: the default, and the rules after it never match */
                 l->default_cluster = target;
@@ -1111,6 +1285,38 @@ static int add_routes(struct xctx *x, struct listener *l, const RouteConfigurati
     return rc_ok;
 }
 
+/* The HCM's rbac and local_ratelimit filters, in order, as the listener's
+ * chain (the router follows). Checked at decode (check_hcm). */
+static int add_http_filters(struct xctx *x, struct listener *l, const Hcm *h, const char *who)
+{
+    for (size_t i = 0; i < h->n_http_filters; i++) {
+        const Envoy__Extensions__Filters__Network__HttpConnectionManager__V3__HttpFilter *f =
+            h->http_filters[i];
+        struct filter_instance fi = {0};
+        ProtobufCMessage *m;
+        char why[512];
+        int rc;
+
+        if (f->disabled ||
+            f->config_type_case !=
+                ENVOY__EXTENSIONS__FILTERS__NETWORK__HTTP_CONNECTION_MANAGER__V3__HTTP_FILTER__CONFIG_TYPE_TYPED_CONFIG ||
+            (strcmp(f->typed_config->type_url, XDS_RBAC_URL) != 0 &&
+             strcmp(f->typed_config->type_url, XDS_LOCAL_RATELIMIT_URL) != 0))
+            continue; /* the router, or an optional filter tern skips */
+        m = http_filter_config(f->typed_config, why, sizeof(why));
+        rc = m ? xds_http_filter_build(f->typed_config->type_url, m, &fi, why, sizeof(why)) : -1;
+        if (m)
+            protobuf_c_message_free_unpacked(m, NULL);
+        if (rc < 0)
+            return xerr(x, "%s: http_filters[%zu] '%s': %s", who, i, f->name, why);
+        if (rc == 1)
+            continue;
+        l->filters = tern_realloc(l->filters, (l->nfilters + 1) * sizeof(*l->filters));
+        l->filters[l->nfilters++] = fi;
+    }
+    return 0;
+}
+
 static int add_listener(struct xctx *x, const struct xds_resource *r)
 {
     const Listener *m = (const Listener *)r->msg;
@@ -1120,6 +1326,7 @@ static int add_listener(struct xctx *x, const struct xds_resource *r)
     char who[300], why[512];
     int rc = 0;
     const RouteConfiguration *rcfg = NULL;
+    struct tls_bind *tls = NULL;
 
     snprintf(who, sizeof(who), "Listener '%s'", m->name);
     if (snapshot_find_listener(x->snap, m->name))
@@ -1155,9 +1362,26 @@ static int add_listener(struct xctx *x, const struct xds_resource *r)
             }
         }
     }
+    if (m->filter_chains[0]->transport_socket) {
+        char missing[256];
+        int trc = xds_tls_bind(m->filter_chains[0]->transport_socket, is_hcm, lookup_secret, x,
+                               &tls, missing, sizeof(missing), why, sizeof(why));
+        if (trc != 0) {
+            protobuf_c_message_free_unpacked(f, NULL);
+            if (trc < 0)
+                return xerr(x, "%s: %s", who, why);
+            if (x->lenient) {
+                log_warn("xds: %s: Secret '%s' did not arrive within the init timeout: the "
+                         "listener is left out", who, missing);
+                return 0;
+            }
+            return xwarm(x, "%s waits for Secret '%s'", who, missing);
+        }
+    }
     l = snapshot_add_listener(x->snap, m->name);
     l->nbinds = 1;
     l->binds = tern_calloc(1, sizeof(*l->binds));
+    l->binds[0].tls = tls;
     parse_socket_address(m->address, &l->binds[0].addr, &l->binds[0].addrlen, why, sizeof(why));
     l->binds[0].loc.file = x->snap->source;
     l->loc.file = x->snap->source;
@@ -1165,7 +1389,9 @@ static int add_listener(struct xctx *x, const struct xds_resource *r)
     if (is_hcm) {
         l->mode = PROXY_MODE_HTTP;
         l->timeout_client_ms = HTTP_CLIENT_TIMEOUT_MS;
-        rc = add_routes(x, l, rcfg);
+        rc = add_http_filters(x, l, (const Hcm *)f, who);
+        if (rc == 0)
+            rc = add_routes(x, l, rcfg);
     } else {
         const TcpProxy *tp = (const TcpProxy *)f;
         l->mode = PROXY_MODE_TCP;
@@ -1197,6 +1423,9 @@ int xds_translate(struct snapshot *snap, const struct xds_resource_set sets[XDS_
         rc = add_cluster(&x, &sets[XDS_CDS].v[i]);
     if (rc >= 0) {
         x.use = tern_calloc(snap->nclusters + 1, 1);
+        x.policy = tern_calloc(snap->nclusters + 1, sizeof(*x.policy));
+        x.has_policy = tern_calloc(snap->nclusters + 1, sizeof(*x.has_policy));
+        x.policy_who = tern_calloc(snap->nclusters + 1, sizeof(*x.policy_who));
         for (size_t i = 0; i < sets[XDS_LDS].n && rc >= 0; i++)
             rc = add_listener(&x, &sets[XDS_LDS].v[i]);
     }
@@ -1208,9 +1437,16 @@ int xds_translate(struct snapshot *snap, const struct xds_resource_set sets[XDS_
                 c->timeout_server_ms = TCP_IDLE_TIMEOUT_MS;
                 c->fingerprint = tern_hash64("tcp", 3, c->fingerprint) | 1;
             }
+            if (x.has_policy[i] && (x.policy[i].has_timeout || x.policy[i].has_retry) &&
+                rc >= 0 &&
+                xds_route_policy_apply(&x.policy[i], c, err, errlen) != 0)
+                rc = -1;
         }
     }
     free(x.use);
+    free(x.policy);
+    free(x.has_policy);
+    free(x.policy_who);
     xds_index_free(&x.clusters);
     for (int t = 0; t < XDS_NTYPES; t++)
         xds_index_free(&x.by_type[t]);
@@ -1239,6 +1475,17 @@ void xds_references(const struct xds_resource_set sets[XDS_NTYPES], enum xds_typ
                 continue;
             v = tern_realloc(v, (k + 1) * sizeof(*v));
             v[k++] = tern_strdup(eds_name(c));
+        }
+    } else if (t == XDS_SDS) {
+        for (size_t i = 0; i < sets[XDS_LDS].n; i++) {
+            const Listener *l = (const Listener *)sets[XDS_LDS].v[i].msg;
+            if (l->n_filter_chains == 1 && l->filter_chains[0]->transport_socket)
+                xds_tls_secret_names(l->filter_chains[0]->transport_socket, &v, &k);
+        }
+        for (size_t i = 0; i < sets[XDS_CDS].n; i++) {
+            const Cluster *c = (const Cluster *)sets[XDS_CDS].v[i].msg;
+            if (c->transport_socket)
+                xds_tls_secret_names(c->transport_socket, &v, &k);
         }
     } else if (t == XDS_RDS) {
         for (size_t i = 0; i < sets[XDS_LDS].n; i++) {

@@ -31,6 +31,7 @@ enum xds_type {
     XDS_EDS,     /* ClusterLoadAssignment, by name */
     XDS_LDS,     /* Listener, wildcard */
     XDS_RDS,     /* RouteConfiguration, by name */
+    XDS_SDS,     /* Secret, by name (xds_tls.h) */
     XDS_NTYPES,
 };
 
@@ -48,7 +49,7 @@ struct xds_resource_set {
 
 /* "type.googleapis.com/envoy.config.cluster.v3.Cluster", ... */
 const char *xds_type_url(enum xds_type t);
-/* "Cluster", "ClusterLoadAssignment", "Listener", "RouteConfiguration" */
+/* "Cluster", "ClusterLoadAssignment", "Listener", "RouteConfiguration", "Secret" */
 const char *xds_type_name(enum xds_type t);
 /* The type of a type URL; -1 when tern does not subscribe to it. */
 int xds_type_of_url(const char *url);
@@ -76,12 +77,17 @@ int xds_translate(struct snapshot *snap, const struct xds_resource_set sets[XDS_
 /*
  * The names the accepted resources refer to, for the by-name subscriptions:
  * t = XDS_RDS: route_config_name of every listener's rds;
- * t = XDS_EDS: service_name (else name) of every EDS cluster.
+ * t = XDS_EDS: service_name (else name) of every EDS cluster;
+ * t = XDS_SDS: the Secrets the listeners' and clusters' transport sockets name.
  * Sorted, unique; *names owned by the caller (xds_names_free).
  */
 void xds_references(const struct xds_resource_set sets[XDS_NTYPES], enum xds_type t,
                     char ***names, size_t *n);
 void xds_names_free(char **names, size_t n);
+
+/* The strict field check of one message and what it contains (the table of
+ * honoured field numbers): 0, or -1 with "unsupported field N (name) of M". */
+int xds_check_fields(const ProtobufCMessage *m, char *err, size_t errlen);
 
 /*
  * A string -> uint32_t hash index (open addressing, grows), so that lookups

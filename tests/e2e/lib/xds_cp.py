@@ -46,6 +46,8 @@ ROUTE = "envoy.config.route.v3.RouteConfiguration"
 CLUSTER = "envoy.config.cluster.v3.Cluster"
 CLA = "envoy.config.endpoint.v3.ClusterLoadAssignment"
 LDS, RDS, CDS, EDS = (TYPE + LISTENER, TYPE + ROUTE, TYPE + CLUSTER, TYPE + CLA)
+SECRET = "envoy.extensions.transport_sockets.tls.v3.Secret"
+SDS = TYPE + SECRET
 HCM = TYPE + "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 TCP_PROXY = TYPE + "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
 ROUTER = TYPE + "envoy.extensions.filters.http.router.v3.Router"
@@ -62,6 +64,10 @@ PROTO_FILES = [
     "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto",
     "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto",
     "envoy/extensions/filters/http/router/v3/router.proto",
+    "envoy/extensions/filters/http/rbac/v3/rbac.proto",
+    "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto",
+    "envoy/extensions/transport_sockets/tls/v3/tls.proto",
+    "envoy/extensions/transport_sockets/tls/v3/secret.proto",
 ]
 
 
@@ -160,8 +166,8 @@ class ControlPlane:
         self.nonces = {}     # nonce -> (type_url, version) of every response sent
         self.port = port or free_port()
         self.lock = threading.Lock()
-        self.resources = {LDS: {}, RDS: {}, CDS: {}, EDS: {}}
-        self.version = {LDS: 0, RDS: 0, CDS: 0, EDS: 0}
+        self.resources = {LDS: {}, RDS: {}, CDS: {}, EDS: {}, SDS: {}}
+        self.version = {LDS: 0, RDS: 0, CDS: 0, EDS: 0, SDS: 0}
         self.requests = []   # every DiscoveryRequest received, in order
         self.streams = set()
         self.streams_opened = 0
@@ -383,9 +389,13 @@ class ControlPlane:
 
 # -- resource builders (Envoy JSON mapping)
 
-def hcm_listener(cp, name, port, rds=None, route_config=None):
+def hcm_listener(cp, name, port, rds=None, route_config=None, http_filters=(),
+                 transport_socket=None):
+    """http_filters: (name, typed_config dict) pairs before the router;
+    transport_socket: a TransportSocket dict (see downstream_tls)."""
     hcm = {"@type": HCM, "stat_prefix": name,
-           "http_filters": [{"name": "envoy.filters.http.router",
+           "http_filters": [{"name": n, "typed_config": c} for n, c in http_filters] +
+                           [{"name": "envoy.filters.http.router",
                              "typed_config": {"@type": ROUTER}}]}
     if rds:
         hcm["rds"] = {"route_config_name": rds, "config_source": {"ads": {}}}
@@ -394,8 +404,48 @@ def hcm_listener(cp, name, port, rds=None, route_config=None):
     return cp.msg(LISTENER, {
         "name": name,
         "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
-        "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
-                                        "typed_config": hcm}]}]})
+        "filter_chains": [dict({"filters": [{
+            "name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]},
+            **({"transport_socket": transport_socket} if transport_socket else {}))]})
+
+
+TLS_PREFIX = TYPE + "envoy.extensions.transport_sockets.tls.v3."
+
+
+def _sds(name):
+    return {"name": name, "sds_config": {"ads": {}}}
+
+
+def downstream_tls(cert_secret, ca_secret=None, require_client=True):
+    """A TransportSocket dict: DownstreamTlsContext with SDS secrets."""
+    common = {"tls_certificate_sds_secret_configs": [_sds(cert_secret)]}
+    if ca_secret:
+        common["validation_context_sds_secret_config"] = _sds(ca_secret)
+    return {"name": "envoy.transport_sockets.tls", "typed_config": {
+        "@type": TLS_PREFIX + "DownstreamTlsContext", "common_tls_context": common,
+        "require_client_certificate": require_client}}
+
+
+def upstream_tls(cert_secret, ca_secret, peer_uri, sni):
+    """A TransportSocket dict: UpstreamTlsContext, the peer's URI SAN checked."""
+    return {"name": "envoy.transport_sockets.tls", "typed_config": {
+        "@type": TLS_PREFIX + "UpstreamTlsContext", "sni": sni, "common_tls_context": {
+            "tls_certificate_sds_secret_configs": [_sds(cert_secret)],
+            "combined_validation_context": {
+                "default_validation_context": {"match_typed_subject_alt_names": [
+                    {"san_type": "URI", "matcher": {"exact": peer_uri}}]},
+                "validation_context_sds_secret_config": _sds(ca_secret)}}}}
+
+
+def cert_secret(cp, name, chain_pem, key_pem):
+    return cp.msg(SECRET, {"name": name, "tls_certificate": {
+        "certificate_chain": {"inline_string": chain_pem},
+        "private_key": {"inline_string": key_pem}}})
+
+
+def ca_secret(cp, name, ca_pem):
+    return cp.msg(SECRET, {"name": name, "validation_context": {
+        "trusted_ca": {"inline_string": ca_pem}}})
 
 
 def tcp_listener(cp, name, port, cluster):
@@ -409,10 +459,15 @@ def tcp_listener(cp, name, port, cluster):
 
 
 def route_config(cp, name, vhosts):
-    """vhosts: [(vhost name, [domains], [(match dict, cluster)])]"""
+    """vhosts: [(vhost name, [domains], [(match dict, cluster)])]; a route may
+    be (match dict, cluster, extra RouteAction dict) too."""
+    def action(r):
+        a = {"cluster": r[1]}
+        a.update(r[2] if len(r) > 2 else {})
+        return a
     return cp.msg(ROUTE, {"name": name, "virtual_hosts": [
         {"name": vn, "domains": doms,
-         "routes": [{"match": m, "route": {"cluster": c}} for m, c in routes]}
+         "routes": [{"match": r[0], "route": action(r)} for r in routes]}
         for vn, doms, routes in vhosts]})
 
 

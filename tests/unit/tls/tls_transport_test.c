@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -304,6 +305,91 @@ static void test_mtls(void **state)
     }
     mtls_case(srv, "client-foreign.pem", 0, TRANSPORT_ERROR, TRANSPORT_R_TLS_UNKNOWN_CA, NULL);
     tls_server_ctx_unref(srv);
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    static char buf[1 << 16];
+    char *out;
+
+    assert_non_null(f);
+    *len = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    out = malloc(*len);
+    assert_non_null(out);
+    memcpy(out, buf, *len);
+    return out;
+}
+
+/* Trust anchors from PEM bytes (SDS) on both sides, and the client's URI SAN
+ * check (a SPIFFE ID instead of a host name; the SNI is the service name). */
+static void test_pem_trust_and_uri_san(void **state)
+{
+    size_t ca_len, other_len;
+    char *ca = read_all(tls_test_path("ca.pem"), &ca_len);
+    char *other = read_all(tls_test_path("other-ca.pem"), &other_len);
+    const char *const frontend[] = {"client.pem", NULL};
+    struct tls_server_conf sc = {.verify = TLS_VERIFY_REQUIRED, .ca_pem = ca, .ca_pem_len = ca_len};
+    struct tls_server_ctx *srv = server_of(&sc, frontend, NULL);
+    struct tls_client_conf cc = {.verify = TLS_VERIFY_REQUIRED, .ca_pem = ca, .ca_pem_len = ca_len,
+                                 .match_uri_san = "spiffe://mesh.local/ns/a/sa/frontend"};
+    struct tls_client_ctx *cli = client_of(&cc, "client-other.pem", 0);
+    struct tls_peer_identity id;
+    struct pair p;
+    char err[256];
+
+    /* the right peer: both ends verified, the server sees the client's ID */
+    connect_pair(&p, srv, cli, "api", NULL);
+    assert_int_equal(p.rc_c, 1);
+    assert_int_equal(p.rc_s, 1);
+    assert_int_equal(tls_transport_peer_identity(&p.s, &id), 0);
+    assert_string_equal(id.spiffe_id, "spiffe://mesh.local/ns/a/sa/other");
+    tls_peer_identity_clear(&id);
+    close_pair(&p);
+    tls_client_ctx_free(cli);
+
+    /* a server with another identity than the one expected: refused */
+    cc.match_uri_san = "spiffe://mesh.local/ns/a/sa/other";
+    cli = client_of(&cc, "client-other.pem", 0);
+    connect_pair(&p, srv, cli, "api", NULL);
+    assert_int_equal(p.rc_c, TRANSPORT_ERROR);
+    assert_int_not_equal(p.rc_s, 1);
+    close_pair(&p);
+    tls_client_ctx_free(cli);
+
+    /* a client certificate of another CA than the in-memory bundle: refused */
+    cc.match_uri_san = "spiffe://mesh.local/ns/a/sa/frontend";
+    cli = client_of(&cc, "client-foreign.pem", 0);
+    connect_pair(&p, srv, cli, "api", NULL);
+    assert_int_equal(p.rc_s, TRANSPORT_ERROR);
+    close_pair(&p);
+    tls_client_ctx_free(cli);
+    tls_server_ctx_unref(srv);
+
+    /* the client trusts only other-ca: the server is refused */
+    sc.verify = TLS_VERIFY_NONE;
+    srv = server_of(&sc, frontend, NULL);
+    cc.ca_pem = other;
+    cc.ca_pem_len = other_len;
+    cli = client_of(&cc, NULL, 0);
+    connect_pair(&p, srv, cli, "api", NULL);
+    assert_int_equal(p.rc_c, TRANSPORT_ERROR);
+    assert_int_equal(transport_reason(&p.c), TRANSPORT_R_TLS_UNKNOWN_CA);
+    close_pair(&p);
+    tls_client_ctx_free(cli);
+    tls_server_ctx_unref(srv);
+
+    /* errors */
+    cc.ca_pem = "not a certificate";
+    cc.ca_pem_len = strlen(cc.ca_pem);
+    assert_null(tls_client_ctx_new(&cc, err, sizeof(err)));
+    assert_non_null(strstr(err, "no PEM certificate"));
+    cc.verify = TLS_VERIFY_NONE;
+    assert_null(tls_client_ctx_new(&cc, err, sizeof(err)));
+    assert_non_null(strstr(err, "needs verify required"));
+    free(ca);
+    free(other);
 }
 
 static void test_server_unknown_ca(void **state)
@@ -651,6 +737,7 @@ int main(void)
         cmocka_unit_test(test_strict_sni),
         cmocka_unit_test(test_mtls),
         cmocka_unit_test(test_server_unknown_ca),
+        cmocka_unit_test(test_pem_trust_and_uri_san),
         cmocka_unit_test(test_resumption_tls13),
         cmocka_unit_test(test_resumption_tls12),
         cmocka_unit_test(test_no_tickets_no_resumption),
