@@ -74,6 +74,7 @@ struct h2_conn {
     uint32_t ndone;               /* streams that got their whole response */
     uint32_t nrst_early;          /* streams the client reset before their response */
     int32_t max_sid;              /* highest stream id a client HEADERS named */
+    int32_t max_rst_sid;          /* highest stream id we sent RST_STREAM on */
     struct buf *ibuf;
     struct buf *obuf;
     const uint8_t *pend;          /* mem_send output not yet copied to obuf */
@@ -1001,6 +1002,8 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *
     struct h2_conn *c = ud;
     struct stream *s;
 
+    if (frame->hd.type == NGHTTP2_RST_STREAM && frame->hd.stream_id > c->max_rst_sid)
+        c->max_rst_sid = frame->hd.stream_id;
     if (frame->hd.type == NGHTTP2_GOAWAY)
         return 0;
     if ((frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS) ||
@@ -1055,7 +1058,9 @@ static int on_invalid_frame(nghttp2_session *ng, const nghttp2_frame *frame, int
  * nghttp2 1.52 ignores such a block when it no longer knows the stream (it
  * cannot remember every id); the highest id is one integer here. A HEADERS
  * on a stream nghttp2 still has (trailers, or a closed stream it answers
- * with STREAM_CLOSED) is left to it.
+ * with STREAM_CLOSED) is left to it, and so is one at or below a stream we
+ * reset: the client may have sent its trailers before our RST_STREAM
+ * reached it, and those must be ignored (5.4.2), not fatal.
  */
 static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *ud)
 {
@@ -1067,7 +1072,7 @@ static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void 
         c->max_sid = hd->stream_id;
         return 0;
     }
-    if (nghttp2_session_find_stream(ng, hd->stream_id))
+    if (hd->stream_id <= c->max_rst_sid || nghttp2_session_find_stream(ng, hd->stream_id))
         return 0;
     counter_add(&lst(c)->h2_protocol_errors, 1);
     nghttp2_session_terminate_session(ng, NGHTTP2_PROTOCOL_ERROR);

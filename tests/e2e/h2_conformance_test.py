@@ -306,6 +306,21 @@ class H2ConformanceTest(unittest.TestCase):
                         frame(HEADERS, END_HEADERS | END_STREAM, 5, block(GET)),
                         frame(HEADERS, END_HEADERS | END_STREAM, 3, block(GET)))
 
+    def test_5_4_2_trailers_in_flight_after_our_reset_are_ignored(self):
+        # tern resets streams (te: gzip) while the client still sends; trailers
+        # the client sent before a RST_STREAM arrived are not a new stream with
+        # a lower id: ignored (5.4.2), the connection lives. 200 resets, so
+        # that nghttp2 no longer remembers stream 1 and tern's own 5.1.1
+        # check (h2_conn.c on_begin_frame) is the one that must let it pass
+        c = self.conn()
+        for i in range(200):
+            c.send(frame(HEADERS, END_HEADERS, 1 + 2 * i, block(POST + [("te", "gzip")])))
+            self.assertEqual(c.rst(1 + 2 * i), PROTOCOL_ERROR)
+        c.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, block([("x-t", "1")])))
+        self.assertTrue(c.alive())
+        c.send(frame(HEADERS, END_HEADERS | END_STREAM, 401, block(GET)))
+        self.response(c, 401)
+
     def test_5_1_1_even_stream_id_from_client(self):
         self.conn_error(PROTOCOL_ERROR, frame(HEADERS, END_HEADERS | END_STREAM, 2, block(GET)))
 
