@@ -9,6 +9,7 @@ then avoids it; SERVING again brings it back after `rise`. Config errors:
 a checked server without `proto h2`, a bad service name."""
 
 import os
+import socket
 import subprocess
 import tempfile
 import threading
@@ -160,6 +161,29 @@ class GrpcHealthTest(unittest.TestCase):
             self.assertEqual(self.s1.seen[0][0], "")
             self.s1.set("", NOT_SERVING)
             poll_until(lambda: up(t, "s1") == 0, timeout=5, desc="s1 down")
+
+
+class SilentServer:
+    """Listens and never accepts: the kernel completes the connect, no
+    byte ever comes back."""
+
+    def __init__(self, name):
+        self.name = name
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+
+
+class GrpcHealthTimeoutTest(unittest.TestCase):
+    def test_silent_server_is_a_layer7_timeout(self):
+        s = SilentServer("s1")
+        self.addCleanup(s.sock.close)
+        fp, ap = free_port(), free_port()
+        with Tern(config(fp, ap, [s]), admin_port=ap) as t:
+            poll_until(lambda: up(t, "s1") == 0, timeout=5, desc="silent s1 down")
+            self.assertRegex(t.stderr_text(), r"Server be/s1 is DOWN, reason: Layer7 timeout, "
+                                              r"info: \"no gRPC answer after \d+ ms\"")
 
 
 class GrpcHealthConfigTest(unittest.TestCase):
