@@ -45,6 +45,7 @@ static const char *hc_type_name(enum health_check_type t)
     case HC_NONE: return "none";
     case HC_TCP: return "tcp";
     case HC_HTTP: return "http";
+    case HC_GRPC: return "grpc";
     }
     return "?";
 }
@@ -60,6 +61,8 @@ static void write_health_check(struct json_writer *w, const struct cluster *c)
         member_str(w, "version", c->hc.version ? c->hc.version : "HTTP/1.0");
         member_int(w, "expect_status", c->hc.expect_status);
     }
+    if (c->hc.type == HC_GRPC)
+        member_str(w, "service", c->hc.service ? c->hc.service : "");
     member_uint(w, "timeout_ms", c->hc.timeout_ms);
     member_uint(w, "connect_timeout_ms", c->hc.connect_timeout_ms);
     json_object_end(w);

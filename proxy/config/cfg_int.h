@@ -94,6 +94,8 @@ struct proxy_conf {
     char *chk_method; /* NULL: HAProxy's default */
     char *chk_uri;
     char *chk_version;
+    bool grpcchk;          /* option tern-grpc-check (replaces httpchk, and back) */
+    char *chk_grpc_service; /* NULL: "" (the server's overall health) */
     int expect_status; /* 0: any 2xx/3xx */
     int expect_line;   /* where http-check expect was set, 0 if not */
     /* mode http */

@@ -1253,6 +1253,44 @@ static void kw_httpchk(struct cfg *p, char **av, size_t ac)
         strncmp(c->chk_uri, "http", 4) != 0)
         cfg_warn(p, "URI '%s' does not start with '/'", c->chk_uri);
     c->httpchk = true;
+    c->grpcchk = false;
+}
+
+/*
+ * option tern-grpc-check [<service>] (tern; HAProxy has no gRPC check): the
+ * servers' checks become grpc.health.v1.Health/Check calls over HTTP/2 with
+ * HealthCheckRequest.service set to <service> ("" when absent: the server as
+ * a whole). SERVING passes; anything else fails. Like httpchk, the last of
+ * the two in a section wins.
+ */
+static void kw_grpcchk(struct cfg *p, char **av, size_t ac)
+{
+    struct proxy_conf *c = &p->conf;
+
+    if (p->neg) {
+        if (nargs(p, av, ac, 0, 0, ""))
+            c->grpcchk = false;
+        return;
+    }
+    if (!nargs(p, av, ac, 0, 1, "[<service>]"))
+        return;
+    if (ac == 1) {
+        size_t n = strlen(av[0]);
+        if (n > 200) {
+            cfg_err(p, "service name of %zu bytes (200 at most)", n);
+            return;
+        }
+        for (size_t i = 0; i < n; i++) {
+            unsigned char ch = (unsigned char)av[0][i];
+            if (ch <= 0x20 || ch >= 0x7f) {
+                cfg_err(p, "service name '%s' must be printable ASCII without spaces", av[0]);
+                return;
+            }
+        }
+    }
+    set_str(&c->chk_grpc_service, ac == 1 ? av[0] : NULL);
+    c->grpcchk = true;
+    c->httpchk = false;
 }
 
 static void kw_http_check_expect(struct cfg *p, char **av, size_t ac)
@@ -1624,6 +1662,7 @@ const struct cfg_kw cfg_keywords[] = {
     HN("option redispatch", SEC_BE, kw_redispatch),
     HN("option allbackups", SEC_BE, kw_allbackups),
     HN("option httpchk", SEC_BE, kw_httpchk),
+    HN("option tern-grpc-check", SEC_BE, kw_grpcchk),
     H("http-check expect", SEC_BE, kw_http_check_expect),
     ACCEPT("option tcplog", SEC_PROXY),
     IGNORE("option dontlognull", SEC_PROXY, LOG),

@@ -281,6 +281,7 @@ void cfg_conf_copy(struct proxy_conf *dst, const struct proxy_conf *src)
     dst->chk_method = dup_or_null(src->chk_method);
     dst->chk_uri = dup_or_null(src->chk_uri);
     dst->chk_version = dup_or_null(src->chk_version);
+    dst->chk_grpc_service = dup_or_null(src->chk_grpc_service);
     dst->forwardfor.header = dup_or_null(src->forwardfor.header);
     dst->request_id_header = dup_or_null(src->request_id_header);
     dst->errorfiles = errorfiles_copy(src->errorfiles, src->nerrorfiles);
@@ -292,6 +293,7 @@ void cfg_conf_free(struct proxy_conf *c)
     free(c->chk_method);
     free(c->chk_uri);
     free(c->chk_version);
+    free(c->chk_grpc_service);
     free(c->forwardfor.header);
     free(c->request_id_header);
     errorfiles_free(c->errorfiles, c->nerrorfiles);
@@ -397,7 +399,22 @@ static void finish_cluster_health(struct cfg *p, struct cluster *c)
     if (!inter)
         inter = cf->defsrv.inter_ms;
 
-    if (cf->httpchk) {
+    if (cf->grpcchk) {
+        hc->type = HC_GRPC;
+        hc->service = tern_strdup(cf->chk_grpc_service ? cf->chk_grpc_service : "");
+        /* the check speaks HTTP/2 only: every checked server must too */
+        for (uint32_t i = 0; i < c->nendpoints; i++) {
+            const struct endpoint *ep = c->endpoints[i];
+            if (ep->check && !ep->proto_h2) {
+                int line = p->line;
+                p->line = ep->loc.line;
+                p->kw = "option tern-grpc-check";
+                cfg_err(p, "server '%s' has 'check' but not 'proto h2' (gRPC health checks "
+                        "speak HTTP/2)", ep->name);
+                p->line = line;
+            }
+        }
+    } else if (cf->httpchk) {
         hc->type = HC_HTTP;
         hc->method = tern_strdup(cf->chk_method ? cf->chk_method : "OPTIONS");
         hc->uri = tern_strdup(cf->chk_uri ? cf->chk_uri : "/");

@@ -83,7 +83,7 @@ static const char *status_tag(const struct health_check_result *r, enum health_c
                               bool tls)
 {
     switch (r->code) {
-    case HEALTH_OK: return type == HC_HTTP ? "L7OK" : tls ? "L6OK" : "L4OK";
+    case HEALTH_OK: return type == HC_HTTP || type == HC_GRPC ? "L7OK" : tls ? "L6OK" : "L4OK";
     case HEALTH_ERR_SOCKET: return "SOCKERR";
     case HEALTH_ERR_REFUSED:
     case HEALTH_ERR_CONNECT: return "L4CON";
@@ -239,7 +239,8 @@ int health_start(struct event_base *base, struct snapshot *snap, uint32_t nworke
             t = &checker.targets[checker.ntargets++];
             t->ep = ep;
             t->inter_ms = ep->inter_ms ? ep->inter_ms : DEFAULT_INTER_MS;
-            t->params.type = c->hc.type == HC_HTTP ? HC_HTTP : HC_TCP;
+            t->params.type = c->hc.type == HC_HTTP || c->hc.type == HC_GRPC ? c->hc.type : HC_TCP;
+            t->params.service = c->hc.service;
             t->params.method = c->hc.method;
             t->params.uri = c->hc.uri;
             t->params.version = c->hc.version;

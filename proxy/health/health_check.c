@@ -23,6 +23,16 @@
  * invalid response rather than a reason to grow memory. The body is never
  * read; the socket is closed as soon as the status is known.
  *
+ * A gRPC check (HC_GRPC) runs one call through an nghttp2 client session
+ * driven by hand (mem_send/mem_recv over the same transport, no nghttp2
+ * I/O): SETTINGS, HEADERS and one DATA frame go out, and the answer is read
+ * until the stream closes: :status 200, grpc-status 0 (in the head of a
+ * trailers-only answer or in the trailers) and one HealthCheckResponse
+ * whose status is SERVING pass; the message is kept in a fixed 64-byte
+ * buffer (a HealthCheckResponse is 2 bytes), anything longer is invalid.
+ * The two messages are encoded and decoded here by hand: one field each
+ * way, where protobuf-c would need a generated health.pb-c.c for it.
+ *
  * An outcome known inside health_check_start (socket() or connect() failing
  * at once) is delivered from the loop through the same event made active, so
  * the caller never sees its callback before start returns.
@@ -32,7 +42,9 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <nghttp2/nghttp2.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,6 +65,7 @@ enum check_phase {
     PHASE_HANDSHAKE, /* TLS only */
     PHASE_SEND,
     PHASE_RECV,
+    PHASE_GRPC,      /* HC_GRPC: the HTTP/2 call, both ways */
     PHASE_DONE, /* outcome known, delivery pending */
 };
 
@@ -77,6 +90,22 @@ struct health_check {
     size_t req_off;
     size_t resp_len;
     char resp[RESPONSE_MAX];
+    /* HC_GRPC */
+    nghttp2_session *ng;
+    const uint8_t *pend;          /* mem_send output not yet written */
+    size_t pend_len;
+    int32_t sid;
+    bool stream_closed;
+    bool msg_over;                /* more message bytes than msg holds */
+    uint32_t rst_code;
+    int grpc_status;              /* -1: none seen, -2: not a number */
+    uint32_t timeout_ms;
+    size_t msg_len;
+    uint8_t msg[64];              /* the response's gRPC frame(s) */
+    size_t body_len, body_off;
+    uint8_t body[5 + 3 + 200];    /* the request's gRPC frame */
+    char authority[64];
+    char grpc_message[48];
 };
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
@@ -113,7 +142,7 @@ const char *health_check_reason(const struct health_check_result *r,
 {
     switch (r->code) {
     case HEALTH_OK:
-        if (type == HC_HTTP)
+        if (type == HC_HTTP || type == HC_GRPC)
             return "Layer7 check passed";
         return tls ? "Layer6 check passed" : "Layer4 check passed";
     case HEALTH_ERR_SOCKET:
@@ -179,6 +208,8 @@ static void release(struct health_check *hc)
     }
     if (hc->fd >= 0)
         close(hc->fd);
+    if (hc->ng)
+        nghttp2_session_del(hc->ng);
     free(hc->req);
     free(hc->sni);
     free(hc);
@@ -360,10 +391,355 @@ static bool do_recv(struct health_check *hc)
     }
 }
 
+/* ---- gRPC health (HC_GRPC) ------------------------------------------------- */
+
+static void put_varint(uint8_t *out, size_t *off, uint64_t v)
+{
+    while (v >= 0x80) {
+        out[(*off)++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[(*off)++] = (uint8_t)v;
+}
+
+/* Reads a varint at msg[*off..len); false when truncated or over 10 bytes. */
+static bool get_varint(const uint8_t *msg, size_t len, size_t *off, uint64_t *v)
+{
+    *v = 0;
+    for (unsigned shift = 0; shift < 70 && *off < len; shift += 7) {
+        uint8_t b = msg[(*off)++];
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return true;
+    }
+    return false;
+}
+
+int health_grpc_request(uint8_t *out, size_t outlen, const char *service)
+{
+    size_t slen = service ? strlen(service) : 0;
+    size_t off = 0;
+
+    /* field 1 (tag 0x0a, length-delimited); proto3 omits an empty string */
+    if (slen == 0)
+        return 0;
+    if (slen > (1u << 14) - 1 || outlen < 1 + 2 + slen)
+        return -1;
+    out[off++] = 0x0a;
+    put_varint(out, &off, slen);
+    memcpy(out + off, service, slen);
+    return (int)(off + slen);
+}
+
+int health_grpc_parse_response(const uint8_t *msg, size_t len)
+{
+    size_t off = 0;
+    int status = 0;
+
+    while (off < len) {
+        uint64_t key, v;
+        if (!get_varint(msg, len, &off, &key) || (key >> 3) == 0)
+            return -1;
+        switch (key & 7) {
+        case 0: /* varint */
+            if (!get_varint(msg, len, &off, &v))
+                return -1;
+            if ((key >> 3) == 1)
+                status = v > 0x7fffffff ? -1 : (int)v;
+            break;
+        case 1: /* 64-bit */
+            if (len - off < 8)
+                return -1;
+            off += 8;
+            break;
+        case 2: /* length-delimited */
+            if (!get_varint(msg, len, &off, &v) || v > len - off || (key >> 3) == 1)
+                return -1;
+            off += (size_t)v;
+            break;
+        case 5: /* 32-bit */
+            if (len - off < 4)
+                return -1;
+            off += 4;
+            break;
+        default:
+            return -1;
+        }
+    }
+    return status;
+}
+
+static const char *serving_status_name(int st)
+{
+    switch (st) {
+    case 0: return "UNKNOWN";
+    case 1: return "SERVING";
+    case 2: return "NOT_SERVING";
+    case 3: return "SERVICE_UNKNOWN";
+    }
+    return "unknown status";
+}
+
+static int grpc_on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
+                          size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                          void *ud)
+{
+    struct health_check *hc = ud;
+
+    (void)ng;
+    (void)flags;
+    if (frame->hd.stream_id != hc->sid)
+        return 0;
+    if (namelen == 7 && memcmp(name, ":status", 7) == 0) {
+        /* nghttp2 checked it is three digits */
+        hc->res.status = (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0');
+    } else if (namelen == 11 && memcmp(name, "grpc-status", 11) == 0) {
+        int st = 0;
+        if (valuelen == 0 || valuelen > 2)
+            st = -2;
+        for (size_t i = 0; st >= 0 && i < valuelen; i++)
+            st = is_digit((char)value[i]) ? st * 10 + (value[i] - '0') : -2;
+        hc->grpc_status = st;
+    } else if (namelen == 12 && memcmp(name, "grpc-message", 12) == 0) {
+        copy_printable(hc->grpc_message, sizeof(hc->grpc_message), (const char *)value,
+                       valuelen);
+    }
+    return 0;
+}
+
+static int grpc_on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t *data,
+                        size_t len, void *ud)
+{
+    struct health_check *hc = ud;
+
+    (void)ng;
+    (void)flags;
+    if (id != hc->sid)
+        return 0;
+    if (len > sizeof(hc->msg) - hc->msg_len) {
+        hc->msg_over = true;
+        return 0;
+    }
+    memcpy(hc->msg + hc->msg_len, data, len);
+    hc->msg_len += len;
+    return 0;
+}
+
+static int grpc_on_close(nghttp2_session *ng, int32_t id, uint32_t code, void *ud)
+{
+    struct health_check *hc = ud;
+
+    (void)ng;
+    if (id == hc->sid) {
+        hc->stream_closed = true;
+        hc->rst_code = code;
+    }
+    return 0;
+}
+
+static ssize_t grpc_read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t len,
+                              uint32_t *data_flags, nghttp2_data_source *src, void *ud)
+{
+    struct health_check *hc = ud;
+    size_t n = hc->body_len - hc->body_off;
+
+    (void)ng;
+    (void)id;
+    (void)src;
+    if (n > len)
+        n = len;
+    memcpy(buf, hc->body + hc->body_off, n);
+    hc->body_off += n;
+    if (hc->body_off == hc->body_len)
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    return (ssize_t)n;
+}
+
+#define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE}
+
+/* The client session, its SETTINGS and the call. Returns false (result set)
+ * on failure. */
+static bool grpc_start(struct health_check *hc)
+{
+    nghttp2_session_callbacks *cbs;
+    nghttp2_settings_entry iv[2] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+                                    {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 0}};
+    nghttp2_data_provider prd = {.read_callback = grpc_read_body};
+    char timeout[16] = "";
+    int rv;
+
+    if (nghttp2_session_callbacks_new(&cbs) != 0) {
+        set_result(hc, HEALTH_ERR_SOCKET, 0, "HTTP/2: out of memory");
+        return false;
+    }
+    nghttp2_session_callbacks_set_on_header_callback(cbs, grpc_on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, grpc_on_data);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, grpc_on_close);
+    rv = nghttp2_session_client_new(&hc->ng, cbs, hc);
+    nghttp2_session_callbacks_del(cbs);
+    if (rv != 0) {
+        set_result(hc, HEALTH_ERR_SOCKET, 0, "HTTP/2: %s", nghttp2_strerror(rv));
+        return false;
+    }
+    if (hc->timeout_ms)
+        snprintf(timeout, sizeof(timeout), "%um", hc->timeout_ms);
+    {
+        nghttp2_nv nv[] = {
+            NV(":method", "POST"),
+            NV(":scheme", hc->tls ? "https" : "http"),
+            NV(":path", "/grpc.health.v1.Health/Check"),
+            NV(":authority", hc->authority),
+            NV("content-type", "application/grpc"),
+            NV("te", "trailers"),
+            NV("user-agent", "tern-health"),
+            NV("grpc-timeout", timeout),
+        };
+        size_t nnv = sizeof(nv) / sizeof(nv[0]) - (timeout[0] ? 0 : 1);
+
+        rv = nghttp2_submit_settings(hc->ng, NGHTTP2_FLAG_NONE, iv, 2);
+        if (rv == 0) {
+            hc->sid = nghttp2_submit_request(hc->ng, NULL, nv, nnv, &prd, hc);
+            rv = hc->sid < 0 ? hc->sid : 0;
+        }
+    }
+    if (rv != 0) {
+        set_result(hc, HEALTH_ERR_SOCKET, 0, "HTTP/2: %s", nghttp2_strerror(rv));
+        return false;
+    }
+    return true;
+}
+
+#undef NV
+
+/* The stream closed: judge what came. */
+static void grpc_judge(struct health_check *hc)
+{
+    uint32_t mlen;
+    int st;
+
+    if (hc->res.status == 0) {
+        set_result(hc, HEALTH_ERR_BAD_RESPONSE, 0, "stream reset before any answer (%s)",
+                   nghttp2_http2_strerror(hc->rst_code));
+        return;
+    }
+    if (hc->res.status != 200) {
+        set_result(hc, HEALTH_ERR_BAD_STATUS, 0, "HTTP status %d", hc->res.status);
+        return;
+    }
+    hc->res.status = 0; /* 200: the gRPC status says the rest */
+    if (hc->grpc_status == -1) {
+        set_result(hc, HEALTH_ERR_BAD_RESPONSE, 0, "no grpc-status%s%s",
+                   hc->rst_code ? ", stream reset: " : "",
+                   hc->rst_code ? nghttp2_http2_strerror(hc->rst_code) : "");
+        return;
+    }
+    if (hc->grpc_status != 0) {
+        if (hc->grpc_status < 0)
+            set_result(hc, HEALTH_ERR_BAD_RESPONSE, 0, "grpc-status is not a number");
+        else
+            set_result(hc, HEALTH_ERR_BAD_STATUS, 0, "grpc-status %d%s%s", hc->grpc_status,
+                       hc->grpc_message[0] ? ": " : "", hc->grpc_message);
+        return;
+    }
+    /* one uncompressed gRPC frame: flag 0, 4-byte length, the message */
+    if (hc->msg_over || hc->msg_len < 5 || hc->msg[0] != 0) {
+        set_result(hc, HEALTH_ERR_BAD_RESPONSE, 0, "%s",
+                   hc->msg_over ? "response message over 59 bytes"
+                   : hc->msg_len < 5 ? "no response message"
+                                     : "compressed response message");
+        return;
+    }
+    mlen = (uint32_t)hc->msg[1] << 24 | (uint32_t)hc->msg[2] << 16 | (uint32_t)hc->msg[3] << 8 |
+           hc->msg[4];
+    if (mlen != hc->msg_len - 5) {
+        set_result(hc, HEALTH_ERR_BAD_RESPONSE, 0, "gRPC frame of %u bytes with %zu", mlen,
+                   hc->msg_len - 5);
+        return;
+    }
+    st = health_grpc_parse_response(hc->msg + 5, mlen);
+    if (st < 0) {
+        set_result(hc, HEALTH_ERR_BAD_RESPONSE, 0, "invalid HealthCheckResponse");
+        return;
+    }
+    set_result(hc, st == 1 ? HEALTH_OK : HEALTH_ERR_BAD_STATUS, 0, "%s",
+               serving_status_name(st));
+}
+
+/* Moves the HTTP/2 session both ways until the call's stream closes.
+ * Returns true when finished. */
+static bool do_grpc(struct health_check *hc)
+{
+    uint8_t buf[4096];
+
+    for (;;) {
+        ssize_t n;
+
+        while (hc->pend_len || nghttp2_session_want_write(hc->ng)) {
+            struct iovec iov;
+            if (!hc->pend_len) {
+                n = nghttp2_session_mem_send(hc->ng, &hc->pend);
+                if (n < 0) {
+                    set_result(hc, HEALTH_ERR_BAD_RESPONSE, 0, "HTTP/2: %s",
+                               nghttp2_strerror((int)n));
+                    return true;
+                }
+                if (n == 0)
+                    break;
+                hc->pend_len = (size_t)n;
+            }
+            iov = (struct iovec){(void *)hc->pend, hc->pend_len};
+            n = transport_writev(&hc->tr, &iov, 1);
+            if (n == TRANSPORT_AGAIN) {
+                wait_for_transport(hc, hc->tr.wr_wants);
+                return false;
+            }
+            if (n < 0) {
+                transport_failed(hc, HEALTH_ERR_CLOSED, "sending the call");
+                return true;
+            }
+            hc->pend += n;
+            hc->pend_len -= (size_t)n;
+        }
+        if (hc->stream_closed) {
+            grpc_judge(hc);
+            return true;
+        }
+        if (!nghttp2_session_want_read(hc->ng)) {
+            set_result(hc, HEALTH_ERR_CLOSED, 0, "HTTP/2 session ended before the answer");
+            return true;
+        }
+        n = transport_read(&hc->tr, buf, sizeof(buf));
+        if (n == TRANSPORT_AGAIN) {
+            wait_for_transport(hc, hc->tr.rd_wants);
+            return false;
+        }
+        if (n < 0) {
+            transport_failed(hc, HEALTH_ERR_CLOSED, "reading the answer");
+            return true;
+        }
+        if (n == 0) {
+            set_result(hc, HEALTH_ERR_CLOSED, 0, "connection closed before the answer");
+            return true;
+        }
+        n = nghttp2_session_mem_recv(hc->ng, buf, (size_t)n);
+        if (n < 0) {
+            set_result(hc, HEALTH_ERR_BAD_RESPONSE, 0, "HTTP/2: %s", nghttp2_strerror((int)n));
+            return true;
+        }
+    }
+}
+
 /* The connection (and TLS handshake) is up: a TCP check passes, an HTTP
- * check sends its request. Returns true when finished. */
+ * check sends its request, a gRPC check starts its call. Returns true when
+ * finished. */
 static bool connected(struct health_check *hc)
 {
+    if (hc->type == HC_GRPC) {
+        hc->phase = PHASE_GRPC;
+        if (!grpc_start(hc))
+            return true;
+        return do_grpc(hc);
+    }
     if (hc->type != HC_HTTP) {
         set_result(hc, HEALTH_OK, 0, hc->tls ? "TLS handshake completed" : "connected");
         return true;
@@ -385,6 +761,14 @@ static bool do_handshake(struct health_check *hc)
     }
     if (r != 1) {
         transport_failed(hc, HEALTH_ERR_TLS, "TLS handshake");
+        return true;
+    }
+    /* A gRPC call is HTTP/2: a server that chose another protocol by ALPN
+     * would not understand it (none chosen: HTTP/2 as `proto h2` says). */
+    if (hc->type == HC_GRPC && tls_transport_alpn(&hc->tr, &proto, &plen) &&
+        !(plen == 2 && memcmp(proto, "h2", 2) == 0)) {
+        set_result(hc, HEALTH_ERR_TLS, 0, "ALPN chose %.*s: gRPC checks speak HTTP/2 only",
+                   (int)(plen > 32 ? 32 : plen), proto);
         return true;
     }
     /* The request is HTTP/1: a server that chose another protocol by ALPN
@@ -417,7 +801,8 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
             set_result(hc, HEALTH_ERR_TLS_TIMEOUT, 0, "TLS handshake not done after %llu ms",
                        (unsigned long long)(tern_now_ms() - hc->start_ms));
         else
-            set_result(hc, HEALTH_ERR_READ_TIMEOUT, 0, "no status line after %llu ms",
+            set_result(hc, HEALTH_ERR_READ_TIMEOUT, 0, "no %s after %llu ms",
+                       hc->type == HC_GRPC ? "gRPC answer" : "status line",
                        (unsigned long long)(tern_now_ms() - hc->start_ms));
         finish(hc);
         return;
@@ -463,8 +848,30 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
         if (do_recv(hc))
             finish(hc);
         return;
+    case PHASE_GRPC:
+        if (do_grpc(hc))
+            finish(hc);
+        return;
     case PHASE_DONE:
         break;
+    }
+}
+
+/* :authority of a gRPC check: the check-sni when set, else the address. */
+static void authority_of(char *out, size_t len, const struct sockaddr *addr, const char *sni)
+{
+    char ip[INET6_ADDRSTRLEN] = "";
+
+    if (sni) {
+        snprintf(out, len, "%s", sni);
+    } else if (addr->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+        snprintf(out, len, "[%s]:%u", ip, ntohs(a->sin6_port));
+    } else {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+        snprintf(out, len, "%s:%u", ip, ntohs(a->sin_port));
     }
 }
 
@@ -496,7 +903,7 @@ struct health_check *health_check_start(struct event_base *base, const struct so
     hc->fd = -1;
     hc->cb = cb;
     hc->arg = arg;
-    hc->type = params->type == HC_HTTP ? HC_HTTP : HC_TCP;
+    hc->type = params->type == HC_HTTP || params->type == HC_GRPC ? params->type : HC_TCP;
     hc->tls = params->tls;
     if (hc->tls && params->sni && *params->sni)
         hc->sni = tern_strdup(params->sni);
@@ -508,6 +915,19 @@ struct health_check *health_check_start(struct event_base *base, const struct so
         hc->deadline_ms = hc->start_ms + params->timeout_ms;
     if (hc->type == HC_HTTP)
         hc->req = build_request(params, &hc->req_len);
+    if (hc->type == HC_GRPC) {
+        int n = health_grpc_request(hc->body + 5, sizeof(hc->body) - 5, params->service);
+        /* the config parser bounds the service name (200 bytes) */
+        TERN_ASSERT(n >= 0);
+        hc->body[0] = 0;
+        hc->body[1] = hc->body[2] = 0;
+        hc->body[3] = (uint8_t)(n >> 8);
+        hc->body[4] = (uint8_t)n;
+        hc->body_len = 5 + (size_t)n;
+        hc->grpc_status = -1;
+        hc->timeout_ms = params->timeout_ms;
+        authority_of(hc->authority, sizeof(hc->authority), addr, hc->sni);
+    }
     event_assign(&hc->ev, base, -1, 0, on_event, hc);
 
     hc->fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

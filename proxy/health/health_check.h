@@ -1,7 +1,9 @@
 /*
  * health_check.h: one active health check of one address, on a libevent
  * event_base: a TCP connect, or (HAProxy's `option httpchk`) a connect, an
- * HTTP request and its status line. With a TLS client context (a server with
+ * HTTP request and its status line, or (tern's `option tern-grpc-check`) a
+ * connect and a grpc.health.v1.Health/Check call over HTTP/2 (prior
+ * knowledge, or ALPN h2 over TLS) that passes on status SERVING. With a TLS client context (a server with
  * `ssl`: HAProxy checks such a server over TLS) a TLS handshake follows the
  * connect: a TCP check passes when the handshake completes, certificate
  * verification included (as the server line says), and an HTTP check sends
@@ -51,7 +53,7 @@ enum health_result_code {
 
 struct health_check_result {
     enum health_result_code code;
-    int status;           /* HC_HTTP: the status code read, else 0 */
+    int status;           /* HC_HTTP, HC_GRPC: the HTTP status read, else 0 */
     int sys_errno;        /* errno behind SOCKET/REFUSED/CONNECT/CLOSED, else 0 */
     uint64_t duration_ms; /* from start to outcome */
     char info[96];        /* human detail: "Connection refused", "HTTP status 500" */
@@ -59,11 +61,12 @@ struct health_check_result {
 
 /* What to check; the strings are borrowed until the callback or cancel. */
 struct health_check_params {
-    enum health_check_type type;   /* HC_TCP or HC_HTTP (HC_NONE acts as HC_TCP) */
+    enum health_check_type type;   /* HC_TCP, HC_HTTP or HC_GRPC (HC_NONE acts as HC_TCP) */
     const char *method;            /* HC_HTTP; NULL: "OPTIONS" */
     const char *uri;               /* HC_HTTP; NULL: "/" */
     const char *version;           /* HC_HTTP; NULL: "HTTP/1.0" */
     int expect_status;             /* HC_HTTP; 0: any 2xx or 3xx passes */
+    const char *service;           /* HC_GRPC: HealthCheckRequest.service; NULL: "" */
     uint32_t connect_timeout_ms;   /* 0: no limit */
     uint32_t timeout_ms;           /* whole check; 0: no limit */
     struct tls_client_ctx *tls;    /* non-NULL: check over TLS with this context
@@ -99,6 +102,17 @@ bool health_check_status_ok(int status, int expect_status);
  * a status line.
  */
 int health_check_parse_status_line(const char *line, size_t len);
+
+/*
+ * gRPC health, grpc.health.v1 (health.proto): a HealthCheckRequest message
+ * {string service = 1} written to out (at most outlen bytes); returns its
+ * length, or -1 when it does not fit. A HealthCheckResponse message
+ * {ServingStatus status = 1} parsed from msg[0..len): returns the status
+ * (0 UNKNOWN when absent, 1 SERVING, 2 NOT_SERVING, 3 SERVICE_UNKNOWN,
+ * others as sent), or -1 when the bytes are not a valid message.
+ */
+int health_grpc_request(uint8_t *out, size_t outlen, const char *service);
+int health_grpc_parse_response(const uint8_t *msg, size_t len);
 
 /* HAProxy-style reason of a result: "Layer4 connection problem", "Layer4
  * timeout", "Layer6 invalid response" (TLS), "Layer7 wrong status", ...

@@ -73,6 +73,8 @@ struct h2_conn {
     uint32_t nreq;                /* streams begun */
     uint32_t ndone;               /* streams that got their whole response */
     uint32_t nrst_early;          /* streams the client reset before their response */
+    int32_t max_sid;              /* highest stream id a client HEADERS named */
+    int32_t max_rst_sid;          /* highest stream id we sent RST_STREAM on */
     struct buf *ibuf;
     struct buf *obuf;
     const uint8_t *pend;          /* mem_send output not yet copied to obuf */
@@ -1000,6 +1002,8 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *
     struct h2_conn *c = ud;
     struct stream *s;
 
+    if (frame->hd.type == NGHTTP2_RST_STREAM && frame->hd.stream_id > c->max_rst_sid)
+        c->max_rst_sid = frame->hd.stream_id;
     if (frame->hd.type == NGHTTP2_GOAWAY)
         return 0;
     if ((frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS) ||
@@ -1048,6 +1052,33 @@ static int on_invalid_frame(nghttp2_session *ng, const nghttp2_frame *frame, int
     return 0;
 }
 
+/*
+ * RFC 9113 5.1.1: a HEADERS that would open a stream with an id not greater
+ * than one the client used before is a connection error PROTOCOL_ERROR.
+ * nghttp2 1.52 ignores such a block when it no longer knows the stream (it
+ * cannot remember every id); the highest id is one integer here. A HEADERS
+ * on a stream nghttp2 still has (trailers, or a closed stream it answers
+ * with STREAM_CLOSED) is left to it, and so is one at or below a stream we
+ * reset: the client may have sent its trailers before our RST_STREAM
+ * reached it, and those must be ignored (5.4.2), not fatal.
+ */
+static int on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *ud)
+{
+    struct h2_conn *c = ud;
+
+    if (hd->type != NGHTTP2_HEADERS || !(hd->stream_id & 1))
+        return 0;
+    if (hd->stream_id > c->max_sid) {
+        c->max_sid = hd->stream_id;
+        return 0;
+    }
+    if (hd->stream_id <= c->max_rst_sid || nghttp2_session_find_stream(ng, hd->stream_id))
+        return 0;
+    counter_add(&lst(c)->h2_protocol_errors, 1);
+    nghttp2_session_terminate_session(ng, NGHTTP2_PROTOCOL_ERROR);
+    return 0;
+}
+
 /* The callbacks table (nghttp2 copies it into each session: the caller
  * deletes it). */
 static nghttp2_session_callbacks *callbacks(void)
@@ -1057,6 +1088,7 @@ static nghttp2_session_callbacks *callbacks(void)
     {
         if (nghttp2_session_callbacks_new(&cbs) != 0)
             tern_panic(__FILE__, __LINE__, "nghttp2: out of memory");
+        nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, on_begin_frame);
         nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
         nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
         nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);

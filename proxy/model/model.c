@@ -50,6 +50,7 @@ static void health_spec_free(struct health_spec *hc)
     free(hc->method);
     free(hc->uri);
     free(hc->version);
+    free(hc->service);
 }
 
 static void cluster_free(struct cluster *c)

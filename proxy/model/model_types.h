@@ -108,6 +108,7 @@ enum health_check_type {
     HC_NONE = 0,
     HC_TCP,  /* connect only */
     HC_HTTP, /* option httpchk: request, then a status line */
+    HC_GRPC, /* option tern-grpc-check: grpc.health.v1.Health/Check over HTTP/2 */
 };
 
 /* A counter owned by one worker: written only by that worker (relaxed
@@ -209,6 +210,7 @@ struct health_spec {
     char *method;         /* HC_HTTP: default "OPTIONS" (HAProxy's default) */
     char *uri;            /* HC_HTTP: default "/" */
     char *version;        /* HC_HTTP: default "HTTP/1.0" */
+    char *service;        /* HC_GRPC: HealthCheckRequest.service, "" for the server */
     int expect_status;    /* 0: any 2xx or 3xx passes (HAProxy's default) */
     uint32_t timeout_ms;  /* timeout check, or inter when unset */
     uint32_t connect_timeout_ms; /* timeout connect, or inter when unset */

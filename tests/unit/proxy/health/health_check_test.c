@@ -351,6 +351,51 @@ static void test_status_ok(void **state)
     assert_false(health_check_status_ok(200, 503));
 }
 
+/* grpc.health.v1 messages, encoded and decoded by hand (health_check.h). */
+static void test_grpc_request(void **state)
+{
+    uint8_t out[256];
+    char longname[201];
+
+    (void)state;
+    assert_int_equal(health_grpc_request(out, sizeof(out), ""), 0);
+    assert_int_equal(health_grpc_request(out, sizeof(out), NULL), 0);
+    assert_int_equal(health_grpc_request(out, sizeof(out), "app"), 5);
+    assert_memory_equal(out, "\x0a\x03" "app", 5);
+    /* a length of 200 takes a two-byte varint */
+    memset(longname, 'x', 200);
+    longname[200] = '\0';
+    assert_int_equal(health_grpc_request(out, sizeof(out), longname), 203);
+    assert_memory_equal(out, "\x0a\xc8\x01", 3);
+    assert_int_equal(health_grpc_request(out, 202, longname), -1);
+}
+
+static void test_grpc_parse_response(void **state)
+{
+    (void)state;
+    assert_int_equal(health_grpc_parse_response((const uint8_t *)"", 0), 0); /* UNKNOWN */
+    assert_int_equal(health_grpc_parse_response((const uint8_t *)"\x08\x01", 2), 1);
+    assert_int_equal(health_grpc_parse_response((const uint8_t *)"\x08\x02", 2), 2);
+    assert_int_equal(health_grpc_parse_response((const uint8_t *)"\x08\x03", 2), 3);
+    /* unknown fields of each wire type are skipped; the last status wins */
+    assert_int_equal(health_grpc_parse_response(
+                         (const uint8_t *)"\x10\x05\x1a\x02hi\x25\0\0\0\0\x08\x01"
+                                          "\x29\0\0\0\0\0\0\0\0", 22), 1);
+    assert_int_equal(health_grpc_parse_response((const uint8_t *)"\x08\x02\x08\x01", 4), 1);
+    /* invalid: truncated varint, field 0, status as bytes, bad wire type,
+     * length past the end, truncated fixed fields */
+    assert_int_equal(health_grpc_parse_response((const uint8_t *)"\x08\x81", 2), -1);
+    assert_int_equal(health_grpc_parse_response((const uint8_t *)"\x00\x01", 2), -1);
+    assert_int_equal(health_grpc_parse_response((const uint8_t *)"\x0a\x01\x01", 3), -1);
+    assert_int_equal(health_grpc_parse_response((const uint8_t *)"\x0b\x01", 2), -1);
+    assert_int_equal(health_grpc_parse_response((const uint8_t *)"\x1a\x05" "ab", 4), -1);
+    assert_int_equal(health_grpc_parse_response((const uint8_t *)"\x25\0\0", 3), -1);
+    assert_int_equal(health_grpc_parse_response((const uint8_t *)"\x29\0\0\0\0", 5), -1);
+    assert_int_equal(health_grpc_parse_response(
+                         (const uint8_t *)"\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",
+                         12), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +415,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
         cmocka_unit_test(test_parse_status_line),
         cmocka_unit_test(test_status_ok),
+        cmocka_unit_test(test_grpc_request),
+        cmocka_unit_test(test_grpc_parse_response),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
