@@ -21,14 +21,13 @@ import argparse
 import json
 import os
 import re
-import resource
-import signal
 import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import http_bench as hb  # noqa: E402
+import tls_bench as tlsb  # noqa: E402
 import tcp_bench as tb  # noqa: E402
 
 PROXY_CONF = """\
@@ -138,32 +137,14 @@ def print_report(args, info, names, runs, quiet):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--tern", help="tern binary (omit: HAProxy only)")
-    ap.add_argument("--haproxy", default="/usr/sbin/haproxy")
-    ap.add_argument("--nginx", default="/usr/sbin/nginx")
-    ap.add_argument("--rounds", type=int, default=6)
-    ap.add_argument("--duration", type=int, default=3, help="seconds per h2load run")
+    tlsb.add_common_args(ap, "h2load")
     ap.add_argument("--conns", type=int, default=4, help="h2load connections")
     ap.add_argument("--streams", type=int, default=25,
                     help="h2load concurrent streams per connection")
-    ap.add_argument("--quiet-wait", type=int, default=60,
-                    help="wait at most this many seconds for every CPU to be >= 85%% "
-                    "idle before starting (0: do not wait)")
-    ap.add_argument("--proxy-cpu", type=int, default=1)
-    ap.add_argument("--backend-cpu", type=int, default=0)
-    ap.add_argument("--json", metavar="FILE", help="write raw results here")
-    ap.add_argument("--command", default=" ".join(sys.argv), help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.rounds < 1 or args.rounds > 50 or args.duration < 1 or args.duration > 60:
-        ap.error("rounds in 1..50, duration in 1..60")
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    tlsb.check_common_args(ap, args)
 
     names = (["tern"] if args.tern else []) + ["haproxy"]
-
-    def on_term(signum, frame):
-        raise SystemExit(128 + signum)
-    signal.signal(signal.SIGTERM, on_term)
 
     quiet = hb.wait_quiet(args.quiet_wait) if args.quiet_wait > 0 else {}
     b = H2Bench(args)

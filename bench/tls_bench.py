@@ -29,7 +29,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -182,14 +181,13 @@ def print_report(args, info, names, runs, tls_info, quiet):
             ka, "MET" if ka <= 0.85 else "NOT MET"))
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_common_args(ap, tool):
+    """The options every side-by-side bench (tls_bench, h2_bench) shares."""
     ap.add_argument("--tern", help="tern binary (omit: HAProxy only)")
     ap.add_argument("--haproxy", default="/usr/sbin/haproxy")
     ap.add_argument("--nginx", default="/usr/sbin/nginx")
     ap.add_argument("--rounds", type=int, default=6)
-    ap.add_argument("--duration", type=int, default=3, help="seconds per wrk run")
-    ap.add_argument("--conns", type=int, default=50, help="wrk concurrent connections")
+    ap.add_argument("--duration", type=int, default=3, help="seconds per %s run" % tool)
     ap.add_argument("--quiet-wait", type=int, default=60,
                     help="wait at most this many seconds for every CPU to be >= 85%% "
                     "idle before starting (0: do not wait)")
@@ -197,17 +195,28 @@ def main():
     ap.add_argument("--backend-cpu", type=int, default=0)
     ap.add_argument("--json", metavar="FILE", help="write raw results here")
     ap.add_argument("--command", default=" ".join(sys.argv), help=argparse.SUPPRESS)
-    args = ap.parse_args()
+
+
+def check_common_args(ap, args):
+    """Bounds of the shared options; every descriptor the hard limit allows;
+    SIGTERM ends the run through the normal clean-up."""
     if args.rounds < 1 or args.rounds > 50 or args.duration < 1 or args.duration > 60:
         ap.error("rounds in 1..50, duration in 1..60")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
-    names = (["tern"] if args.tern else []) + ["haproxy"]
-
     def on_term(signum, frame):
         raise SystemExit(128 + signum)
     signal.signal(signal.SIGTERM, on_term)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_common_args(ap, "wrk")
+    ap.add_argument("--conns", type=int, default=50, help="wrk concurrent connections")
+    args = ap.parse_args()
+    check_common_args(ap, args)
+    names = (["tern"] if args.tern else []) + ["haproxy"]
 
     quiet = hb.wait_quiet(args.quiet_wait) if args.quiet_wait > 0 else {}
     b = TlsBench(args)
