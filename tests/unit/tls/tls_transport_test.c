@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -476,7 +477,7 @@ static void test_resumption_tls12(void **state)
 struct rotator {
     struct tls_ticket_keys *keys;
     atomic_bool stop;
-    unsigned rotations;
+    atomic_uint rotations;
 };
 
 static void *rotate_loop(void *arg)
@@ -484,7 +485,7 @@ static void *rotate_loop(void *arg)
     struct rotator *r = arg;
     while (!atomic_load(&r->stop)) {
         tls_ticket_keys_rotate(r->keys);
-        r->rotations++;
+        atomic_fetch_add(&r->rotations, 1);
     }
     return NULL;
 }
@@ -503,11 +504,15 @@ static void test_rotation_while_handshaking(void **state)
     pthread_t th;
 
     assert_int_equal(pthread_create(&th, NULL, rotate_loop, &r), 0);
+    /* the rotator must be running before the handshakes start (a loaded
+     * machine may schedule it late): poll, do not sleep */
+    while (atomic_load(&r.rotations) == 0)
+        sched_yield();
     for (int i = 0; i < 30; i++)
         resumes(srv, cli, &slot);
     atomic_store(&r.stop, true);
     pthread_join(th, NULL);
-    assert_true(r.rotations > 0);
+    assert_true(atomic_load(&r.rotations) > 0);
     tls_session_slot_clear(&slot);
     tls_client_ctx_free(cli);
     tls_server_ctx_unref(srv);
