@@ -529,18 +529,6 @@ static bool client_owes(const struct h1_conn *cc, const struct stream *s)
            (!cc->ibuf || cc->ibuf->len < cc->ibuf->size);
 }
 
-static bool server_owes(const struct stream *s)
-{
-    const struct up_conn *uc = s->uc;
-
-    if (s->st != ST_EXCHANGE || !uc)
-        return false;
-    if (!s->req_send_dead && (s->req_head_sent < s->req_head->len || s->req_fwd ||
-                              s->replay_sent < s->replay_len))
-        return true; /* bytes for it to read */
-    return !s->resp_done && !s->resp_held && (!uc->ibuf || uc->ibuf->len < uc->ibuf->size);
-}
-
 /* Last activity of a tunnel, either way: `timeout tunnel` (HAProxy) replaces
  * the client and server timeouts once the protocol switched. */
 static uint64_t tunnel_active_ms(const struct h1_conn *cc, const struct stream *s)
@@ -594,11 +582,8 @@ static uint64_t next_deadline(const struct h1_conn *cc)
             return tunnel_active_ms(cc, s) + s->up.c->timeout_tunnel_ms;
         if (l->timeout_client_ms && client_owes(cc, s))
             d = cc->active_ms + l->timeout_client_ms;
-        if (s->try_timeout_ms && !s->resp_head && s->t_attempt + s->try_timeout_ms < d)
-            d = s->t_attempt + s->try_timeout_ms;
-        if (s->up.c->timeout_server_ms && server_owes(s) &&
-            s->uc->active_ms + s->up.c->timeout_server_ms < d)
-            d = s->uc->active_ms + s->up.c->timeout_server_ms;
+        if (stream_server_deadline(s) < d)
+            d = stream_server_deadline(s);
         return d == UINT64_MAX ? 0 : d;
     case ST_REPLY:
         return l->timeout_client_ms ? cc->active_ms + l->timeout_client_ms : 0;
@@ -673,25 +658,15 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         router_timeout(s);
         break;
     case ST_EXCHANGE: {
-        uint32_t ts = s->up.c->timeout_server_ms, tc = cc->l->timeout_client_ms;
+        uint32_t tc = cc->l->timeout_client_ms;
         if (s->tunnel && s->resp_head && s->up.c->timeout_tunnel_ms) {
             if (now >= tunnel_active_ms(cc, s) + s->up.c->timeout_tunnel_ms)
                 stream_abort(s, HTTP_R_CLIENT_TIMEOUT);
             break;
         }
-        bool try_out = s->try_timeout_ms && !s->resp_head &&
-                       now >= s->t_attempt + s->try_timeout_ms;
-        if (try_out || (ts && server_owes(s) && now >= s->uc->active_ms + ts)) {
-            if (!s->resp_head) {
-                if (!router_attempt_done(s, FILTER_OUTCOME_RESPONSE_TIMEOUT,
-                                         TERN_R_UPSTREAM_TIMEOUT, 0))
-                    stream_local_reply(s, TERN_R_UPSTREAM_TIMEOUT, 0, false);
-            } else {
-                stream_abort(s, TERN_R_UPSTREAM_TIMEOUT);
-            }
-        } else if (tc && client_owes(cc, s) && now >= cc->active_ms + tc) {
+        if (!stream_server_timeout(s, now) && tc && client_owes(cc, s) &&
+            now >= cc->active_ms + tc)
             stream_abort(s, HTTP_R_CLIENT_TIMEOUT);
-        }
         break;
     }
     case ST_REPLY:

@@ -1413,17 +1413,6 @@ static bool client_owes(const struct stream *s)
     return !s->h2.req_end || (s->resp_head && s->resp_fwd && !s->h2.deferred);
 }
 
-static bool server_owes(const struct stream *s)
-{
-    const struct up_conn *uc = s->uc;
-
-    if (s->st != ST_EXCHANGE || !uc)
-        return false;
-    if (!s->req_send_dead && (s->req_head_sent < s->req_head->len || s->req_fwd))
-        return true;
-    return !s->resp_done && !s->resp_held && (!uc->ibuf || uc->ibuf->len < uc->ibuf->size);
-}
-
 static uint64_t stream_deadline_of_state(const struct h2_conn *c, const struct stream *s);
 
 /* A gRPC call's deadline ends the stream in any state after its head (a
@@ -1456,11 +1445,8 @@ static uint64_t stream_deadline_of_state(const struct h2_conn *c, const struct s
     case ST_EXCHANGE:
         if (tc && client_owes(s))
             d = s->h2.active_ms + tc;
-        if (s->try_timeout_ms && !s->resp_head && s->t_attempt + s->try_timeout_ms < d)
-            d = s->t_attempt + s->try_timeout_ms;
-        if (s->up.c->timeout_server_ms && server_owes(s) &&
-            s->uc->active_ms + s->up.c->timeout_server_ms < d)
-            d = s->uc->active_ms + s->up.c->timeout_server_ms;
+        if (stream_server_deadline(s) < d)
+            d = stream_server_deadline(s);
         return d == UINT64_MAX ? 0 : d;
     case ST_REPLY:
         return tc && client_owes(s) ? s->h2.active_ms + tc : 0;
@@ -1537,18 +1523,8 @@ static void stream_timeout(struct h2_conn *c, struct stream *s, uint64_t now)
         router_timeout(s);
         break;
     case ST_EXCHANGE: {
-        uint32_t ts = s->up.c->timeout_server_ms;
-        bool try_out = s->try_timeout_ms && !s->resp_head &&
-                       now >= s->t_attempt + s->try_timeout_ms;
-        if (try_out || (ts && server_owes(s) && now >= s->uc->active_ms + ts)) {
-            if (!s->resp_head) {
-                if (!router_attempt_done(s, FILTER_OUTCOME_RESPONSE_TIMEOUT,
-                                         TERN_R_UPSTREAM_TIMEOUT, 0))
-                    stream_local_reply(s, TERN_R_UPSTREAM_TIMEOUT, 0, false);
-            } else {
-                stream_abort(s, TERN_R_UPSTREAM_TIMEOUT);
-            }
-        } else if (tc && client_owes(s) && now >= s->h2.active_ms + tc) {
+        if (!stream_server_timeout(s, now) && tc && client_owes(s) &&
+            now >= s->h2.active_ms + tc) {
             if (s->resp_head)
                 counter_add(&lst(c)->h2_flow_stalls, 1);
             stream_abort(s, HTTP_R_CLIENT_TIMEOUT);

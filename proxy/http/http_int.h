@@ -442,6 +442,17 @@ void stream_trailer(struct stream *s, bool request, const char *name, size_t nle
                     const char *value, size_t vlen);
 /* The trailer section is complete: the trailers hooks see it (read-only). */
 void stream_trailers_done(struct stream *s, bool request);
+/*
+ * The server side's deadline of an exchange (ST_EXCHANGE), for the client
+ * codec's timer: the attempt's own timeout (filter_set_attempt_timeout)
+ * before the response head, and `timeout server` while the server owes
+ * bytes; UINT64_MAX when none.
+ */
+uint64_t stream_server_deadline(const struct stream *s);
+/* When that deadline has passed: the attempt ends as response-timeout
+ * (retried, else 504) before the head, the stream is cut after it. Returns
+ * true when it fired (the stream may be over). */
+bool stream_server_timeout(struct stream *s, uint64_t now);
 /* Frees the per-worker stream cache. */
 void stream_cache_free(struct http_worker *hw);
 /* Listener counters. */

@@ -452,6 +452,46 @@ static void forward_response_head(struct stream *s)
     }
 }
 
+/* ---- the server side's timeouts (both client codecs) ---------------------------- */
+
+/* Whether the server owes the exchange something: request bytes to read (head,
+ * replayed body, body), or response bytes while tern has room for them. */
+static bool server_owes(const struct stream *s)
+{
+    const struct up_conn *uc = s->uc;
+
+    if (s->st != ST_EXCHANGE || !uc)
+        return false;
+    if (!s->req_send_dead && (s->req_head_sent < s->req_head->len || s->req_fwd ||
+                              s->replay_sent < s->replay_len))
+        return true;
+    return !s->resp_done && !s->resp_held && (!uc->ibuf || uc->ibuf->len < uc->ibuf->size);
+}
+
+uint64_t stream_server_deadline(const struct stream *s)
+{
+    uint64_t d = UINT64_MAX;
+    uint32_t ts = s->up.c ? s->up.c->timeout_server_ms : 0;
+
+    if (s->try_timeout_ms && !s->resp_head)
+        d = s->t_attempt + s->try_timeout_ms;
+    if (ts && server_owes(s) && s->uc->active_ms + ts < d)
+        d = s->uc->active_ms + ts;
+    return d;
+}
+
+bool stream_server_timeout(struct stream *s, uint64_t now)
+{
+    if (now < stream_server_deadline(s))
+        return false;
+    if (s->resp_head)
+        stream_abort(s, TERN_R_UPSTREAM_TIMEOUT); /* too late for a reply: a cut */
+    else if (!router_attempt_done(s, FILTER_OUTCOME_RESPONSE_TIMEOUT, TERN_R_UPSTREAM_TIMEOUT,
+                                  0))
+        stream_local_reply(s, TERN_R_UPSTREAM_TIMEOUT, 0, false);
+    return true;
+}
+
 /* ---- local replies ---------------------------------------------------------------- */
 
 static void drop_upstream(struct stream *s)
