@@ -76,9 +76,7 @@ struct h2_conn {
     int32_t max_sid;              /* highest stream id a client HEADERS named */
     int32_t max_rst_sid;          /* highest stream id we sent RST_STREAM on */
     struct buf *ibuf;
-    struct buf *obuf;
-    const uint8_t *pend;          /* mem_send output not yet copied to obuf */
-    size_t pend_len;
+    struct h2_out out;            /* nghttp2's output on its way to the socket */
     int fd;
     struct transport tr;          /* plain, or TLS whose ALPN chose h2 */
     struct h1_tls *tls;           /* after a TLS handshake (owned), else NULL */
@@ -1237,9 +1235,9 @@ static void h2c_close(struct h2_conn *c, int reason)
     evtimer_del(&c->timer);
     if (c->ibuf)
         buf_put(&w->pool, c->ibuf);
-    if (c->obuf)
-        buf_put(&w->pool, c->obuf);
-    c->ibuf = c->obuf = NULL;
+    if (c->out.obuf)
+        buf_put(&w->pool, c->out.obuf);
+    c->ibuf = c->out.obuf = NULL;
 
     counter_add(&lst(c)->cur_conns, (uint64_t)-1);
     counter_add(&w->stats.cur_conns, (uint64_t)-1);
@@ -1264,8 +1262,8 @@ static bool conn_read(struct h2_conn *c, size_t *moved)
 
     /* output the client does not read stops its input (PING/SETTINGS
      * floods, slow readers): nghttp2's queues stay bounded */
-    if (c->eof || !transport_can_read(&c->tr) || c->fatal || (c->obuf && c->obuf->len) ||
-        c->pend_len)
+    if (c->eof || !transport_can_read(&c->tr) || c->fatal || (c->out.obuf && c->out.obuf->len) ||
+        c->out.pend_len)
         return false;
     n = transport_read_buf(&c->tr, &c->w->pool, &c->ibuf);
     if (n == 0) {
@@ -1301,6 +1299,51 @@ static bool conn_read(struct h2_conn *c, size_t *moved)
     return true;
 }
 
+int h2_out_fill(nghttp2_session *ng, struct h2_out *o, struct buf_pool *pool)
+{
+    while (!o->obuf || buf_tail_room(o->obuf)) {
+        size_t k;
+        if (!o->pend_len) {
+            ssize_t n = nghttp2_session_mem_send(ng, &o->pend);
+            if (n < 0)
+                return -1;
+            if (n == 0)
+                break;
+            o->pend_len = (size_t)n;
+        }
+        if (!o->obuf)
+            o->obuf = buf_get(pool);
+        k = buf_tail_room(o->obuf);
+        if (k > o->pend_len)
+            k = o->pend_len;
+        memcpy(buf_tail(o->obuf), o->pend, k);
+        o->obuf->len += (uint32_t)k;
+        o->pend += k;
+        o->pend_len -= k;
+    }
+    return 0;
+}
+
+ssize_t h2_out_write(struct h2_out *o, struct transport *tr, struct buf_pool *pool)
+{
+    struct iovec iov;
+    ssize_t n;
+
+    if (!o->obuf || !o->obuf->len || !transport_can_write(tr))
+        return TRANSPORT_AGAIN;
+    iov.iov_base = buf_head(o->obuf);
+    iov.iov_len = o->obuf->len;
+    n = transport_writev(tr, &iov, 1);
+    if (n <= 0)
+        return n;
+    buf_consume(o->obuf, (size_t)n);
+    if (o->obuf->len == 0) {
+        buf_put(pool, o->obuf);
+        o->obuf = NULL;
+    }
+    return n;
+}
+
 /* Copies nghttp2's output into the output buffer, then writes it. */
 static bool conn_write(struct h2_conn *c, size_t *moved)
 {
@@ -1308,36 +1351,12 @@ static bool conn_write(struct h2_conn *c, size_t *moved)
 
     for (;;) {
         ssize_t n;
-        if (!c->fatal || c->pend_len || nghttp2_session_want_write(c->ng)) {
-            while (!c->obuf || buf_tail_room(c->obuf)) {
-                size_t k;
-                if (!c->pend_len) {
-                    n = nghttp2_session_mem_send(c->ng, &c->pend);
-                    if (n < 0) {
-                        h2c_close(c, TERN_R_NONE);
-                        return true;
-                    }
-                    if (n == 0)
-                        break;
-                    c->pend_len = (size_t)n;
-                }
-                if (!c->obuf)
-                    c->obuf = buf_get(&c->w->pool);
-                k = buf_tail_room(c->obuf);
-                if (k > c->pend_len)
-                    k = c->pend_len;
-                memcpy(buf_tail(c->obuf), c->pend, k);
-                c->obuf->len += (uint32_t)k;
-                c->pend += k;
-                c->pend_len -= k;
-            }
+        if ((!c->fatal || c->out.pend_len || nghttp2_session_want_write(c->ng)) &&
+            h2_out_fill(c->ng, &c->out, &c->w->pool) != 0) {
+            h2c_close(c, TERN_R_NONE);
+            return true;
         }
-        if (!c->obuf || !c->obuf->len || !transport_can_write(&c->tr))
-            break;
-        {
-            struct iovec iov = {buf_head(c->obuf), c->obuf->len};
-            n = transport_writev(&c->tr, &iov, 1);
-        }
+        n = h2_out_write(&c->out, &c->tr, &c->w->pool);
         if (n == TRANSPORT_AGAIN)
             break;
         if (n < 0) {
@@ -1348,13 +1367,8 @@ static bool conn_write(struct h2_conn *c, size_t *moved)
         c->active_ms = worker_now_ms(c->w);
         counter_add(&lst(c)->bytes_out, (uint64_t)n);
         *moved += (size_t)n;
-        buf_consume(c->obuf, (size_t)n);
-        if (c->obuf->len == 0) {
-            buf_put(&c->w->pool, c->obuf);
-            c->obuf = NULL;
-        } else if (!transport_can_write(&c->tr)) {
+        if (c->out.obuf && !transport_can_write(&c->tr))
             break;
-        }
     }
     return progress;
 }
@@ -1460,7 +1474,7 @@ static uint64_t conn_deadline(const struct h2_conn *c)
     const struct listener *l = c->l;
     uint64_t d = UINT64_MAX, x;
 
-    if ((c->obuf && c->obuf->len) || c->pend_len) {
+    if ((c->out.obuf && c->out.obuf->len) || c->out.pend_len) {
         if (l->timeout_client_ms)
             d = c->active_ms + l->timeout_client_ms;
     }
@@ -1557,7 +1571,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         arm_timer(c);
         return;
     }
-    if (((c->obuf && c->obuf->len) || c->pend_len) && c->l->timeout_client_ms &&
+    if (((c->out.obuf && c->out.obuf->len) || c->out.pend_len) && c->l->timeout_client_ms &&
         now >= c->active_ms + c->l->timeout_client_ms) {
         h2c_close(c, HTTP_R_CLIENT_TIMEOUT);
         return;
@@ -1630,14 +1644,14 @@ static void h2c_run(struct h2_conn *c)
         return;
     /* the end: flushed after a fatal error or GOAWAY, or the client left
      * and nothing is in flight, or neither side wants anything more */
-    if ((!c->obuf || !c->obuf->len) && !c->pend_len &&
+    if ((!c->out.obuf || !c->out.obuf->len) && !c->out.pend_len &&
         ((c->fatal && !nghttp2_session_want_write(c->ng)) || (c->eof && !c->streams) ||
          (c->draining && !c->streams) ||
          (!nghttp2_session_want_read(c->ng) && !nghttp2_session_want_write(c->ng)))) {
         h2c_close(c, c->eof ? HTTP_R_CLIENT_ABORT : TERN_R_NONE);
         return;
     }
-    if (c->eof && c->streams && (!c->obuf || !c->obuf->len) && !c->pend_len &&
+    if (c->eof && c->streams && (!c->out.obuf || !c->out.obuf->len) && !c->out.pend_len &&
         !nghttp2_session_want_write(c->ng)) {
         /* the client is gone: what it asked for cannot reach it */
         bool any = false;

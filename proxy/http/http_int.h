@@ -470,6 +470,22 @@ extern const struct down_ops down_h1_ops;
 
 /* ---- h2_conn.c ----------------------------------------------------------------- */
 
+/* nghttp2's output on its way to a socket, for both HTTP/2 sides: what
+ * mem_send returned and is not yet copied, and the pool buffer it is copied
+ * into. Owned by the connection; obuf goes back to the pool when empty. */
+struct h2_out {
+    const uint8_t *pend;
+    size_t pend_len;
+    struct buf *obuf;
+};
+typedef struct nghttp2_session nghttp2_session;
+/* Copies what the session has to send into o->obuf while it has room.
+ * Returns 0, or -1 when the session failed (the connection must end). */
+int h2_out_fill(nghttp2_session *ng, struct h2_out *o, struct buf_pool *pool);
+/* Writes o->obuf: bytes written, TRANSPORT_AGAIN when nothing can be written
+ * now (empty, or the socket is full), < 0 on an error. */
+ssize_t h2_out_write(struct h2_out *o, struct transport *tr, struct buf_pool *pool);
+
 extern const struct down_ops down_h2_ops;
 /* A new connection on an h2 listener (prior knowledge); takes fd. */
 void h2c_accept(struct worker *w, struct worker_listener *wl, int fd, const struct sockaddr *sa,

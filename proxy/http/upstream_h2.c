@@ -62,9 +62,8 @@ struct uh2_conn {
     nghttp2_session *ng;
     struct up_conn *streams;      /* the streams on it (uc->prev/next) */
     uint32_t nstreams;
-    struct buf *ibuf, *obuf;
-    const uint8_t *pend;          /* mem_send output not yet copied */
-    size_t pend_len;
+    struct buf *ibuf;
+    struct h2_out out;            /* nghttp2's output on its way to the socket */
     int fd;
     struct transport tr;
     bool connected : 1;
@@ -837,9 +836,9 @@ static void conn_close(struct uh2_conn *c, enum tern_reason why)
         counter_add(&est(c)->cur_conns, (uint64_t)-1);
     if (c->ibuf)
         buf_put(&c->w->pool, c->ibuf);
-    if (c->obuf)
-        buf_put(&c->w->pool, c->obuf);
-    c->ibuf = c->obuf = NULL;
+    if (c->out.obuf)
+        buf_put(&c->w->pool, c->out.obuf);
+    c->ibuf = c->out.obuf = NULL;
     if (c->prev)
         c->prev->next = c->next;
     else if (sl->h2_head == c)
@@ -875,7 +874,7 @@ static bool conn_read(struct uh2_conn *c)
 {
     ssize_t n, r;
 
-    if (!transport_can_read(&c->tr) || (c->obuf && c->obuf->len) || c->pend_len)
+    if (!transport_can_read(&c->tr) || (c->out.obuf && c->out.obuf->len) || c->out.pend_len)
         return false;
     n = transport_read_buf(&c->tr, &c->w->pool, &c->ibuf);
     if (n == -1)
@@ -907,36 +906,13 @@ static bool conn_write(struct uh2_conn *c)
 
     for (;;) {
         ssize_t n;
-        while (!c->obuf || buf_tail_room(c->obuf)) {
-            size_t k;
-            if (!c->pend_len) {
-                n = nghttp2_session_mem_send(c->ng, &c->pend);
-                if (n < 0) {
-                    conn_close(c, TERN_R_UPSTREAM_RESET_BEFORE_HEADERS);
-                    return true;
-                }
-                if (n == 0)
-                    break;
-                c->pend_len = (size_t)n;
-            }
-            if (!c->obuf)
-                c->obuf = buf_get(&c->w->pool);
-            k = buf_tail_room(c->obuf);
-            if (k > c->pend_len)
-                k = c->pend_len;
-            memcpy(buf_tail(c->obuf), c->pend, k);
-            c->obuf->len += (uint32_t)k;
-            c->pend += k;
-            c->pend_len -= k;
-        }
-        if (c->closed)
+        if (h2_out_fill(c->ng, &c->out, &c->w->pool) != 0) {
+            conn_close(c, TERN_R_UPSTREAM_RESET_BEFORE_HEADERS);
             return true;
-        if (!c->obuf || !c->obuf->len || !transport_can_write(&c->tr))
-            break;
-        {
-            struct iovec iov = {buf_head(c->obuf), c->obuf->len};
-            n = transport_writev(&c->tr, &iov, 1);
         }
+        if (c->closed) /* a callback of mem_send ended it */
+            return true;
+        n = h2_out_write(&c->out, &c->tr, &c->w->pool);
         if (n == TRANSPORT_AGAIN)
             break;
         if (n < 0) {
@@ -947,13 +923,8 @@ static bool conn_write(struct uh2_conn *c)
         c->active_ms = worker_now_ms(c->w);
         counter_add(&cst(c)->bytes_out, (uint64_t)n);
         counter_add(&est(c)->bytes_out, (uint64_t)n);
-        buf_consume(c->obuf, (size_t)n);
-        if (c->obuf->len == 0) {
-            buf_put(&c->w->pool, c->obuf);
-            c->obuf = NULL;
-        } else if (!transport_can_write(&c->tr)) {
+        if (c->out.obuf && !transport_can_write(&c->tr))
             break;
-        }
     }
     return progress;
 }
@@ -982,10 +953,10 @@ static void uh2_run(struct uh2_conn *c)
     c->in_run = false;
     if (c->closed)
         return;
-    if ((!c->obuf || !c->obuf->len) && !c->pend_len && !nghttp2_session_want_read(c->ng) &&
+    if ((!c->out.obuf || !c->out.obuf->len) && !c->out.pend_len && !nghttp2_session_want_read(c->ng) &&
         !nghttp2_session_want_write(c->ng))
         conn_close(c, TERN_R_NONE);
-    else if (c->goaway && !c->nstreams && (!c->obuf || !c->obuf->len))
+    else if (c->goaway && !c->nstreams && (!c->out.obuf || !c->out.obuf->len))
         conn_close(c, TERN_R_NONE);
 }
 
