@@ -44,13 +44,19 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # /proc helpers
 
 
-def proc_cpu_us(pid):
-    """utime + stime of the whole process (all threads), in microseconds."""
+def proc_cpu_split_us(pid):
+    """(utime, stime) of the whole process (all threads), in microseconds:
+    the time it spent in user space and in the kernel."""
     with open("/proc/%d/stat" % pid) as f:
         data = f.read()
     fields = data.rsplit(")", 1)[1].split()
     # fields[0] is field 3 (state): utime is field 14, stime field 15.
-    return (int(fields[11]) + int(fields[12])) * 1e6 / CLK_TCK
+    return int(fields[11]) * 1e6 / CLK_TCK, int(fields[12]) * 1e6 / CLK_TCK
+
+
+def proc_cpu_us(pid):
+    """utime + stime of the whole process (all threads), in microseconds."""
+    return sum(proc_cpu_split_us(pid))
 
 
 def pss_anon_kb(pid):
@@ -369,12 +375,13 @@ class Bench:
 
     def measured_run(self, srv, mode, duration):
         """One wrk run against srv; returns throughput and proxy CPU."""
-        cpu0 = proc_cpu_us(srv.pid) if srv is not None else 0.0
+        u0, k0 = proc_cpu_split_us(srv.pid) if srv is not None else (0.0, 0.0)
         busy0 = cpu_busy_us(self.args.proxy_cpu)
         t0 = time.monotonic()
         res = self.wrk(srv.port if srv else self.backend.port, mode, duration)
         wall = time.monotonic() - t0
-        cpu1 = proc_cpu_us(srv.pid) if srv is not None else 0.0
+        u1, k1 = proc_cpu_split_us(srv.pid) if srv is not None else (0.0, 0.0)
+        cpu0, cpu1 = u0 + k0, u1 + k1
         busy1 = cpu_busy_us(self.args.proxy_cpu)
         if srv is not None:
             srv.check_alive("during a %s run" % mode)
@@ -386,6 +393,9 @@ class Bench:
             "rps": res["requests"] / (res["duration_us"] / 1e6),
             "cpu_us": cpu1 - cpu0,
             "cpu_us_per_req": (cpu1 - cpu0) / n,
+            # the user-space part (the rest is kernel time: syscalls and
+            # the loopback TCP work they run in the proxy's context)
+            "user_us_per_req": (u1 - u0) / n,
             "util": (cpu1 - cpu0) / 1e6 / wall,
             # Busy time on the proxy's CPU not spent by the proxy: other
             # processes on a shared machine, or their interrupts.
@@ -570,8 +580,8 @@ def print_report(args, info, names, runs, direct, idle, mem, verdicts):
     p("logging : tern, haproxy: `no log`; tern+log: access log on stderr "
       "-> /dev/null; haproxy+log: option tcplog, log stdout -> /dev/null")
     p("")
-    hdr = "%-10s %-12s %9s %11s %9s %6s %8s %8s %6s %6s %s" % (
-        "mode", "proxy", "req/s", "CPU us/req", "proxyCPU", "other",
+    hdr = "%-10s %-12s %9s %11s %8s %9s %6s %8s %8s %6s %6s %s" % (
+        "mode", "proxy", "req/s", "CPU us/req", "user us", "proxyCPU", "other",
         "p50 us", "p99 us", "errors", "ratio", "(range over rounds)")
     p(hdr)
     p("-" * len(hdr))
@@ -588,8 +598,9 @@ def print_report(args, info, names, runs, direct, idle, mem, verdicts):
                 per = [t["cpu_us_per_req"] / h["cpu_us_per_req"]
                        for t, h in zip(rs, runs[mode][peer])]
                 rng = "(%.2f .. %.2f)" % (min(per), max(per))
-            p("%-10s %-12s %9.0f %11.2f %8.0f%% %5.0f%% %8.0f %8.0f %6d %6s %s"
+            p("%-10s %-12s %9.0f %11.2f %8.2f %8.0f%% %5.0f%% %8.0f %8.0f %6d %6s %s"
               % (mode, name, med([r["rps"] for r in rs]), cpu,
+                med([r.get("user_us_per_req", 0.0) for r in rs]),
                 100 * med([r["util"] for r in rs]),
                 100 * med([r["other"] for r in rs]),
                 med([r["p50_us"] for r in rs]),
@@ -597,8 +608,8 @@ def print_report(args, info, names, runs, direct, idle, mem, verdicts):
                 sum(r["errors"] for r in rs), ratio, rng))
         if mode in direct:
             d = direct[mode]
-            p("%-10s %-12s %9.0f %11s %9s %5.0f%% %8.0f %8.0f %6d" % (
-                mode, "(direct)", d["rps"], "-", "-", 100 * d["other"],
+            p("%-10s %-12s %9.0f %11s %8s %9s %5.0f%% %8.0f %8.0f %6d" % (
+                mode, "(direct)", d["rps"], "-", "-", "-", 100 * d["other"],
                 d["p50_us"],
                 d["p99_us"], d["errors"]))
     others = [r["other"] for m in args.modes for n in names
@@ -608,8 +619,25 @@ def print_report(args, info, names, runs, direct, idle, mem, verdicts):
           "during the runs: the machine was not quiet, figures are noisy"
           % (100 * med(others)))
     p("ratio = tern CPU us/req / haproxy CPU us/req, same logging (medians); "
-      "proxyCPU = proxy CPU time / wall time; other = busy time of the "
+      "user us = the user-space part of CPU us/req (the rest is kernel "
+      "time); proxyCPU = proxy CPU time / wall time; other = busy time of the "
       "proxy's CPU not spent by the proxy (other load: should be ~0)")
+    # How far user-space work alone could move the ratio: tern's kernel
+    # time per request over HAProxy's total, i.e. the ratio tern would
+    # reach if its own code cost nothing.
+    for mode in args.modes:
+        if "tern" in names and "haproxy" in names:
+            t = runs[mode]["tern"]
+            h = runs[mode]["haproxy"]
+            tk = med([r["cpu_us_per_req"] - r.get("user_us_per_req", 0.0)
+                      for r in t])
+            hk = med([r["cpu_us_per_req"] - r.get("user_us_per_req", 0.0)
+                      for r in h])
+            p("kernel    : %-9s tern %.2f us/req, haproxy %.2f us/req; tern's "
+              "kernel time alone is %.2fx haproxy's total CPU (the ratio if "
+              "tern's user space cost nothing)" % (
+                  mode, tk, hk,
+                  tk / med([r["cpu_us_per_req"] for r in h])))
     p("")
     p("Memory (Pss_Anon, user-space private memory):")
     hdr = "%-12s %12s %12s %16s %14s %12s %10s" % (

@@ -125,7 +125,7 @@ static ssize_t plain_writev(struct transport *t, const struct iovec *iov, int io
     /* sendmsg rather than writev: MSG_NOSIGNAL, no SIGPIPE whatever the
      * process's signal disposition. */
     do {
-        n = sendmsg(t->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        n = sendmsg(t->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT | (t->fin_next ? MSG_MORE : 0));
     } while (n < 0 && errno == EINTR);
     if (n >= 0) {
         if ((size_t)n < want)

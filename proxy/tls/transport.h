@@ -133,6 +133,9 @@ struct transport {
     unsigned unclean_eof : 1; /* TLS: FIN without close_notify */
     unsigned shut : 1;        /* our side's end was sent */
     unsigned failed : 1;      /* fatal error: no more TLS calls (no close_notify) */
+    unsigned fin_next : 1;    /* set by the caller: a shutdown (or close) follows the
+                               * next writes at once; plain sends them with MSG_MORE so
+                               * the last bytes and the FIN leave in one segment */
 };
 
 /* Sets up a plain transport over `fd` (borrowed). Cannot fail. */

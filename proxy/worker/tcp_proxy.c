@@ -816,11 +816,14 @@ void tcp_proxy_fin_cb(evutil_socket_t fd, short what, void *arg)
 /*
  * Passes a FIN on to the socket `fd` (the bytes before it are written).
  * When the same side has finished too (`side_done`), nothing is sent: the
- * connection is about to close, and close(2) sends the FIN. Otherwise the
- * shutdown waits for the loop's next poll (fin_cb): the other side often
- * finishes within that time (a client that closes once it has the response),
- * and one close(2) then replaces shutdown(2) + close(2), the same syscalls
- * HAProxy ends up making. Returns true when the FIN counts as passed on.
+ * connection is about to close, and close(2) sends the FIN. When the last
+ * bytes went out corked (t->fin_next: the end was known when they were
+ * written), the FIN goes at once and leaves in the same segment, as
+ * HAProxy's does: the peer then acknowledges both with one segment, or with
+ * its own FIN. Otherwise the shutdown waits for the loop's next poll
+ * (fin_cb): the other side often finishes within that time (a client that
+ * closes once it has the response), and one close(2) then replaces
+ * shutdown(2) + close(2). Returns true when the FIN counts as passed on.
  */
 static bool pass_fin(struct conn *c, struct transport *t, bool side_done)
 {
@@ -828,7 +831,7 @@ static bool pass_fin(struct conn *c, struct transport *t, bool side_done)
 
     if (side_done)
         return true;
-    if (!c->fin_due) {
+    if (!c->fin_due && !t->fin_next) {
         if (!c->fin_wait) {
             c->fin_wait = true;
             c->fin_prev = NULL;
@@ -861,9 +864,12 @@ static void conn_pump(struct conn *c)
         ssize_t n;
         progress = false;
 
-        /* client -> buffer (also while connecting: at most one buffer) */
-        if (c->state != CS_HANDSHAKE && transport_can_read(&c->ct) && !c->c_eof &&
-            (!c->c2s || c->c2s->len < c->c2s->size)) {
+        /* client -> buffer (also while connecting: at most one buffer). A
+         * second read when the FIN is queued behind the bytes (RDHUP): the
+         * bytes are then written on with the end known (see pass_fin). */
+        for (int r = 0; r < 2 && c->state != CS_HANDSHAKE && transport_can_read(&c->ct) &&
+                        !c->c_eof && (!c->c2s || c->c2s->len < c->c2s->size);
+             r++) {
             n = transport_read_buf(&c->ct, &w->pool, &c->c2s);
             if (n > 0) {
                 c->bytes_in += (uint64_t)n;
@@ -878,12 +884,15 @@ static void conn_pump(struct conn *c)
                 conn_close(c, CR_CLIENT_RESET);
                 return;
             }
+            if (n <= 0 || !(c->ct.ready & TRANSPORT_RDHUP))
+                break;
         }
         if (c->state != CS_ESTABLISHED)
             break;
 
         /* buffer -> server */
         if (c->c2s && transport_can_write(&c->st)) {
+            c->st.fin_next = c->c_eof && !transport_is_tls(&c->st);
             n = pump_write(w, &c->st, &c->c2s);
             if (n > 0) {
                 c->s_active_ms = now;
@@ -900,8 +909,10 @@ static void conn_pump(struct conn *c)
             progress = true;
         }
 
-        /* server -> buffer */
-        if (transport_can_read(&c->st) && !c->s_eof && (!c->s2c || c->s2c->len < c->s2c->size)) {
+        /* server -> buffer (read on to a queued FIN, as above) */
+        for (int r = 0; r < 2 && transport_can_read(&c->st) && !c->s_eof &&
+                        (!c->s2c || c->s2c->len < c->s2c->size);
+             r++) {
             n = transport_read_buf(&c->st, &w->pool, &c->s2c);
             if (n > 0) {
                 c->s_active_ms = now;
@@ -916,10 +927,13 @@ static void conn_pump(struct conn *c)
                 conn_close(c, CR_SERVER_RESET);
                 return;
             }
+            if (n <= 0 || !(c->st.ready & TRANSPORT_RDHUP))
+                break;
         }
 
         /* buffer -> client */
         if (c->s2c && transport_can_write(&c->ct)) {
+            c->ct.fin_next = c->s_eof && !transport_is_tls(&c->ct);
             n = pump_write(w, &c->ct, &c->s2c);
             if (n > 0) {
                 c->bytes_out += (uint64_t)n;
