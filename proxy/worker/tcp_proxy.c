@@ -304,6 +304,27 @@ static void client_cb(evutil_socket_t fd, short what, void *arg)
 
 static void server_cb(evutil_socket_t fd, short what, void *arg);
 
+/*
+ * The client socket of a plain connection is watched for reading only: a
+ * fresh socket is writable, and asking for EPOLLOUT from the start costs a
+ * ready event at once and wakeups on every change of send space, for every
+ * connection (HAProxy asks only while a send is blocked). The first time a
+ * write to the client blocks, the event is re-registered with EV_WRITE, for
+ * the rest of the connection's life (edge-triggered: it fires only when space
+ * comes back). The ADD checks readiness, so space freed meanwhile is not
+ * missed.
+ */
+static void client_want_write(struct conn *c)
+{
+    if (c->c_wev)
+        return;
+    c->c_wev = true;
+    event_del(&c->cev);
+    event_assign(&c->cev, c->w->base, c->cfd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
+                 client_cb, c);
+    event_add(&c->cev, NULL);
+}
+
 /* The cluster of a new connection: `use_backend` rules in mode tcp read only
  * the addresses (checked at config load), evaluated once at accept. */
 /*
@@ -586,8 +607,15 @@ void tcp_proxy_accept(struct worker *w, struct worker_listener *wl, int fd,
     counter_add(&lst(c)->conns_total, 1);
     counter_add(&lst(c)->cur_conns, 1);
 
-    event_assign(&c->cev, w->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
-                 client_cb, c);
+    if (transport_is_tls(&c->ct)) {
+        /* the handshake writes from the start */
+        c->c_wev = true;
+        event_assign(&c->cev, w->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
+                     client_cb, c);
+    } else {
+        transport_set_ready(&c->ct, TRANSPORT_WRITABLE); /* see client_want_write */
+        event_assign(&c->cev, w->base, fd, EV_READ | EV_CLOSED | EV_ET | EV_PERSIST, client_cb, c);
+    }
     event_add(&c->cev, NULL);
     evtimer_assign(&c->timer, w->base, timer_cb, c);
 
@@ -944,6 +972,8 @@ static void conn_pump(struct conn *c)
                 conn_close(c, CR_CLIENT_RESET);
                 return;
             }
+            if (c->s2c && !transport_can_write(&c->ct))
+                client_want_write(c);
         }
         if (c->s_eof && !c->s2c && !c->c_shut && pass_fin(c, &c->ct, c->c_eof && !c->c2s)) {
             c->c_shut = true;

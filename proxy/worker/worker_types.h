@@ -117,6 +117,7 @@ struct conn {
     bool in_pump : 1;
     bool fin_wait : 1;   /* a FIN to pass on waits for the next loop turn */
     bool fin_due : 1;    /* that turn came: pass the FIN on now */
+    bool c_wev : 1;      /* cev includes EV_WRITE (see client_want_write) */
     uint64_t accept_ms;
     uint64_t connect_start_ms;
     uint64_t connected_ms;        /* 0 until established */
@@ -127,7 +128,7 @@ struct conn {
     uint64_t bytes_in;            /* from the client */
     uint64_t bytes_out;           /* to the client */
     struct sockaddr_in6 peer;     /* client address (v4 stored as AF_INET in the same space) */
-    struct event cev;             /* client fd, edge-triggered read+write */
+    struct event cev;             /* client fd, edge-triggered read (+write once blocked) */
     struct event sev;             /* server fd, edge-triggered read+write */
     struct event timer;
 };
