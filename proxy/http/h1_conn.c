@@ -150,6 +150,7 @@ void h1c_close(struct h1_conn *cc, int reason)
     transport_release(&cc->tr);
     if (cc->tls) {
         tls_peer_identity_clear(&cc->tls->peer);
+        tls_peer_identity_clear(&cc->tls->own);
         free(cc->tls);
         cc->tls = NULL;
     }
@@ -766,7 +767,10 @@ static bool handshake_step(struct h1_conn *cc)
     counter_add(&lst(cc)->tls_handshakes, 1);
     cc->tls = tern_calloc(1, sizeof(*cc->tls));
     cc->tls->sni = tls_transport_sni(&cc->tr);
-    if (tls_transport_peer_identity(&cc->tr, &cc->tls->peer) != 0 || !choose_codec(cc, &h2)) {
+    if (tls_transport_peer_identity(&cc->tr, &cc->tls->peer) != 0 ||
+        ((cc->l->xfcc == XFCC_APPEND_FORWARD || cc->l->xfcc == XFCC_SANITIZE_SET) &&
+         cc->tls->peer.verified && tls_transport_own_identity(&cc->tr, &cc->tls->own) != 0) ||
+        !choose_codec(cc, &h2)) {
         h1c_close(cc, HTTP_R_CLIENT_ABORT);
         return false;
     }

@@ -1227,6 +1227,7 @@ static void h2c_close(struct h2_conn *c, int reason)
     transport_release(&c->tr);
     if (c->tls) {
         tls_peer_identity_clear(&c->tls->peer);
+        tls_peer_identity_clear(&c->tls->own);
         free(c->tls);
         c->tls = NULL;
     }

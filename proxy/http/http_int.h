@@ -103,6 +103,8 @@ struct http_worker {
  * then, only for TLS: a plain connection carries a NULL pointer). */
 struct h1_tls {
     struct tls_peer_identity peer; /* owned: tls_peer_identity_clear */
+    struct tls_peer_identity own;  /* our certificate, for XFCC's By= (filled only when the
+                                    * listener's forward-client-cert mode adds an element) */
     const char *sni;               /* the SSL's (lives as long as the transport) */
     struct acl_conn_tls acl;       /* what ssl_* fetches read (points into peer) */
 };

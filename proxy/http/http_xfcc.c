@@ -34,7 +34,8 @@ int http_xfcc_apply(struct stream *s, uint32_t maxhdr)
     }
     if (mode == XFCC_FORWARD_ONLY)
         return 0;
-    n = tls_xfcc_format(elem, sizeof(elem), NULL, &tls->peer);
+    /* By=: our certificate's URI SAN (Envoy's), left out when it has none */
+    n = tls_xfcc_format(elem, sizeof(elem), tls->own.uri, &tls->peer);
     if (n >= sizeof(elem)) {
         http_msg_del(&s->req, XFCC, XFCC_LEN); /* never a truncated identity */
         return 0;

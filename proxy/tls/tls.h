@@ -178,7 +178,11 @@ int tls_transport_cert_index(const struct transport *t);
  */
 int tls_transport_peer_identity(const struct transport *t, struct tls_peer_identity *id);
 
-/* The same from a loaded certificate (e.g. our own, for XFCC's By=). */
+/* The same from a loaded certificate. */
 int tls_cert_identity(const struct tls_cert *c, struct tls_peer_identity *id);
+
+/* The same from the certificate we presented on this connection (server
+ * side: the one SNI chose), for XFCC's By=. Without one: cert_present false. */
+int tls_transport_own_identity(const struct transport *t, struct tls_peer_identity *id);
 
 #endif /* TERN_TLS_TLS_H */

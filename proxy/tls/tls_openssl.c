@@ -1500,6 +1500,17 @@ int tls_cert_identity(const struct tls_cert *c, struct tls_peer_identity *id)
     return identity_fill(c->leaf, id);
 }
 
+int tls_transport_own_identity(const struct transport *t, struct tls_peer_identity *id)
+{
+    X509 *own;
+
+    memset(id, 0, sizeof(*id));
+    if (!t->ssl)
+        return 0;
+    own = SSL_get_certificate(t->ssl); /* not a reference: the SSL's */
+    return own ? identity_fill(own, id) : 0;
+}
+
 int tls_transport_peer_identity(const struct transport *t, struct tls_peer_identity *id)
 {
     X509 *peer;

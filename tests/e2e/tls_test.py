@@ -78,7 +78,7 @@ class DownstreamTest(unittest.TestCase):
             "    timeout client-hs 300ms\n"
             "    default_backend be_plain\n\n"
             "frontend mtls\n"
-            "    bind 127.0.0.1:%(mp)d ssl crt %(srv)s ca-file %(ca)s verify required\n"
+            "    bind 127.0.0.1:%(mp)d ssl crt %(svc)s ca-file %(ca)s verify required\n"
             "    option forward-client-cert sanitize-set\n"
             "    use_backend be_front if { ssl_c_spiffe_id spiffe://mesh.local/ns/a/sa/frontend }\n"
             "    default_backend be_other\n\n"
@@ -90,7 +90,7 @@ class DownstreamTest(unittest.TestCase):
             "backend be_front\n    server s 127.0.0.1:%(fr)d\n"
             "backend be_other\n    server s 127.0.0.1:%(ot)d\n"
             "backend be_tcp\n    mode tcp\n    server s 127.0.0.1:%(pl)d\n"
-        ) % {"fp": cls.fp, "mp": cls.mp, "tp": cls.tp, "srv": pki("server.pem"),
+        ) % {"fp": cls.fp, "mp": cls.mp, "tp": cls.tp, "srv": pki("server.pem"), "svc": pki("svc.pem"),
              "rsa": pki("rsa.pem"), "ca": pki("ca.pem"), "pl": cls.plain.port,
              "fr": cls.front.port, "ot": cls.other.port}
         cls.t = Tern(cfg, admin_port=cls.ap)
@@ -195,6 +195,8 @@ class DownstreamTest(unittest.TestCase):
         self.assertEqual((rc, code, body), (0, 200, "front GET /id\n"))
         req = self.front.requests[nf]
         xfcc = req.header("x-forwarded-client-cert")
+        # By= first: the URI SAN of the certificate this listener presented
+        self.assertTrue(xfcc.startswith("By=spiffe://mesh.local/ns/b/sa/api;Hash="), xfcc)
         self.assertIn("URI=spiffe://mesh.local/ns/a/sa/frontend", xfcc)
         self.assertIn("Hash=", xfcc)
         self.assertIn('Subject="O=tern,CN=frontend"', xfcc)  # RFC 2253 order

@@ -7,6 +7,8 @@
 #   server.pem                 ECDSA P-256 leaf + key in one file (HAProxy crt):
 #                              SAN DNS www.example.com, api.example.com; CN www.example.com
 #   server.pem.ocsp            a DER OCSP response for server.pem ("good"), to staple
+#   svc.pem                    a sidecar's own certificate: SAN DNS www.example.com,
+#                              URI spiffe://mesh.local/ns/b/sa/api (XFCC By=)
 #   rsa.pem + rsa.pem.key      RSA-2048 leaf, key beside it: SAN DNS rsa.example.com
 #   wild.pem                   SAN DNS *.wild.test (CN *.wild.test)
 #   client.pem                 SAN URI spiffe://mesh.local/ns/a/sa/frontend, DNS client.mesh.local
@@ -78,6 +80,8 @@ leaf() {
 
 leaf server "/O=tern/CN=www.example.com" "DNS:www.example.com,DNS:api.example.com" ec ca
 cat server.crt server.key > server.pem
+leaf svc "/O=tern/CN=api" "DNS:www.example.com,URI:spiffe://mesh.local/ns/b/sa/api" ec ca
+cat svc.crt svc.key > svc.pem
 leaf rsa "/CN=rsa.example.com" "DNS:rsa.example.com" rsa ca
 cp rsa.crt rsa.pem
 cp rsa.key rsa.pem.key
