@@ -26,8 +26,8 @@
 
 #define EF_MAX_HDRS 101
 
-static int read_whole(const char *path, uint32_t max, char **out, size_t *len, char *err,
-                      size_t errlen)
+int cfg_read_file(const char *path, uint32_t max, char **out, size_t *len, char *err,
+                  size_t errlen)
 {
     struct stat st;
     size_t got = 0;
@@ -44,7 +44,7 @@ static int read_whole(const char *path, uint32_t max, char **out, size_t *len, c
         return -1;
     }
     if ((uint64_t)st.st_size > max) {
-        snprintf(err, errlen, "'%s' is too large (%lld bytes; at most tune.bufsize, %u)", path,
+        snprintf(err, errlen, "'%s' is too large (%lld bytes; at most %u here)", path,
                  (long long)st.st_size, max);
         close(fd);
         return -1;
@@ -93,7 +93,7 @@ int cfg_errorfile_load(const char *path, uint16_t status, uint32_t bufsize,
     size_t len, hend, o = 0, body_len;
     ssize_t r;
 
-    if (read_whole(path, bufsize, &file, &len, err, errlen) < 0)
+    if (cfg_read_file(path, bufsize, &file, &len, err, errlen) < 0)
         return -1;
     hend = head_end(file, len);
     if (!hend) {

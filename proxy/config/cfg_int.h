@@ -245,6 +245,10 @@ int cfg_errorfile_load(const char *path, uint16_t status, uint32_t bufsize,
  * checks made once the file is read. */
 void cfg_xds_begin(struct cfg *p, char **av, size_t ac);
 void cfg_kw_xds_server(struct cfg *p, char **av, size_t ac);
+/* Reads a whole regular file of at most `max` bytes into *out (NUL-terminated,
+ * caller frees). Returns 0, or -1 with err set ("cannot open '<path>': ..."). */
+int cfg_read_file(const char *path, uint32_t max, char **out, size_t *len, char *err,
+                  size_t errlen);
 void cfg_kw_xds_node_id(struct cfg *p, char **av, size_t ac);
 void cfg_kw_xds_node_cluster(struct cfg *p, char **av, size_t ac);
 void cfg_kw_xds_node_locality(struct cfg *p, char **av, size_t ac);

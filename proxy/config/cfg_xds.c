@@ -3,7 +3,11 @@
  * Envoy reads from its bootstrap file: the node and the ADS server).
  *
  *   xds
- *       server 10.0.0.5:18000          ADS server, plaintext gRPC (required)
+ *       server 10.0.0.5:18000          ADS server, plaintext gRPC (required), or
+ *       server 10.0.0.5:18000 ssl ca-file /etc/tern/cp-ca.pem [verifyhost tern-cp]
+ *                                      gRPC over TLS 1.2+, the server's certificate
+ *                                      verified against ca-file and checked for
+ *                                      verifyhost (default: the address)
  *       node-id sidecar-7              Node.id (required)
  *       node-cluster payments          Node.cluster
  *       node-locality eu-west-1/eu-west-1a   Node.locality region/zone
@@ -32,6 +36,8 @@
 /* node-metadata: a handful of keys (tern-cp reads 4), values up to 1 KiB. */
 #define XDS_MAX_NODE_METADATA 32
 #define XDS_MAX_METADATA_VALUE 1024
+/* A CA bundle for the control plane: a few certificates. */
+#define XDS_MAX_CA_FILE (1u << 20)
 
 static bool one_arg(struct cfg *p, char **av, size_t ac, const char *usage)
 {
@@ -92,23 +98,63 @@ void cfg_kw_xds_server(struct cfg *p, char **av, size_t ac)
     struct model_xds *x = &p->snap->xds;
     char err[256];
 
+    const char *ca_file = NULL, *verifyhost = NULL;
+    char *pem = NULL;
+    size_t len;
+    bool ssl = false;
+
+#define XDS_SERVER_USAGE "usage: server <address>:<port> [ssl ca-file <file> [verifyhost <name>]]"
     if (ac == 0) {
-        cfg_err(p, "missing argument (usage: server <address>:<port>)");
+        cfg_err(p, "missing argument (" XDS_SERVER_USAGE ")");
         return;
     }
-    if (ac > 1 && strcmp(av[1], "ssl") == 0) {
-        cfg_err(p, "ssl: TLS to the control plane is not supported yet (the xDS client "
-                   "speaks plaintext gRPC); use a loopback or node-local server address");
+    for (size_t i = 1; i < ac; i++) {
+        if (strcmp(av[i], "ssl") == 0) {
+            ssl = true;
+        } else if ((strcmp(av[i], "ca-file") == 0 || strcmp(av[i], "verifyhost") == 0) &&
+                   i + 1 < ac) {
+            if (av[i][0] == 'c')
+                ca_file = av[++i];
+            else
+                verifyhost = av[++i];
+        } else {
+            cfg_err(p, "unexpected argument '%s' (" XDS_SERVER_USAGE ")", av[i]);
+            return;
+        }
+    }
+    if ((ca_file || verifyhost) && !ssl) {
+        cfg_err(p, "%s without ssl (" XDS_SERVER_USAGE ")", ca_file ? "ca-file" : "verifyhost");
         return;
     }
-    if (ac > 1) {
-        cfg_err(p, "unexpected extra argument '%s' (usage: server <address>:<port>)", av[1]);
+    if (ssl && !ca_file) {
+        /* no unverified mode: the control plane hands out identities */
+        cfg_err(p, "ssl needs ca-file <file>: the roots the control plane's certificate is "
+                   "verified against (" XDS_SERVER_USAGE ")");
         return;
     }
+    if (verifyhost && !node_field(p, "verifyhost", verifyhost, strlen(verifyhost)))
+        return;
     if (tern_parse_addr(av[0], false, &x->server, &x->serverlen, err, sizeof(err)) != 0) {
         cfg_err(p, "%s", err);
         return;
     }
+    if (!ssl)
+        return;
+    if (cfg_read_file(ca_file, XDS_MAX_CA_FILE, &pem, &len, err, sizeof(err)) != 0) {
+        cfg_err(p, "ca-file: %s", err);
+        return;
+    }
+    if (strlen(pem) != len || !strstr(pem, "-----BEGIN CERTIFICATE-----")) {
+        cfg_err(p, "ca-file: '%s' holds no PEM certificate", ca_file);
+        free(pem);
+        return;
+    }
+    free(x->ca_pem);
+    x->ca_pem = pem;
+    set_field(&x->ca_file, ca_file, strlen(ca_file));
+    if (verifyhost)
+        set_field(&x->verifyhost, verifyhost, strlen(verifyhost));
+#undef XDS_SERVER_USAGE
 }
 
 void cfg_kw_xds_node_id(struct cfg *p, char **av, size_t ac)

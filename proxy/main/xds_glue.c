@@ -171,7 +171,8 @@ int process_xds_reload(const char *path, char *err, size_t errlen)
             memcmp(&n->server, &o->server, n->serverlen) != 0 ||
             !same_str(n->node_id, o->node_id) || !same_str(n->node_cluster, o->node_cluster) ||
             !same_str(n->region, o->region) || !same_str(n->zone, o->zone) ||
-            !same_metadata(n, o) ||
+            !same_metadata(n, o) || !same_str(n->ca_pem, o->ca_pem) ||
+            !same_str(n->verifyhost, o->verifyhost) ||
             n->protocol != o->protocol) {
             snprintf(err, errlen, "%s:%d: xds: the control plane and the node cannot change "
                                   "while tern runs; restart tern",

@@ -159,6 +159,9 @@ void snapshot_unref(struct snapshot *snap)
         cluster_unref(snap->clusters[i]);
     free(snap->clusters);
     free(snap->xds.node_id);
+    free(snap->xds.ca_pem);
+    free(snap->xds.ca_file);
+    free(snap->xds.verifyhost);
     free(snap->xds.node_cluster);
     free(snap->xds.region);
     free(snap->xds.zone);

@@ -491,8 +491,13 @@ enum xds_protocol {
  * (Envoy's bootstrap node and ADS config source). */
 struct model_xds {
     bool enabled;                  /* the file has an xds section */
-    struct sockaddr_storage server; /* ADS server, plaintext gRPC */
+    struct sockaddr_storage server; /* ADS server */
     socklen_t serverlen;
+    char *ca_pem;                  /* owned; `server ... ssl ca-file`: TLS, verified against
+                                    * these roots; NULL: plaintext gRPC */
+    char *ca_file;                 /* owned; its path (messages, reload comparison) */
+    char *verifyhost;              /* owned; name the server's certificate must carry;
+                                    * NULL: its address */
     char *node_id;                 /* owned */
     char *node_cluster;            /* owned; NULL: unset */
     char *region;                  /* owned; node-locality <region>/<zone>; NULL: unset */

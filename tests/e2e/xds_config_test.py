@@ -30,12 +30,15 @@ class XdsConfigTest(unittest.TestCase):
 
     def test_errors_are_file_line(self):
         with tempfile.TemporaryDirectory(dir=os.environ.get("TEST_TMPDIR")) as d:
-            path = self.write(d, "xds\n    server 127.0.0.1:1 ssl ca-file a crt b\n"
-                                 "    node-id n\n    protocol fast\n")
+            notpem = os.path.join(d, "notpem.txt")
+            with open(notpem, "w") as f:
+                f.write("not a certificate\n")
+            path = self.write(d, "xds\n    server 127.0.0.1:1 ssl ca-file %s\n"
+                                 "    node-id n\n    protocol fast\n" % notpem)
             rc, out = run("-c", "-f", path)
             self.assertEqual(rc, 1)
-            self.assertIn("%s:2: server: ssl: TLS to the control plane is not supported yet"
-                          % path, out)
+            self.assertIn("%s:2: server: ca-file: '%s' holds no PEM certificate"
+                          % (path, notpem), out)
             self.assertIn("%s:4: protocol: unknown protocol 'fast' (expected delta or sotw)"
                           % path, out)
 

@@ -52,6 +52,9 @@ struct ads_stream_conf {
     uint32_t backoff_base_ms;   /* first retry delay (before jitter) */
     uint32_t backoff_max_ms;    /* cap */
     uint32_t max_message_bytes; /* largest response accepted */
+    const char *ca_pem;         /* TLS: trusted roots (PEM; copied); NULL: plaintext */
+    const char *verifyhost;     /* TLS: name the server's certificate must carry (copied);
+                                 * NULL: the address */
 };
 
 /* Starts the thread; callbacks run on `base` (the main loop). Returns NULL

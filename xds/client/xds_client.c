@@ -81,6 +81,7 @@ struct xds_client {
     bool connected;               /* a response arrived on the open stream */
     time_t disconnected_since;    /* 0 while connected */
     char last_stream_error[256];
+    uint64_t stream_failures;     /* ADS streams ended or not opened (metrics) */
     uint64_t streams;             /* streams opened */
     struct type_state types[XDS_NTYPES];
     bool initialized;             /* a snapshot with the initial resources applied */
@@ -719,6 +720,7 @@ static void on_closed(void *arg, uint64_t gen, int status, const char *detail, u
                   status, detail, retry_ms);
     }
     c->connected = false;
+    c->stream_failures++;
     snprintf(c->last_stream_error, sizeof(c->last_stream_error), "gRPC status %d: %s", status,
              detail);
 }
@@ -794,6 +796,8 @@ struct xds_client *xds_client_start(struct event_base *base, const struct model_
     arm_init_timer(c);
     sc.server = cfg->server;
     sc.serverlen = cfg->serverlen;
+    sc.ca_pem = cfg->ca_pem;
+    sc.verifyhost = cfg->verifyhost;
     sc.delta = c->delta;
     sc.backoff_base_ms = BACKOFF_BASE_MS;
     sc.backoff_max_ms = BACKOFF_MAX_MS;
@@ -957,6 +961,11 @@ void xds_client_metrics(const struct xds_client *c, struct evbuffer *out)
     evbuffer_add_printf(out, "# HELP tern_xds_connected 1 while the ADS stream to the control "
                              "plane delivers responses.\n# TYPE tern_xds_connected gauge\n"
                              "tern_xds_connected %d\n", c->connected ? 1 : 0);
+    evbuffer_add_printf(out, "# HELP tern_xds_stream_failures_total ADS streams that ended or "
+                             "could not be opened (unreachable, TLS refused, closed).\n"
+                             "# TYPE tern_xds_stream_failures_total counter\n"
+                             "tern_xds_stream_failures_total %llu\n",
+                        (unsigned long long)c->stream_failures);
     evbuffer_add_printf(out, "# HELP tern_xds_updates_total xDS responses by type and result "
                              "(accepted: ACK, rejected: NACK).\n"
                              "# TYPE tern_xds_updates_total counter\n");

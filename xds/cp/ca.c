@@ -258,7 +258,8 @@ const char *ca_cert_pem(const struct ca *ca)
 	return ca->cert_pem;
 }
 
-static int issue(struct ca *ca, const char *identity, uint32_t ttl_s, struct ca_leaf *out)
+static int issue(struct ca *ca, const char *identity, const char *extra_san, uint32_t ttl_s,
+		 struct ca_leaf *out)
 {
 	EVP_PKEY *key = EVP_EC_gen("P-256");
 	X509 *x = NULL;
@@ -275,7 +276,9 @@ static int issue(struct ca *ca, const char *identity, uint32_t ttl_s, struct ca_
 	if (!x)
 		goto out;
 	name = X509_get_subject_name(x);
-	snprintf(san, sizeof(san), "URI:%s", identity);
+	if ((size_t)snprintf(san, sizeof(san), "URI:%s%s%s", identity, extra_san ? "," : "",
+			     extra_san ? extra_san : "") >= sizeof(san))
+		goto out;
 	if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"tern mesh", -1, -1, 0) ||
 	    add_ext(x, ca->cert, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
 	    add_ext(x, ca->cert, NID_key_usage, "critical,digitalSignature,keyAgreement") < 0 ||
@@ -323,7 +326,7 @@ const struct ca_leaf *ca_leaf(struct ca *ca, const char *identity, uint32_t ttl_
 			l = &ca->leaves[i];
 	if (l && now < l->renew_at && l->not_after - (l->not_before + CA_BACKDATE_S) == (time_t)ttl_s)
 		return l;
-	if (issue(ca, identity, ttl_s, &fresh) < 0)
+	if (issue(ca, identity, NULL, ttl_s, &fresh) < 0)
 		return l;
 	if (!l) {
 		if (ca->n == ca->cap) {
@@ -373,4 +376,19 @@ void ca_dump_json(const struct ca *ca, struct evbuffer *out)
 				    l->serial, (long)l->not_before, (long)l->not_after, (long)l->renew_at);
 	}
 	evbuffer_add(out, "]}\n", 3);
+}
+
+int ca_issue_serving(struct ca *ca, const char *identity, const char *sans, uint32_t ttl_s,
+		     struct ca_leaf *out)
+{
+	if (issue(ca, identity, sans, ttl_s, out) < 0)
+		return -1;
+	cp_log("info", "ca: issued the xDS serving certificate %s (%s) serial %s valid until %ld",
+	       identity, sans, out->serial, (long)out->not_after);
+	return 0;
+}
+
+void ca_leaf_free(struct ca_leaf *l)
+{
+	leaf_clear(l);
 }

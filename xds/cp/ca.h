@@ -44,6 +44,13 @@ const char *ca_cert_pem(const struct ca *ca);
  * (logged). *issued is set to 1 when a new certificate was signed. */
 const struct ca_leaf *ca_leaf(struct ca *ca, const char *identity, uint32_t ttl_s, int *issued);
 
+/* A certificate for tern-cp's own xDS port: `identity` as the URI SAN plus
+ * `sans` ("DNS:tern-cp,IP:127.0.0.1", OpenSSL's syntax), lifetime ttl_s. Not
+ * tracked for renewal: the caller owns *out (ca_leaf_free). 0, or -1
+ * (logged). */
+int ca_issue_serving(struct ca *ca, const char *identity, const char *sans, uint32_t ttl_s,
+		     struct ca_leaf *out);
+void ca_leaf_free(struct ca_leaf *l);
 /* The earliest renew_at of the leaves (0 if none). */
 time_t ca_due(const struct ca *ca);
 

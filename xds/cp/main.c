@@ -23,6 +23,7 @@
 #include <sys/inotify.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -348,11 +349,57 @@ static void on_server_down(struct pump_tag *tag, int ok)
 	server_down.done = 1;
 }
 
+/* tern-cp's own xDS certificate (--xds-tls): issued at start from the mesh
+ * CA; not rotated while running (a restart issues a new one). */
+#define XDS_TLS_TTL_S (365u * 24 * 3600)
+
+/* Appends ",<kind>:<value>" to the SAN list; false when the value is not
+ * a plain name/address or the list is full. */
+static int san_add(char *sans, size_t cap, const char *kind, const char *value)
+{
+	size_t len = strlen(sans);
+	const char *p;
+
+	if (!*value || strlen(value) > 253)
+		return 0;
+	for (p = value; *p; p++)
+		if (!(*p == '.' || *p == '-' || *p == ':' || (*p >= '0' && *p <= '9') ||
+		      (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+			return 0;
+	return (size_t)snprintf(sans + len, cap - len, ",%s:%s", kind, value) < cap - len;
+}
+
+/* The SANs a client dialling the --xds address checks: the address itself
+ * (IP or DNS), and 127.0.0.1 + localhost for a wildcard bind. */
+static int xds_listen_san(const char *listen, char *sans, size_t cap)
+{
+	char host[256];
+	const char *colon = strrchr(listen, ':');
+	size_t n = colon ? (size_t)(colon - listen) : strlen(listen);
+	unsigned char bin[16];
+
+	if (n >= sizeof(host))
+		return 0;
+	memcpy(host, listen, n);
+	host[n] = 0;
+	if (host[0] == '[' && n >= 2 && host[n - 1] == ']') {
+		memmove(host, host + 1, n - 2);
+		host[n - 2] = 0;
+	}
+	if (!host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
+		return san_add(sans, cap, "IP", "127.0.0.1") && san_add(sans, cap, "IP", "::1") &&
+		       san_add(sans, cap, "DNS", "localhost");
+	if (inet_pton(AF_INET, host, bin) == 1 || inet_pton(AF_INET6, host, bin) == 1)
+		return san_add(sans, cap, "IP", host);
+	return san_add(sans, cap, "DNS", host);
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: tern-cp --mesh FILE --xds HOST:PORT --admin HOST:PORT\n"
 		"               [--ca-dir DIR] [--no-mtls] [--id NAME]\n"
+		"               [--xds-tls [--xds-tls-name NAME]...]\n"
 		"               [--etcd HOST:PORT [--etcd-prefix PREFIX]]\n");
 }
 
@@ -367,11 +414,15 @@ int main(int argc, char **argv)
 		{ "id", required_argument, NULL, 'i' },
 		{ "etcd", required_argument, NULL, 'e' },
 		{ "etcd-prefix", required_argument, NULL, 'p' },
+		{ "xds-tls", no_argument, NULL, 't' },
+		{ "xds-tls-name", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *xds = NULL, *admin = NULL, *ca_dir = NULL, *etcd = NULL, *etcd_prefix = "/tern/services/";
-	int no_mtls = 0, c, rc = 0;
+	int no_mtls = 0, xds_tls = 0, c, rc = 0;
+	char tls_sans[512] = "DNS:tern-cp";
+	struct ca_leaf serving = { 0 };
 	struct cp cp;
 	struct evhttp *http = NULL;
 	struct watch *watch;
@@ -394,11 +445,24 @@ int main(int argc, char **argv)
 		case 'i': cp.identifier = optarg; break;
 		case 'e': etcd = optarg; break;
 		case 'p': etcd_prefix = optarg; break;
+		case 't': xds_tls = 1; break;
+		case 'T':
+			if (!san_add(tls_sans, sizeof(tls_sans), "DNS", optarg)) {
+				fprintf(stderr, "tern-cp: --xds-tls-name '%s': not a DNS name, or too many names\n", optarg);
+				return 2;
+			}
+			break;
 		default: usage(); return c == 'h' ? 0 : 2;
 		}
 	}
 	if (!cp.mesh_path || !xds || !admin || optind != argc) {
 		usage();
+		return 2;
+	}
+	if (xds_tls && (no_mtls || !ca_dir)) {
+		/* the sidecars verify us against the CA, so it must be on disk */
+		fprintf(stderr, "tern-cp: --xds-tls needs the CA: give --ca-dir (sidecars trust "
+				"<ca-dir>/ca.crt) and drop --no-mtls\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -431,7 +495,29 @@ int main(int argc, char **argv)
 	cp.server = grpc_server_create(NULL, NULL);
 	grpc_server_register_completion_queue(cp.server, pump_cq(cp.pump), NULL);
 	ads_register(&cp);
-	creds = grpc_insecure_server_credentials_create();
+	if (xds_tls) {
+		grpc_ssl_pem_key_cert_pair pair;
+		char id[300];
+
+		if (!xds_listen_san(xds, tls_sans, sizeof(tls_sans))) {
+			fprintf(stderr, "tern-cp: --xds %s: too many names for the certificate\n", xds);
+			rc = 1;
+			goto stop_grpc;
+		}
+		snprintf(id, sizeof(id), "spiffe://%s/tern-cp", cp.model->trust_domain);
+		if (ca_issue_serving(cp.ca, id, tls_sans, XDS_TLS_TTL_S, &serving) != 0) {
+			fprintf(stderr, "tern-cp: cannot issue the xDS serving certificate\n");
+			rc = 1;
+			goto stop_grpc;
+		}
+		pair.private_key = serving.key_pem;
+		pair.cert_chain = serving.cert_pem;
+		/* TLS only: a proxy proves who it is with its token (metadata) */
+		creds = grpc_ssl_server_credentials_create_ex(NULL, &pair, 1,
+							      GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE, NULL);
+	} else {
+		creds = grpc_insecure_server_credentials_create();
+	}
 	if (!grpc_server_add_http2_port(cp.server, xds, creds)) {
 		fprintf(stderr, "tern-cp: --xds %s: cannot listen\n", xds);
 		grpc_server_credentials_release(creds);
@@ -506,6 +592,7 @@ stop_grpc:
 	free(cp.sources);
 	event_free(cp.change_ev);
 	event_base_free(cp.base);
+	ca_leaf_free(&serving);
 	ca_free(cp.ca);
 	mesh_model_free(cp.model);
 	return rc;

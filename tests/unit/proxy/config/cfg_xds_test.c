@@ -96,8 +96,20 @@ static void test_errors(void **state)
                "t.cfg:1: xds: no 'node-id <id>' line: the control plane knows tern by its "
                "node id");
     only_error(XDS_MIN "    server 127.0.0.1:1 ssl ca-file /ca.pem crt /c.pem\n",
-               "t.cfg:4: server: ssl: TLS to the control plane is not supported yet (the "
-               "xDS client speaks plaintext gRPC); use a loopback or node-local server address");
+               "t.cfg:4: server: unexpected argument 'crt' (usage: server <address>:<port> "
+               "[ssl ca-file <file> [verifyhost <name>]])");
+    only_error(XDS_MIN "    server 127.0.0.1:1 ssl\n",
+               "t.cfg:4: server: ssl needs ca-file <file>: the roots the control plane's "
+               "certificate is verified against (usage: server <address>:<port> "
+               "[ssl ca-file <file> [verifyhost <name>]])");
+    only_error(XDS_MIN "    server 127.0.0.1:1 ca-file /ca.pem\n",
+               "t.cfg:4: server: ca-file without ssl (usage: server <address>:<port> "
+               "[ssl ca-file <file> [verifyhost <name>]])");
+    only_error(XDS_MIN "    server 127.0.0.1:1 ssl ca-file /nonexistent/ca.pem\n",
+               "t.cfg:4: server: ca-file: cannot open '/nonexistent/ca.pem': No such file or "
+               "directory");
+    only_error(XDS_MIN "    server 127.0.0.1:1 ssl ca-file /dev/null\n",
+               "t.cfg:4: server: ca-file: '/dev/null' is not a regular file");
     only_error(XDS_MIN "    protocol grpc\n",
                "t.cfg:4: protocol: unknown protocol 'grpc' (expected delta or sotw)");
     only_error(XDS_MIN "    node-locality eu-west-1\n",
