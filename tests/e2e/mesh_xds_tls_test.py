@@ -13,6 +13,8 @@ network in clear. The checks:
     not carry, and one speaking plaintext to the TLS port get no
     configuration at all: tern-cp never sees them as proxies, and their
     tern_xds_connected gauge stays 0;
+  - tern-cp re-issues its certificate at half-life (--xds-tls-ttl 4): new
+    handshakes verify the new one, a stream opened before keeps working;
   - tern-cp refuses --xds-tls without --ca-dir.
 """
 
@@ -122,6 +124,55 @@ class XdsTlsTest(unittest.TestCase):
                 finally:
                     for b in bad:
                         b.stop()
+        finally:
+            cp.stop()
+            api.kill()
+
+    def test_serving_certificate_rotates(self):
+        # a 4 s certificate: re-issued every 2 s (half-life); each new
+        # handshake sees the current one, an open stream keeps working
+        api = HttpBackend(name="API")
+        tmp = tempfile.mkdtemp(prefix="xdstls_")
+        ca_dir = os.path.join(tmp, "ca")
+        os.mkdir(ca_dir)
+        ca = os.path.join(ca_dir, "ca.crt")
+        cp = TernCp(MESH % dict(P, api_app=api.port),
+                    extra_args=["--xds-tls", "--xds-tls-ttl", "4"], ca_dir=ca_dir)
+        cp.start()
+
+        def served():
+            p = subprocess.run(["openssl", "s_client", "-connect", cp.xds, "-alpn", "h2",
+                                "-CAfile", ca, "-verify_return_error", "-verify_ip", "127.0.0.1"],
+                               input=b"", stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               timeout=10)
+            out = p.stdout.decode("latin-1")
+            self.assertIn("Verify return code: 0 (ok)", out)
+            x = subprocess.run(["openssl", "x509", "-noout", "-serial", "-ext", "subjectAltName"],
+                               input=p.stdout, stdout=subprocess.PIPE, timeout=10)
+            return x.stdout.decode()
+        try:
+            with Tern(sidecar(cp, "frontend-1", "frontend", "frontend-token-0123456789",
+                              P["front_admin"], "ssl ca-file %s" % ca),
+                      admin_port=P["front_admin"], ready_timeout=20) as front:
+                first = served()
+                self.assertIn("URI:spiffe://mesh.test/tern-cp", first)
+                self.assertIn("DNS:tern-cp", first)
+                self.assertIn("IP Address:127.0.0.1", first)
+                poll_until(lambda: served().split("\n")[0] != first.split("\n")[0],
+                           timeout=10, desc="a new serving certificate")
+                self.assertGreaterEqual(
+                    cp.metrics()["tern_cp_xds_certificates_issued_total"], 2)
+                # the stream opened under the first certificate still delivers
+                self.assertEqual(front.metrics().value("tern_xds_connected"), 1)
+                # a sidecar connecting now verifies the current certificate
+                with Tern(sidecar(cp, "api-1", "api", "api-token-0123456789abc",
+                                  P["api_admin"], "ssl ca-file %s" % ca),
+                          admin_port=P["api_admin"], ready_timeout=20):
+                    poll_until(lambda: len(cp.proxies()) == 2 and
+                               not any(p["awaiting_ack"] for p in cp.proxies()),
+                               timeout=20, desc="both ACKed after rotation")
+                    st, body = get(P["front_out"], "api", "/after-rotation")
+                    self.assertEqual((st, body.split(" ")[0]), (200, "API"), body)
         finally:
             cp.stop()
             api.kill()

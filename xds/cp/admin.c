@@ -84,6 +84,9 @@ static void metrics(struct cp *cp, struct evbuffer *b)
 	evbuffer_add_printf(b, "# HELP tern_cp_certificates_issued_total Leaf certificates signed.\n"
 			    "# TYPE tern_cp_certificates_issued_total counter\ntern_cp_certificates_issued_total %llu\n",
 			    (unsigned long long)s->certs_issued);
+	evbuffer_add_printf(b, "# HELP tern_cp_xds_certificates_issued_total tern-cp's own xDS serving certificates signed (--xds-tls: at start and at half-life).\n"
+			    "# TYPE tern_cp_xds_certificates_issued_total counter\ntern_cp_xds_certificates_issued_total %llu\n",
+			    (unsigned long long)s->xds_tls_issued);
 	evbuffer_add_printf(b, "# HELP tern_cp_generation Changes applied since start.\n"
 			    "# TYPE tern_cp_generation gauge\ntern_cp_generation %llu\n",
 			    (unsigned long long)cp->generation);

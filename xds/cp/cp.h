@@ -42,6 +42,7 @@ struct cp_stats {
 	uint64_t reloads_ok, reloads_failed;
 	uint64_t snapshots_built;
 	uint64_t certs_issued;
+	uint64_t xds_tls_issued;        /* tern-cp's own xDS certificates (--xds-tls) */
 };
 
 /* A registry's contribution: endpoints per service (sorted by service). */

@@ -15,6 +15,7 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -297,6 +298,63 @@ static void watch_stop(struct watch *w)
 	free(w);
 }
 
+/*
+ * tern-cp's own xDS certificate (--xds-tls), issued from the mesh CA at start
+ * and again at half its lifetime (the renew timer, main thread). gRPC asks
+ * for it at each handshake through xds_tls_fetch (its own threads): the
+ * mutex guards the current PEM pair and its generation; a handshake after a
+ * renewal gets the new pair, connections already open keep theirs.
+ */
+#define XDS_TLS_TTL_S (365u * 24 * 3600)
+#define XDS_TLS_TTL_MIN_S 4u
+
+static struct {
+	pthread_mutex_t mu;
+	struct ca_leaf leaf;  /* the current pair (main thread writes under mu) */
+	unsigned gen;         /* bumped at each issue */
+	unsigned served_gen;  /* what gRPC has (read and written under mu) */
+	const char *roots;    /* the mesh CA (gRPC wants roots in a fetched config,
+			       * though no client certificate is asked) */
+	char identity[300];
+	char sans[512];
+	uint32_t ttl_s;
+	int on;
+} xds_tls = { .mu = PTHREAD_MUTEX_INITIALIZER, .sans = "DNS:tern-cp", .ttl_s = XDS_TLS_TTL_S };
+
+static grpc_ssl_certificate_config_reload_status xds_tls_fetch(void *arg,
+							       grpc_ssl_server_certificate_config **config)
+{
+	grpc_ssl_certificate_config_reload_status st = GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_UNCHANGED;
+
+	pthread_mutex_lock(&xds_tls.mu);
+	if (xds_tls.served_gen != xds_tls.gen && xds_tls.leaf.cert_pem) {
+		grpc_ssl_pem_key_cert_pair pair = { xds_tls.leaf.key_pem, xds_tls.leaf.cert_pem };
+
+		*config = grpc_ssl_server_certificate_config_create(xds_tls.roots, &pair, 1); /* copies */
+		xds_tls.served_gen = xds_tls.gen;
+		st = GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_NEW;
+	}
+	pthread_mutex_unlock(&xds_tls.mu);
+	return st;
+}
+
+/* Issues the next serving certificate; the old pair stays on failure. */
+static int xds_tls_issue(struct cp *cp)
+{
+	struct ca_leaf fresh, old;
+
+	if (ca_issue_serving(cp->ca, xds_tls.identity, xds_tls.sans, xds_tls.ttl_s, &fresh) != 0)
+		return -1;
+	pthread_mutex_lock(&xds_tls.mu);
+	old = xds_tls.leaf;
+	xds_tls.leaf = fresh;
+	xds_tls.gen++;
+	pthread_mutex_unlock(&xds_tls.mu);
+	ca_leaf_free(&old);
+	cp->stats.xds_tls_issued++;
+	return 0;
+}
+
 /* ---- certificate renewal ---- */
 
 static void on_renew(evutil_socket_t fd, short what, void *arg);
@@ -306,6 +364,8 @@ static void renew_arm(struct cp *cp, struct event *ev)
 	time_t due = ca_due(cp->ca), now = time(NULL);
 	struct timeval tv = { 1, 0 };
 
+	if (xds_tls.on && (!due || xds_tls.leaf.renew_at < due))
+		due = xds_tls.leaf.renew_at; /* main thread: the only writer */
 	if (due && due > now)
 		tv.tv_sec = due - now < 3600 ? due - now : 3600;
 	evtimer_add(ev, &tv);
@@ -321,6 +381,8 @@ static void on_renew(evutil_socket_t fd, short what, void *arg)
 	 * while regenerating */
 	if (due && due <= time(NULL))
 		cp_changed(cp);
+	if (xds_tls.on && xds_tls.leaf.renew_at <= time(NULL))
+		(void)xds_tls_issue(cp); /* logged; retried at the next turn */
 	renew_arm(cp, ev);
 }
 
@@ -348,10 +410,6 @@ static void on_server_down(struct pump_tag *tag, int ok)
 {
 	server_down.done = 1;
 }
-
-/* tern-cp's own xDS certificate (--xds-tls): issued at start from the mesh
- * CA; not rotated while running (a restart issues a new one). */
-#define XDS_TLS_TTL_S (365u * 24 * 3600)
 
 /* Appends ",<kind>:<value>" to the SAN list; false when the value is not
  * a plain name/address or the list is full. */
@@ -399,7 +457,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: tern-cp --mesh FILE --xds HOST:PORT --admin HOST:PORT\n"
 		"               [--ca-dir DIR] [--no-mtls] [--id NAME]\n"
-		"               [--xds-tls [--xds-tls-name NAME]...]\n"
+		"               [--xds-tls [--xds-tls-name NAME]... [--xds-tls-ttl SECONDS]]\n"
 		"               [--etcd HOST:PORT [--etcd-prefix PREFIX]]\n");
 }
 
@@ -416,13 +474,14 @@ int main(int argc, char **argv)
 		{ "etcd-prefix", required_argument, NULL, 'p' },
 		{ "xds-tls", no_argument, NULL, 't' },
 		{ "xds-tls-name", required_argument, NULL, 'T' },
+		{ "xds-tls-ttl", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *xds = NULL, *admin = NULL, *ca_dir = NULL, *etcd = NULL, *etcd_prefix = "/tern/services/";
-	int no_mtls = 0, xds_tls = 0, c, rc = 0;
-	char tls_sans[512] = "DNS:tern-cp";
-	struct ca_leaf serving = { 0 };
+	int no_mtls = 0, c, rc = 0;
+	char *end;
+	unsigned long ttl;
 	struct cp cp;
 	struct evhttp *http = NULL;
 	struct watch *watch;
@@ -445,9 +504,19 @@ int main(int argc, char **argv)
 		case 'i': cp.identifier = optarg; break;
 		case 'e': etcd = optarg; break;
 		case 'p': etcd_prefix = optarg; break;
-		case 't': xds_tls = 1; break;
+		case 't': xds_tls.on = 1; break;
+		case 'L':
+			errno = 0;
+			ttl = strtoul(optarg, &end, 10);
+			if (errno || *end || ttl < XDS_TLS_TTL_MIN_S || ttl > 10u * 365 * 24 * 3600) {
+				fprintf(stderr, "tern-cp: --xds-tls-ttl '%s': seconds, %u to 10 years\n",
+					optarg, XDS_TLS_TTL_MIN_S);
+				return 2;
+			}
+			xds_tls.ttl_s = (uint32_t)ttl;
+			break;
 		case 'T':
-			if (!san_add(tls_sans, sizeof(tls_sans), "DNS", optarg)) {
+			if (!san_add(xds_tls.sans, sizeof(xds_tls.sans), "DNS", optarg)) {
 				fprintf(stderr, "tern-cp: --xds-tls-name '%s': not a DNS name, or too many names\n", optarg);
 				return 2;
 			}
@@ -459,7 +528,7 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	if (xds_tls && (no_mtls || !ca_dir)) {
+	if (xds_tls.on && (no_mtls || !ca_dir)) {
 		/* the sidecars verify us against the CA, so it must be on disk */
 		fprintf(stderr, "tern-cp: --xds-tls needs the CA: give --ca-dir (sidecars trust "
 				"<ca-dir>/ca.crt) and drop --no-mtls\n");
@@ -495,26 +564,25 @@ int main(int argc, char **argv)
 	cp.server = grpc_server_create(NULL, NULL);
 	grpc_server_register_completion_queue(cp.server, pump_cq(cp.pump), NULL);
 	ads_register(&cp);
-	if (xds_tls) {
-		grpc_ssl_pem_key_cert_pair pair;
-		char id[300];
-
-		if (!xds_listen_san(xds, tls_sans, sizeof(tls_sans))) {
+	if (xds_tls.on) {
+		if (!xds_listen_san(xds, xds_tls.sans, sizeof(xds_tls.sans))) {
 			fprintf(stderr, "tern-cp: --xds %s: too many names for the certificate\n", xds);
 			rc = 1;
 			goto stop_grpc;
 		}
-		snprintf(id, sizeof(id), "spiffe://%s/tern-cp", cp.model->trust_domain);
-		if (ca_issue_serving(cp.ca, id, tls_sans, XDS_TLS_TTL_S, &serving) != 0) {
+		snprintf(xds_tls.identity, sizeof(xds_tls.identity), "spiffe://%s/tern-cp",
+			 cp.model->trust_domain);
+		xds_tls.roots = ca_cert_pem(cp.ca);
+		if (xds_tls_issue(&cp) != 0) {
 			fprintf(stderr, "tern-cp: cannot issue the xDS serving certificate\n");
 			rc = 1;
 			goto stop_grpc;
 		}
-		pair.private_key = serving.key_pem;
-		pair.cert_chain = serving.cert_pem;
-		/* TLS only: a proxy proves who it is with its token (metadata) */
-		creds = grpc_ssl_server_credentials_create_ex(NULL, &pair, 1,
-							      GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE, NULL);
+		/* TLS only: a proxy proves who it is with its token (metadata);
+		 * the certificate is fetched per handshake, so renewals apply */
+		creds = grpc_ssl_server_credentials_create_with_options(
+			grpc_ssl_server_credentials_create_options_using_config_fetcher(
+				GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE, xds_tls_fetch, NULL));
 	} else {
 		creds = grpc_insecure_server_credentials_create();
 	}
@@ -592,7 +660,7 @@ stop_grpc:
 	free(cp.sources);
 	event_free(cp.change_ev);
 	event_base_free(cp.base);
-	ca_leaf_free(&serving);
+	ca_leaf_free(&xds_tls.leaf);
 	ca_free(cp.ca);
 	mesh_model_free(cp.model);
 	return rc;
