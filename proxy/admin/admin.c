@@ -12,17 +12,22 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "proxy/admin/clusters_json.h"
+#include "proxy/admin/json_writer.h"
 #include "proxy/admin/prometheus.h"
 #include "proxy/core/log.h"
 #include "proxy/core/util.h"
 #include "proxy/main/process.h"
+#include "proxy/model/model.h"
 #include "proxy/model/model_types.h"
 #include "proxy/worker/worker.h"
 
@@ -173,6 +178,106 @@ static void page_config_dump(struct evhttp_request *req)
     evbuffer_free(body);
 }
 
+/* ---- POST /servers/<backend>/<server>?state=ready|drain|maint ---------------------- */
+
+static const char *const admin_state_names[] = {"ready", "drain", "maint"};
+
+/* HAProxy's "set server <b>/<s> state": drain and maint take the server out of
+ * new picks (a new host set, published like a health change), maint also
+ * pauses its checks. Answers the server's state as JSON. */
+static void post_server_state(struct evhttp_request *req, const char *path, size_t plen)
+{
+    const char *rest = path + sizeof("/servers/") - 1, *slash, *want;
+    char enc[256], bname[256], sname[256], text[768], err[256];
+    char *dec;
+    struct evkeyvalq q;
+    struct cluster *c;
+    struct endpoint *ep;
+    size_t blen, slen;
+    int st = -1, old;
+
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+        reply_text(req, 405, "Method Not Allowed", "method not allowed (POST)\n");
+        return;
+    }
+    slash = memchr(rest, '/', plen - (size_t)(rest - path));
+    blen = slash ? (size_t)(slash - rest) : 0;
+    slen = slash ? plen - (size_t)(slash + 1 - path) : 0;
+    if (!slash || !blen || !slen || blen >= sizeof(bname) || slen >= sizeof(sname) ||
+        memchr(slash + 1, '/', slen)) {
+        reply_text(req, 404, "Not Found", "usage: POST /servers/<backend>/<server>?state="
+                                          "ready|drain|maint\n");
+        return;
+    }
+    /* names may be percent-encoded (xDS cluster names such as "outbound|api") */
+    memcpy(enc, rest, blen);
+    enc[blen] = 0;
+    dec = evhttp_uridecode(enc, 0, NULL);
+    snprintf(bname, sizeof(bname), "%s", dec ? dec : "");
+    free(dec);
+    memcpy(enc, slash + 1, slen);
+    enc[slen] = 0;
+    dec = evhttp_uridecode(enc, 0, NULL);
+    snprintf(sname, sizeof(sname), "%s", dec ? dec : "");
+    free(dec);
+    c = snapshot_find_cluster(tern_proc.snap, bname);
+    ep = c ? cluster_find_endpoint(c, sname) : NULL;
+    if (!ep) {
+        snprintf(text, sizeof(text), c ? "no server '%s' in backend '%s'\n" : "no backend '%s'\n",
+                 c ? sname : bname, bname);
+        reply_text(req, 404, "Not Found", text);
+        return;
+    }
+    TAILQ_INIT(&q);
+    want = NULL;
+    if (evhttp_parse_query_str(path[plen] == '?' ? path + plen + 1 : "", &q) == 0)
+        want = evhttp_find_header(&q, "state");
+    for (int i = 0; want && i < (int)TERN_ARRAY_SIZE(admin_state_names); i++)
+        if (strcmp(want, admin_state_names[i]) == 0)
+            st = i;
+    evhttp_clear_headers(&q);
+    if (st < 0) {
+        reply_text(req, 400, "Bad Request", "state must be ready, drain or maint "
+                                            "(POST /servers/<backend>/<server>?state=...)\n");
+        return;
+    }
+    old = atomic_exchange(&ep->admin_state, st);
+    if (old != st) {
+        if (!cluster_rebuild_hosts(c, tern_proc.nworkers, err, sizeof(err))) {
+            atomic_store(&ep->admin_state, old);
+            snprintf(text, sizeof(text), "cannot rebuild the host set of '%s': %s\n", bname, err);
+            reply_text(req, 500, "Internal Server Error", text);
+            return;
+        }
+        workers_publish_hosts(c);
+        log_notice("Server %s/%s is %s (admin API, was %s).", bname, sname,
+                   st == ENDPOINT_MAINT ? "going into maintenance"
+                   : st == ENDPOINT_DRAIN ? "draining: no new connections"
+                                          : "ready",
+                   admin_state_names[old]);
+    }
+    {
+        struct evbuffer *body = evbuffer_new();
+        struct json_writer w;
+
+        json_init(&w, body);
+        json_object_begin(&w);
+        json_key(&w, "backend");
+        json_string(&w, bname);
+        json_key(&w, "server");
+        json_string(&w, sname);
+        json_key(&w, "state");
+        json_string(&w, admin_state_names[st]);
+        json_key(&w, "up");
+        json_bool(&w, atomic_load(&ep->up) && !ep->disabled);
+        json_object_end(&w);
+        evbuffer_add(body, "\n", 1);
+        reply(req, 200, "OK", "application/json", body);
+        evbuffer_free(body);
+    }
+}
+
 static const struct {
     const char *path;
     void (*page)(struct evhttp_request *req);
@@ -189,6 +294,10 @@ static void on_request(struct evhttp_request *req, void *arg)
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     size_t plen = strcspn(uri, "?#");
 
+    if (plen > sizeof("/servers/") - 1 && memcmp(uri, "/servers/", sizeof("/servers/") - 1) == 0) {
+        post_server_state(req, uri, plen);
+        return;
+    }
     for (size_t i = 0; i < TERN_ARRAY_SIZE(routes); i++) {
         if (strlen(routes[i].path) != plen || memcmp(routes[i].path, uri, plen) != 0)
             continue;

@@ -253,6 +253,13 @@ static void render_servers(struct evbuffer *out, const struct snapshot *snap)
         server_sample(out, "tern_server_up", ep, METRIC_GAUGE,
                       !ep->disabled && atomic_load(&((struct endpoint *)ep)->up) ? 1 : 0);
 
+    header(out, "tern_server_admin_state",
+           "What the admin API set: 0 ready, 1 drain, 2 maint (out of new picks when > 0).",
+           METRIC_GAUGE);
+    FOR_EACH_SERVER(snap, ep)
+        server_sample(out, "tern_server_admin_state", ep, METRIC_GAUGE,
+                      (uint64_t)atomic_load(&((struct endpoint *)ep)->admin_state));
+
     header(out, "tern_server_weight", "Configured weight of the server.", METRIC_GAUGE);
     FOR_EACH_SERVER(snap, ep)
         server_sample(out, "tern_server_weight", ep, METRIC_GAUGE, ep->weight);

@@ -202,6 +202,13 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
     if (t->inflight) /* cannot happen: the timer is armed on completion */
         return;
+    if (atomic_load(&ep->admin_state) == ENDPOINT_MAINT) {
+        /* maintenance (admin API): no check until the server is ready again;
+         * its state and counters stay as they were */
+        snprintf(ep->hc.last_status, sizeof(ep->hc.last_status), "MAINT");
+        arm_timer(t, t->inter_ms);
+        return;
+    }
     t->started_ms = tern_now_ms();
     t->inflight = health_check_start(checker.base, (const struct sockaddr *)&ep->addr,
                                      ep->addrlen, &t->params, on_check_done, t);

@@ -268,7 +268,8 @@ struct host_set *cluster_rebuild_hosts(struct cluster *c, uint32_t nworkers, cha
 
     for (uint32_t i = 0; i < c->nendpoints; i++) {
         struct endpoint *ep = c->endpoints[i];
-        if (!ep->backup && !ep->disabled && ep->weight > 0 && atomic_load(&ep->up))
+        if (!ep->backup && !ep->disabled && ep->weight > 0 && atomic_load(&ep->up) &&
+            atomic_load(&ep->admin_state) == ENDPOINT_READY)
             eps[n++] = ep;
     }
     if (n == 0) {
@@ -276,7 +277,8 @@ struct host_set *cluster_rebuild_hosts(struct cluster *c, uint32_t nworkers, cha
          * usable backup, or all of them with option allbackups. */
         for (uint32_t i = 0; i < c->nendpoints; i++) {
             struct endpoint *ep = c->endpoints[i];
-            if (ep->backup && !ep->disabled && ep->weight > 0 && atomic_load(&ep->up)) {
+            if (ep->backup && !ep->disabled && ep->weight > 0 && atomic_load(&ep->up) &&
+                atomic_load(&ep->admin_state) == ENDPOINT_READY) {
                 eps[n++] = ep;
                 backup = true;
                 if (!c->allbackups)

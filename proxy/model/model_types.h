@@ -230,6 +230,16 @@ struct endpoint_health {
     void *check;          /* the checker's in-flight state (health.c) */
 };
 
+/* What the admin API sets on a server at run time (HAProxy's "set server
+ * <b>/<s> state"): drain and maint keep it out of new picks; maint also stops
+ * its health checks. Not kept across a reload (as HAProxy without a
+ * server-state-file). */
+enum endpoint_admin_state {
+    ENDPOINT_READY = 0,
+    ENDPOINT_DRAIN,
+    ENDPOINT_MAINT,
+};
+
 struct endpoint {
     char *name;
     uint32_t id;              /* position in cluster->endpoints, from 0 */
@@ -253,6 +263,7 @@ struct endpoint {
 
     /* runtime */
     _Atomic int up;           /* written by the health checker only */
+    _Atomic int admin_state;  /* enum endpoint_admin_state: the admin API's (main thread) */
     _Atomic int cur_conns;    /* all workers: mode tcp: connections established or
                                * connecting; mode http: requests being sent or served */
     struct endpoint_health hc;

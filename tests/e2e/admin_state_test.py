@@ -1,0 +1,155 @@
+#!/usr/bin/python3
+"""The admin API's runtime server state (HAProxy's "set server <b>/<s> state"):
+POST /servers/<backend>/<server>?state=ready|drain|maint.
+
+drain and maint take a server out of new picks at once (HTTP and TCP);
+maint also pauses its health checks; ready brings it back. /clusters and
+/stats/prometheus show the state; bad requests get 400/404/405 with a
+message saying what is wrong.
+"""
+
+import collections
+import http.client
+import unittest
+
+from ternlib import HttpBackend, NameServer, Tern, cfg_head, free_port, poll_until
+
+
+def post(port, path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        c.request("POST", path)
+        r = c.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read().decode()
+    finally:
+        c.close()
+
+
+def get(port, path="/"):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read().decode()
+    finally:
+        c.close()
+
+
+def server(t, backend, name):
+    for b in t.clusters()["clusters"]:
+        if b["name"] == backend:
+            for s in b["servers"]:
+                if s["name"] == name:
+                    return s
+    raise KeyError(name)
+
+
+class AdminStateTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.b1, cls.b2 = HttpBackend("s1"), HttpBackend("s2")
+        cls.c1, cls.c2 = HttpBackend("c1"), HttpBackend("c2")
+        cls.n1, cls.n2 = NameServer("t1", mode="close"), NameServer("t2", mode="close")
+        cls.fp, cls.tp, cls.ap = free_port(), free_port(), free_port()
+        cfg = cfg_head(nbthread=2, admin_port=cls.ap) + (
+            "frontend fe\n    mode http\n    bind 127.0.0.1:%d\n    default_backend be\n\n"
+            "backend be\n    mode http\n    balance roundrobin\n"
+            "    server s1 127.0.0.1:%d\n    server s2 127.0.0.1:%d\n\n"
+            "backend checked\n    mode http\n"
+            "    server c1 127.0.0.1:%d check inter 100ms\n"
+            "    server c2 127.0.0.1:%d check inter 100ms\n\n"
+            "listen tcp\n    bind 127.0.0.1:%d\n    balance roundrobin\n"
+            "    server t1 127.0.0.1:%d\n    server t2 127.0.0.1:%d\n"
+            % (cls.fp, cls.b1.port, cls.b2.port, cls.c1.port, cls.c2.port, cls.tp,
+               cls.n1.port, cls.n2.port))
+        cls.t = Tern(cfg, admin_port=cls.ap)
+        cls.t.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.t.stop()
+        for s in (cls.b1, cls.b2, cls.c1, cls.c2, cls.n1, cls.n2):
+            s.kill()
+
+    def names(self, n=10):
+        return collections.Counter(get(self.fp, "/x")[1].split(" ")[0] for _ in range(n))
+
+    def tcp_names(self, n=10):
+        import socket
+        out = collections.Counter()
+        for _ in range(n):
+            with socket.create_connection(("127.0.0.1", self.tp), timeout=5) as s:
+                data = b""
+                while True:
+                    d = s.recv(100)
+                    if not d:
+                        break
+                    data += d
+            out[data.decode().strip()] += 1
+        return out
+
+    def test_drain_and_ready_http(self):
+        self.assertEqual(set(self.names()), {"s1", "s2"})
+        st, _, body = post(self.ap, "/servers/be/s2?state=drain")
+        self.assertEqual(st, 200, body)
+        self.assertIn('"state":"drain"', body)
+        self.assertEqual(self.names(), {"s1": 10})
+        self.assertEqual(server(self.t, "be", "s2")["admin_state"], "drain")
+        self.assertEqual(self.t.metrics().get("tern_server_admin_state", proxy="be",
+                                              server="s2"), 1)
+        st, _, body = post(self.ap, "/servers/be/s2?state=ready")
+        self.assertEqual(st, 200, body)
+        # two workers, each with its own rotation: both serve again
+        self.assertEqual(set(self.names()), {"s1", "s2"})
+        self.assertEqual(self.t.metrics().get("tern_server_admin_state", proxy="be",
+                                              server="s2"), 0)
+
+    def test_maint_tcp(self):
+        st, _, _ = post(self.ap, "/servers/tcp/t1?state=maint")
+        self.assertEqual(st, 200)
+        self.assertEqual(self.tcp_names(), {"t2": 10})
+        # both out: no server left, the client is closed without data
+        post(self.ap, "/servers/tcp/t2?state=drain")
+        self.assertEqual(self.tcp_names(2), {"": 2})
+        post(self.ap, "/servers/tcp/t1?state=ready")
+        post(self.ap, "/servers/tcp/t2?state=ready")
+        self.assertEqual(set(self.tcp_names()), {"t1", "t2"})
+
+    def test_maint_pauses_checks(self):
+        poll_until(lambda: server(self.t, "checked", "c1")["checks_total"] >= 2,
+                   desc="c1 checked")
+        st, _, _ = post(self.ap, "/servers/checked/c1?state=maint")
+        self.assertEqual(st, 200)
+        poll_until(lambda: server(self.t, "checked", "c1")["last_check"] == "MAINT",
+                   desc="c1's check paused")
+        n1 = server(self.t, "checked", "c1")["checks_total"]
+        n2 = server(self.t, "checked", "c2")["checks_total"]
+        # c2 goes on being checked (5 more) while c1 is not
+        poll_until(lambda: server(self.t, "checked", "c2")["checks_total"] >= n2 + 5,
+                   desc="c2 checked 5 more times")
+        self.assertEqual(server(self.t, "checked", "c1")["checks_total"], n1)
+        post(self.ap, "/servers/checked/c1?state=ready")
+        poll_until(lambda: server(self.t, "checked", "c1")["checks_total"] > n1,
+                   desc="c1 checked again")
+
+    def test_bad_requests(self):
+        st, hdrs, body = post(self.ap, "/servers/nope/s1?state=drain")
+        self.assertEqual((st, body), (404, "no backend 'nope'\n"))
+        st, hdrs, body = post(self.ap, "/servers/be/s9?state=drain")
+        self.assertEqual((st, body), (404, "no server 's9' in backend 'be'\n"))
+        st, hdrs, body = post(self.ap, "/servers/be/s1?state=sleep")
+        self.assertEqual(st, 400)
+        self.assertIn("state must be ready, drain or maint", body)
+        st, hdrs, body = post(self.ap, "/servers/be/s1")
+        self.assertEqual(st, 400)
+        st, hdrs, body = post(self.ap, "/servers/be")
+        self.assertEqual(st, 404)
+        self.assertIn("usage: POST /servers/<backend>/<server>", body)
+        st, hdrs, body = self.t.admin_get("/servers/be/s1?state=drain")
+        self.assertEqual(st, 405)
+        self.assertEqual(hdrs["allow"], "POST")
+        self.assertEqual(server(self.t, "be", "s1")["admin_state"], "ready")
+
+
+if __name__ == "__main__":
+    unittest.main()
