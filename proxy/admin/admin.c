@@ -178,16 +178,37 @@ static void page_config_dump(struct evhttp_request *req)
     evbuffer_free(body);
 }
 
-/* ---- POST /servers/<backend>/<server>?state=ready|drain|maint ---------------------- */
+/* ---- POST /servers/<backend>/<server>?state=ready|drain|maint&weight=N[%] ---------- */
 
 static const char *const admin_state_names[] = {"ready", "drain", "maint"};
 
-/* HAProxy's "set server <b>/<s> state": drain and maint take the server out of
- * new picks (a new host set, published like a health change), maint also
- * pauses its checks. Answers the server's state as JSON. */
+/* HAProxy's "set server <b>/<s> state" and "set server <b>/<s> weight": drain
+ * and maint take the server out of new picks, maint also pauses its checks; a
+ * weight (0..256, or a percentage of the configured one) applies to new
+ * picks. Either change makes a new host set, published like a health change.
+ * Answers the server's state as JSON. */
+
+/* "N" (0..256) or "N%" of `configured`; -1 when invalid. */
+static long parse_weight(const char *s, uint32_t configured)
+{
+    char *end;
+    long v;
+
+    if (!s || *s < '0' || *s > '9')
+        return -1;
+    v = strtol(s, &end, 10);
+    if (end - s > 6)
+        return -1;
+    if (*end == '%' && end[1] == 0)
+        v = v * (long)configured / 100;
+    else if (*end)
+        return -1;
+    return v <= 256 ? v : -1;
+}
+
 static void post_server_state(struct evhttp_request *req, const char *path, size_t plen)
 {
-    const char *rest = path + sizeof("/servers/") - 1, *slash, *want;
+    const char *rest = path + sizeof("/servers/") - 1, *slash, *want, *wstr;
     char enc[256], bname[256], sname[256], text[768], err[256];
     char *dec;
     struct evkeyvalq q;
@@ -195,6 +216,8 @@ static void post_server_state(struct evhttp_request *req, const char *path, size
     struct endpoint *ep;
     size_t blen, slen;
     int st = -1, old;
+    long weight = -1;
+    uint32_t old_rt;
 
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
@@ -230,32 +253,51 @@ static void post_server_state(struct evhttp_request *req, const char *path, size
         return;
     }
     TAILQ_INIT(&q);
-    want = NULL;
-    if (evhttp_parse_query_str(path[plen] == '?' ? path + plen + 1 : "", &q) == 0)
+    want = wstr = NULL;
+    if (evhttp_parse_query_str(path[plen] == '?' ? path + plen + 1 : "", &q) == 0) {
         want = evhttp_find_header(&q, "state");
+        wstr = evhttp_find_header(&q, "weight");
+    }
     for (int i = 0; want && i < (int)TERN_ARRAY_SIZE(admin_state_names); i++)
         if (strcmp(want, admin_state_names[i]) == 0)
             st = i;
+    if (wstr)
+        weight = parse_weight(wstr, ep->weight);
     evhttp_clear_headers(&q);
-    if (st < 0) {
+    if ((want && st < 0) || (!want && !wstr)) {
         reply_text(req, 400, "Bad Request", "state must be ready, drain or maint "
-                                            "(POST /servers/<backend>/<server>?state=...)\n");
+                                            "(POST /servers/<backend>/<server>?state=...&"
+                                            "weight=...)\n");
         return;
     }
+    if (wstr && weight < 0) {
+        reply_text(req, 400, "Bad Request", "weight must be 0 to 256, or a percentage of the "
+                                            "configured weight (50%)\n");
+        return;
+    }
+    if (st < 0)
+        st = atomic_load(&ep->admin_state);
     old = atomic_exchange(&ep->admin_state, st);
-    if (old != st) {
+    old_rt = weight >= 0 ? atomic_exchange(&ep->rt_weight, (uint32_t)weight + 1)
+                         : atomic_load(&ep->rt_weight);
+    if (old != st || endpoint_weight(ep) != (old_rt ? old_rt - 1 : ep->weight)) {
         if (!cluster_rebuild_hosts(c, tern_proc.nworkers, err, sizeof(err))) {
             atomic_store(&ep->admin_state, old);
+            atomic_store(&ep->rt_weight, old_rt);
             snprintf(text, sizeof(text), "cannot rebuild the host set of '%s': %s\n", bname, err);
             reply_text(req, 500, "Internal Server Error", text);
             return;
         }
         workers_publish_hosts(c);
-        log_notice("Server %s/%s is %s (admin API, was %s).", bname, sname,
-                   st == ENDPOINT_MAINT ? "going into maintenance"
-                   : st == ENDPOINT_DRAIN ? "draining: no new connections"
-                                          : "ready",
-                   admin_state_names[old]);
+        if (old != st)
+            log_notice("Server %s/%s is %s (admin API, was %s).", bname, sname,
+                       st == ENDPOINT_MAINT ? "going into maintenance"
+                       : st == ENDPOINT_DRAIN ? "draining: no new connections"
+                                              : "ready",
+                       admin_state_names[old]);
+        if (weight >= 0)
+            log_notice("Server %s/%s weight is now %ld (admin API, configured %u).", bname,
+                       sname, weight, ep->weight);
     }
     {
         struct evbuffer *body = evbuffer_new();
@@ -269,6 +311,10 @@ static void post_server_state(struct evhttp_request *req, const char *path, size
         json_string(&w, sname);
         json_key(&w, "state");
         json_string(&w, admin_state_names[st]);
+        json_key(&w, "weight");
+        json_uint(&w, endpoint_weight(ep));
+        json_key(&w, "configured_weight");
+        json_uint(&w, ep->weight);
         json_key(&w, "up");
         json_bool(&w, atomic_load(&ep->up) && !ep->disabled);
         json_object_end(&w);

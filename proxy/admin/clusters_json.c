@@ -78,6 +78,7 @@ static void write_server(struct json_writer *w, const struct endpoint *ep, uint3
     member_str(w, "address", tern_format_addr((const struct sockaddr *)&ep->addr, addr,
                                               sizeof(addr)));
     member_uint(w, "weight", ep->weight);
+    member_uint(w, "effective_weight", endpoint_weight(ep));
     member_uint(w, "maxconn", ep->maxconn);
     member_bool(w, "backup", ep->backup);
     member_bool(w, "disabled", ep->disabled);

@@ -260,9 +260,11 @@ static void render_servers(struct evbuffer *out, const struct snapshot *snap)
         server_sample(out, "tern_server_admin_state", ep, METRIC_GAUGE,
                       (uint64_t)atomic_load(&((struct endpoint *)ep)->admin_state));
 
-    header(out, "tern_server_weight", "Configured weight of the server.", METRIC_GAUGE);
+    header(out, "tern_server_weight",
+           "Weight of the server: the admin API's when set, else the configured one.",
+           METRIC_GAUGE);
     FOR_EACH_SERVER(snap, ep)
-        server_sample(out, "tern_server_weight", ep, METRIC_GAUGE, ep->weight);
+        server_sample(out, "tern_server_weight", ep, METRIC_GAUGE, endpoint_weight(ep));
 
     header(out, "tern_server_checks_total", "Health checks run against the server.",
            METRIC_COUNTER);

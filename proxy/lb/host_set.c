@@ -28,9 +28,12 @@ struct host_set *host_set_new(struct cluster *c, struct endpoint **eps, uint32_t
     hs->eps = tern_calloc(n ? n : 1, sizeof(*hs->eps));
     if (n)
         memcpy(hs->eps, eps, n * sizeof(*eps));
+    hs->w = tern_calloc(n ? n : 1, sizeof(*hs->w));
     hs->n = n;
-    for (uint32_t i = 0; i < n; i++)
-        hs->total_weight += eps[i]->weight;
+    for (uint32_t i = 0; i < n; i++) {
+        hs->w[i] = endpoint_weight(eps[i]);
+        hs->total_weight += hs->w[i];
+    }
     hs->using_backup = using_backup;
     hs->lb = ops;
     hs->nworkers = nworkers;
@@ -43,6 +46,7 @@ struct host_set *host_set_new(struct cluster *c, struct endpoint **eps, uint32_t
 
     if (ops->build && ops->build(hs, err, errlen) != 0) {
         free(hs->worker_state);
+        free(hs->w);
         free(hs->eps);
         free(hs);
         return NULL;
@@ -65,6 +69,7 @@ void host_set_unref(struct host_set *hs)
     if (hs->table && hs->lb->free_table)
         hs->lb->free_table(hs->table);
     free(hs->worker_state);
+    free(hs->w);
     free(hs->eps);
     free(hs);
 }

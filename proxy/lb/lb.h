@@ -31,6 +31,9 @@ struct host_set {
     _Atomic int refcnt;
     struct cluster *cluster;     /* borrowed */
     struct endpoint **eps;       /* usable endpoints, in endpoint-id order */
+    uint32_t *w;                 /* w[i]: eps[i]'s weight when the set was built (the admin
+                                  * API's runtime weight, else the configured one); the
+                                  * algorithms read these, never ep->weight */
     uint32_t n;
     uint32_t total_weight;
     bool using_backup;

@@ -53,7 +53,7 @@ static void build_swrr(const struct host_set *hs, uint32_t g, uint32_t total, ui
     uint32_t *w = tern_calloc(hs->n, sizeof(*w));
 
     for (uint32_t i = 0; i < hs->n; i++)
-        w[i] = hs->eps[i]->weight / g;
+        w[i] = hs->w[i] / g;
     for (uint32_t k = 0; k < total; k++) {
         uint32_t best = 0;
         for (uint32_t i = 0; i < hs->n; i++) {
@@ -74,7 +74,7 @@ static void build_sorted(const struct host_set *hs, uint32_t g, uint32_t total, 
     uint32_t k = 0;
 
     for (uint32_t i = 0; i < hs->n; i++) {
-        uint32_t w = hs->eps[i]->weight / g;
+        uint32_t w = hs->w[i] / g;
         for (uint32_t j = 0; j < w; j++) {
             ent[k].idx = i;
             ent[k].num = 2 * j + 1;
@@ -94,11 +94,11 @@ uint32_t *lb_weighted_map_build(const struct host_set *hs, uint32_t *len)
     uint32_t g = 0, total = 0;
 
     for (uint32_t i = 0; i < hs->n; i++)
-        g = gcd32(hs->eps[i]->weight, g);
+        g = gcd32(hs->w[i], g);
     if (g == 0)
         g = 1;
     for (uint32_t i = 0; i < hs->n; i++)
-        total += hs->eps[i]->weight / g;
+        total += hs->w[i] / g;
     map = tern_calloc(total ? total : 1, sizeof(*map));
     if ((uint64_t)total * hs->n <= WMAP_SWRR_BUDGET)
         build_swrr(hs, g, total, map);

@@ -36,10 +36,10 @@ static struct endpoint *lc_pick(const struct host_set *hs, void *wstate,
         uint32_t conns = lb_endpoint_conns(ep);
         if (ep == ctx->avoid || (ep->maxconn && conns >= ep->maxconn))
             continue;
-        if (best == UINT32_MAX || lb_load_less(conns, ep->weight, best_conns, best_weight)) {
+        if (best == UINT32_MAX || lb_load_less(conns, hs->w[i], best_conns, best_weight)) {
             best = i;
             best_conns = conns;
-            best_weight = ep->weight;
+            best_weight = hs->w[i];
         }
     }
     if (best == UINT32_MAX)

@@ -102,9 +102,9 @@ static int maglev_build(struct host_set *hs, char *err, size_t errlen)
         p[i].idx = i;
         p[i].offset = (uint32_t)(p[i].h1 % m);
         p[i].skip = (uint32_t)(tern_hash64(ep->name, len, 0x736b6970ULL) % (m - 1)) + 1;
-        p[i].weight = ep->weight;
-        if (ep->weight > wmax)
-            wmax = ep->weight;
+        p[i].weight = hs->w[i];
+        if (hs->w[i] > wmax)
+            wmax = hs->w[i];
     }
     qsort(p, hs->n, sizeof(*p), perm_cmp);
 

@@ -42,7 +42,7 @@ static int rnd_build(struct host_set *hs, char *err, size_t errlen)
     t->draws = hs->cluster->random_draws ? hs->cluster->random_draws : 2;
     t->n = hs->n;
     for (uint32_t i = 0; i < hs->n; i++) {
-        sum += hs->eps[i]->weight;
+        sum += hs->w[i];
         t->cum[i] = sum;
     }
     t->total = sum;
@@ -85,18 +85,20 @@ static struct endpoint *rnd_pick(const struct host_set *hs, void *wstate,
     const struct rnd_table *t = hs->table;
     struct rnd_state *st = wstate;
     struct endpoint *best = NULL;
-    uint32_t best_conns = 0;
+    uint32_t best_conns = 0, best_weight = 1;
 
     if (hs->n == 0)
         return NULL;
     for (uint32_t d = 0; d < t->draws; d++) {
-        struct endpoint *ep = hs->eps[draw(t, st)];
+        uint32_t j = draw(t, st);
+        struct endpoint *ep = hs->eps[j];
         uint32_t conns = lb_endpoint_conns(ep);
         if (ep == ctx->avoid || (ep->maxconn && conns >= ep->maxconn))
             continue;
-        if (!best || lb_load_less(conns, ep->weight, best_conns, best->weight)) {
+        if (!best || lb_load_less(conns, hs->w[j], best_conns, best_weight)) {
             best = ep;
             best_conns = conns;
+            best_weight = hs->w[j];
         }
     }
     if (best)
@@ -109,9 +111,10 @@ static struct endpoint *rnd_pick(const struct host_set *hs, void *wstate,
         uint32_t conns = lb_endpoint_conns(ep);
         if (ep == ctx->avoid || (ep->maxconn && conns >= ep->maxconn))
             continue;
-        if (!best || lb_load_less(conns, ep->weight, best_conns, best->weight)) {
+        if (!best || lb_load_less(conns, hs->w[i], best_conns, best_weight)) {
             best = ep;
             best_conns = conns;
+            best_weight = hs->w[i];
         }
     }
     return best ? best : lb_avoid_fallback(hs, ctx->avoid);

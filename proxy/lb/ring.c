@@ -116,7 +116,7 @@ static int ring_build(struct host_set *hs, char *err, size_t errlen)
     if (cfg_w * k > RING_MAX_POINTS)
         k = RING_MAX_POINTS / cfg_w ? (uint32_t)(RING_MAX_POINTS / cfg_w) : 1;
     for (uint32_t i = 0; i < hs->n; i++)
-        total_w += hs->eps[i]->weight;
+        total_w += hs->w[i];
     if (total_w > cfg_w && total_w * k > RING_MAX_POINTS) /* eps not from the cluster */
         k = RING_MAX_POINTS / total_w ? (uint32_t)(RING_MAX_POINTS / total_w) : 1;
     rg->npoints = (uint32_t)(total_w * k);
@@ -125,7 +125,7 @@ static int ring_build(struct host_set *hs, char *err, size_t errlen)
     for (uint32_t i = 0; i < hs->n; i++) {
         const char *name = hs->eps[i]->name;
         uint64_t nh = tern_hash64(name, strlen(name), 0);
-        uint32_t reps = hs->eps[i]->weight * k;
+        uint32_t reps = hs->w[i] * k;
         for (uint32_t r = 0; r < reps; r++) {
             pts[p].pos = point_pos(nh, r);
             pts[p].owner = i;

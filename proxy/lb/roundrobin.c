@@ -41,8 +41,8 @@ static int rr_step(const struct host_set *hs, int32_t *cw, bool use_slots,
         const struct endpoint *ep = hs->eps[i];
         if (ep == avoid || (use_slots && !lb_endpoint_has_slot(ep)))
             continue;
-        cw[i] += (int32_t)ep->weight;
-        total += ep->weight;
+        cw[i] += (int32_t)hs->w[i];
+        total += hs->w[i];
         if (best < 0 || cw[i] > cw[best])
             best = (int)i;
     }

@@ -268,7 +268,7 @@ struct host_set *cluster_rebuild_hosts(struct cluster *c, uint32_t nworkers, cha
 
     for (uint32_t i = 0; i < c->nendpoints; i++) {
         struct endpoint *ep = c->endpoints[i];
-        if (!ep->backup && !ep->disabled && ep->weight > 0 && atomic_load(&ep->up) &&
+        if (!ep->backup && !ep->disabled && endpoint_weight(ep) > 0 && atomic_load(&ep->up) &&
             atomic_load(&ep->admin_state) == ENDPOINT_READY)
             eps[n++] = ep;
     }
@@ -277,7 +277,7 @@ struct host_set *cluster_rebuild_hosts(struct cluster *c, uint32_t nworkers, cha
          * usable backup, or all of them with option allbackups. */
         for (uint32_t i = 0; i < c->nendpoints; i++) {
             struct endpoint *ep = c->endpoints[i];
-            if (ep->backup && !ep->disabled && ep->weight > 0 && atomic_load(&ep->up) &&
+            if (ep->backup && !ep->disabled && endpoint_weight(ep) > 0 && atomic_load(&ep->up) &&
                 atomic_load(&ep->admin_state) == ENDPOINT_READY) {
                 eps[n++] = ep;
                 backup = true;

@@ -264,6 +264,7 @@ struct endpoint {
     /* runtime */
     _Atomic int up;           /* written by the health checker only */
     _Atomic int admin_state;  /* enum endpoint_admin_state: the admin API's (main thread) */
+    _Atomic uint32_t rt_weight; /* the admin API's weight + 1; 0: unset (the configured one) */
     _Atomic int cur_conns;    /* all workers: mode tcp: connections established or
                                * connecting; mode http: requests being sent or served */
     struct endpoint_health hc;
@@ -277,6 +278,15 @@ struct endpoint {
         void *h2_head;        /* proto h2: this worker's connections (upstream_h2.c) */
     } __attribute__((aligned(TERN_CACHELINE))) *worker;
 };
+
+/* The weight the next host set gives the endpoint: the admin API's runtime
+ * weight when one is set, else the configured one. Host sets copy it at
+ * build (host_set->w); the algorithms never read it at pick time. */
+static inline uint32_t endpoint_weight(const struct endpoint *ep)
+{
+    uint32_t rt = atomic_load_explicit(&((struct endpoint *)ep)->rt_weight, memory_order_relaxed);
+    return rt ? rt - 1 : ep->weight;
+}
 
 /*
  * One `filter <name> [args...]` line of a listener or backend: the registered filter and

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """The admin API's runtime server state (HAProxy's "set server <b>/<s> state"):
-POST /servers/<backend>/<server>?state=ready|drain|maint.
+POST /servers/<backend>/<server>?state=ready|drain|maint&weight=N[%].
 
 drain and maint take a server out of new picks at once (HTTP and TCP);
-maint also pauses its health checks; ready brings it back. /clusters and
+maint also pauses its health checks; ready brings it back; a runtime weight
+(or a percentage of the configured one) applies to new picks. /clusters and
 /stats/prometheus show the state; bad requests get 400/404/405 with a
 message saying what is wrong.
 """
@@ -103,6 +104,28 @@ class AdminStateTest(unittest.TestCase):
         self.assertEqual(set(self.names()), {"s1", "s2"})
         self.assertEqual(self.t.metrics().get("tern_server_admin_state", proxy="be",
                                               server="s2"), 0)
+
+    def test_runtime_weight(self):
+        st, _, body = post(self.ap, "/servers/be/s2?weight=3")
+        self.assertEqual(st, 200, body)
+        self.assertIn('"weight":3,"configured_weight":1', body)
+        self.assertEqual(server(self.t, "be", "s2")["effective_weight"], 3)
+        self.assertEqual(self.t.metrics().get("tern_server_weight", proxy="be", server="s2"), 3)
+        n = self.names(40)
+        # 1:3, each of the two workers rotating on its own: 30 +- 3
+        self.assertTrue(27 <= n["s2"] <= 33, n)
+        # a percentage of the configured weight; 0 takes it out of new picks
+        st, _, body = post(self.ap, "/servers/be/s2?weight=0")
+        self.assertEqual(st, 200, body)
+        self.assertEqual(self.names(), {"s1": 10})
+        st, _, body = post(self.ap, "/servers/be/s2?weight=100%25")
+        self.assertIn('"weight":1,', body)
+        self.assertEqual(set(self.names()), {"s1", "s2"})
+        for bad in ("abc", "257", "-1", "5x"):
+            st, _, body = post(self.ap, "/servers/be/s2?weight=" + bad)
+            self.assertEqual(st, 400, bad)
+            self.assertIn("weight must be 0 to 256", body)
+        self.assertEqual(server(self.t, "be", "s2")["effective_weight"], 1)
 
     def test_maint_tcp(self):
         st, _, _ = post(self.ap, "/servers/tcp/t1?state=maint")
