@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -46,7 +47,10 @@ static int idx_server = -1;    /* SSL -> struct tls_server_ctx * */
 static int idx_slot = -1;      /* SSL -> struct tls_session_slot * */
 static int idx_entry = -1;     /* SSL_CTX -> store entry index + 1 */
 static int idx_client = -1;    /* SSL_CTX -> struct tls_client_ctx * (URI SAN check) */
+static BIO_METHOD *sock_method; /* the transport's socket BIO (NULL: out of memory) */
 static pthread_once_t idx_once = PTHREAD_ONCE_INIT;
+
+static BIO_METHOD *sock_method_new(void);
 
 static void idx_init(void)
 {
@@ -55,6 +59,7 @@ static void idx_init(void)
     idx_slot = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
     idx_entry = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
     idx_client = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    sock_method = sock_method_new();
 }
 
 static const char *lib_reason(void);
@@ -444,6 +449,11 @@ static int ctx_common(SSL_CTX *c, enum tls_version min, enum tls_version max,
     SSL_CTX_set_options(c, opts);
     SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* One socket read takes whatever records are there (a request: one
+     * read instead of a 5-byte header read and a body read); a short read
+     * then tells the socket BIO that the socket is drained. BoringSSL
+     * accepts the call and always reads record by record. */
+    SSL_CTX_set_read_ahead(c, 1);
     if (!SSL_CTX_set_min_proto_version(c, proto_version(min, TLS1_2_VERSION)) ||
         !SSL_CTX_set_max_proto_version(c, proto_version(max, TLS1_3_VERSION))) {
         snprintf(err, errlen, "protocol versions: %s", lib_reason());
@@ -914,6 +924,123 @@ fail:
 
 /* ---- the TLS transport ------------------------------------------------------ */
 
+/*
+ * The thread's error queue. SSL_get_error() reads it, so a stale entry would
+ * turn the next WANT_READ into a fatal error. This file is the only libcrypto
+ * user on a worker thread, and every path in it leaves the queue empty: each
+ * failure is classified and then cleared (ssl_io_error), a handshake step
+ * starts from an empty queue and clears what callbacks may have left once it
+ * completes. So reads and writes on an established connection do not clear
+ * the queue first: ERR_clear_error() costs ~800 instructions in OpenSSL 3.0,
+ * and there are two per proxied request (HAProxy does not clear either).
+ */
+
+/*
+ * The socket BIO: the library's reads and writes of the socket, done here
+ * instead of by BIO_s_socket so that they follow the transport's readiness
+ * rules (transport.h), as the plain transport does:
+ *  - a read is made only while the connection's events say the socket is
+ *    readable (READABLE or RDHUP in t->ready); otherwise it says "retry"
+ *    without a syscall;
+ *  - a short read (with read-ahead the library asks for all the room in its
+ *    buffer) or EAGAIN clears READABLE: the socket is drained and the next
+ *    bytes raise a new edge. Unless the peer's FIN is queued (RDHUP): then
+ *    the next read must see it;
+ *  - a short write or EAGAIN clears WRITABLE; writes use MSG_NOSIGNAL.
+ * On the keep-alive path this turns "read 5, read 58, read -> EAGAIN" into
+ * one read per request, and lets tls_read stop without a last SSL_read that
+ * would only say WANT_READ. The BIO's data is the struct transport (moved
+ * with it, see tls_moved); it owns nothing.
+ */
+static int sock_bio_read(BIO *b, char *dst, int len)
+{
+    struct transport *t = BIO_get_data(b);
+    ssize_t n;
+
+    BIO_clear_retry_flags(b);
+    if (len <= 0)
+        return 0;
+    if (!(t->ready & (TRANSPORT_READABLE | TRANSPORT_RDHUP))) {
+        BIO_set_retry_read(b);
+        return -1;
+    }
+    do {
+        n = recv(t->fd, dst, (size_t)len, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        if (n < len && !(t->ready & TRANSPORT_RDHUP))
+            t->ready &= (uint8_t)~TRANSPORT_READABLE;
+        return (int)n;
+    }
+    if (n == 0) {
+        t->sock_eof = 1;
+        return 0;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        t->ready &= (uint8_t)~TRANSPORT_READABLE;
+        BIO_set_retry_read(b);
+    }
+    return -1;
+}
+
+static int sock_bio_write(BIO *b, const char *src, int len)
+{
+    struct transport *t = BIO_get_data(b);
+    ssize_t n;
+
+    BIO_clear_retry_flags(b);
+    if (len <= 0)
+        return 0;
+    do {
+        n = send(t->fd, src, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0) {
+        if (n < len)
+            t->ready &= (uint8_t)~TRANSPORT_WRITABLE;
+        return (int)n;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        t->ready &= (uint8_t)~TRANSPORT_WRITABLE;
+        BIO_set_retry_write(b);
+    }
+    return -1;
+}
+
+static long sock_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    struct transport *t = BIO_get_data(b);
+
+    switch (cmd) {
+    case BIO_CTRL_FLUSH:
+        return 1; /* nothing is buffered here */
+    case BIO_CTRL_EOF:
+        return t && t->sock_eof;
+    case BIO_C_GET_FD:
+        if (!t)
+            return -1;
+        if (ptr)
+            *(int *)ptr = t->fd;
+        return t->fd;
+    default:
+        return 0;
+    }
+}
+
+static BIO_METHOD *sock_method_new(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+                                 "tern transport");
+
+    if (!m)
+        return NULL;
+    if (!BIO_meth_set_read(m, sock_bio_read) || !BIO_meth_set_write(m, sock_bio_write) ||
+        !BIO_meth_set_ctrl(m, sock_bio_ctrl)) {
+        BIO_meth_free(m);
+        return NULL;
+    }
+    return m;
+}
+
 static enum transport_reason verify_reason(long vr)
 {
     switch (vr) {
@@ -985,10 +1112,23 @@ static bool is_unexpected_eof(void)
 
 enum io_result { IO_AGAIN, IO_EOF, IO_ERROR };
 
+/* Records the library holds (read ahead, or a record the caller's buffer
+ * could not take) raise no socket edge: keep the transport readable while
+ * there are any. For the end of an operation that did not stop on
+ * WANT_READ (then what is held is a partial record that needs the socket). */
+static void keep_readable_if_pending(struct transport *t)
+{
+    if (SSL_has_pending(t->ssl))
+        t->ready |= TRANSPORT_READABLE;
+}
+
 static void note_handshake(struct transport *t)
 {
-    if (!t->handshaken && SSL_is_init_finished((SSL *)t->ssl))
+    if (!t->handshaken && SSL_is_init_finished((SSL *)t->ssl)) {
         t->handshaken = 1;
+        ERR_clear_error(); /* whatever a callback left: see above */
+        keep_readable_if_pending(t);
+    }
 }
 
 /*
@@ -1058,9 +1198,12 @@ static int tls_handshake(struct transport *t)
     ERR_clear_error();
     n = SSL_do_handshake(t->ssl);
     if (n == 1) {
+        ERR_clear_error();
         t->handshaken = 1;
         t->rd_wants = TRANSPORT_READABLE;
         t->wr_wants = TRANSPORT_WRITABLE;
+        /* a TLS 1.3 client's first request often comes with its Finished */
+        keep_readable_if_pending(t);
         return 1;
     }
     switch (ssl_io_error(t, n, &t->rd_wants)) {
@@ -1087,14 +1230,20 @@ static ssize_t tls_read(struct transport *t, void *dst, size_t len)
         t->rd_pending = 0;
         return 0;
     }
-    ERR_clear_error();
     /* Fill the buffer with as many records as are there: a short result
-     * then means the socket said EAGAIN, as a plain short read does. */
+     * then means the socket is drained, as a plain short read does. */
     while (got < len) {
         size_t want = len - got;
         int n = SSL_read(t->ssl, (char *)dst + got, want > INT_MAX ? INT_MAX : (int)want);
         if (n > 0) {
             got += (size_t)n;
+            /* The socket BIO saw the socket drained and the library holds
+             * nothing more: another SSL_read would only say WANT_READ. */
+            if (!(t->ready & (TRANSPORT_READABLE | TRANSPORT_RDHUP)) &&
+                !SSL_has_pending(t->ssl)) {
+                t->rd_wants = TRANSPORT_READABLE;
+                break;
+            }
             continue;
         }
         r = ssl_io_error(t, n, &t->rd_wants);
@@ -1103,6 +1252,7 @@ static ssize_t tls_read(struct transport *t, void *dst, size_t len)
     note_handshake(t);
     if (got == len) {
         t->rd_wants = TRANSPORT_READABLE;
+        keep_readable_if_pending(t);
         return (ssize_t)got;
     }
     if (r == IO_EOF)
@@ -1128,7 +1278,6 @@ static ssize_t tls_writev(struct transport *t, const struct iovec *iov, int iovc
 
     if (t->failed || t->shut)
         return t->failed ? TRANSPORT_ERROR : transport_fail(t, TRANSPORT_R_TLS_INTERNAL, 0);
-    ERR_clear_error();
     while (i < iovcnt) {
         const char *p;
         size_t n;
@@ -1237,8 +1386,10 @@ static void tls_release(struct transport *t)
 /* The SSL's back pointer follows the struct (servername_cb reads it). */
 static void tls_moved(struct transport *t)
 {
-    if (t->ssl)
+    if (t->ssl) {
         SSL_set_ex_data(t->ssl, idx_transport, t);
+        BIO_set_data(SSL_get_rbio(t->ssl), t);
+    }
 }
 
 static const struct transport_ops tls_ops = {
@@ -1254,6 +1405,7 @@ static const struct transport_ops tls_ops = {
 static SSL *transport_ssl_new(struct transport *t, int fd, SSL_CTX *ctx)
 {
     SSL *ssl = SSL_new(ctx);
+    BIO *bio = sock_method ? BIO_new(sock_method) : NULL;
 
     *t = (struct transport){
         .ops = &tls_ops,
@@ -1261,12 +1413,16 @@ static SSL *transport_ssl_new(struct transport *t, int fd, SSL_CTX *ctx)
         .rd_wants = TRANSPORT_READABLE,
         .wr_wants = TRANSPORT_WRITABLE,
     };
-    if (!ssl || !SSL_set_fd(ssl, fd)) {
+    if (!ssl || !bio) {
+        BIO_free(bio);
         SSL_free(ssl);
         ERR_clear_error();
         t->ops = NULL;
         return NULL;
     }
+    BIO_set_data(bio, t);
+    BIO_set_init(bio, 1);
+    SSL_set_bio(ssl, bio, bio); /* one reference, used both ways */
     SSL_set_ex_data(ssl, idx_transport, t);
     t->ssl = ssl;
     return ssl;

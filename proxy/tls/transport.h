@@ -20,7 +20,13 @@
  *
  * Readiness (edge-triggered sockets). The connection records the readiness
  * its event reports with transport_set_ready(); the transport clears a bit
- * when the socket says EAGAIN. A TLS read may need the socket to be writable
+ * when the socket says EAGAIN or a read or write was short (the socket is
+ * drained or full: the next bytes or room raise a new edge). The TLS
+ * transport reads the socket only while READABLE (or RDHUP) is set, so an
+ * operation that finds it cleared says AGAIN without a syscall: every
+ * connection must set the bits from every event it gets, as all do (a fresh
+ * transport has none; registering the fd reports the socket's state). A TLS
+ * read may need the socket to be writable
  * (a handshake message or alert to flush) and a TLS write may need it to be
  * readable; the transport remembers what each blocked operation waits for,
  * so the connection only asks:
@@ -136,6 +142,7 @@ struct transport {
     unsigned fin_next : 1;    /* set by the caller: a shutdown (or close) follows the
                                * next writes at once; plain sends them with MSG_MORE so
                                * the last bytes and the FIN leave in one segment */
+    unsigned sock_eof : 1;    /* TLS: a socket read returned 0 (the library asks) */
 };
 
 /* Sets up a plain transport over `fd` (borrowed). Cannot fail. */

@@ -710,6 +710,79 @@ static void test_read_buf_contract(void **state)
     tls_server_ctx_unref(srv);
 }
 
+/*
+ * The readiness rules the connections rely on (transport.h), with events
+ * played by hand rather than refreshed from poll(): the socket is read only
+ * while the events say readable; records the library already holds keep
+ * the transport readable though no new edge will come for them.
+ */
+static void test_readiness_edges(void **state)
+{
+    struct tls_server_conf sc = {0};
+    struct tls_client_conf cc = {.verify = TLS_VERIFY_NONE};
+    struct tls_server_ctx *srv = server_of(&sc, SERVER, NULL);
+    struct tls_client_ctx *cli = client_of(&cc, NULL, 0);
+    struct iovec hello = {"hello", 5}, world = {"world", 5}, get = {"GET", 3};
+    struct pair p;
+    char buf[16];
+    int i;
+
+    connect_pair(&p, srv, cli, NULL, NULL);
+    assert_int_equal(p.rc_s, 1);
+    tls_test_refresh(&p.c);
+    assert_int_equal(transport_writev(&p.c, &hello, 1), 5);
+    assert_int_equal(transport_writev(&p.c, &world, 1), 5);
+    /* Two records wait, but no event said readable: no read. */
+    p.s.ready = TRANSPORT_WRITABLE;
+    assert_int_equal(transport_read(&p.s, buf, sizeof(buf)), TRANSPORT_AGAIN);
+    assert_false(transport_can_read(&p.s));
+    /* The edge: the records are read together; the caller's buffer takes
+     * the first, the library keeps the second, and although the socket is
+     * drained the transport stays readable for it. */
+    transport_set_ready(&p.s, TRANSPORT_READABLE);
+    assert_int_equal(transport_read(&p.s, buf, 5), 5);
+    assert_memory_equal(buf, "hello", 5);
+    assert_true(transport_can_read(&p.s));
+    assert_int_equal(transport_read(&p.s, buf, sizeof(buf)), 5);
+    assert_memory_equal(buf, "world", 5);
+    /* Everything read: not readable until the next edge. */
+    assert_false(transport_can_read(&p.s));
+    assert_int_equal(transport_read(&p.s, buf, sizeof(buf)), TRANSPORT_AGAIN);
+    close_pair(&p);
+
+    /* A TLS 1.3 client's first bytes follow its Finished at once: the
+     * server's last handshake step reads them too, and the transport must
+     * say readable when the handshake completes. */
+    tls_test_socketpair(p.fds);
+    assert_int_equal(tls_transport_init_server(&p.s, p.fds[0], srv), 0);
+    assert_int_equal(tls_transport_init_client(&p.c, p.fds[1], cli, NULL, NULL), 0);
+    p.rc_c = p.rc_s = TRANSPORT_AGAIN;
+    for (i = 0; i < 100 && p.rc_c != 1; i++) {
+        tls_test_refresh(&p.c);
+        if (transport_can_read(&p.c) || transport_can_write(&p.c))
+            p.rc_c = transport_handshake(&p.c);
+        if (p.rc_c == 1)
+            break;
+        tls_test_refresh(&p.s);
+        if (transport_can_read(&p.s))
+            p.rc_s = transport_handshake(&p.s);
+    }
+    assert_int_equal(p.rc_c, 1);
+    assert_int_equal(p.rc_s, TRANSPORT_AGAIN); /* the client's Finished is unread */
+    tls_test_refresh(&p.c);
+    assert_int_equal(transport_writev(&p.c, &get, 1), 3);
+    tls_test_refresh(&p.s);
+    assert_int_equal(transport_handshake(&p.s), 1);
+    assert_true(transport_can_read(&p.s));
+    assert_int_equal(transport_read(&p.s, buf, sizeof(buf)), 3);
+    assert_memory_equal(buf, "GET", 3);
+    assert_false(transport_can_read(&p.s));
+    close_pair(&p);
+
+    tls_client_ctx_free(cli);
+    tls_server_ctx_unref(srv);
+}
+
 static void test_config_errors(void **state)
 {
     char err[512];
@@ -751,6 +824,7 @@ int main(void)
         cmocka_unit_test(test_ocsp_stapled),
         cmocka_unit_test(test_unclean_eof_and_garbage),
         cmocka_unit_test(test_read_buf_contract),
+        cmocka_unit_test(test_readiness_edges),
         cmocka_unit_test(test_config_errors),
     };
     tls_test_pki();
