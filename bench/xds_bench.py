@@ -19,7 +19,9 @@ Drives tern from the test control plane (tests/e2e/lib/xds_cp.py, Envoy's own
     (measured: 100+ ms stalls with tern idle). The same clients' worst
     latency in a quiet second before the push is reported as the baseline
     (what the machine itself adds).
-Then an EDS change of one cluster among the 10,000 (the steady-state case).
+Then an EDS change of one cluster among the 10,000 (the steady-state case),
+and a CDS push that changes every cluster but the probe's (connect_timeout):
+10,000 clusters built again and the 10,000 old ones freed.
 
 A benchmark, not a pass/fail test: it prints the figures and the targets
 (issue 6: < 2 s, < 50 ms stall, < 100 MB).
@@ -200,6 +202,9 @@ def main():
     clas = [cla(cp, "probe", [(be.backend_port, 1)])] + [
         cla(cp, "c%05d" % i, [(20000 + (i * a.endpoints + k) % 40000, 1)
                               for k in range(a.endpoints)]) for i in range(a.clusters)]
+    # every cluster changed but the probe's
+    changed = [clusters[0]] + [eds_cluster(cp, "c%05d" % i, extra={"connect_timeout": "2s"})
+                               for i in range(a.clusters)]
     print("encoded in %.1fs" % (time.monotonic() - t), file=sys.stderr)
 
     res = {"clusters": a.clusters, "endpoints_per_cluster": a.endpoints,
@@ -261,6 +266,14 @@ def main():
         t4 = time.monotonic()
         time.sleep(0.3)
         t5 = time.monotonic()
+
+        # every cluster changed: built again, the old ones released
+        t6 = time.monotonic()
+        vc = cp.set(CDS, changed)
+        cp.wait_ack(CDS, vc, timeout=120)
+        t7 = time.monotonic()
+        time.sleep(0.5)
+        t8 = time.monotonic()
         if perf:
             perf.send_signal(2)
             perf.wait(30)
@@ -273,11 +286,15 @@ def main():
         res["requests_during_apply"] = wa[0][1] + wa[1][1]
         res["one_eds_change_s"] = round(t4 - t3, 3)
         res["one_eds_stall_ms"] = round(max(worst(s, t3, t5)[0] for s in samples) * 1000, 1)
+        res["all_cds_change_s"] = round(t7 - t6, 3)
+        res["all_cds_stall_ms"] = round(max(worst(s, t6, t8)[0] for s in samples) * 1000, 1)
         res["probe_errors"] = errors
         res["peak_rss_kb_final"] = tern._status_field("VmHWM")
         if a.trace:
             ev = [(t_eds_ready, "BENCH CDS push starts"), (t1, "BENCH EDS ACKed"),
-                  (t3, "BENCH one EDS change pushed"), (t4, "BENCH one EDS change ACKed")]
+                  (t3, "BENCH one EDS change pushed"), (t4, "BENCH one EDS change ACKed"),
+                  (t6, "BENCH all-clusters CDS change pushed"),
+                  (t7, "BENCH all-clusters CDS change ACKed")]
             for kind, s in zip(("keep-alive", "new-conn"), samples):
                 ev += [(t0_, "PROBE %s %.1f ms (ends %.6f)" % (kind, lat * 1000, t0_ + lat))
                        for t0_, lat in s if lat > 0.004]
