@@ -5,7 +5,9 @@
 # pass/fail test; figures in bench/RESULTS.md. See bench/xds_bench.py.
 #
 # Usage: bench/xds_bench.sh [--clusters N] [--endpoints K] [--protocol delta|sotw]
-#                           [--json FILE]
+#                           [--json FILE] [--cp-nice N] [--trace FILE] [--perf FILE]
+# (--help: what each does). The probing clients and their backend run in a
+# process of their own, apart from the control plane.
 # Env:   TERN_BIN            use this tern binary, skip the build
 #        BENCH_BAZEL_STARTUP bazel startup options (e.g. --output_base=...)
 #        BENCH_BAZEL_FLAGS   bazel build options (e.g. --symlink_prefix=...)

@@ -10,8 +10,17 @@
  *   4. published: every worker gets the snapshot; the health checker moves
  *      to it (endpoints of kept clusters keep their state); the old snapshot
  *      lives on in the workers as long as connections pin it.
+ *
+ * The replaced snapshot is retired, not released: the main thread keeps its
+ * reference until it is the last one (polled), then drops it. So the free of
+ * whatever only the old snapshot held (after a big CDS change, thousands of
+ * clusters with their endpoints and host sets: milliseconds of free()) runs
+ * here, never on a worker between two requests; a worker's release of a
+ * snapshot is a decrement.
  */
+#include <event2/event.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -24,6 +33,52 @@
 
 /* File descriptors kept aside for the admin API, health checks and logs. */
 #define FD_RESERVE 64
+/* How often retired snapshots are checked for their workers' release. */
+#define RETIRED_POLL_MS 100
+
+static struct snapshot **retired; /* one reference each */
+static uint32_t nretired;
+static struct event *retired_ev;
+
+/* Drops the retired snapshots nobody else holds any more (the workers'
+ * releases happen-before: acquire). */
+static void retired_poll(evutil_socket_t fd, short what, void *arg)
+{
+    static const struct timeval tv = {0, RETIRED_POLL_MS * 1000};
+    uint32_t out = 0;
+
+    for (uint32_t i = 0; i < nretired; i++) {
+        if (atomic_load_explicit(&retired[i]->refcnt, memory_order_acquire) == 1)
+            snapshot_unref(retired[i]);
+        else
+            retired[out++] = retired[i];
+    }
+    nretired = out;
+    if (nretired)
+        evtimer_add(retired_ev, &tv);
+}
+
+static void retire(struct snapshot *old)
+{
+    if (!retired_ev)
+        retired_ev = evtimer_new(tern_proc.base, retired_poll, NULL);
+    retired = tern_realloc(retired, (nretired + 1) * sizeof(*retired));
+    retired[nretired++] = old;
+    if (!evtimer_pending(retired_ev, NULL))
+        retired_poll(-1, 0, NULL);
+}
+
+void process_apply_fini(void)
+{
+    for (uint32_t i = 0; i < nretired; i++)
+        snapshot_unref(retired[i]);
+    free(retired);
+    retired = NULL;
+    nretired = 0;
+    if (retired_ev)
+        event_free(retired_ev);
+    retired_ev = NULL;
+}
 
 /* Raises the fd limit to what maxconn needs (2 fds per proxied connection)
  * and derives maxconn from the limit when the file does not set it, as
@@ -132,6 +187,6 @@ int process_apply(struct snapshot *snap, uint32_t drain_ms, char *err, size_t er
     log_notice("configuration version %llu applied: %u listener(s), %u cluster(s), "
                "%u of them unchanged and kept running",
                (unsigned long long)snap->version, snap->nlisteners, snap->nclusters, taken);
-    snapshot_unref(old);
+    retire(old);
     return 0;
 }

@@ -342,6 +342,7 @@ int main(int argc, char **argv)
     health_stop();
     event_free(ev_tls_poll);
     workers_shutdown();
+    process_apply_fini();
     if (snap->global.has_admin)
         admin_stop();
     for (size_t i = 0; i < TERN_ARRAY_SIZE(ev_sigs); i++)

@@ -63,6 +63,11 @@ void process_size_fd_limit(struct model_global *g);
  */
 int process_apply(struct snapshot *snap, uint32_t drain_ms, char *err, size_t errlen);
 
+/* The snapshots process_apply replaced are released by the main thread once
+ * the workers let go of them (see apply.c); at exit, after workers_shutdown
+ * and before the main loop is freed, this releases what is left. */
+void process_apply_fini(void);
+
 /*
  * The xDS client (xds_glue.c), when the running configuration has an xds
  * section. process_xds_start: after the file's snapshot serves; keeps the

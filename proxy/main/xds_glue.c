@@ -99,6 +99,11 @@ static int apply_cb(void *arg, struct snapshot *snap, char *err, size_t errlen)
     return process_apply(snap, snap->xds.drain_time_ms, err, errlen);
 }
 
+static const struct snapshot *current_cb(void *arg)
+{
+    return tern_proc.snap;
+}
+
 static bool ready_page(char *detail, size_t len)
 {
     return xds_client_ready(client, detail, len);
@@ -118,7 +123,7 @@ static const struct tern_xds_pages pages = {ready_page, config_dump_page, metric
 
 int process_xds_start(const char *path, char *err, size_t errlen)
 {
-    static const struct xds_client_ops ops = {base_cb, apply_cb};
+    static const struct xds_client_ops ops = {base_cb, apply_cb, current_cb};
     const struct model_xds *x = &tern_proc.snap->xds;
 
     if (!x->enabled)

@@ -198,11 +198,10 @@ struct listener *snapshot_add_listener(struct snapshot *snap, const char *name)
     return l;
 }
 
-struct cluster *snapshot_add_cluster(struct snapshot *snap, const char *name)
+struct cluster *cluster_new(const char *name)
 {
     struct cluster *c = tern_calloc(1, sizeof(*c));
     c->name = tern_strdup(name);
-    c->id = snap->nclusters;
     c->mode = PROXY_MODE_TCP;
     c->lb_policy = LB_ROUNDROBIN;
     c->hash_type = LB_HASH_MAP_BASED;
@@ -212,8 +211,23 @@ struct cluster *snapshot_add_cluster(struct snapshot *snap, const char *name)
     c->retry_on = RETRY_ON_CONN_FAILURE;
     c->redispatch_interval = -1;
     atomic_init(&c->refcnt, 1);
-    snap->clusters = tern_realloc(snap->clusters, (snap->nclusters + 1) * sizeof(c));
+    return c;
+}
+
+void snapshot_put_cluster(struct snapshot *snap, struct cluster *c)
+{
+    if ((snap->nclusters & (snap->nclusters - 1)) == 0) /* 0, 1, 2, 4...: grow by doubling */
+        snap->clusters = tern_realloc(snap->clusters,
+                                      (snap->nclusters ? 2 * snap->nclusters : 1) * sizeof(c));
     snap->clusters[snap->nclusters++] = c;
+}
+
+struct cluster *snapshot_add_cluster(struct snapshot *snap, const char *name)
+{
+    struct cluster *c = cluster_new(name);
+
+    c->id = snap->nclusters;
+    snapshot_put_cluster(snap, c);
     return c;
 }
 

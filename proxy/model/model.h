@@ -34,6 +34,20 @@ struct listener *snapshot_add_listener(struct snapshot *snap, const char *name);
 struct cluster *snapshot_add_cluster(struct snapshot *snap, const char *name);
 struct endpoint *cluster_add_endpoint(struct cluster *c, const char *name);
 
+/* A cluster of no snapshot yet (refcount 1, HAProxy's defaults, id 0), and
+ * the append of a cluster to snap, which takes over the caller's reference:
+ * a new cluster, or a running one (cluster_ref'd) that a source carries
+ * over as it is (see cluster->source_fingerprint). snapshot_add_cluster is
+ * the two in one, with id set to the position. */
+struct cluster *cluster_new(const char *name);
+void snapshot_put_cluster(struct snapshot *snap, struct cluster *c);
+
+/* Points every listener of snap that borrows from[k] (default cluster, rule
+ * targets) at to[k] instead, for k < n; O(listeners' rules + n). Main
+ * thread, before snap is published. */
+void snapshot_remap_clusters(struct snapshot *snap, struct cluster *const *from,
+                             struct cluster *const *to, uint32_t n);
+
 /* Lookup by exact name; NULL when absent. Linear: control path only. */
 struct cluster *snapshot_find_cluster(const struct snapshot *snap, const char *name);
 struct listener *snapshot_find_listener(const struct snapshot *snap, const char *name);
@@ -50,7 +64,9 @@ int snapshot_runtime_init(struct snapshot *snap, uint32_t nworkers, char *err, s
 
 /*
  * Before snapshot_runtime_init of `snap`, which is to replace `old` (running):
- *  - every cluster of snap whose name and non-zero fingerprint match a cluster
+ *  - a cluster of snap that is running already (a running object the source
+ *    carried over) stays as it is: counted, nothing else to do;
+ *  - every other cluster of snap whose name and non-zero fingerprint match a cluster
  *    of old is replaced by old's (one more reference), and the listeners of
  *    snap are pointed at it: its host sets, health state, counters, queues
  *    and idle connections carry on (snapshot_runtime_init skips it);
@@ -58,7 +74,9 @@ int snapshot_runtime_init(struct snapshot *snap, uint32_t nworkers, char *err, s
  *    check settings as one of the old cluster of the same name starts with
  *    that endpoint's health (up/down, rise/fall counter, last status) instead
  *    of "up".
- * Returns the number of clusters taken over. Main thread; `old` is only read
+ * Returns the number of clusters taken over or carried over. The cost is one
+ * pass over snap plus, only when some cluster is new, an index of old's.
+ * Main thread; `old` is only read
  * (its clusters' main-thread fields, which only the main thread writes).
  */
 uint32_t snapshot_take_over(struct snapshot *snap, const struct snapshot *old);

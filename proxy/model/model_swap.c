@@ -14,6 +14,10 @@
  * its endpoints that are still the same server keep their health, so a
  * change elsewhere in the cluster does not turn a down server up again.
  *
+ * A source may also carry a running cluster over itself (xDS does, for
+ * every cluster whose resources did not change: cluster->source_fingerprint),
+ * so that an update costs what it changes: such a cluster is simply kept.
+ *
  * Names are matched through a small open-addressing table: a snapshot can
  * hold tens of thousands of clusters (xDS), and this runs on the main thread
  * while the workers serve.
@@ -87,21 +91,70 @@ static void carry_health(struct cluster *nc, const struct cluster *oc)
     }
 }
 
+/* Pointer -> pointer, for the listeners' borrowed clusters. */
+void snapshot_remap_clusters(struct snapshot *snap, struct cluster *const *from,
+                             struct cluster *const *to, uint32_t n)
+{
+    struct cluster **slot; /* index + 1 into from[], as a pointer-sized value */
+    size_t cap = 16, mask;
+
+    if (!n)
+        return;
+    while (cap < (size_t)n * 2)
+        cap <<= 1;
+    slot = tern_calloc(cap, sizeof(*slot));
+    mask = cap - 1;
+    for (uint32_t k = 0; k < n; k++) {
+        size_t h = (size_t)tern_hash64(&from[k], sizeof(from[k]), 1) & mask;
+        while (slot[h])
+            h = (h + 1) & mask;
+        slot[h] = (struct cluster *)(uintptr_t)(k + 1);
+    }
+#define REMAP(ptr)                                                                          \
+    do {                                                                                    \
+        if (ptr) {                                                                          \
+            size_t h_ = (size_t)tern_hash64(&(ptr), sizeof(ptr), 1) & mask;                 \
+            for (; slot[h_]; h_ = (h_ + 1) & mask) {                                        \
+                size_t k_ = (size_t)(uintptr_t)slot[h_] - 1;                                \
+                if (from[k_] == (ptr)) {                                                    \
+                    (ptr) = to[k_];                                                         \
+                    break;                                                                  \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+    } while (0)
+    for (uint32_t i = 0; i < snap->nlisteners; i++) {
+        struct listener *l = snap->listeners[i];
+        REMAP(l->default_cluster);
+        for (uint32_t r = 0; r < l->nrules; r++)
+            REMAP(l->rules[r].target);
+    }
+#undef REMAP
+    free(slot);
+}
+
 uint32_t snapshot_take_over(struct snapshot *snap, const struct snapshot *old)
 {
-    struct name_index ix;
-    uint32_t taken = 0;
+    struct name_index ix = {0};
+    uint32_t taken = 0, kept = 0;
     struct cluster **map_from = NULL, **map_to = NULL;
 
     if (!old || !old->nclusters)
         return 0;
-    index_build(&ix, old);
-    map_from = tern_calloc(snap->nclusters ? snap->nclusters : 1, sizeof(*map_from));
-    map_to = tern_calloc(snap->nclusters ? snap->nclusters : 1, sizeof(*map_to));
     for (uint32_t i = 0; i < snap->nclusters; i++) {
         struct cluster *nc = snap->clusters[i];
-        struct cluster *oc = index_find(&ix, nc->name);
+        struct cluster *oc;
 
+        if (nc->nworkers) { /* carried over by the source: running already */
+            kept++;
+            continue;
+        }
+        if (!ix.slot) {
+            index_build(&ix, old);
+            map_from = tern_calloc(snap->nclusters, sizeof(*map_from));
+            map_to = tern_calloc(snap->nclusters, sizeof(*map_to));
+        }
+        oc = index_find(&ix, nc->name);
         if (!oc || !oc->nworkers)
             continue;
         if (nc->fingerprint == 0 || nc->fingerprint != oc->fingerprint) {
@@ -114,50 +167,15 @@ uint32_t snapshot_take_over(struct snapshot *snap, const struct snapshot *old)
         snap->clusters[i] = oc;
         taken++;
     }
-    /* Point the listeners at the clusters taken over. */
-    if (taken) {
-        struct name_index nix;
-        size_t cap = 16;
-
-        while (cap < (size_t)taken * 2)
-            cap <<= 1;
-        nix.slot = tern_calloc(cap, sizeof(*nix.slot));
-        nix.mask = cap - 1;
-        for (uint32_t k = 0; k < taken; k++) {
-            size_t h = (size_t)tern_hash64(&map_from[k], sizeof(map_from[k]), 1) & nix.mask;
-            while (nix.slot[h])
-                h = (h + 1) & nix.mask;
-            nix.slot[h] = (struct cluster *)(uintptr_t)(k + 1); /* index + 1 */
-        }
-#define REMAP(ptr)                                                                          \
-    do {                                                                                    \
-        if (ptr) {                                                                          \
-            size_t h_ = (size_t)tern_hash64(&(ptr), sizeof(ptr), 1) & nix.mask;             \
-            for (; nix.slot[h_]; h_ = (h_ + 1) & nix.mask) {                                \
-                size_t k_ = (size_t)(uintptr_t)nix.slot[h_] - 1;                            \
-                if (map_from[k_] == (ptr)) {                                                \
-                    (ptr) = map_to[k_];                                                     \
-                    break;                                                                  \
-                }                                                                           \
-            }                                                                               \
-        }                                                                                   \
-    } while (0)
-        for (uint32_t i = 0; i < snap->nlisteners; i++) {
-            struct listener *l = snap->listeners[i];
-            REMAP(l->default_cluster);
-            for (uint32_t r = 0; r < l->nrules; r++)
-                REMAP(l->rules[r].target);
-        }
-#undef REMAP
-        free(nix.slot);
-        /* only now: the remap compared against these addresses */
-        for (uint32_t k = 0; k < taken; k++)
-            cluster_unref(map_from[k]);
-    }
+    /* Point the listeners at the clusters taken over; only then drop the
+     * replaced ones (the remap compared against their addresses). */
+    snapshot_remap_clusters(snap, map_from, map_to, taken);
+    for (uint32_t k = 0; k < taken; k++)
+        cluster_unref(map_from[k]);
     free(map_from);
     free(map_to);
     free(ix.slot);
-    return taken;
+    return taken + kept;
 }
 
 void snapshot_own_locations(struct snapshot *snap)

@@ -346,13 +346,22 @@ struct http_errorfile {
 
 struct cluster {
     char *name;
-    uint32_t id;              /* position in the clusters of the snapshot that built it */
+    uint32_t id;              /* position in the clusters of the snapshot that built it
+                               * (a carried-over cluster keeps its first one) */
     /* Identity of the configuration that built the cluster: two clusters of
      * the same name and fingerprint behave the same, so a new snapshot takes
      * over the old cluster object (with its host sets, health state, stats
      * and idle connections) instead of its own (model_swap.c). 0: never
      * taken over. Set by the config source. */
     uint64_t fingerprint;
+    /* The source's own identity of the cluster, before what its users add to
+     * the fingerprint (xDS: the Cluster, its ClusterLoadAssignment and
+     * Secrets; the listeners' tcp use and route policy come after). A source
+     * that finds a running cluster with the same name and source fingerprint
+     * may put that very object in its new snapshot instead of building one
+     * (snapshot_put_cluster), so that an update costs what it changes. 0:
+     * none (the file's clusters). */
+    uint64_t source_fingerprint;
     enum proxy_mode mode;
     enum lb_policy lb_policy;
     enum lb_hash_type hash_type;

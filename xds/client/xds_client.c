@@ -90,6 +90,8 @@ struct xds_client {
     char warming_why[512];
     struct event *init_timer;
     uint64_t applied;             /* snapshots applied */
+    struct xds_build_stats last_build; /* of the last snapshot applied */
+    uint64_t clusters_built, clusters_carried; /* over every snapshot applied */
 };
 
 /* ---- requests --------------------------------------------------------------- */
@@ -246,6 +248,7 @@ static void arm_init_timer(struct xds_client *c)
 static int rebuild(struct xds_client *c, char *err, size_t errlen)
 {
     struct xds_resource_set sets[XDS_NTYPES];
+    struct xds_build_stats bs;
     struct snapshot *snap;
     int rc;
 
@@ -254,7 +257,8 @@ static int rebuild(struct xds_client *c, char *err, size_t errlen)
     snap = c->ops.base(c->arg, err, errlen);
     if (!snap)
         return -1;
-    rc = xds_translate(snap, sets, c->init_expired, c->types[XDS_CDS].received, err, errlen);
+    rc = xds_translate_from(snap, c->ops.current ? c->ops.current(c->arg) : NULL, sets,
+                            c->init_expired, c->types[XDS_CDS].received, &bs, err, errlen);
     if (rc < 0) {
         snapshot_unref(snap);
         return -1;
@@ -274,6 +278,9 @@ static int rebuild(struct xds_client *c, char *err, size_t errlen)
     c->warming = false;
     c->warming_why[0] = 0;
     c->applied++;
+    c->last_build = bs;
+    c->clusters_built += bs.clusters_built;
+    c->clusters_carried += bs.clusters_carried;
     if (!c->initialized && c->types[XDS_LDS].received && c->types[XDS_CDS].received) {
         c->initialized = true;
         log_notice("xds: initial resources applied: %zu listener(s), %zu cluster(s)",
@@ -902,6 +909,15 @@ void xds_client_config_dump(const struct xds_client *c, struct evbuffer *out)
     json_string(&w, c->warming ? c->warming_why : NULL);
     json_key(&w, "snapshots_applied");
     json_uint(&w, c->applied);
+    /* what the last applied snapshot built: an EDS update of one cluster
+     * builds one and carries the others over */
+    json_key(&w, "last_build");
+    json_object_begin(&w);
+    json_key(&w, "clusters_built");
+    json_uint(&w, c->last_build.clusters_built);
+    json_key(&w, "clusters_carried");
+    json_uint(&w, c->last_build.clusters_carried);
+    json_object_end(&w);
     json_key(&w, "types");
     json_object_begin(&w);
     for (int t = 0; t < XDS_NTYPES; t++) {
@@ -983,6 +999,16 @@ void xds_client_metrics(const struct xds_client *c, struct evbuffer *out)
     for (int t = 0; t < XDS_NTYPES; t++)
         evbuffer_add_printf(out, "tern_xds_last_update_timestamp_seconds{type=\"%s\"} %lld\n",
                             type_key((enum xds_type)t), (long long)c->types[t].last_update);
+    evbuffer_add_printf(out, "# HELP tern_xds_clusters_built_total xDS clusters built anew "
+                             "by the snapshots applied.\n"
+                             "# TYPE tern_xds_clusters_built_total counter\n"
+                             "tern_xds_clusters_built_total %llu\n"
+                             "# HELP tern_xds_clusters_carried_total xDS clusters carried over "
+                             "unchanged (running, not rebuilt) by the snapshots applied.\n"
+                             "# TYPE tern_xds_clusters_carried_total counter\n"
+                             "tern_xds_clusters_carried_total %llu\n",
+                        (unsigned long long)c->clusters_built,
+                        (unsigned long long)c->clusters_carried);
     evbuffer_add_printf(out, "# HELP tern_xds_resources Accepted resources, by type.\n"
                              "# TYPE tern_xds_resources gauge\n");
     for (int t = 0; t < XDS_NTYPES; t++)

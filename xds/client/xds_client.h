@@ -46,6 +46,9 @@ struct xds_client_ops {
     /* Makes snap (reference taken) the running configuration: 0, or -1 with
      * err set and nothing changed (process_apply). */
     int (*apply)(void *arg, struct snapshot *snap, char *err, size_t errlen);
+    /* The running snapshot (borrowed, main thread), whose unchanged clusters
+     * a new one carries over instead of building them (xds_translate_from). */
+    const struct snapshot *(*current)(void *arg);
 };
 
 /* Starts the client (and its thread) for the bootstrap `cfg` (copied).

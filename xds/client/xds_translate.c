@@ -757,6 +757,15 @@ struct xctx {
     const struct xds_resource_set *sets;
     bool lenient, cds_received;
     uint32_t first_dynamic_cluster;
+    /* the running snapshot whose unchanged clusters are carried over (NULL:
+     * none), its clusters by name (-> position), and per cluster of snap
+     * (position - first_dynamic_cluster) the Cluster resource it came from
+     * and whether it is a running cluster carried over */
+    const struct snapshot *running;
+    struct xds_name_index running_ix;
+    const struct xds_resource **src;
+    bool *carried;
+    struct xds_build_stats *stats;
     /* per cluster of snap: who uses it (0 unused, 1 http, 2 tcp) */
     uint8_t *use;
     /* per cluster of snap: the routes' timeout / retry_policy (tern applies
@@ -860,6 +869,13 @@ static struct cluster *find_cluster(const struct xctx *x, const char *name)
     return id < 0 ? NULL : x->snap->clusters[id];
 }
 
+/* The position in snap of one of its clusters (a carried-over cluster's id
+ * is its position in an older snapshot). */
+static uint32_t cluster_pos(const struct xctx *x, const struct cluster *c)
+{
+    return (uint32_t)xds_index_get(&x->clusters, c->name);
+}
+
 static const struct xds_resource *find_resource(const struct xctx *x, enum xds_type t,
                                                 const char *name)
 {
@@ -901,38 +917,57 @@ static int cluster_tls(struct xctx *x, struct cluster *c, const Cluster *m)
     return 0;
 }
 
-static int add_cluster(struct xctx *x, const struct xds_resource *r)
+/* What the cluster r builds from: its ClusterLoadAssignment (inline, from
+ * EDS, or NULL) and its source fingerprint (the Cluster's bytes, its
+ * assignment's, its Secrets'); *complete: nothing it refers to is missing.
+ * Returns 0, or 1 (warming: the assignment has not arrived). */
+static int cluster_inputs(struct xctx *x, const struct xds_resource *r,
+                          const ClusterLoadAssignment **cla, uint64_t *fp, bool *complete)
 {
     const Cluster *m = (const Cluster *)r->msg;
-    struct cluster *c;
-    const ClusterLoadAssignment *cla = m->load_assignment;
-    uint64_t fp = r->hash;
 
-    if (find_cluster(x, m->name))
-        return xerr(x, "Cluster '%s': a backend of that name is in the configuration file",
-                    m->name);
+    *cla = m->load_assignment;
+    *fp = r->hash;
+    *complete = true;
     if (m->type == ENVOY__CONFIG__CLUSTER__V3__CLUSTER__DISCOVERY_TYPE__EDS) {
         const struct xds_resource *e = find_resource(x, XDS_EDS, eds_name(m));
         if (e) {
-            cla = (const ClusterLoadAssignment *)e->msg;
-            fp = tern_hash64(&e->hash, sizeof(e->hash), fp);
+            *cla = (const ClusterLoadAssignment *)e->msg;
+            *fp = tern_hash64(&e->hash, sizeof(e->hash), *fp);
         } else if (!x->lenient) {
             return xwarm(x, "Cluster '%s' waits for ClusterLoadAssignment '%s'", m->name,
                          eds_name(m));
         } else {
             log_warn("xds: Cluster '%s': ClusterLoadAssignment '%s' did not arrive within the "
                      "init timeout: no endpoint", m->name, eds_name(m));
+            *complete = false;
         }
     }
     if (m->transport_socket) {
+        char **names = NULL;
+        size_t n = 0;
+
         /* a rotated Secret makes a new cluster: new connections use it */
-        fp = tern_hash64(&(uint64_t){xds_tls_hash(m->transport_socket, lookup_secret, x)},
-                         sizeof(uint64_t), fp);
+        *fp = tern_hash64(&(uint64_t){xds_tls_hash(m->transport_socket, lookup_secret, x)},
+                          sizeof(uint64_t), *fp);
+        xds_tls_secret_names(m->transport_socket, &names, &n);
+        for (size_t i = 0; i < n; i++)
+            *complete = *complete && lookup_secret(x, names[i]) != NULL;
+        xds_names_free(names, n);
     }
-    c = snapshot_add_cluster(x->snap, m->name);
-    xds_index_put(&x->clusters, c->name, c->id);
+    if (!*fp)
+        *fp = 1;
+    return 0;
+}
+
+/* Fills the new cluster c from its Cluster resource. Returns 0, 1 (warming:
+ * a Secret is missing) or -1. */
+static int build_cluster(struct xctx *x, struct cluster *c, const Cluster *m,
+                         const ClusterLoadAssignment *cla, uint64_t fp)
+{
     c->mode = PROXY_MODE_HTTP; /* until a tcp_proxy uses it */
-    c->fingerprint = fp ? fp : 1;
+    c->fingerprint = fp;
+    c->source_fingerprint = fp;
     c->timeout_connect_ms = duration_ms(m->connect_timeout, DEFAULT_CONNECT_TIMEOUT_MS);
     c->timeout_server_ms = HTTP_SERVER_TIMEOUT_MS;
     switch (m->lb_policy) {
@@ -960,12 +995,60 @@ static int add_cluster(struct xctx *x, const struct xds_resource *r)
     return 0;
 }
 
+/* The running cluster to carry over for a cluster named `name` built from
+ * complete inputs with source fingerprint fp, or NULL: build it anew. */
+static struct cluster *running_cluster(const struct xctx *x, const char *name, uint64_t fp)
+{
+    long i;
+    struct cluster *rc;
+
+    if (!x->running)
+        return NULL;
+    i = xds_index_get(&x->running_ix, name);
+    if (i < 0)
+        return NULL;
+    rc = x->running->clusters[i];
+    return rc->source_fingerprint == fp && rc->nworkers ? rc : NULL;
+}
+
+static int add_cluster(struct xctx *x, const struct xds_resource *r)
+{
+    const Cluster *m = (const Cluster *)r->msg;
+    const ClusterLoadAssignment *cla;
+    struct cluster *c;
+    uint64_t fp;
+    bool complete;
+    uint32_t pos = x->snap->nclusters;
+    int rc;
+
+    if (find_cluster(x, m->name))
+        return xerr(x, "Cluster '%s': a backend of that name is in the configuration file",
+                    m->name);
+    if ((rc = cluster_inputs(x, r, &cla, &fp, &complete)) != 0)
+        return rc;
+    x->src[pos - x->first_dynamic_cluster] = r;
+    c = complete ? running_cluster(x, m->name, fp) : NULL;
+    if (c) {
+        /* unchanged: the running object itself (its users may still differ:
+         * checked once the listeners are translated, finish_clusters) */
+        cluster_ref(c);
+        snapshot_put_cluster(x->snap, c);
+        xds_index_put(&x->clusters, c->name, pos);
+        x->carried[pos - x->first_dynamic_cluster] = true;
+        return 0;
+    }
+    c = snapshot_add_cluster(x->snap, m->name);
+    xds_index_put(&x->clusters, c->name, pos);
+    return build_cluster(x, c, m, cla, fp);
+}
+
 /* Marks how cluster `name` is used; it must exist (or the update warms). */
 static struct cluster *use_cluster(struct xctx *x, const char *name, enum proxy_mode mode,
                                    const char *who)
 {
     struct cluster *c = find_cluster(x, name);
     uint8_t want = mode == PROXY_MODE_TCP ? 2 : 1;
+    uint32_t pos;
 
     if (!c) {
         const struct xds_resource *r = find_resource(x, XDS_CDS, name);
@@ -976,7 +1059,8 @@ static struct cluster *use_cluster(struct xctx *x, const char *name, enum proxy_
                     "configuration file)", who, name);
         return NULL;
     }
-    if (c->id < x->first_dynamic_cluster) {
+    pos = cluster_pos(x, c);
+    if (pos < x->first_dynamic_cluster) {
         if (c->mode != mode) {
             xerr(x, "%s: backend '%s' of the configuration file is mode %s, the listener is "
                     "mode %s", who, name, proxy_mode_name(c->mode), proxy_mode_name(mode));
@@ -984,12 +1068,12 @@ static struct cluster *use_cluster(struct xctx *x, const char *name, enum proxy_
         }
         return c;
     }
-    if (x->use[c->id] && x->use[c->id] != want) {
+    if (x->use[pos] && x->use[pos] != want) {
         xerr(x, "%s: cluster '%s' is used by both tcp_proxy and http_connection_manager "
                 "listeners, which tern does not support", who, name);
         return NULL;
     }
-    x->use[c->id] = want;
+    x->use[pos] = want;
     return c;
 }
 
@@ -1070,7 +1154,7 @@ static int route_policy(struct xctx *x, const Envoy__Config__Route__V3__RouteAct
 {
     struct xds_route_policy p;
     char why[512];
-    uint32_t id = target->id;
+    uint32_t id = cluster_pos(x, target);
 
     if (xds_route_policy(a, &p, why, sizeof(why)) != 0)
         return xerr(x, "%s: route.%s", rwho, why);
@@ -1404,21 +1488,99 @@ static int add_listener(struct xctx *x, const struct xds_resource *r)
     return rc;
 }
 
-int xds_translate(struct snapshot *snap, const struct xds_resource_set sets[XDS_NTYPES],
-                  bool lenient, bool cds_received, char *err, size_t errlen)
+/*
+ * Once the listeners are translated, each dynamic cluster's users are known:
+ * a tcp_proxy makes it mode tcp, routes give it their timeout / retry_policy
+ * (both folded into its fingerprint). A new cluster takes them on; a carried
+ * cluster whose users did not change stays as it is, else it is built anew
+ * (never changed in place: it is running) and the listeners pointed at the
+ * new object. Returns 0, or -1 with x->err.
+ */
+static int finish_clusters(struct xctx *x)
 {
+    struct snapshot *snap = x->snap;
+    uint32_t n = snap->nclusters - x->first_dynamic_cluster, nmap = 0;
+    struct cluster **from = tern_calloc(n + 1, sizeof(*from));
+    struct cluster **to = tern_calloc(n + 1, sizeof(*to));
+    int rc = 0;
+
+    for (uint32_t i = x->first_dynamic_cluster; i < snap->nclusters && rc >= 0; i++) {
+        uint32_t k = i - x->first_dynamic_cluster;
+        struct cluster *c = snap->clusters[i];
+        bool tcp = x->use[i] == 2;
+        const struct xds_route_policy *p =
+            x->has_policy[i] && (x->policy[i].has_timeout || x->policy[i].has_retry)
+                ? &x->policy[i]
+                : NULL;
+
+        if (x->carried[k]) {
+            const ClusterLoadAssignment *cla;
+            uint64_t want = c->source_fingerprint, fp;
+            bool complete;
+
+            if (tcp)
+                want = tern_hash64("tcp", 3, want) | 1;
+            if (p)
+                want = tern_hash64(p, sizeof(*p), want) | 1;
+            if (want == c->fingerprint) {
+                x->stats->clusters_carried++;
+                continue;
+            }
+            cluster_inputs(x, x->src[k], &cla, &fp, &complete); /* complete: carried */
+            from[nmap] = c;
+            c = cluster_new(c->name);
+            c->id = i;
+            to[nmap++] = c;
+            snap->clusters[i] = c;
+            x->carried[k] = false;
+            rc = build_cluster(x, c, (const Cluster *)x->src[k]->msg, cla, fp);
+            if (rc < 0)
+                break;
+        }
+        x->stats->clusters_built++;
+        if (tcp) {
+            c->mode = PROXY_MODE_TCP;
+            c->timeout_server_ms = TCP_IDLE_TIMEOUT_MS;
+            c->fingerprint = tern_hash64("tcp", 3, c->fingerprint) | 1;
+        }
+        if (p && xds_route_policy_apply(p, c, x->err, x->errlen) != 0)
+            rc = -1;
+    }
+    snapshot_remap_clusters(snap, from, to, nmap);
+    for (uint32_t k = 0; k < nmap; k++)
+        cluster_unref(from[k]);
+    free(from);
+    free(to);
+    return rc;
+}
+
+int xds_translate_from(struct snapshot *snap, const struct snapshot *running,
+                       const struct xds_resource_set sets[XDS_NTYPES], bool lenient,
+                       bool cds_received, struct xds_build_stats *stats, char *err,
+                       size_t errlen)
+{
+    struct xds_build_stats scratch;
     struct xctx x = {
         .snap = snap, .sets = sets, .lenient = lenient, .cds_received = cds_received,
-        .first_dynamic_cluster = snap->nclusters, .err = err, .errlen = errlen,
+        .first_dynamic_cluster = snap->nclusters, .running = running,
+        .stats = stats ? stats : &scratch, .err = err, .errlen = errlen,
     };
     int rc = 0;
 
     err[0] = 0;
+    memset(x.stats, 0, sizeof(*x.stats));
     xds_index_init(&x.clusters, snap->nclusters + sets[XDS_CDS].n);
     for (uint32_t i = 0; i < snap->nclusters; i++)
         xds_index_put(&x.clusters, snap->clusters[i]->name, i);
     for (int t = 0; t < XDS_NTYPES; t++)
         xds_index_set(&x.by_type[t], &sets[t]);
+    if (running) {
+        xds_index_init(&x.running_ix, running->nclusters);
+        for (uint32_t i = 0; i < running->nclusters; i++)
+            xds_index_put(&x.running_ix, running->clusters[i]->name, i);
+    }
+    x.src = tern_calloc(sets[XDS_CDS].n + 1, sizeof(*x.src));
+    x.carried = tern_calloc(sets[XDS_CDS].n + 1, sizeof(*x.carried));
     for (size_t i = 0; i < sets[XDS_CDS].n && rc >= 0; i++)
         rc = add_cluster(&x, &sets[XDS_CDS].v[i]);
     if (rc >= 0) {
@@ -1429,30 +1591,27 @@ int xds_translate(struct snapshot *snap, const struct xds_resource_set sets[XDS_
         for (size_t i = 0; i < sets[XDS_LDS].n && rc >= 0; i++)
             rc = add_listener(&x, &sets[XDS_LDS].v[i]);
     }
-    if (rc >= 0) {
-        for (uint32_t i = x.first_dynamic_cluster; i < snap->nclusters; i++) {
-            struct cluster *c = snap->clusters[i];
-            if (x.use[i] == 2) {
-                c->mode = PROXY_MODE_TCP;
-                c->timeout_server_ms = TCP_IDLE_TIMEOUT_MS;
-                c->fingerprint = tern_hash64("tcp", 3, c->fingerprint) | 1;
-            }
-            if (x.has_policy[i] && (x.policy[i].has_timeout || x.policy[i].has_retry) &&
-                rc >= 0 &&
-                xds_route_policy_apply(&x.policy[i], c, err, errlen) != 0)
-                rc = -1;
-        }
-    }
+    if (rc >= 0)
+        rc = finish_clusters(&x);
     free(x.use);
     free(x.policy);
     free(x.has_policy);
     free(x.policy_who);
+    free(x.src);
+    free(x.carried);
     xds_index_free(&x.clusters);
+    xds_index_free(&x.running_ix);
     for (int t = 0; t < XDS_NTYPES; t++)
         xds_index_free(&x.by_type[t]);
     if (rc < 0)
         return -1;
     return x.warming ? 1 : 0;
+}
+
+int xds_translate(struct snapshot *snap, const struct xds_resource_set sets[XDS_NTYPES],
+                  bool lenient, bool cds_received, char *err, size_t errlen)
+{
+    return xds_translate_from(snap, NULL, sets, lenient, cds_received, NULL, err, errlen);
 }
 
 /* ---- references --------------------------------------------------------------------- */

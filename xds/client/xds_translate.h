@@ -75,6 +75,24 @@ int xds_translate(struct snapshot *snap, const struct xds_resource_set sets[XDS_
                   bool lenient, bool cds_received, char *err, size_t errlen);
 
 /*
+ * xds_translate, carrying over from `running` (the snapshot the workers
+ * serve; NULL: none) every cluster whose Cluster, ClusterLoadAssignment,
+ * Secrets and users (tcp_proxy, route timeout / retry_policy) are unchanged:
+ * the running object itself goes into snap (one more reference), with its
+ * host sets, health, counters and idle connections, and nothing is built for
+ * it. So an EDS update of one cluster among 10,000 builds one cluster.
+ * Running clusters are never modified. *stats (may be NULL): what was built.
+ */
+struct xds_build_stats {
+    uint32_t clusters_built;   /* new cluster objects */
+    uint32_t clusters_carried; /* running clusters carried over as they are */
+};
+int xds_translate_from(struct snapshot *snap, const struct snapshot *running,
+                       const struct xds_resource_set sets[XDS_NTYPES], bool lenient,
+                       bool cds_received, struct xds_build_stats *stats, char *err,
+                       size_t errlen);
+
+/*
  * The names the accepted resources refer to, for the by-name subscriptions:
  * t = XDS_RDS: route_config_name of every listener's rds;
  * t = XDS_EDS: service_name (else name) of every EDS cluster;

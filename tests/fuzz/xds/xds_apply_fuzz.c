@@ -4,8 +4,10 @@
  * DeltaDiscoveryResponse readings of the same bytes), decode and check each
  * resource (xds_resource_decode: type URL, strict field whitelist), build a
  * snapshot of every accepted resource (xds_translate, strict then lenient)
- * and runtime-initialise it (LB tables). Must never crash, leak or trip a
- * sanitizer, whatever the bytes.
+ * and runtime-initialise it (LB tables), then build the same resources again
+ * over it as the running snapshot (xds_translate_from: clusters carried
+ * over; with complete inputs every one must be, else abort). Must never
+ * crash, leak or trip a sanitizer, whatever the bytes.
  *
  * Seeds: corpus/xds_decode (tests/unit/proto samples, shared with
  * xds_decode_fuzz) and corpus/xds_apply (make_apply_corpus.py: responses
@@ -45,11 +47,24 @@ static void add(struct xds_resource_set sets[XDS_NTYPES], const Google__Protobuf
 
 static void build(const struct xds_resource_set sets[XDS_NTYPES], bool lenient, bool cds)
 {
-    struct snapshot *snap = snapshot_new("fuzz");
+    struct snapshot *snap = snapshot_new("fuzz"), *next;
+    struct xds_build_stats st;
     char err[4096];
 
-    if (xds_translate(snap, sets, lenient, cds, err, sizeof(err)) == 0)
-        snapshot_runtime_init(snap, 1, err, sizeof(err));
+    if (xds_translate(snap, sets, lenient, cds, err, sizeof(err)) != 0 ||
+        snapshot_runtime_init(snap, 1, err, sizeof(err)) != 0) {
+        snapshot_unref(snap);
+        return;
+    }
+    next = snapshot_new("fuzz");
+    if (xds_translate_from(next, snap, sets, lenient, cds, &st, err, sizeof(err)) == 0) {
+        /* nothing changed and nothing was missing: nothing to build */
+        if (!lenient && st.clusters_built != 0)
+            abort();
+        snapshot_take_over(next, snap);
+        snapshot_runtime_init(next, 1, err, sizeof(err));
+    }
+    snapshot_unref(next);
     snapshot_unref(snap);
 }
 

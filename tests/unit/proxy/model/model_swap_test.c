@@ -130,12 +130,57 @@ static void test_many_clusters(void **state)
     snapshot_unref(nw);
 }
 
+/* A source that carries a running cluster over puts the running object in
+ * its snapshot (snapshot_put_cluster): take_over keeps it as it is and
+ * counts it; snapshot_remap_clusters re-points listeners at another object. */
+static void test_carried_cluster_is_kept(void **state)
+{
+    char err[128];
+    struct snapshot *old = build(11, 22, 2002), *nw = snapshot_new("n");
+    struct cluster *oa = old->clusters[0], *ob = old->clusters[1], *nb;
+    struct listener *l = snapshot_add_listener(nw, "fe");
+
+    assert_int_equal(snapshot_runtime_init(old, 1, err, sizeof(err)), 0);
+    counter_add(&oa->stats[0].conns_total, 3);
+    cluster_ref(oa);
+    snapshot_put_cluster(nw, oa);                   /* carried by the source */
+    nb = cluster_new("b");                          /* b changed */
+    nb->fingerprint = 23;
+    set_addr(cluster_add_endpoint(nb, "b1"), 2001);
+    snapshot_put_cluster(nw, nb);
+    atomic_store(&ob->endpoints[0]->up, 0);
+    l->default_cluster = oa;
+    l->rules = calloc(1, sizeof(*l->rules));
+    l->rules[0].target = nb;
+    l->nrules = 1;
+
+    assert_int_equal(snapshot_take_over(nw, old), 1);  /* a: kept; b: new */
+    assert_ptr_equal(nw->clusters[0], oa);
+    assert_ptr_equal(nw->clusters[1], nb);
+    assert_true(nb->endpoints[0]->hc.carried);         /* b1's health carried */
+    assert_int_equal(snapshot_runtime_init(nw, 1, err, sizeof(err)), 0);
+    assert_int_equal(atomic_load(&nb->endpoints[0]->up), 0);
+    assert_int_equal(counter_get(&nw->clusters[0]->stats[0].conns_total), 3);
+
+    /* the listener borrows a and b; remap b -> a and nothing else */
+    snapshot_remap_clusters(nw, &nb, &oa, 1);
+    assert_ptr_equal(l->rules[0].target, oa);
+    assert_ptr_equal(l->default_cluster, oa);
+
+    free_rules(old);
+    snapshot_unref(old);
+    assert_int_equal(atomic_load(&oa->refcnt), 1);     /* nw's reference only */
+    free_rules(nw);
+    snapshot_unref(nw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unchanged_cluster_is_shared),
         cmocka_unit_test(test_moved_server_starts_fresh),
         cmocka_unit_test(test_many_clusters),
+        cmocka_unit_test(test_carried_cluster_is_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
