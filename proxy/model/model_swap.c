@@ -88,6 +88,9 @@ static void carry_health(struct cluster *nc, const struct cluster *oc)
         ep->hc.health = old->hc.health;
         memcpy(ep->hc.last_status, old->hc.last_status, sizeof(ep->hc.last_status));
         ep->hc.carried = true;
+        /* what an operator set through the admin API stays with the server */
+        atomic_store(&ep->admin_state, atomic_load(&((struct endpoint *)old)->admin_state));
+        atomic_store(&ep->rt_weight, atomic_load(&((struct endpoint *)old)->rt_weight));
     }
 }
 

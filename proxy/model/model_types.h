@@ -232,8 +232,8 @@ struct endpoint_health {
 
 /* What the admin API sets on a server at run time (HAProxy's "set server
  * <b>/<s> state"): drain and maint keep it out of new picks; maint also stops
- * its health checks. Not kept across a reload (as HAProxy without a
- * server-state-file). */
+ * its health checks. Carried with the health state when a reload or an xDS
+ * update rebuilds the cluster with the same server (model_swap.c). */
 enum endpoint_admin_state {
     ENDPOINT_READY = 0,
     ENDPOINT_DRAIN,

@@ -11,6 +11,7 @@ message saying what is wrong.
 
 import collections
 import http.client
+import signal
 import unittest
 
 from ternlib import HttpBackend, NameServer, Tern, cfg_head, free_port, poll_until
@@ -154,6 +155,30 @@ class AdminStateTest(unittest.TestCase):
         post(self.ap, "/servers/checked/c1?state=ready")
         poll_until(lambda: server(self.t, "checked", "c1")["checks_total"] > n1,
                    desc="c1 checked again")
+
+    def test_state_survives_a_rebuilding_reload(self):
+        # its own tern: a reload that changes backend `be` (rebuilt, the same
+        # servers) keeps what the operator set, as it keeps their health
+        ap, fp = free_port(), free_port()
+
+        def cfg(extra):
+            return cfg_head(nbthread=1, admin_port=ap) + (
+                "frontend fe\n    mode http\n    bind 127.0.0.1:%d\n    default_backend be\n\n"
+                "backend be\n    mode http\n    balance roundrobin\n%s"
+                "    server s1 127.0.0.1:%d\n    server s2 127.0.0.1:%d\n"
+                % (fp, extra, self.b1.port, self.b2.port))
+        with Tern(cfg(""), admin_port=ap) as t:
+            self.assertEqual(post(ap, "/servers/be/s2?state=drain")[0], 200)
+            self.assertEqual(post(ap, "/servers/be/s1?weight=7")[0], 200)
+            before = t.clusters()["version"]
+            with open(t.cfg_path, "w") as f:
+                f.write(cfg("    timeout server 7s\n"))
+            t.send_signal(signal.SIGHUP)
+            poll_until(lambda: t.clusters()["version"] > before, timeout=5, desc="reload")
+            self.assertEqual(server(t, "be", "s2")["admin_state"], "drain")
+            self.assertEqual(server(t, "be", "s1")["effective_weight"], 7)
+            names = collections.Counter(get(fp, "/x")[1].split(" ")[0] for _ in range(6))
+            self.assertEqual(names, {"s1": 6})
 
     def test_bad_requests(self):
         st, hdrs, body = post(self.ap, "/servers/nope/s1?state=drain")
