@@ -18,7 +18,9 @@ during each test and no request may fail:
 - certificates rotate (cert_ttl 1m: tern-cp re-issues at half-life): the
   sidecars ACK the new Secret, api's sidecars present the new certificate
   (its serial seen by a TLS client checking it against tern-cp's CA, its
-  expiry in their tern_tls_cert_not_after_seconds gauge) and traffic goes on.
+  expiry in their tern_tls_cert_not_after_seconds gauge), traffic goes on,
+  and new connections from the frontend sidecar complete mTLS handshakes
+  with the new certificates on both sides.
 """
 
 import tempfile
@@ -209,12 +211,26 @@ class MeshDynamicTest(unittest.TestCase):
                     old[api_id]["serial"], new[api_id]["serial"],
                     old[front_id]["serial"], new[front_id]["serial"]))
 
-                # traffic goes on over the new certificates
-                load.wait_ok(50, since=time.monotonic(), timeout=10)
-                n = len(load.snapshot())
-                after = load.count_ok(since=t_rot)
-            self.assertEqual(load.failures(), [], "failed requests under load")
-            print("ok: %d requests (%d after the rotation), none failed" % (n, after))
+                # traffic goes on, and new connections are made with the new
+                # certificates on both sides: the connections already open
+                # stay (as in Envoy), so a second client running alongside
+                # makes the frontend sidecar open more; api's sidecars
+                # (mTLS required, the frontend's identity checked) complete
+                # those handshakes
+                def handshakes():
+                    return sum(m.sidecars[n].metrics().sum("tern_tls_handshakes_total")
+                               for n in ("api-1", "api-2"))
+                h0 = handshakes()
+                with LoadLoop(p["front_out"], "api", "/load2") as load2:
+                    poll_until(lambda: handshakes() > h0, timeout=10,
+                               desc="new mTLS handshakes with the new certificates")
+                    load.wait_ok(50, since=time.monotonic(), timeout=10)
+                    load2.wait_ok(50, timeout=10)
+                n = len(load.snapshot()) + len(load2.snapshot())
+                after = load.count_ok(since=t_rot) + len(load2.snapshot())
+            self.assertEqual(load.failures() + load2.failures(), [], "failed requests under load")
+            print("ok: %d requests (%d after the rotation, %d new handshakes), none failed"
+                  % (n, after, handshakes() - h0))
 
 
 if __name__ == "__main__":
