@@ -7,7 +7,8 @@ tern-cp (Debian's etcd-server, started here on free ports):
 api's only static endpoint is api-1. api-2's sidecar runs from the start but
 receives nothing until its inbound address is put in etcd under a lease:
 then the frontend sidecar sends it traffic within a second; once the lease
-is revoked, within a second it sends it none. A client sending requests
+is revoked, within a second it sends it none. The same when the lease is
+not revoked but expires (its keep-alive stopped). A client sending requests
 back to back through the frontend sidecar the whole time sees no failure.
 """
 
@@ -51,19 +52,28 @@ class MeshEtcdTest(unittest.TestCase):
             a.kill()
         self.etcd.remove()
 
-    def test_lease_register_and_revoke_under_load(self):
-        e, (api1, api2) = self.etcd, self.apps
+    def new_mesh(self):
+        """tern-cp watching etcd (not started yet) and the ports."""
         p = {"front_out": free_port(), "api1_in": free_port(), "api2_in": free_port(),
-             "api1_app": api1.port}
-        with Mesh(mesh(p), cp_args=["--etcd", e.target, "--etcd-prefix", PREFIX]) as m:
-            m.sidecar("frontend-1", "frontend", FRONT)
-            m.sidecar("api-1", "api", API)
-            m.sidecar("api-2", "api", API, (
-                ("tern.inbound", "127.0.0.1:%d" % p["api2_in"]),
-                ("tern.app", "127.0.0.1:%d" % api2.port),
-                ("tern.outbound", "127.0.0.1:%d" % free_port())))
-            m.wait_acked()
+             "api1_app": self.apps[0].port}
+        return Mesh(mesh(p), cp_args=["--etcd", self.etcd.target, "--etcd-prefix", PREFIX]), p
 
+    def start_sidecars(self, m, p):
+        """The frontend sidecar and both api sidecars, api-2 registered
+        nowhere yet; everything ACKed."""
+        m.sidecar("frontend-1", "frontend", FRONT)
+        m.sidecar("api-1", "api", API)
+        m.sidecar("api-2", "api", API, (
+            ("tern.inbound", "127.0.0.1:%d" % p["api2_in"]),
+            ("tern.app", "127.0.0.1:%d" % self.apps[1].port),
+            ("tern.outbound", "127.0.0.1:%d" % free_port())))
+        m.wait_acked()
+
+    def test_lease_register_and_revoke_under_load(self):
+        e, api2 = self.etcd, self.apps[1]
+        m, p = self.new_mesh()
+        with m:
+            self.start_sidecars(m, p)
             with LoadLoop(p["front_out"], "api", "/load") as load:
                 load.wait_ok(20, who="API1")
                 self.assertEqual(load.count_ok(who="API2"), 0, "api-2 is not registered yet")
@@ -101,6 +111,44 @@ class MeshEtcdTest(unittest.TestCase):
             src = m.cp.json("/sources")[0]
             self.assertEqual((src["kind"], src["state"], src["instances"]), ("etcd", "watch", []))
             m.wait_acked()
+
+    def test_lease_expiry_under_load(self):
+        # the instance stops renewing its lease (it lost etcd, or died with
+        # its keep-alive): etcd expires the lease and deletes the key, and
+        # the endpoint leaves within a second of that
+        e, ttl = self.etcd, 2
+        m, p = self.new_mesh()
+        with m:
+            self.start_sidecars(m, p)
+            with LoadLoop(p["front_out"], "api", "/load") as load:
+                lease = e.lease(ttl)
+                ka = e.keep_alive(lease)
+                try:
+                    e.ok("put", "--lease=" + lease, PREFIX + "api/i-2",
+                         "127.0.0.1:%d" % p["api2_in"])
+                    t0 = time.monotonic()
+                    load.wait_ok(20, since=t0, who="API2")
+                    # renewed: still registered well past one TTL
+                    load.wait_ok(5, since=t0 + 2 * ttl, who="API2", timeout=3 * ttl)
+                finally:
+                    ka.kill()
+                    ka.wait()
+                t_stop = time.monotonic()
+                # when the key is seen gone (a poll: at most one etcdctl
+                # call after etcd deleted it)
+                poll_until(lambda: e.ok("get", "--prefix", PREFIX + "api/") == "",
+                           timeout=ttl + 5, desc="etcd expiring the lease")
+                t_exp = time.monotonic()
+                load.wait_ok(50, since=t_exp + 1.0, timeout=10)
+                late = [r for r in load.since(t_exp + 1.0) if r.who != "API1"]
+                self.assertEqual(late, [], "api-2 still answering 1 s after its lease expired")
+                last = [r for r in load.since(t_stop) if r.who == "API2"]
+                print("ok: keep-alive stopped; the key seen gone %.2fs later; the last "
+                      "request on api-2 answered %s" % (
+                          t_exp - t_stop, "%+.3fs from then" % (last[-1].t1 - t_exp)
+                          if last else "before the keep-alive stopped"))
+            self.assertEqual(load.failures(), [], "failed requests under load")
+            print("ok: %d requests, none failed" % len(load.snapshot()))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 of tern-cp's registry source.
 
   Etcd   one etcd member on free loopback ports, its data in a temp dir
-         that survives restart(); etcdctl helpers (run, ok, lease)
+         that survives restart(); etcdctl helpers (run, ok, lease,
+         keep_alive)
 
 A test that needs etcd is skipped when the binaries are missing (they are
 installed by bazel/setup.sh). Waits poll (ternlib.poll_until).
@@ -63,6 +64,13 @@ class Etcd:
     def lease(self, ttl=30):
         out = self.ok("lease", "grant", str(ttl))
         return re.search(r"lease ([0-9a-f]+) granted", out).group(1)
+
+    def keep_alive(self, lease):
+        """`etcdctl lease keep-alive` in the background, as an instance
+        keeps its registration; kill the process to let the lease expire."""
+        return subprocess.Popen([self.ctl, "--endpoints", self.target, "lease", "keep-alive", lease],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env=dict(os.environ, ETCDCTL_API="3"))
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
