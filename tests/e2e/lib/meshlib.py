@@ -158,11 +158,10 @@ class Mesh:
 
 
 class Result:
-    __slots__ = ("t0", "t1", "status", "who", "error", "reused")
+    __slots__ = ("t0", "t1", "status", "who", "error")
 
-    def __init__(self, t0, t1, status, who, error, reused):
-        self.t0, self.t1, self.status, self.who = t0, t1, status, who
-        self.error, self.reused = error, reused
+    def __init__(self, t0, t1, status, who, error):
+        self.t0, self.t1, self.status, self.who, self.error = t0, t1, status, who, error
 
     def __repr__(self):
         return "<%.3f..%.3f %s %s%s>" % (self.t0, self.t1, self.status, self.who,
@@ -211,11 +210,10 @@ class LoadLoop:
                 raise AssertionError("the load loop did not stop")
 
     def _run(self):
-        conn, uses = None, 0
+        conn = None
         while self.running:
             if conn is None:
-                conn, uses = http.client.HTTPConnection("127.0.0.1", self.port,
-                                                        timeout=self.timeout), 0
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
             t0 = time.monotonic()
             status, who, error, close = None, None, None, False
             try:
@@ -227,8 +225,7 @@ class LoadLoop:
             except (OSError, http.client.HTTPException) as e:
                 error, close = "%s: %s" % (type(e).__name__, e), True
             with self.lock:
-                self.results.append(Result(t0, time.monotonic(), status, who, error, uses > 0))
-            uses += 1
+                self.results.append(Result(t0, time.monotonic(), status, who, error))
             if close:
                 conn.close()
                 conn = None
