@@ -15,17 +15,14 @@ every sidecar ACKing everything (nothing NACKed); a sidecar cannot be
 reached in plaintext on its inbound port.
 """
 
-import contextlib
-import http.client
 import socket
 import unittest
 
-from ternlib import HttpBackend, Tern, free_port, poll_until
-from terncplib import TernCp
+from meshlib import Mesh, get
+from ternlib import HttpBackend, free_port
 
 P = {k: free_port() for k in (
-    "front_out", "api1_in", "api2_in", "api1_out", "store_in", "intr_out",
-    "front_admin", "api1_admin", "api2_admin", "store_admin", "intr_admin")}
+    "front_out", "api1_in", "api2_in", "api1_out", "store_in", "intr_out")}
 
 
 def mesh(apps):
@@ -60,107 +57,69 @@ services:
 """ % dict(P, **apps)
 
 
-def sidecar(node, service, token, admin, extra=()):
-    lines = ["global", "    nbthread 1", "    admin 127.0.0.1:%d" % admin, "",
-             "xds", "    server %s" % CP.xds, "    node-id %s" % node,
-             "    node-cluster %s" % service, "    node-metadata tern.token %s" % token,
-             "    init-timeout 10s"]
-    lines += ["    node-metadata %s %s" % kv for kv in extra]
-    return "\n".join(lines) + "\n"
-
-
-def get(port, host, path="/"):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        c.request("GET", path, headers={"Host": host})
-        r = c.getresponse()
-        return r.status, r.read().decode("utf-8", "replace")
-    finally:
-        c.close()
-
-
-CP = None
-
-
 class MeshTest(unittest.TestCase):
     def test_mesh(self):
-        global CP
         api1, api2, store = HttpBackend(name="API1"), HttpBackend(name="API2"), \
             HttpBackend(name="STORE")
-        CP = TernCp(mesh({"api1_app": api1.port, "store_app": store.port}))
-        CP.start()
-        sidecars = []
-        stack = contextlib.ExitStack()
         try:
-            for node, svc, tok, admin, extra in (
-                    ("frontend-1", "frontend", "frontend-token-0123456789", P["front_admin"], ()),
-                    ("api-1", "api", "api-token-0123456789abc", P["api1_admin"], ()),
-                    ("api-2", "api", "api-token-0123456789abc", P["api2_admin"], (
-                        ("tern.inbound", "127.0.0.1:%d" % P["api2_in"]),
-                        ("tern.app", "127.0.0.1:%d" % api2.port),
-                        ("tern.outbound", "127.0.0.1:%d" % free_port()))),
-                    ("store-1", "store", "store-token-0123456789ab", P["store_admin"], ()),
-                    ("intruder-1", "intruder", "intruder-token-012345678", P["intr_admin"], ())):
-                # entered: on exit each is stopped and its stderr checked for
-                # sanitizer reports
-                sidecars.append(stack.enter_context(Tern(sidecar(node, svc, tok, admin, extra),
-                                                         admin_port=admin, ready_timeout=20)))
-
-            # every sidecar connected, everything ACKed, nothing NACKed
-            def all_acked():
-                ps = CP.proxies()
-                if len(ps) != 5:
-                    return False
-                return all(not p["awaiting_ack"] and
-                           all(ty.get("nacks", 0) == 0 for ty in p["types"].values())
-                           for p in ps)
-            poll_until(all_acked, timeout=20, desc="5 sidecars, all ACKed")
-            print("ok: tern-cp: %s" % sorted((p["node"], p["service"]) for p in CP.proxies()))
-
-            # frontend -> api over mTLS, balanced over both instances
-            seen = {}
-            for i in range(20):
-                st, body = get(P["front_out"], "api", "/hello/%d" % i)
-                self.assertEqual(st, 200, body)
-                name = body.split(" ")[0]
-                seen[name] = seen.get(name, 0) + 1
-            self.assertEqual(set(seen), {"API1", "API2"}, seen)
-            self.assertGreaterEqual(min(seen.values()), 5, seen)
-            print("ok: frontend -> api over mTLS, balanced: %s" % seen)
-
-            # api -> store (store allows api)
-            st, body = get(P["api1_out"], "store", "/items")
-            self.assertEqual((st, body.split(" ")[0]), (200, "STORE"), body)
-
-            # an identity api does not allow: verified by mTLS, denied by RBAC
-            st, _ = get(P["intr_out"], "api", "/steal")
-            self.assertEqual(st, 403)
-            print("ok: api -> store 200; intruder -> api 403")
-            self.assertFalse(any("/steal" in r.target for r in api1.requests + api2.requests))
-
-            # the verdicts were taken on the verified identities, by api's sidecars
-            api_m = [t.metrics() for t in sidecars[1:3]]
-            self.assertEqual(sum(m.sum("tern_rbac_denied_total") for m in api_m), 1)
-            self.assertGreaterEqual(sum(m.sum("tern_rbac_allowed_total") for m in api_m), 20)
-
-            # api's inbound speaks only mTLS: a plaintext request gets no answer
-            with socket.create_connection(("127.0.0.1", P["api1_in"]), timeout=5) as s:
-                s.sendall(b"GET / HTTP/1.1\r\nHost: api\r\n\r\n")
-                try:
-                    data = s.recv(100)
-                except OSError:
-                    data = b""
-                self.assertFalse(data.startswith(b"HTTP/1.1 200"), data)
-
-            # the sidecars' own view: connected, Secrets in use
-            for t in sidecars:
-                self.assertIn('"sds"', t.admin_get("/config_dump")[2])
-            stack.close()
+            with Mesh(mesh({"api1_app": api1.port, "store_app": store.port})) as m:
+                self.run_mesh(m, api1, api2)
         finally:
-            stack.close()
-            CP.stop()
             for b in (api1, api2, store):
                 b.kill()
+
+    def run_mesh(self, m, api1, api2):
+        m.sidecar("frontend-1", "frontend", "frontend-token-0123456789")
+        m.sidecar("api-1", "api", "api-token-0123456789abc")
+        m.sidecar("api-2", "api", "api-token-0123456789abc", (
+            ("tern.inbound", "127.0.0.1:%d" % P["api2_in"]),
+            ("tern.app", "127.0.0.1:%d" % api2.port),
+            ("tern.outbound", "127.0.0.1:%d" % free_port())))
+        m.sidecar("store-1", "store", "store-token-0123456789ab")
+        m.sidecar("intruder-1", "intruder", "intruder-token-012345678")
+
+        # every sidecar connected, everything ACKed, nothing NACKed
+        m.wait_acked()
+        print("ok: tern-cp: %s" % sorted((p["node"], p["service"]) for p in m.cp.proxies()))
+
+        # frontend -> api over mTLS, balanced over both instances
+        seen = {}
+        for i in range(20):
+            st, body = get(P["front_out"], "api", "/hello/%d" % i)
+            self.assertEqual(st, 200, body)
+            name = body.split(" ")[0]
+            seen[name] = seen.get(name, 0) + 1
+        self.assertEqual(set(seen), {"API1", "API2"}, seen)
+        self.assertGreaterEqual(min(seen.values()), 5, seen)
+        print("ok: frontend -> api over mTLS, balanced: %s" % seen)
+
+        # api -> store (store allows api)
+        st, body = get(P["api1_out"], "store", "/items")
+        self.assertEqual((st, body.split(" ")[0]), (200, "STORE"), body)
+
+        # an identity api does not allow: verified by mTLS, denied by RBAC
+        st, _ = get(P["intr_out"], "api", "/steal")
+        self.assertEqual(st, 403)
+        print("ok: api -> store 200; intruder -> api 403")
+        self.assertFalse(any("/steal" in r.target for r in api1.requests + api2.requests))
+
+        # the verdicts were taken on the verified identities, by api's sidecars
+        api_m = [m.sidecars[n].metrics() for n in ("api-1", "api-2")]
+        self.assertEqual(sum(x.sum("tern_rbac_denied_total") for x in api_m), 1)
+        self.assertGreaterEqual(sum(x.sum("tern_rbac_allowed_total") for x in api_m), 20)
+
+        # api's inbound speaks only mTLS: a plaintext request gets no answer
+        with socket.create_connection(("127.0.0.1", P["api1_in"]), timeout=5) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: api\r\n\r\n")
+            try:
+                data = s.recv(100)
+            except OSError:
+                data = b""
+            self.assertFalse(data.startswith(b"HTTP/1.1 200"), data)
+
+        # the sidecars' own view: connected, Secrets in use
+        for t in m.sidecars.values():
+            self.assertIn('"sds"', t.admin_get("/config_dump")[2])
 
 
 if __name__ == "__main__":

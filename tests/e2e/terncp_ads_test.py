@@ -10,7 +10,8 @@ responses decoded with Envoy's own .proto files):
 - NACKs recorded per proxy and resource with their error_detail, in
   /proxies and /metrics, and the NACKed version not resent;
 - a mesh file edit pushed within a second, Delta sending only what changed
-  and removing what went; an invalid edit refused with FILE:LINE and the
+  and removing what went; a cluster removed only after the routes that used
+  it (make before break); an invalid edit refused with FILE:LINE and the
   previous model kept;
 - refused credentials, garbage bytes: the stream ends with a status, other
   proxies keep their configuration.
@@ -273,6 +274,49 @@ class AdsTest(unittest.TestCase):
                 c2.close()
             finally:
                 c.close()
+
+    def test_cluster_removed_after_the_routes_stop_using_it(self):
+        # make before break: the routes that stop using outbound|api go out
+        # (and are ACKed) before the cluster and its endpoints are removed,
+        # or a proxy checking references would refuse the removal
+        for delta in (True, False):
+            with TernCp(MESH) as cp:
+                node = "fe-%s" % ("delta" if delta else "sotw")
+                c = AdsClient(cp.xds, node, FRONTEND, delta=delta)
+                subs = ((T_CDS, ()), (T_EDS, ("outbound|api",)), (T_LDS, ()),
+                        (T_RDS, ("inbound", "outbound")))
+                try:
+                    for t, names in subs:
+                        if delta:
+                            c.subscribe(t, sub=names)
+                        else:
+                            c.request(t, names)
+                        r = c.recv()
+                        self.assertEqual(r.type_url, t)
+                        c.ack(r, names)
+                    poll_until(lambda: cp.proxy(node)["types"]["rds"]["acks"] == 1, desc="rds ack")
+
+                    cp.write_mesh(MESH.replace("calls: [api]", "calls: []"))
+                    r = c.recv(timeout=2)
+                    self.assertEqual(r.type_url, T_RDS, "the routes first")
+                    out = resources_by_name(r)["outbound"]
+                    self.assertEqual([vh.name for vh in out.virtual_hosts], [])
+                    c.ack(r, ("inbound", "outbound"))
+                    r = c.recv(timeout=2)
+                    self.assertEqual(r.type_url, T_CDS, "then the cluster goes")
+                    if delta:
+                        self.assertEqual(list(r.removed_resources), ["outbound|api"])
+                    else:
+                        self.assertEqual(set(resources_by_name(r)), {"inbound|frontend"})
+                    c.ack(r)
+                    if delta:
+                        r = c.recv(timeout=2)
+                        self.assertEqual(r.type_url, T_EDS, "and its endpoints")
+                        self.assertEqual(list(r.removed_resources), ["outbound|api"])
+                        c.ack(r)
+                    self.assertEqual(sum(t["nacks"] for t in cp.proxy(node)["types"].values()), 0)
+                finally:
+                    c.close()
 
     def test_credentials(self):
         with TernCp(MESH) as cp:

@@ -434,7 +434,11 @@ static bool run_call(struct ads_stream *s, grpc_channel *ch, struct ads_event **
             s->pending--;
             if (e.success)
                 send_next_locked(s);
+            /* the status may have come first: then this was the last batch */
+            done = status_done && s->pending == 0;
             pthread_mutex_unlock(&s->mu);
+            if (done)
+                goto over;
             continue;
         }
         pthread_mutex_lock(&s->mu);
@@ -447,6 +451,7 @@ static bool run_call(struct ads_stream *s, grpc_channel *ch, struct ads_event **
             break;
     }
 
+over:
     pthread_mutex_lock(&s->mu);
     s->call = NULL;
     s->closing = true;

@@ -16,6 +16,14 @@
  * bookkeeping serves both variants: SotW compares a digest of the response
  * it would send with the last one sent; Delta compares each resource's
  * version with the version the proxy has.
+ *
+ * Make before break: types go out CDS, EDS, LDS, RDS, SDS, so what a route
+ * starts using arrives first. A cluster (or its endpoints) that leaves the
+ * snapshot may still be used by the routes and listeners the proxy holds:
+ * it stays in the stream's `stale` set, and is offered as before, until the
+ * proxy has ACKed (or NACKed) the listeners and routes of the new snapshot;
+ * only then is it removed (xDS "eventual consistency considerations"; a
+ * proxy that checks references would otherwise refuse the removal).
  */
 #include "xds/cp/ads.h"
 
@@ -69,6 +77,10 @@ struct type_state {
 	double sent_at;
 	uint64_t pushes, acks, nacks;
 	char *last_nack;    /* error_detail message of the last NACK */
+	/* CDS, EDS: resources gone from the snapshot that the proxy has and
+	 * may still use (owned copies, sorted by name) */
+	struct cp_resource *stale;
+	unsigned n_stale;
 };
 
 struct ads_stream {
@@ -275,6 +287,82 @@ static int interested(const struct type_state *ts, const char *name)
 	return ts->wildcard || name_index(ts->names, ts->n_names, name, &at);
 }
 
+/* ---- stale resources (make before break) ---- */
+
+static const struct cp_resource *stale_find(const struct type_state *ts, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < ts->n_stale; i++)
+		if (strcmp(ts->stale[i].name, name) == 0)
+			return &ts->stale[i];
+	return NULL;
+}
+
+static void stale_clear(struct type_state *ts)
+{
+	unsigned i;
+
+	for (i = 0; i < ts->n_stale; i++) {
+		free((char *)ts->stale[i].name);
+		free((uint8_t *)ts->stale[i].data);
+	}
+	free(ts->stale);
+	ts->stale = NULL;
+	ts->n_stale = 0;
+}
+
+static int stale_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cp_resource *)a)->name, ((const struct cp_resource *)b)->name);
+}
+
+/* The snapshot goes from old to new: the clusters and endpoints of old that
+ * the proxy was sent and new lacks become stale; stale ones new has again
+ * are dropped (new's are offered). */
+static void stale_update(struct ads_stream *st, const struct cp_snapshot *old,
+			 const struct cp_snapshot *new)
+{
+	static const enum cp_type kept[] = { CP_CDS, CP_EDS };
+	unsigned k, i, j;
+
+	for (k = 0; k < sizeof(kept) / sizeof(kept[0]); k++) {
+		enum cp_type t = kept[k];
+		struct type_state *ts = &st->ts[t];
+		unsigned n0;
+
+		for (i = j = 0; i < ts->n_stale; i++) {
+			if (snapshot_find(new, t, ts->stale[i].name)) {
+				free((char *)ts->stale[i].name);
+				free((uint8_t *)ts->stale[i].data);
+			} else {
+				ts->stale[j++] = ts->stale[i];
+			}
+		}
+		ts->n_stale = j;
+		n0 = ts->n_stale;
+		for (i = 0; i < ts->n_res; i++) {
+			const struct cp_resource *r;
+			struct cp_resource *c;
+
+			if (!ts->res[i].sent[0] || snapshot_find(new, t, ts->res[i].name) ||
+			    stale_find(ts, ts->res[i].name))
+				continue;
+			r = snapshot_find(old, t, ts->res[i].name);
+			if (!r)
+				continue;
+			ts->stale = xrealloc(ts->stale, (ts->n_stale + 1) * sizeof(*ts->stale));
+			c = &ts->stale[ts->n_stale++];
+			*c = *r;
+			c->name = xstrdup(r->name);
+			c->data = xrealloc(NULL, r->len);
+			memcpy((uint8_t *)c->data, r->data, r->len);
+		}
+		if (ts->n_stale != n0)
+			qsort(ts->stale, ts->n_stale, sizeof(*ts->stale), stale_cmp);
+	}
+}
+
 /* ---- lifetime ---- */
 
 static void stream_free(struct ads_stream *st)
@@ -307,6 +395,7 @@ static void stream_free(struct ads_stream *st)
 			free(ts->res[i].name);
 		free(ts->res);
 		free(ts->last_nack);
+		stale_clear(ts);
 	}
 	snapshot_unref(st->snap);
 	arena_free(&st->arena);
@@ -470,7 +559,14 @@ static void sent(struct ads_stream *st, enum cp_type t)
 	st->awaiting = (int)t;
 }
 
-/* SotW: the resources a response of type t would carry and their digest.
+static int sel_cmp(const void *a, const void *b)
+{
+	return strcmp((*(const struct cp_resource *const *)a)->name,
+		      (*(const struct cp_resource *const *)b)->name);
+}
+
+/* SotW: the resources a response of type t would carry and their digest
+ * (the snapshot's and the stale ones, by name).
  * Returns how many (pointers into the snapshot in *out, caller frees). */
 static unsigned sotw_select(struct ads_stream *st, enum cp_type t, const struct cp_resource ***out,
 			    char digest[17])
@@ -483,10 +579,16 @@ static unsigned sotw_select(struct ads_stream *st, enum cp_type t, const struct 
 	char *buf;
 	size_t off = 0;
 
-	sel = xrealloc(NULL, sizeof(*sel) * (s->n[t] + 1));
+	sel = xrealloc(NULL, sizeof(*sel) * (s->n[t] + ts->n_stale + 1));
 	for (i = 0; i < s->n[t]; i++)
 		if (interested(ts, s->res[t][i].name))
 			sel[n++] = &s->res[t][i];
+	if (ts->n_stale) {
+		for (i = 0; i < ts->n_stale; i++)
+			if (interested(ts, ts->stale[i].name))
+				sel[n++] = &ts->stale[i];
+		qsort(sel, n, sizeof(*sel), sel_cmp);
+	}
 	arena_init(&a);
 	buf = arena_alloc(&a, (size_t)n * (17 + 256) + 1);
 	for (i = 0; i < n; i++) {
@@ -585,9 +687,11 @@ static int delta_push(struct ads_stream *st, enum cp_type t)
 		rptrs[n] = &rs[n];
 		n++;
 	}
-	/* what the proxy has (or was told about) that no longer exists */
+	/* what the proxy has (or was told about) that no longer exists, and
+	 * nothing it may still use */
 	for (i = 0; i < ts->n_res; i++)
-		if (ts->res[i].sent[0] && !snapshot_find(s, t, ts->res[i].name))
+		if (ts->res[i].sent[0] && !snapshot_find(s, t, ts->res[i].name) &&
+		    !stale_find(ts, ts->res[i].name))
 			removed[nrem++] = ts->res[i].name;
 	if (n == 0 && nrem == 0 && ts->sent_any) {
 		free(rs), free(rptrs), free(anys), free(removed);
@@ -624,19 +728,27 @@ static int delta_push(struct ads_stream *st, enum cp_type t)
 	return 1;
 }
 
-/* Sends the next response the stream needs, if nothing is outstanding. */
+/* Sends the next response the stream needs, if nothing is outstanding.
+ * When every type is up to date (so the proxy has answered for the new
+ * listeners and routes), the stale clusters and endpoints go. */
 static void stream_pump(struct ads_stream *st)
 {
-	int t;
+	int t, pass;
 
 	if (st->closing || st->finished || st->send_busy || st->awaiting >= 0 || !st->snap ||
 	    !cp_sources_synced(st->cp))
 		return;
-	for (t = 0; t < CP_NTYPES; t++) {
-		if (!st->ts[t].subscribed)
-			continue;
-		if (st->delta ? delta_push(st, (enum cp_type)t) : sotw_push(st, (enum cp_type)t))
+	for (pass = 0; pass < 2; pass++) {
+		for (t = 0; t < CP_NTYPES; t++) {
+			if (!st->ts[t].subscribed)
+				continue;
+			if (st->delta ? delta_push(st, (enum cp_type)t) : sotw_push(st, (enum cp_type)t))
+				return;
+		}
+		if (!st->ts[CP_CDS].n_stale && !st->ts[CP_EDS].n_stale)
 			return;
+		stale_clear(&st->ts[CP_CDS]);
+		stale_clear(&st->ts[CP_EDS]);
 	}
 }
 
@@ -1087,6 +1199,7 @@ void ads_refresh(struct cp *cp)
 		if (snapshot_same(snap, st->snap)) {
 			snapshot_unref(snap);
 		} else {
+			stale_update(st, st->snap, snap);
 			snapshot_unref(st->snap);
 			st->snap = snap;
 		}

@@ -172,7 +172,9 @@ class TernCp:
         return "http://127.0.0.1:%d" % self.admin_port
 
     def write_mesh(self, text):
-        """Replaces the mesh file the way editors do: write aside, rename."""
+        """Replaces the mesh file the way editors do: write aside, rename.
+        A later start() (a restart) writes this text again."""
+        self.mesh_text = text
         tmp = self.mesh_path + ".tmp"
         with open(tmp, "w") as f:
             f.write(text)
