@@ -205,9 +205,14 @@ services:
             say("   (started on :%d): tern-cp watches %s." % (etcd.client, prefix))
         else:
             say("   frontend -> api (2 instances); intruder may not call api.")
+        say("   It serves xDS over TLS with a certificate from its own CA (--xds-tls); the")
+        say("   sidecars verify it against the CA before they send their service token.")
+        ca_dir = os.path.join(work, "ca")
+        os.makedirs(ca_dir, exist_ok=True)
         procs["tern-cp"] = subprocess.Popen(
             [args.tern_cp, "--mesh", os.path.join(work, "mesh.yaml"), "--xds",
-             "127.0.0.1:%d" % p["xds"], "--admin", "127.0.0.1:%d" % p["cpadmin"]] +
+             "127.0.0.1:%d" % p["xds"], "--admin", "127.0.0.1:%d" % p["cpadmin"],
+             "--ca-dir", ca_dir, "--xds-tls"] +
             (["--etcd", etcd.target, "--etcd-prefix", prefix] if etcd_mode else []),
             stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "tern-cp.log"), "w"))
         poll(lambda: urllib.request.urlopen("http://127.0.0.1:%d/ready" % p["cpadmin"],
@@ -218,8 +223,9 @@ services:
             cfg = os.path.join(work, node + ".cfg")
             with open(cfg, "w") as f:
                 f.write("global\n    nbthread 1\n    admin 127.0.0.1:%d\n\nxds\n"
-                        "    server 127.0.0.1:%d\n    node-id %s\n    node-cluster %s\n"
-                        "    node-metadata tern.token %s\n" % (admin, p["xds"], node, svc, token))
+                        "    server 127.0.0.1:%d ssl ca-file %s\n    node-id %s\n"
+                        "    node-cluster %s\n    node-metadata tern.token %s\n"
+                        % (admin, p["xds"], os.path.join(ca_dir, "ca.crt"), node, svc, token))
                 for k, v in extra:
                     f.write("    node-metadata %s %s\n" % (k, v))
             procs[node] = subprocess.Popen([args.tern, "-f", cfg], stdout=subprocess.DEVNULL,

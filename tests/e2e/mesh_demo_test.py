@@ -42,6 +42,7 @@ class MeshDemoTest(unittest.TestCase):
         self.assertRegex(out, r"answered by api-1 x\d+, api-2 x\d+")
         self.assertIn("6 of 6 calls succeeded", out)
         self.assertIn("RBAC does not allow it: 403", out)
+        self.assertIn("serves xDS over TLS", out)
         self.assertIn("10 calls, 10 answered 200", out)
         self.assertTrue(out.rstrip().endswith("Everything stopped."), out)
         return out

@@ -33,13 +33,14 @@ from ternlib import Tern, free_port, poll_until
 from terncplib import TernCp
 
 
-def sidecar_config(xds, node, service, token, admin, extra=(), protocol=None):
+def sidecar_config(xds, node, service, token, admin, extra=(), protocol=None, server_opts=""):
     """A sidecar of `service` (node `node`) with only an xds section: every
     listener, cluster and certificate comes from tern-cp. `extra`: more
     node metadata pairs (tern.inbound, tern.app, tern.outbound); protocol:
-    "delta" or "sotw" (default: tern's)."""
+    "delta" or "sotw" (default: tern's); server_opts: after the xds server's
+    address (e.g. "ssl ca-file <ca>")."""
     lines = ["global", "    nbthread 1", "    admin 127.0.0.1:%d" % admin, "",
-             "xds", "    server %s" % xds, "    node-id %s" % node,
+             "xds", ("    server %s %s" % (xds, server_opts)).rstrip(), "    node-id %s" % node,
              "    node-cluster %s" % service, "    node-metadata tern.token %s" % token,
              "    init-timeout 10s"]
     lines += ["    node-metadata %s %s" % kv for kv in extra]
@@ -83,12 +84,12 @@ class Mesh:
             self.cp.stop(expect_rc=0 if exc[0] is None else None)
         return False
 
-    def sidecar(self, node, service, token, extra=(), protocol=None):
+    def sidecar(self, node, service, token, extra=(), protocol=None, server_opts=""):
         """Starts a sidecar and waits until its admin /ready answers 200
         (its first configuration from tern-cp applied)."""
         admin = free_port()
         t = self.stack.enter_context(Tern(sidecar_config(self.cp.xds, node, service, token,
-                                                         admin, extra, protocol),
+                                                         admin, extra, protocol, server_opts),
                                           admin_port=admin, ready_timeout=20))
         self.sidecars[node] = t
         return t
