@@ -504,8 +504,13 @@ void h2_request_consumed(struct stream *s, size_t n)
         s->h2.unacked -= (uint32_t)n;
     else
         s->h2.unacked = 0;
-    if (!c->closed && !s->h2.closed)
+    if (c->closed)
+        return;
+    /* a closed stream's bytes still count against the connection's window */
+    if (!s->h2.closed)
         nghttp2_session_consume(c->ng, s->h2.id, n);
+    else
+        nghttp2_session_consume_connection(c->ng, n);
 }
 
 /* The chunked framing of an HTTP/2 request body going to an HTTP/1.1
@@ -905,14 +910,18 @@ static void h2_abort(struct stream *s, int reason)
         nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE, s->h2.id, code);
         counter_add(&lst(c)->h2_rst_sent, 1);
     }
-    stream_end(s);
-    h2_kick(s);
+    stream_end(s); /* s is back in the worker's cache (or freed): c only */
+    if (!c->closed)
+        event_active(&c->ev, 0, 0);
 }
 
 static void h2_ended(struct stream *s, uint64_t now)
 {
     struct h2_conn *c = s->h2c;
 
+    if (!c->closed && s->h2.unacked)
+        nghttp2_session_consume_connection(c->ng, s->h2.unacked); /* dropped bytes */
+    s->h2.unacked = 0;
     if (!c->closed && !s->h2.closed) {
         nghttp2_session_set_stream_user_data(c->ng, s->h2.id, NULL);
         if (!s->h2.eof_sent && !s->abort_client) {

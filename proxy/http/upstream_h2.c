@@ -422,6 +422,9 @@ void uh2_release(struct up_conn *uc)
     if (s && s->uc == uc)
         s->uc = NULL;
     uc->s = NULL;
+    if (!c->closed && uc->h2_unacked)
+        nghttp2_session_consume_connection(c->ng, uc->h2_unacked); /* dropped bytes */
+    uc->h2_unacked = 0;
     if (!c->closed && uc->h2_id > 0) {
         nghttp2_session_set_stream_user_data(c->ng, uc->h2_id, NULL);
         if (!uc->h2_closed)
@@ -508,9 +511,15 @@ void uh2_resp_consumed(struct stream *s, size_t n)
         buf_put(&uc->w->pool, uc->ibuf);
         uc->ibuf = NULL;
     }
-    if (credit && !c->closed && !uc->h2_closed) {
+    if (credit && !c->closed) {
+        /* a stream that ended (END_STREAM came with its last bytes) is
+         * closed in nghttp2, but its bytes still hold the connection's
+         * window: that part is given back all the same */
         uc->h2_unacked -= (uint32_t)credit;
-        nghttp2_session_consume(c->ng, uc->h2_id, credit);
+        if (!uc->h2_closed)
+            nghttp2_session_consume(c->ng, uc->h2_id, credit);
+        else
+            nghttp2_session_consume_connection(c->ng, credit);
         event_active(&c->ev, EV_TIMEOUT, 0); /* the WINDOW_UPDATE goes out */
     }
 }
