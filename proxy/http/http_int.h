@@ -532,6 +532,13 @@ struct up_conn *uh2_connect(struct stream *s);
 bool uh2_step(struct stream *s);
 void uh2_release(struct up_conn *uc);
 void uh2_resp_consumed(struct stream *s, size_t n);
+/* An HTTP/1.1 client's chunked request body to an HTTP/2 server, one
+ * event of h1_chunked_parse over r bytes at s->req_fwd of ib: the framing
+ * is removed in place (DATA frames carry the payload, s->req_fwd counts
+ * it), trailer fields are kept for a trailing HEADERS; false when a filter
+ * holds the bytes or the stream was answered. */
+bool uh2_req_chunk(struct stream *s, struct buf *ib, const struct h1_chunk_event *ev,
+                   uint32_t r);
 /* Closes the slot's HTTP/2 connections that carry no stream (GOAWAY
  * first); busy ones are retired (no new stream) and close when done. */
 void uh2_close_idle(struct endpoint_worker_slot *sl);
