@@ -1123,8 +1123,8 @@ static void h2c_start(struct h2_conn *c, bool fresh)
     uint64_t now = worker_now_ms(w);
     nghttp2_option *opt;
     nghttp2_session_callbacks *cbs = callbacks();
-    nghttp2_settings_entry iv[4];
-    uint32_t win = g->h2_initial_window_size;
+    nghttp2_settings_entry iv[5];
+    uint32_t win = g->h2_initial_window_size, niv = 4;
 
     c->accept_ms = c->active_ms = c->idle_since_ms = now;
     if (nghttp2_option_new(&opt) != 0)
@@ -1148,7 +1148,12 @@ static void h2c_start(struct h2_conn *c, bool fresh)
     iv[1] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, win};
     iv[2] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, g->h2_header_table_size};
     iv[3] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, hw->lim.max_head};
-    nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, 4);
+    /* tune.h2.max-frame-size (HAProxy's meaning): the largest frame we
+     * accept; RFC 9113's 16384 needs no SETTINGS entry */
+    if (g->h2_max_frame_size && g->h2_max_frame_size != 16384)
+        iv[niv++] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_FRAME_SIZE,
+                                             g->h2_max_frame_size};
+    nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, niv);
     /* the connection's window: room for every stream's */
     nghttp2_session_set_local_window_size(c->ng, NGHTTP2_FLAG_NONE, 0,
                                           (int32_t)(win * g->h2_max_concurrent_streams));

@@ -418,7 +418,8 @@ struct up_conn *uh2_connect(struct stream *s)
     {
         nghttp2_session_callbacks *cbs;
         nghttp2_option *opt;
-        nghttp2_settings_entry iv[3];
+        nghttp2_settings_entry iv[4];
+        uint32_t mfs = s->ws->snap->global.h2_max_frame_size, niv = 3;
         uint32_t win = s->hw->lim.max_head + s->hw->maxrewrite;
 
         cbs = uh2_callbacks();
@@ -435,7 +436,9 @@ struct up_conn *uh2_connect(struct stream *s)
         iv[1] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, win};
         iv[2] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
                                          s->hw->lim.max_head};
-        nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, 3);
+        if (mfs && mfs != 16384) /* tune.h2.max-frame-size: what we accept */
+            iv[niv++] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_FRAME_SIZE, mfs};
+        nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, niv);
         nghttp2_session_set_local_window_size(c->ng, NGHTTP2_FLAG_NONE, 0,
                                               (int32_t)(win * UH2_DEFAULT_STREAMS));
     }
