@@ -885,15 +885,23 @@ static ssize_t h2_reply(struct stream *s, struct http_local_reply *r)
 
 /* ---- the stream's client side (down_ops) ----------------------------------- */
 
-static void h2_run(struct stream *s)
-{
-    h2c_run(s->h2c);
-}
-
 static void h2_kick(struct stream *s)
 {
     if (!s->h2c->closed)
         event_active(&s->h2c->ev, 0, 0);
+}
+
+/*
+ * An upstream (or filter timer) event for one stream: the connection runs
+ * once the loop has handed out the other events of the same wait, so that
+ * the responses of every stream whose server answered go out in one write
+ * (one sendmsg per batch instead of one per response; libevent runs an
+ * event activated from a callback in the same loop turn, after those
+ * already active).
+ */
+static void h2_run(struct stream *s)
+{
+    h2_kick(s);
 }
 
 static bool h2_gone(const struct stream *s)
