@@ -183,6 +183,25 @@ int64_t h2_grpc_timeout_ms(const char *p, size_t len)
 
 /* ---- request ------------------------------------------------------------------- */
 
+/*
+ * The request's field array starts small and doubles as fields arrive (up
+ * to tune.http.maxhdr plus the spare slots the router and filters add),
+ * always HTTP_SPARE_HDRS ahead of the fields: a maxhdr-sized array zeroed
+ * for every stream cost more than the rest of a small head.
+ */
+void h2_grow_fields(struct http_msg *m, uint32_t max)
+{
+    uint32_t cap = m->cap * 2 < max ? m->cap * 2 : max;
+    struct http_hdr *h;
+
+    if (cap <= m->cap)
+        return;
+    h = arena_alloc(m->arena, cap * sizeof(*h));
+    memcpy(h, m->hdrs, m->nhdrs * sizeof(*h));
+    m->hdrs = h;
+    m->cap = cap;
+}
+
 /* Pseudo-headers and fields of the request head, copied into the arena. */
 static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
                      size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
@@ -215,8 +234,11 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
     }
     if (s->h2.hdr_overflow)
         return 0;
-    n = arena_strndup(&s->arena, (const char *)name, namelen);
-    v = arena_strndup(&s->arena, (const char *)value, valuelen);
+    /* one arena piece for both strings (NUL-terminated each) */
+    n = arena_alloc(&s->arena, namelen + valuelen + 2);
+    memcpy(n, name, namelen);
+    v = n + namelen + 1;
+    memcpy(v, value, valuelen);
     if (name[0] == ':') {
         struct http_str val = {v, (uint32_t)valuelen};
         if (namelen == 7 && memcmp(name, ":method", 7) == 0) {
@@ -241,6 +263,8 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
         s->h2.hdr_overflow = true;
         return 0;
     }
+    if (s->req.nhdrs + HTTP_SPARE_HDRS >= s->req.cap)
+        h2_grow_fields(&s->req, c->hw->maxhdr + HTTP_SPARE_HDRS);
     if (namelen == 14 && memcmp(name, "content-length", 14) == 0) {
         /* nghttp2 checked it is one number and will check DATA against it */
         s->req.content_length = strtoll(v, NULL, 10);
@@ -276,6 +300,8 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
     s->req.version = 20;
     s->req.arena = &s->arena;
     s->req.cap = hw->maxhdr + HTTP_SPARE_HDRS;
+    if (s->req.cap > H2_FIRST_FIELDS + HTTP_SPARE_HDRS)
+        s->req.cap = H2_FIRST_FIELDS + HTTP_SPARE_HDRS;
     s->req.hdrs = arena_alloc(&s->arena, s->req.cap * sizeof(*s->req.hdrs));
     s->h2.active_ms = worker_now_ms(c->w);
     link_stream(c, s);
@@ -294,13 +320,13 @@ static bool request_to_h1(struct stream *s)
 {
     struct http_msg *m = &s->req;
     struct http_str host = http_msg_get(m, "host", 4);
-    uint32_t ncookie = 0, clen = 0;
+    uint32_t ncookie = 0, clen = 0, max = s->hw->maxhdr + HTTP_SPARE_HDRS;
 
     if (m->authority.p) {
         if (host.p && (host.len != m->authority.len ||
                        strncasecmp(host.p, m->authority.p, host.len) != 0))
             return false;
-        if (!host.p && http_msg_add(m, "host", 4, m->authority.p, m->authority.len, m->cap) != 0)
+        if (!host.p && http_msg_add(m, "host", 4, m->authority.p, m->authority.len, max) != 0)
             return false;
     } else if (!host.p && m->method != HTTP_M_CONNECT) {
         return false; /* RFC 9113 8.3.1: :authority or Host is required by HTTP/1.1 */
@@ -324,12 +350,12 @@ static bool request_to_h1(struct stream *s)
                 p += m->hdrs[i].value.len;
             }
         http_msg_del(m, "cookie", 6);
-        if (http_msg_add(m, "cookie", 6, j, (size_t)(p - j), m->cap) != 0)
+        if (http_msg_add(m, "cookie", 6, j, (size_t)(p - j), max) != 0)
             return false;
     }
     if (s->req_body == H1_BODY_CHUNKED) {
         /* written by upstream_h1.c's send_request around the payload */
-        if (http_msg_add(m, "transfer-encoding", 17, "chunked", 7, m->cap) != 0)
+        if (http_msg_add(m, "transfer-encoding", 17, "chunked", 7, max) != 0)
             return false;
         m->flags |= HTTP_MSG_F_CHUNKED;
         /* to an HTTP/2 server the payload goes bare and a replay can keep
@@ -664,10 +690,27 @@ bool h2_resp_chunk(struct stream *s, struct buf *ib, const struct h1_chunk_event
 /* Fields that RFC 9113 8.2.2 forbids in HTTP/2 (connection-specific). */
 static bool h2_forbidden(const struct http_str n)
 {
-    return http_str_ieq(n, "connection", 10) || http_str_ieq(n, "keep-alive", 10) ||
-           http_str_ieq(n, "proxy-connection", 16) || http_str_ieq(n, "transfer-encoding", 17) ||
-           http_str_ieq(n, "upgrade", 7) || http_str_ieq(n, "te", 2) ||
-           http_str_ieq(n, "http2-settings", 14);
+    switch (n.len) { /* one comparison at most per field */
+    case 2: return http_str_ieq(n, "te", 2);
+    case 7: return http_str_ieq(n, "upgrade", 7);
+    case 10: return http_str_ieq(n, "connection", 10) || http_str_ieq(n, "keep-alive", 10);
+    case 14: return http_str_ieq(n, "http2-settings", 14);
+    case 16: return http_str_ieq(n, "proxy-connection", 16);
+    case 17: return http_str_ieq(n, "transfer-encoding", 17);
+    default: return false;
+    }
+}
+
+/* ":status"'s three digits (nghttp2 keeps the pointer until it is sent). */
+static char *status_digits(struct arena *a, unsigned st)
+{
+    char *p = arena_alloc(a, 4);
+
+    st %= 1000;
+    p[0] = (char)('0' + st / 100);
+    p[1] = (char)('0' + st / 10 % 10);
+    p[2] = (char)('0' + st % 10);
+    return p;
 }
 
 static void lower(struct http_str n)
@@ -751,12 +794,12 @@ static ssize_t h2_response_head(struct stream *s)
     struct h2_conn *c = s->h2c;
     struct http_msg *m = &s->resp;
     nghttp2_nv *nv = arena_alloc(&s->arena, (m->nhdrs + 1) * sizeof(*nv));
-    char *status = arena_alloc(&s->arena, 4);
+    char *status = status_digits(&s->arena, m->status);
     nghttp2_data_provider prd = {.source.ptr = s, .read_callback = read_body};
     uint32_t k = 0;
     ssize_t bytes = 0;
     bool body = s->resp_body != H1_BODY_NONE;
-    snprintf(status, 4, "%03u", (unsigned)(m->status % 1000));
+
     nv[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP2_NV_FLAG_NONE};
     for (uint32_t i = 0; i < m->nhdrs; i++) {
         if (h2_forbidden(m->hdrs[i].name))
@@ -860,11 +903,8 @@ static ssize_t h2_reply(struct stream *s, struct http_local_reply *r)
     s->h2.rbody_off = (uint32_t)h1.head_len;
     s->h2.rbody_len = r->head_only ? 0 : (uint32_t)((size_t)n - h1.head_len);
     nv = arena_alloc(&s->arena, (h1.nhdrs + 1) * sizeof(*nv));
-    {
-        char *status = arena_alloc(&s->arena, 4);
-        snprintf(status, 4, "%03u", (unsigned)(h1.status % 1000));
-        nv[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7, 3, 0};
-    }
+    nv[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status_digits(&s->arena, h1.status),
+                           7, 3, 0};
     for (uint32_t i = 0; i < h1.nhdrs; i++) {
         struct http_str nm = {b->data + s->hdrs[i].name.off, (uint32_t)s->hdrs[i].name.len};
         if (h2_forbidden(nm))

@@ -510,6 +510,11 @@ uint32_t h2_chunk_sent(struct stream *s, size_t n);
 struct h1_chunk_event;
 bool h2_resp_chunk(struct stream *s, struct buf *ib, const struct h1_chunk_event *ev,
                    uint32_t r);
+/* A head's field array as HTTP/2 fields arrive: H2_FIRST_FIELDS (+ the
+ * spare) at first, doubled up to max when fewer than HTTP_SPARE_HDRS slots
+ * are left (a maxhdr-sized array per stream cost more than a small head). */
+#define H2_FIRST_FIELDS 16
+void h2_grow_fields(struct http_msg *m, uint32_t max);
 /* upstream_h1.c took n request-body bytes of an h2 stream: window back. */
 void h2_request_consumed(struct stream *s, size_t n);
 /* upstream_h1.c: keeps n body bytes just sent for a replay

@@ -230,13 +230,21 @@ static ssize_t req_body_read(nghttp2_session *ng, int32_t id, uint8_t *out, size
     return (ssize_t)n;
 }
 
-static char *lower_dup(struct arena *a, struct http_str n)
+/* The name in lowercase (RFC 9113 8.2.1): itself when it is already (an
+ * HTTP/2 client's always is), else a lowered copy in the arena. */
+static const char *lower_name(struct arena *a, struct http_str n)
 {
-    char *p = arena_alloc(a, n.len + 1);
+    uint32_t i = 0;
+    char *p;
 
-    for (uint32_t i = 0; i < n.len; i++)
+    while (i < n.len && !(n.p[i] >= 'A' && n.p[i] <= 'Z'))
+        i++;
+    if (i == n.len)
+        return n.p;
+    p = arena_alloc(a, n.len + 1);
+    memcpy(p, n.p, i);
+    for (; i < n.len; i++)
         p[i] = (n.p[i] >= 'A' && n.p[i] <= 'Z') ? (char)(n.p[i] - 'A' + 'a') : n.p[i];
-    p[n.len] = '\0';
     return p;
 }
 
@@ -280,7 +288,7 @@ static void submit_request(struct up_conn *uc)
     for (uint32_t i = 0; i < m->nhdrs; i++) {
         if (skip_field(&m->hdrs[i]))
             continue;
-        nv[k++] = nv_of(lower_dup(&s->arena, m->hdrs[i].name), m->hdrs[i].name.len,
+        nv[k++] = nv_of(lower_name(&s->arena, m->hdrs[i].name), m->hdrs[i].name.len,
                         m->hdrs[i].value.p, m->hdrs[i].value.len);
     }
     /* the HTTP/1.1 serialization took TE off (hop-by-hop); RFC 9113 8.2.2
@@ -600,19 +608,27 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
         m->version = 11;
         m->arena = &s->arena;
         m->cap = s->hw->maxhdr + HTTP_SPARE_HDRS;
+        if (m->cap > H2_FIRST_FIELDS + HTTP_SPARE_HDRS)
+            m->cap = H2_FIRST_FIELDS + HTTP_SPARE_HDRS;
         m->hdrs = arena_alloc(&s->arena, m->cap * sizeof(*m->hdrs));
         m->nhdrs = 0;
     }
     if (m->nhdrs >= s->hw->maxhdr)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
+    if (m->nhdrs + HTTP_SPARE_HDRS >= m->cap)
+        h2_grow_fields(m, s->hw->maxhdr + HTTP_SPARE_HDRS);
     if (namelen == 14 && memcmp(name, "content-length", 14) == 0) {
         m->content_length = strtoll((const char *)value, NULL, 10);
         m->flags |= HTTP_MSG_F_HAS_LENGTH;
     }
-    m->hdrs[m->nhdrs].name =
-        (struct http_str){arena_strndup(&s->arena, (const char *)name, namelen), (uint32_t)namelen};
-    m->hdrs[m->nhdrs].value = (struct http_str){
-        arena_strndup(&s->arena, (const char *)value, valuelen), (uint32_t)valuelen};
+    {
+        /* one arena piece for both strings (NUL-terminated each) */
+        char *n = arena_alloc(&s->arena, namelen + valuelen + 2);
+        memcpy(n, name, namelen);
+        memcpy(n + namelen + 1, value, valuelen);
+        m->hdrs[m->nhdrs].name = (struct http_str){n, (uint32_t)namelen};
+        m->hdrs[m->nhdrs].value = (struct http_str){n + namelen + 1, (uint32_t)valuelen};
+    }
     m->nhdrs++;
     return 0;
 }
@@ -630,7 +646,7 @@ static void response_head(struct uh2_conn *c, struct up_conn *uc, bool end_strea
     if (!m->hdrs || !m->cap) {
         m->kind = HTTP_MSG_RESPONSE;
         m->arena = &s->arena;
-        m->cap = s->hw->maxhdr + HTTP_SPARE_HDRS;
+        m->cap = HTTP_SPARE_HDRS;
         m->hdrs = arena_alloc(&s->arena, m->cap * sizeof(*m->hdrs));
     }
     m->version = 11;
@@ -650,7 +666,8 @@ static void response_head(struct uh2_conn *c, struct up_conn *uc, bool end_strea
         if (s->cc) {
             /* framed here for the HTTP/1.1 client (RFC 9112 7.1) */
             uc->h2_chunked = true;
-            http_msg_add(m, "transfer-encoding", 17, "chunked", 7, m->cap);
+            http_msg_add(m, "transfer-encoding", 17, "chunked", 7,
+                         s->hw->maxhdr + HTTP_SPARE_HDRS);
         }
     }
     if (!uc->ibuf)

@@ -229,6 +229,20 @@ class H2UpstreamTest(unittest.TestCase):
         self.assertNotIn("host", h)
         self.assertNotIn("connection", h)
 
+    def test_many_fields_lowercased_for_the_server(self):
+        # HTTP/1.1 names in any case become lowercase (RFC 9113 8.2.1);
+        # more fields than the first field array holds
+        hdrs = []
+        for i in range(40):
+            hdrs += ["-H", "X-Field-%02d: v%d" % (i, i)]
+        for port, extra in ((self.hp, []), (self.fp, ["--http2-prior-knowledge"])):
+            rc, code, _, _ = curl("http://127.0.0.1:%d/fields%d" % (port, port), *(hdrs + extra))
+            self.assertEqual((rc, code), (0, 200))
+            with self.srv.lock:
+                h = [r for r in self.srv.requests if r[2] == "/fields%d" % port][-1][3]
+            for i in range(40):
+                self.assertEqual(h.get("x-field-%02d" % i), "v%d" % i, sorted(h))
+
     def test_bodies_both_ways(self):
         body = pattern_bytes(200000)
         for port, extra in ((self.fp, ["--http2-prior-knowledge"]), (self.hp, [])):
