@@ -49,6 +49,7 @@
  */
 #include <errno.h>
 #include <nghttp2/nghttp2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1155,6 +1156,169 @@ static nghttp2_session_callbacks *callbacks(void)
     return cbs;
 }
 
+/* ---- nghttp2's memory ------------------------------------------------------------ */
+
+/*
+ * nghttp2 allocates per stream and per frame (the stream, each outbound
+ * frame, the header block copies, HPACK buffers): about 15 malloc/free
+ * pairs per request through tern with an h2 server on the other side,
+ * ~10% of the instructions spent per request, most of them in glibc's
+ * slower paths because a burst of streams overflows its per-thread cache.
+ * Blocks up to 512 bytes come from per-thread free lists by size class
+ * (one session is only ever used by its worker's thread), each list
+ * bounded (H2_MEM_CLASS_BYTES: 1 MiB per worker at most), larger ones from
+ * malloc. A 16-byte header says which; with the rounding up to a class it
+ * costs a session's long-lived small blocks ~650 bytes. Under the
+ * sanitizers and the fuzzer every block comes from libc so that misuse
+ * stays visible. (Written here because nghttp2_mem is the hook nghttp2
+ * offers and no Debian library gives a per-thread size-class cache.)
+ */
+#define H2_MEM_CLASSES 4            /* 64, 128, 256, 512 bytes */
+#define H2_MEM_CLASS_BYTES (256 * 1024)
+#define H2_MEM_LARGE 0xffu
+
+struct h2_mem_hdr {
+    size_t size;                    /* usable bytes */
+    uint32_t cls;                   /* size class, or H2_MEM_LARGE */
+    uint32_t pad;
+};
+
+struct h2_mem_free {
+    struct h2_mem_free *next;
+};
+
+static _Thread_local struct {
+    struct h2_mem_free *head[H2_MEM_CLASSES];
+    uint32_t n[H2_MEM_CLASSES];
+    bool off;                       /* released (worker exit): libc only */
+#if defined(TERN_ASAN) || defined(TERN_FUZZ)
+} h2_tl = {.off = true};            /* every block from and to libc */
+#else
+} h2_tl;
+#endif
+
+void *h2_mem_alloc(size_t size)
+{
+    struct h2_mem_hdr *h;
+    uint32_t cls = 0;
+
+    while (cls < H2_MEM_CLASSES && size > (64u << cls))
+        cls++;
+    if (cls == H2_MEM_CLASSES || h2_tl.off) {
+        h = malloc(sizeof(*h) + size);
+        if (!h)
+            return NULL;
+        h->size = size;
+        h->cls = H2_MEM_LARGE;
+        return h + 1;
+    }
+    if (h2_tl.head[cls]) {
+        struct h2_mem_free *f = h2_tl.head[cls];
+        h2_tl.head[cls] = f->next;
+        h2_tl.n[cls]--;
+        return f;
+    }
+    h = malloc(sizeof(*h) + (64u << cls));
+    if (!h)
+        return NULL;
+    h->size = 64u << cls;
+    h->cls = cls;
+    return h + 1;
+}
+
+void h2_mem_free(void *p)
+{
+    struct h2_mem_hdr *h;
+    uint32_t cls;
+
+    if (!p)
+        return;
+    h = (struct h2_mem_hdr *)p - 1;
+    cls = h->cls;
+    if (cls != H2_MEM_LARGE && !h2_tl.off &&
+        h2_tl.n[cls] < H2_MEM_CLASS_BYTES / (64u << cls)) {
+        struct h2_mem_free *f = p;
+        f->next = h2_tl.head[cls];
+        h2_tl.head[cls] = f;
+        h2_tl.n[cls]++;
+        return;
+    }
+    free(h);
+}
+
+void h2_mem_thread_release(void)
+{
+    for (uint32_t c = 0; c < H2_MEM_CLASSES; c++)
+        while (h2_tl.head[c]) {
+            struct h2_mem_free *f = h2_tl.head[c];
+            h2_tl.head[c] = f->next;
+            free((struct h2_mem_hdr *)(void *)f - 1);
+        }
+    memset(h2_tl.n, 0, sizeof(h2_tl.n));
+    h2_tl.off = true; /* blocks freed later (a late session) go to libc */
+}
+
+static void *mem_malloc(size_t size, void *ud)
+{
+    (void)ud;
+    return h2_mem_alloc(size);
+}
+
+static void mem_free(void *p, void *ud)
+{
+    (void)ud;
+    h2_mem_free(p);
+}
+
+static void *mem_calloc(size_t n, size_t size, void *ud)
+{
+    void *p;
+
+    (void)ud;
+    if (size && n > SIZE_MAX / size)
+        return NULL;
+    p = h2_mem_alloc(n * size);
+    if (p)
+        memset(p, 0, n * size);
+    return p;
+}
+
+static void *mem_realloc(void *p, size_t size, void *ud)
+{
+    struct h2_mem_hdr *h;
+    void *q;
+
+    (void)ud;
+    if (!p)
+        return h2_mem_alloc(size);
+    h = (struct h2_mem_hdr *)p - 1;
+    if (size <= h->size && size)
+        return p;
+    if (!size) {
+        h2_mem_free(p);
+        return NULL;
+    }
+    q = h2_mem_alloc(size);
+    if (!q)
+        return NULL;
+    memcpy(q, p, h->size);
+    h2_mem_free(p);
+    return q;
+}
+
+#if defined(TERN_ASAN) || defined(TERN_FUZZ)
+nghttp2_mem *h2_nghttp2_mem(void)
+{
+    return NULL; /* libc's, for the sanitizers */
+}
+#else
+nghttp2_mem *h2_nghttp2_mem(void)
+{
+    static nghttp2_mem mem = {NULL, mem_malloc, mem_free, mem_calloc, mem_realloc};
+    return &mem;
+}
+#endif
+
 /* ---- accept and close ------------------------------------------------------------ */
 
 /*
@@ -1184,7 +1348,7 @@ static void h2c_start(struct h2_conn *c, bool fresh)
     nghttp2_option_set_max_outbound_ack(opt, 1000);
     nghttp2_option_set_max_continuations(opt, 8);
     nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
-    if (nghttp2_session_server_new2(&c->ng, cbs, c, opt) != 0)
+    if (nghttp2_session_server_new3(&c->ng, cbs, c, opt, h2_nghttp2_mem()) != 0)
         tern_panic(__FILE__, __LINE__, "nghttp2: out of memory");
     nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cbs);

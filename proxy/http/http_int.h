@@ -515,6 +515,16 @@ bool h2_resp_chunk(struct stream *s, struct buf *ib, const struct h1_chunk_event
  * are left (a maxhdr-sized array per stream cost more than a small head). */
 #define H2_FIRST_FIELDS 16
 void h2_grow_fields(struct http_msg *m, uint32_t max);
+/* The allocator nghttp2's sessions use (both sides): per-thread free lists
+ * by size class for blocks up to 512 bytes; NULL (libc's) under the sanitizers
+ * and the fuzzer. h2_mem_thread_release, at worker exit on its thread,
+ * frees the lists (blocks freed later go straight to libc). */
+#ifdef NGHTTP2_H /* the files that include nghttp2.h */
+nghttp2_mem *h2_nghttp2_mem(void);
+#endif
+void *h2_mem_alloc(size_t size);
+void h2_mem_free(void *p);
+void h2_mem_thread_release(void);
 /* upstream_h1.c took n request-body bytes of an h2 stream: window back. */
 void h2_request_consumed(struct stream *s, size_t n);
 /* upstream_h1.c: keeps n body bytes just sent for a replay

@@ -138,8 +138,11 @@ static void unlink_uc(struct uh2_conn *c, struct up_conn *uc)
 
 static struct up_conn *uc_new(struct uh2_conn *c, struct stream *s)
 {
-    struct up_conn *uc = tern_calloc(1, sizeof(*uc));
+    struct up_conn *uc = h2_mem_alloc(sizeof(*uc)); /* per stream: the worker's free list */
 
+    if (!uc)
+        tern_panic(__FILE__, __LINE__, "out of memory");
+    memset(uc, 0, sizeof(*uc));
     uc->w = c->w;
     uc->hw = c->hw;
     uc->ep = c->ep;
@@ -436,7 +439,7 @@ struct up_conn *uh2_connect(struct stream *s)
         nghttp2_option_set_no_auto_window_update(opt, 1);
         nghttp2_option_set_max_settings(opt, 32);
         nghttp2_option_set_max_continuations(opt, 8);
-        if (nghttp2_session_client_new2(&c->ng, cbs, c, opt) != 0)
+        if (nghttp2_session_client_new3(&c->ng, cbs, c, opt, h2_nghttp2_mem()) != 0)
             tern_panic(__FILE__, __LINE__, "nghttp2: out of memory");
         nghttp2_option_del(opt);
         nghttp2_session_callbacks_del(cbs);
@@ -484,7 +487,7 @@ void uh2_release(struct up_conn *uc)
     if (uc->ibuf)
         buf_put(&uc->w->pool, uc->ibuf);
     free(uc->h2_spill);
-    free(uc);
+    h2_mem_free(uc);
     if (c->closed) {
         conn_free_later(c);
         return;
