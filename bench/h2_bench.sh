@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side HTTP/2 benchmark of tern and HAProxy 2.6 (Debian's package):
 # h2load (nghttp2-client) with prior-knowledge h2c to `bind ... proto h2`,
-# HTTP/1.1 to the same nginx backend, one worker each, pinned CPUs,
+# HTTP/1.1 or h2c (--modes h2->h1,h2->h2) to the same nginx backend, one
+# worker each, pinned CPUs, memory per idle h2 connection (--idle-conns),
 # alternating rounds; requests/s, CPU time per request and the ratios.
 # A benchmark, not a pass/fail test. See bench/README.md.
 #

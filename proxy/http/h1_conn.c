@@ -964,6 +964,7 @@ static void http_worker_fini(struct worker *w)
     defer_run(hw); /* normally run already: loopexit runs active events */
     event_del(&hw->defer_ev);
     stream_cache_free(hw);
+    h2_mem_thread_release();
     free(hw);
     w->http = NULL;
 }

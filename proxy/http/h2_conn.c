@@ -49,6 +49,7 @@
  */
 #include <errno.h>
 #include <nghttp2/nghttp2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,25 @@ int64_t h2_grpc_timeout_ms(const char *p, size_t len)
 
 /* ---- request ------------------------------------------------------------------- */
 
+/*
+ * The request's field array starts small and doubles as fields arrive (up
+ * to tune.http.maxhdr plus the spare slots the router and filters add),
+ * always HTTP_SPARE_HDRS ahead of the fields: a maxhdr-sized array zeroed
+ * for every stream cost more than the rest of a small head.
+ */
+void h2_grow_fields(struct http_msg *m, uint32_t max)
+{
+    uint32_t cap = m->cap * 2 < max ? m->cap * 2 : max;
+    struct http_hdr *h;
+
+    if (cap <= m->cap)
+        return;
+    h = arena_alloc(m->arena, cap * sizeof(*h));
+    memcpy(h, m->hdrs, m->nhdrs * sizeof(*h));
+    m->hdrs = h;
+    m->cap = cap;
+}
+
 /* Pseudo-headers and fields of the request head, copied into the arena. */
 static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
                      size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
@@ -215,8 +235,11 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
     }
     if (s->h2.hdr_overflow)
         return 0;
-    n = arena_strndup(&s->arena, (const char *)name, namelen);
-    v = arena_strndup(&s->arena, (const char *)value, valuelen);
+    /* one arena piece for both strings (NUL-terminated each) */
+    n = arena_alloc(&s->arena, namelen + valuelen + 2);
+    memcpy(n, name, namelen);
+    v = n + namelen + 1;
+    memcpy(v, value, valuelen);
     if (name[0] == ':') {
         struct http_str val = {v, (uint32_t)valuelen};
         if (namelen == 7 && memcmp(name, ":method", 7) == 0) {
@@ -241,6 +264,8 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
         s->h2.hdr_overflow = true;
         return 0;
     }
+    if (s->req.nhdrs + HTTP_SPARE_HDRS >= s->req.cap)
+        h2_grow_fields(&s->req, c->hw->maxhdr + HTTP_SPARE_HDRS);
     if (namelen == 14 && memcmp(name, "content-length", 14) == 0) {
         /* nghttp2 checked it is one number and will check DATA against it */
         s->req.content_length = strtoll(v, NULL, 10);
@@ -276,6 +301,8 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
     s->req.version = 20;
     s->req.arena = &s->arena;
     s->req.cap = hw->maxhdr + HTTP_SPARE_HDRS;
+    if (s->req.cap > H2_FIRST_FIELDS + HTTP_SPARE_HDRS)
+        s->req.cap = H2_FIRST_FIELDS + HTTP_SPARE_HDRS;
     s->req.hdrs = arena_alloc(&s->arena, s->req.cap * sizeof(*s->req.hdrs));
     s->h2.active_ms = worker_now_ms(c->w);
     link_stream(c, s);
@@ -294,13 +321,13 @@ static bool request_to_h1(struct stream *s)
 {
     struct http_msg *m = &s->req;
     struct http_str host = http_msg_get(m, "host", 4);
-    uint32_t ncookie = 0, clen = 0;
+    uint32_t ncookie = 0, clen = 0, max = s->hw->maxhdr + HTTP_SPARE_HDRS;
 
     if (m->authority.p) {
         if (host.p && (host.len != m->authority.len ||
                        strncasecmp(host.p, m->authority.p, host.len) != 0))
             return false;
-        if (!host.p && http_msg_add(m, "host", 4, m->authority.p, m->authority.len, m->cap) != 0)
+        if (!host.p && http_msg_add(m, "host", 4, m->authority.p, m->authority.len, max) != 0)
             return false;
     } else if (!host.p && m->method != HTTP_M_CONNECT) {
         return false; /* RFC 9113 8.3.1: :authority or Host is required by HTTP/1.1 */
@@ -324,12 +351,12 @@ static bool request_to_h1(struct stream *s)
                 p += m->hdrs[i].value.len;
             }
         http_msg_del(m, "cookie", 6);
-        if (http_msg_add(m, "cookie", 6, j, (size_t)(p - j), m->cap) != 0)
+        if (http_msg_add(m, "cookie", 6, j, (size_t)(p - j), max) != 0)
             return false;
     }
     if (s->req_body == H1_BODY_CHUNKED) {
         /* written by upstream_h1.c's send_request around the payload */
-        if (http_msg_add(m, "transfer-encoding", 17, "chunked", 7, m->cap) != 0)
+        if (http_msg_add(m, "transfer-encoding", 17, "chunked", 7, max) != 0)
             return false;
         m->flags |= HTTP_MSG_F_CHUNKED;
         /* to an HTTP/2 server the payload goes bare and a replay can keep
@@ -504,8 +531,13 @@ void h2_request_consumed(struct stream *s, size_t n)
         s->h2.unacked -= (uint32_t)n;
     else
         s->h2.unacked = 0;
-    if (!c->closed && !s->h2.closed)
+    if (c->closed)
+        return;
+    /* a closed stream's bytes still count against the connection's window */
+    if (!s->h2.closed)
         nghttp2_session_consume(c->ng, s->h2.id, n);
+    else
+        nghttp2_session_consume_connection(c->ng, n);
 }
 
 /* The chunked framing of an HTTP/2 request body going to an HTTP/1.1
@@ -659,10 +691,27 @@ bool h2_resp_chunk(struct stream *s, struct buf *ib, const struct h1_chunk_event
 /* Fields that RFC 9113 8.2.2 forbids in HTTP/2 (connection-specific). */
 static bool h2_forbidden(const struct http_str n)
 {
-    return http_str_ieq(n, "connection", 10) || http_str_ieq(n, "keep-alive", 10) ||
-           http_str_ieq(n, "proxy-connection", 16) || http_str_ieq(n, "transfer-encoding", 17) ||
-           http_str_ieq(n, "upgrade", 7) || http_str_ieq(n, "te", 2) ||
-           http_str_ieq(n, "http2-settings", 14);
+    switch (n.len) { /* one comparison at most per field */
+    case 2: return http_str_ieq(n, "te", 2);
+    case 7: return http_str_ieq(n, "upgrade", 7);
+    case 10: return http_str_ieq(n, "connection", 10) || http_str_ieq(n, "keep-alive", 10);
+    case 14: return http_str_ieq(n, "http2-settings", 14);
+    case 16: return http_str_ieq(n, "proxy-connection", 16);
+    case 17: return http_str_ieq(n, "transfer-encoding", 17);
+    default: return false;
+    }
+}
+
+/* ":status"'s three digits (nghttp2 keeps the pointer until it is sent). */
+static char *status_digits(struct arena *a, unsigned st)
+{
+    char *p = arena_alloc(a, 4);
+
+    st %= 1000;
+    p[0] = (char)('0' + st / 100);
+    p[1] = (char)('0' + st / 10 % 10);
+    p[2] = (char)('0' + st % 10);
+    return p;
 }
 
 static void lower(struct http_str n)
@@ -746,12 +795,12 @@ static ssize_t h2_response_head(struct stream *s)
     struct h2_conn *c = s->h2c;
     struct http_msg *m = &s->resp;
     nghttp2_nv *nv = arena_alloc(&s->arena, (m->nhdrs + 1) * sizeof(*nv));
-    char *status = arena_alloc(&s->arena, 4);
+    char *status = status_digits(&s->arena, m->status);
     nghttp2_data_provider prd = {.source.ptr = s, .read_callback = read_body};
     uint32_t k = 0;
     ssize_t bytes = 0;
     bool body = s->resp_body != H1_BODY_NONE;
-    snprintf(status, 4, "%03u", (unsigned)(m->status % 1000));
+
     nv[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7, 3, NGHTTP2_NV_FLAG_NONE};
     for (uint32_t i = 0; i < m->nhdrs; i++) {
         if (h2_forbidden(m->hdrs[i].name))
@@ -855,11 +904,8 @@ static ssize_t h2_reply(struct stream *s, struct http_local_reply *r)
     s->h2.rbody_off = (uint32_t)h1.head_len;
     s->h2.rbody_len = r->head_only ? 0 : (uint32_t)((size_t)n - h1.head_len);
     nv = arena_alloc(&s->arena, (h1.nhdrs + 1) * sizeof(*nv));
-    {
-        char *status = arena_alloc(&s->arena, 4);
-        snprintf(status, 4, "%03u", (unsigned)(h1.status % 1000));
-        nv[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status, 7, 3, 0};
-    }
+    nv[k++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)status_digits(&s->arena, h1.status),
+                           7, 3, 0};
     for (uint32_t i = 0; i < h1.nhdrs; i++) {
         struct http_str nm = {b->data + s->hdrs[i].name.off, (uint32_t)s->hdrs[i].name.len};
         if (h2_forbidden(nm))
@@ -880,15 +926,23 @@ static ssize_t h2_reply(struct stream *s, struct http_local_reply *r)
 
 /* ---- the stream's client side (down_ops) ----------------------------------- */
 
-static void h2_run(struct stream *s)
-{
-    h2c_run(s->h2c);
-}
-
 static void h2_kick(struct stream *s)
 {
     if (!s->h2c->closed)
         event_active(&s->h2c->ev, 0, 0);
+}
+
+/*
+ * An upstream (or filter timer) event for one stream: the connection runs
+ * once the loop has handed out the other events of the same wait, so that
+ * the responses of every stream whose server answered go out in one write
+ * (one sendmsg per batch instead of one per response; libevent runs an
+ * event activated from a callback in the same loop turn, after those
+ * already active).
+ */
+static void h2_run(struct stream *s)
+{
+    h2_kick(s);
 }
 
 static bool h2_gone(const struct stream *s)
@@ -905,14 +959,18 @@ static void h2_abort(struct stream *s, int reason)
         nghttp2_submit_rst_stream(c->ng, NGHTTP2_FLAG_NONE, s->h2.id, code);
         counter_add(&lst(c)->h2_rst_sent, 1);
     }
-    stream_end(s);
-    h2_kick(s);
+    stream_end(s); /* s is back in the worker's cache (or freed): c only */
+    if (!c->closed)
+        event_active(&c->ev, 0, 0);
 }
 
 static void h2_ended(struct stream *s, uint64_t now)
 {
     struct h2_conn *c = s->h2c;
 
+    if (!c->closed && s->h2.unacked)
+        nghttp2_session_consume_connection(c->ng, s->h2.unacked); /* dropped bytes */
+    s->h2.unacked = 0;
     if (!c->closed && !s->h2.closed) {
         nghttp2_session_set_stream_user_data(c->ng, s->h2.id, NULL);
         if (!s->h2.eof_sent && !s->abort_client) {
@@ -1098,6 +1156,169 @@ static nghttp2_session_callbacks *callbacks(void)
     return cbs;
 }
 
+/* ---- nghttp2's memory ------------------------------------------------------------ */
+
+/*
+ * nghttp2 allocates per stream and per frame (the stream, each outbound
+ * frame, the header block copies, HPACK buffers): about 15 malloc/free
+ * pairs per request through tern with an h2 server on the other side,
+ * ~10% of the instructions spent per request, most of them in glibc's
+ * slower paths because a burst of streams overflows its per-thread cache.
+ * Blocks up to 512 bytes come from per-thread free lists by size class
+ * (one session is only ever used by its worker's thread), each list
+ * bounded (H2_MEM_CLASS_BYTES: 1 MiB per worker at most), larger ones from
+ * malloc. A 16-byte header says which; with the rounding up to a class it
+ * costs a session's long-lived small blocks ~650 bytes. Under the
+ * sanitizers and the fuzzer every block comes from libc so that misuse
+ * stays visible. (Written here because nghttp2_mem is the hook nghttp2
+ * offers and no Debian library gives a per-thread size-class cache.)
+ */
+#define H2_MEM_CLASSES 4            /* 64, 128, 256, 512 bytes */
+#define H2_MEM_CLASS_BYTES (256 * 1024)
+#define H2_MEM_LARGE 0xffu
+
+struct h2_mem_hdr {
+    size_t size;                    /* usable bytes */
+    uint32_t cls;                   /* size class, or H2_MEM_LARGE */
+    uint32_t pad;
+};
+
+struct h2_mem_free {
+    struct h2_mem_free *next;
+};
+
+static _Thread_local struct {
+    struct h2_mem_free *head[H2_MEM_CLASSES];
+    uint32_t n[H2_MEM_CLASSES];
+    bool off;                       /* released (worker exit): libc only */
+#if defined(TERN_ASAN) || defined(TERN_FUZZ)
+} h2_tl = {.off = true};            /* every block from and to libc */
+#else
+} h2_tl;
+#endif
+
+void *h2_mem_alloc(size_t size)
+{
+    struct h2_mem_hdr *h;
+    uint32_t cls = 0;
+
+    while (cls < H2_MEM_CLASSES && size > (64u << cls))
+        cls++;
+    if (cls == H2_MEM_CLASSES || h2_tl.off) {
+        h = malloc(sizeof(*h) + size);
+        if (!h)
+            return NULL;
+        h->size = size;
+        h->cls = H2_MEM_LARGE;
+        return h + 1;
+    }
+    if (h2_tl.head[cls]) {
+        struct h2_mem_free *f = h2_tl.head[cls];
+        h2_tl.head[cls] = f->next;
+        h2_tl.n[cls]--;
+        return f;
+    }
+    h = malloc(sizeof(*h) + (64u << cls));
+    if (!h)
+        return NULL;
+    h->size = 64u << cls;
+    h->cls = cls;
+    return h + 1;
+}
+
+void h2_mem_free(void *p)
+{
+    struct h2_mem_hdr *h;
+    uint32_t cls;
+
+    if (!p)
+        return;
+    h = (struct h2_mem_hdr *)p - 1;
+    cls = h->cls;
+    if (cls != H2_MEM_LARGE && !h2_tl.off &&
+        h2_tl.n[cls] < H2_MEM_CLASS_BYTES / (64u << cls)) {
+        struct h2_mem_free *f = p;
+        f->next = h2_tl.head[cls];
+        h2_tl.head[cls] = f;
+        h2_tl.n[cls]++;
+        return;
+    }
+    free(h);
+}
+
+void h2_mem_thread_release(void)
+{
+    for (uint32_t c = 0; c < H2_MEM_CLASSES; c++)
+        while (h2_tl.head[c]) {
+            struct h2_mem_free *f = h2_tl.head[c];
+            h2_tl.head[c] = f->next;
+            free((struct h2_mem_hdr *)(void *)f - 1);
+        }
+    memset(h2_tl.n, 0, sizeof(h2_tl.n));
+    h2_tl.off = true; /* blocks freed later (a late session) go to libc */
+}
+
+static void *mem_malloc(size_t size, void *ud)
+{
+    (void)ud;
+    return h2_mem_alloc(size);
+}
+
+static void mem_free(void *p, void *ud)
+{
+    (void)ud;
+    h2_mem_free(p);
+}
+
+static void *mem_calloc(size_t n, size_t size, void *ud)
+{
+    void *p;
+
+    (void)ud;
+    if (size && n > SIZE_MAX / size)
+        return NULL;
+    p = h2_mem_alloc(n * size);
+    if (p)
+        memset(p, 0, n * size);
+    return p;
+}
+
+static void *mem_realloc(void *p, size_t size, void *ud)
+{
+    struct h2_mem_hdr *h;
+    void *q;
+
+    (void)ud;
+    if (!p)
+        return h2_mem_alloc(size);
+    h = (struct h2_mem_hdr *)p - 1;
+    if (size <= h->size && size)
+        return p;
+    if (!size) {
+        h2_mem_free(p);
+        return NULL;
+    }
+    q = h2_mem_alloc(size);
+    if (!q)
+        return NULL;
+    memcpy(q, p, h->size);
+    h2_mem_free(p);
+    return q;
+}
+
+#if defined(TERN_ASAN) || defined(TERN_FUZZ)
+nghttp2_mem *h2_nghttp2_mem(void)
+{
+    return NULL; /* libc's, for the sanitizers */
+}
+#else
+nghttp2_mem *h2_nghttp2_mem(void)
+{
+    static nghttp2_mem mem = {NULL, mem_malloc, mem_free, mem_calloc, mem_realloc};
+    return &mem;
+}
+#endif
+
 /* ---- accept and close ------------------------------------------------------------ */
 
 /*
@@ -1114,8 +1335,8 @@ static void h2c_start(struct h2_conn *c, bool fresh)
     uint64_t now = worker_now_ms(w);
     nghttp2_option *opt;
     nghttp2_session_callbacks *cbs = callbacks();
-    nghttp2_settings_entry iv[4];
-    uint32_t win = g->h2_initial_window_size;
+    nghttp2_settings_entry iv[5];
+    uint32_t win = g->h2_initial_window_size, niv = 4;
 
     c->accept_ms = c->active_ms = c->idle_since_ms = now;
     if (nghttp2_option_new(&opt) != 0)
@@ -1127,7 +1348,7 @@ static void h2c_start(struct h2_conn *c, bool fresh)
     nghttp2_option_set_max_outbound_ack(opt, 1000);
     nghttp2_option_set_max_continuations(opt, 8);
     nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
-    if (nghttp2_session_server_new2(&c->ng, cbs, c, opt) != 0)
+    if (nghttp2_session_server_new3(&c->ng, cbs, c, opt, h2_nghttp2_mem()) != 0)
         tern_panic(__FILE__, __LINE__, "nghttp2: out of memory");
     nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cbs);
@@ -1139,7 +1360,12 @@ static void h2c_start(struct h2_conn *c, bool fresh)
     iv[1] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, win};
     iv[2] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, g->h2_header_table_size};
     iv[3] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, hw->lim.max_head};
-    nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, 4);
+    /* tune.h2.max-frame-size (HAProxy's meaning): the largest frame we
+     * accept; RFC 9113's 16384 needs no SETTINGS entry */
+    if (g->h2_max_frame_size && g->h2_max_frame_size != 16384)
+        iv[niv++] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_FRAME_SIZE,
+                                             g->h2_max_frame_size};
+    nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, niv);
     /* the connection's window: room for every stream's */
     nghttp2_session_set_local_window_size(c->ng, NGHTTP2_FLAG_NONE, 0,
                                           (int32_t)(win * g->h2_max_concurrent_streams));

@@ -512,6 +512,21 @@ uint32_t h2_chunk_sent(struct stream *s, size_t n);
 struct h1_chunk_event;
 bool h2_resp_chunk(struct stream *s, struct buf *ib, const struct h1_chunk_event *ev,
                    uint32_t r);
+/* A head's field array as HTTP/2 fields arrive: H2_FIRST_FIELDS (+ the
+ * spare) at first, doubled up to max when fewer than HTTP_SPARE_HDRS slots
+ * are left (a maxhdr-sized array per stream cost more than a small head). */
+#define H2_FIRST_FIELDS 16
+void h2_grow_fields(struct http_msg *m, uint32_t max);
+/* The allocator nghttp2's sessions use (both sides): per-thread free lists
+ * by size class for blocks up to 512 bytes; NULL (libc's) under the sanitizers
+ * and the fuzzer. h2_mem_thread_release, at worker exit on its thread,
+ * frees the lists (blocks freed later go straight to libc). */
+#ifdef NGHTTP2_H /* the files that include nghttp2.h */
+nghttp2_mem *h2_nghttp2_mem(void);
+#endif
+void *h2_mem_alloc(size_t size);
+void h2_mem_free(void *p);
+void h2_mem_thread_release(void);
 /* upstream_h1.c took n request-body bytes of an h2 stream: window back. */
 void h2_request_consumed(struct stream *s, size_t n);
 /* upstream_h1.c: keeps n body bytes just sent for a replay
@@ -534,6 +549,13 @@ struct up_conn *uh2_connect(struct stream *s);
 bool uh2_step(struct stream *s);
 void uh2_release(struct up_conn *uc);
 void uh2_resp_consumed(struct stream *s, size_t n);
+/* An HTTP/1.1 client's chunked request body to an HTTP/2 server, one
+ * event of h1_chunked_parse over r bytes at s->req_fwd of ib: the framing
+ * is removed in place (DATA frames carry the payload, s->req_fwd counts
+ * it), trailer fields are kept for a trailing HEADERS; false when a filter
+ * holds the bytes or the stream was answered. */
+bool uh2_req_chunk(struct stream *s, struct buf *ib, const struct h1_chunk_event *ev,
+                   uint32_t r);
 /* Closes the slot's HTTP/2 connections that carry no stream (GOAWAY
  * first); busy ones are retired (no new stream) and close when done. */
 void uh2_close_idle(struct endpoint_worker_slot *sl);

@@ -620,9 +620,15 @@ static bool validate_request(struct stream *s)
         }
         s->bytes_in += (uint64_t)r;
         progress |= r > 0;
-        if (s->req_data_hooks && !chunk_event_to_filters(s, true, &ev, (uint32_t)r))
-            return true; /* held by a filter (or it replied) */
-        s->req_fwd += (uint32_t)r;
+        if (s->uc && s->uc->h2) {
+            /* to an HTTP/2 server: the payload stays, the framing goes */
+            if (!uh2_req_chunk(s, ib, &ev, (uint32_t)r))
+                return true;
+        } else {
+            if (s->req_data_hooks && !chunk_event_to_filters(s, true, &ev, (uint32_t)r))
+                return true; /* held by a filter (or it replied) */
+            s->req_fwd += (uint32_t)r;
+        }
         if (ev.type == H1_CHUNK_DATA && s->l->max_request_body) {
             s->req_body_len += ev.data_len;
             if (s->req_body_len > s->l->max_request_body) {

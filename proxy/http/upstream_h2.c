@@ -42,6 +42,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proxy/codec/h1.h"
 #include "proxy/core/log.h"
 #include "proxy/core/util.h"
 #include "proxy/http/http_int.h"
@@ -137,8 +138,11 @@ static void unlink_uc(struct uh2_conn *c, struct up_conn *uc)
 
 static struct up_conn *uc_new(struct uh2_conn *c, struct stream *s)
 {
-    struct up_conn *uc = tern_calloc(1, sizeof(*uc));
+    struct up_conn *uc = h2_mem_alloc(sizeof(*uc)); /* per stream: the worker's free list */
 
+    if (!uc)
+        tern_panic(__FILE__, __LINE__, "out of memory");
+    memset(uc, 0, sizeof(*uc));
     uc->w = c->w;
     uc->hw = c->hw;
     uc->ep = c->ep;
@@ -229,13 +233,21 @@ static ssize_t req_body_read(nghttp2_session *ng, int32_t id, uint8_t *out, size
     return (ssize_t)n;
 }
 
-static char *lower_dup(struct arena *a, struct http_str n)
+/* The name in lowercase (RFC 9113 8.2.1): itself when it is already (an
+ * HTTP/2 client's always is), else a lowered copy in the arena. */
+static const char *lower_name(struct arena *a, struct http_str n)
 {
-    char *p = arena_alloc(a, n.len + 1);
+    uint32_t i = 0;
+    char *p;
 
-    for (uint32_t i = 0; i < n.len; i++)
+    while (i < n.len && !(n.p[i] >= 'A' && n.p[i] <= 'Z'))
+        i++;
+    if (i == n.len)
+        return n.p;
+    p = arena_alloc(a, n.len + 1);
+    memcpy(p, n.p, i);
+    for (; i < n.len; i++)
         p[i] = (n.p[i] >= 'A' && n.p[i] <= 'Z') ? (char)(n.p[i] - 'A' + 'a') : n.p[i];
-    p[n.len] = '\0';
     return p;
 }
 
@@ -253,13 +265,6 @@ static void submit_request(struct up_conn *uc)
     size_t plen;
     int32_t id;
 
-    if (s->cc && s->req_body == H1_BODY_CHUNKED) {
-        /* an HTTP/1.1 chunked body would need its framing taken off on the
-         * way: not done yet; the server needs a length (411, from uh2_step:
-         * the router is still attaching the stream) */
-        uc->h2_status = 411;
-        return;
-    }
     if (s->h2c && s->h2.chunk_out) {
         /* an HTTP/2 client's body without length: DATA frames here, no
          * chunked framing (h2_conn.c planned it for an HTTP/1.1 server) */
@@ -286,7 +291,7 @@ static void submit_request(struct up_conn *uc)
     for (uint32_t i = 0; i < m->nhdrs; i++) {
         if (skip_field(&m->hdrs[i]))
             continue;
-        nv[k++] = nv_of(lower_dup(&s->arena, m->hdrs[i].name), m->hdrs[i].name.len,
+        nv[k++] = nv_of(lower_name(&s->arena, m->hdrs[i].name), m->hdrs[i].name.len,
                         m->hdrs[i].value.p, m->hdrs[i].value.len);
     }
     /* the HTTP/1.1 serialization took TE off (hop-by-hop); RFC 9113 8.2.2
@@ -302,6 +307,51 @@ static void submit_request(struct up_conn *uc)
     uc->h2_id = id;
     s->req_head_sent = s->req_head->len; /* the head is "sent": HEADERS queued */
     s->t_sent = worker_now_ms(c->w);
+}
+
+/* Removes buffer bytes [at, at + n) (relative to its head). */
+static void cut(struct buf *b, uint32_t at, uint32_t n)
+{
+    char *h = buf_head(b);
+
+    memmove(h + at, h + at + n, b->len - at - n);
+    b->len -= n;
+}
+
+bool uh2_req_chunk(struct stream *s, struct buf *ib, const struct h1_chunk_event *ev, uint32_t r)
+{
+    uint32_t base = s->req_fwd;
+
+    switch (ev->type) {
+    case H1_CHUNK_DATA: {
+        uint32_t dl = (uint32_t)ev->data_len;
+        char *h = buf_head(ib) + base;
+        memmove(h, h + ev->data_off, dl);
+        cut(ib, base + dl, r - dl);
+        if (s->req_data_hooks && !stream_request_data(s, 0, dl, dl, false))
+            return false;
+        s->req_fwd += dl;
+        return true;
+    }
+    case H1_CHUNK_TRAILER: {
+        const char *line = buf_head(ib) + base + ev->data_off;
+        stream_trailer(s, true, line + ev->trailer.name.off, ev->trailer.name.len,
+                       line + ev->trailer.value.off, ev->trailer.value.len);
+        cut(ib, base, r);
+        return true;
+    }
+    case H1_CHUNK_DONE:
+        cut(ib, base, r);
+        stream_trailers_done(s, true);
+        if (s->st != ST_EXCHANGE)
+            return false;
+        if (s->req_data_hooks && !stream_request_data(s, 0, 0, 0, true))
+            return false;
+        return true;
+    default:
+        cut(ib, base, r);
+        return true;
+    }
 }
 
 /* ---- pool ------------------------------------------------------------------------- */
@@ -379,7 +429,8 @@ struct up_conn *uh2_connect(struct stream *s)
     {
         nghttp2_session_callbacks *cbs;
         nghttp2_option *opt;
-        nghttp2_settings_entry iv[3];
+        nghttp2_settings_entry iv[4];
+        uint32_t mfs = s->ws->snap->global.h2_max_frame_size, niv = 3;
         uint32_t win = s->hw->lim.max_head + s->hw->maxrewrite;
 
         cbs = uh2_callbacks();
@@ -388,7 +439,7 @@ struct up_conn *uh2_connect(struct stream *s)
         nghttp2_option_set_no_auto_window_update(opt, 1);
         nghttp2_option_set_max_settings(opt, 32);
         nghttp2_option_set_max_continuations(opt, 8);
-        if (nghttp2_session_client_new2(&c->ng, cbs, c, opt) != 0)
+        if (nghttp2_session_client_new3(&c->ng, cbs, c, opt, h2_nghttp2_mem()) != 0)
             tern_panic(__FILE__, __LINE__, "nghttp2: out of memory");
         nghttp2_option_del(opt);
         nghttp2_session_callbacks_del(cbs);
@@ -396,7 +447,9 @@ struct up_conn *uh2_connect(struct stream *s)
         iv[1] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, win};
         iv[2] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
                                          s->hw->lim.max_head};
-        nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, 3);
+        if (mfs && mfs != 16384) /* tune.h2.max-frame-size: what we accept */
+            iv[niv++] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_FRAME_SIZE, mfs};
+        nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, iv, niv);
         nghttp2_session_set_local_window_size(c->ng, NGHTTP2_FLAG_NONE, 0,
                                               (int32_t)(win * UH2_DEFAULT_STREAMS));
     }
@@ -422,6 +475,9 @@ void uh2_release(struct up_conn *uc)
     if (s && s->uc == uc)
         s->uc = NULL;
     uc->s = NULL;
+    if (!c->closed && uc->h2_unacked)
+        nghttp2_session_consume_connection(c->ng, uc->h2_unacked); /* dropped bytes */
+    uc->h2_unacked = 0;
     if (!c->closed && uc->h2_id > 0) {
         nghttp2_session_set_stream_user_data(c->ng, uc->h2_id, NULL);
         if (!uc->h2_closed)
@@ -431,7 +487,7 @@ void uh2_release(struct up_conn *uc)
     if (uc->ibuf)
         buf_put(&uc->w->pool, uc->ibuf);
     free(uc->h2_spill);
-    free(uc);
+    h2_mem_free(uc);
     if (c->closed) {
         conn_free_later(c);
         return;
@@ -508,9 +564,15 @@ void uh2_resp_consumed(struct stream *s, size_t n)
         buf_put(&uc->w->pool, uc->ibuf);
         uc->ibuf = NULL;
     }
-    if (credit && !c->closed && !uc->h2_closed) {
+    if (credit && !c->closed) {
+        /* a stream that ended (END_STREAM came with its last bytes) is
+         * closed in nghttp2, but its bytes still hold the connection's
+         * window: that part is given back all the same */
         uc->h2_unacked -= (uint32_t)credit;
-        nghttp2_session_consume(c->ng, uc->h2_id, credit);
+        if (!uc->h2_closed)
+            nghttp2_session_consume(c->ng, uc->h2_id, credit);
+        else
+            nghttp2_session_consume_connection(c->ng, credit);
         event_active(&c->ev, EV_TIMEOUT, 0); /* the WINDOW_UPDATE goes out */
     }
 }
@@ -549,19 +611,27 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
         m->version = 11;
         m->arena = &s->arena;
         m->cap = s->hw->maxhdr + HTTP_SPARE_HDRS;
+        if (m->cap > H2_FIRST_FIELDS + HTTP_SPARE_HDRS)
+            m->cap = H2_FIRST_FIELDS + HTTP_SPARE_HDRS;
         m->hdrs = arena_alloc(&s->arena, m->cap * sizeof(*m->hdrs));
         m->nhdrs = 0;
     }
     if (m->nhdrs >= s->hw->maxhdr)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
+    if (m->nhdrs + HTTP_SPARE_HDRS >= m->cap)
+        h2_grow_fields(m, s->hw->maxhdr + HTTP_SPARE_HDRS);
     if (namelen == 14 && memcmp(name, "content-length", 14) == 0) {
         m->content_length = strtoll((const char *)value, NULL, 10);
         m->flags |= HTTP_MSG_F_HAS_LENGTH;
     }
-    m->hdrs[m->nhdrs].name =
-        (struct http_str){arena_strndup(&s->arena, (const char *)name, namelen), (uint32_t)namelen};
-    m->hdrs[m->nhdrs].value = (struct http_str){
-        arena_strndup(&s->arena, (const char *)value, valuelen), (uint32_t)valuelen};
+    {
+        /* one arena piece for both strings (NUL-terminated each) */
+        char *n = arena_alloc(&s->arena, namelen + valuelen + 2);
+        memcpy(n, name, namelen);
+        memcpy(n + namelen + 1, value, valuelen);
+        m->hdrs[m->nhdrs].name = (struct http_str){n, (uint32_t)namelen};
+        m->hdrs[m->nhdrs].value = (struct http_str){n + namelen + 1, (uint32_t)valuelen};
+    }
     m->nhdrs++;
     return 0;
 }
@@ -579,7 +649,7 @@ static void response_head(struct uh2_conn *c, struct up_conn *uc, bool end_strea
     if (!m->hdrs || !m->cap) {
         m->kind = HTTP_MSG_RESPONSE;
         m->arena = &s->arena;
-        m->cap = s->hw->maxhdr + HTTP_SPARE_HDRS;
+        m->cap = HTTP_SPARE_HDRS;
         m->hdrs = arena_alloc(&s->arena, m->cap * sizeof(*m->hdrs));
     }
     m->version = 11;
@@ -599,7 +669,8 @@ static void response_head(struct uh2_conn *c, struct up_conn *uc, bool end_strea
         if (s->cc) {
             /* framed here for the HTTP/1.1 client (RFC 9112 7.1) */
             uc->h2_chunked = true;
-            http_msg_add(m, "transfer-encoding", 17, "chunked", 7, m->cap);
+            http_msg_add(m, "transfer-encoding", 17, "chunked", 7,
+                         s->hw->maxhdr + HTTP_SPARE_HDRS);
         }
     }
     if (!uc->ibuf)

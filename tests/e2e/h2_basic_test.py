@@ -161,6 +161,22 @@ class H2BasicTest(unittest.TestCase):
                                   if "/hello?x=1" in e["request"]], desc="access log")
         self.assertIn("HTTP/2.0", log[-1]["request"])
 
+    def test_many_fields_and_cookies_reach_the_server(self):
+        # more fields than the first field array holds (it grows), several
+        # cookie fields joined (RFC 9113 8.2.3), Host added from :authority
+        extra = [("x-f%02d" % i, "v%d" % i) for i in range(70)] + \
+            [("cookie", "a=1"), ("cookie", "b=2"), ("cookie", "c=3")]
+        c = H2Client(self.fp)
+        sid = c.request("GET", "/fields", extra, port=self.fp)
+        st = c.get(sid)
+        c.close()
+        self.assertEqual(st["headers"][":status"], "200")
+        q = self.last_request("/fields")
+        for i in range(70):
+            self.assertEqual(q.header("x-f%02d" % i), "v%d" % i)
+        self.assertEqual(q.header("cookie"), "a=1; b=2; c=3")
+        self.assertEqual(q.header("host"), "127.0.0.1:%d" % self.fp)
+
     def test_post_with_length_and_large_response(self):
         body = pattern_bytes(300000)
         c = H2Client(self.fp)

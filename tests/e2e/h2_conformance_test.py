@@ -564,5 +564,52 @@ class H2ConformanceTest(unittest.TestCase):
         self.response(c, 3)
 
 
+class H2MaxFrameSizeTest(unittest.TestCase):
+    """tune.h2.max-frame-size (HAProxy's meaning): the SETTINGS_MAX_FRAME_SIZE
+    tern advertises, i.e. the largest frame it accepts (6.5.2); a frame above
+    it is a connection error FRAME_SIZE_ERROR (4.2). tune.bufsize is raised
+    so that the stream's window takes the larger DATA frame."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.b = HttpBackend("b")
+        cls.fp = free_port()
+        cls.t = Tern(cfg_http(global_extra=("tune.bufsize 65536", "tune.h2.max-frame-size 32768"))
+                     + ("frontend fe\n    bind 127.0.0.1:%d proto h2\n    default_backend be\n\n"
+                        "backend be\n    server s1 127.0.0.1:%d\n" % (cls.fp, cls.b.port)))
+        cls.t.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.t._cleanup(failed=False)
+        cls.b.kill()
+
+    def conn(self):
+        c = Conn(self.fp)
+        self.addCleanup(c.close)
+        f = c.read()  # tern's SETTINGS (acknowledged by read())
+        self.assertEqual((f[0], f[1] & ACK), (SETTINGS, 0))
+        pairs = dict(struct.unpack(">HI", f[3][i:i + 6]) for i in range(0, len(f[3]), 6))
+        self.assertEqual(pairs.get(5), 32768, "SETTINGS_MAX_FRAME_SIZE in %r" % pairs)
+        return c
+
+    def test_larger_data_frame_accepted(self):
+        c = self.conn()
+        c.send(frame(HEADERS, END_HEADERS, 1, block(POST + [("content-length", "20000")])),
+               frame(DATA, END_STREAM, 1, b"x" * 20000))
+        f, seen = c.until(lambda f: f[0] in (HEADERS, GOAWAY, RST_STREAM) and f[2] in (0, 1),
+                          "response on 1")
+        self.assertEqual(f[0], HEADERS, seen)
+        c.until(lambda f: f[2] == 1 and f[1] & END_STREAM, "end of stream 1")
+        with self.b.lock:
+            self.assertIn(20000, [len(r.body) for r in self.b.requests])
+
+    def test_frame_over_the_setting_is_frame_size_error(self):
+        c = self.conn()
+        c.send(frame(HEADERS, END_HEADERS, 1, block(POST)), frame(DATA, 0, 1, b"x" * 32769))
+        got, seen = c.goaway()
+        self.assertEqual(got, FRAME_SIZE_ERROR, seen)
+
+
 if __name__ == "__main__":
     unittest.main()

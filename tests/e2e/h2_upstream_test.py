@@ -46,6 +46,7 @@ class H2Server:
         self.port = self.sock.getsockname()[1]
         self.lock = threading.Lock()
         self.requests = []       # (conn index, method, path, headers dict, body)
+        self.trailers = {}       # (stream id, conn index) -> request trailers or None
         self.conns = 0
         self.max_seen = {}       # conn index -> most streams open at once
         self.stop = False
@@ -91,6 +92,8 @@ class H2Server:
                             with self.lock:
                                 self.max_seen[idx] = max(self.max_seen.get(idx, 0),
                                                          len(open_now))
+                        elif isinstance(ev, h2.events.TrailersReceived):
+                            streams[ev.stream_id]["trailers"] = dict(ev.headers)
                         elif isinstance(ev, h2.events.DataReceived):
                             streams[ev.stream_id]["body"] += ev.data
                             conn.acknowledge_received_data(ev.flow_controlled_length,
@@ -109,6 +112,7 @@ class H2Server:
                             with self.lock:
                                 self.requests.append((idx, h[":method"], h[":path"], h,
                                                       st["body"]))
+                                self.trailers[ev.stream_id, idx] = st.get("trailers")
                             path = h[":path"]
                             if path.startswith("/slow/"):
                                 due.append((time.time() + int(path[6:]) / 1000.0,
@@ -225,6 +229,20 @@ class H2UpstreamTest(unittest.TestCase):
         self.assertNotIn("host", h)
         self.assertNotIn("connection", h)
 
+    def test_many_fields_lowercased_for_the_server(self):
+        # HTTP/1.1 names in any case become lowercase (RFC 9113 8.2.1);
+        # more fields than the first field array holds
+        hdrs = []
+        for i in range(40):
+            hdrs += ["-H", "X-Field-%02d: v%d" % (i, i)]
+        for port, extra in ((self.hp, []), (self.fp, ["--http2-prior-knowledge"])):
+            rc, code, _, _ = curl("http://127.0.0.1:%d/fields%d" % (port, port), *(hdrs + extra))
+            self.assertEqual((rc, code), (0, 200))
+            with self.srv.lock:
+                h = [r for r in self.srv.requests if r[2] == "/fields%d" % port][-1][3]
+            for i in range(40):
+                self.assertEqual(h.get("x-field-%02d" % i), "v%d" % i, sorted(h))
+
     def test_bodies_both_ways(self):
         body = pattern_bytes(200000)
         for port, extra in ((self.fp, ["--http2-prior-knowledge"]), (self.hp, [])):
@@ -260,6 +278,52 @@ class H2UpstreamTest(unittest.TestCase):
         head, _, rest = got.partition(b"\r\n\r\n")
         self.assertIn(b"transfer-encoding: chunked", head.lower())
         self.assertEqual(rest, b"d\r\ntrailing body\r\n0\r\nx-sum: 13\r\ngrpc-status: 0\r\n\r\n")
+
+    def test_h1_chunked_request_body_goes_as_data_frames(self):
+        # an HTTP/1.1 client's chunked body: the framing comes off, the
+        # payload goes as DATA frames without content-length, the trailers
+        # as a trailing HEADERS; a pipelined request after it is intact
+        s = socket.create_connection(("127.0.0.1", self.hp), timeout=10)
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                  b"TE: trailers\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n"
+                  b"0\r\nx-check: 42\r\n\r\n"
+                  b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = b""
+        while got.count(b"HTTP/1.1 200") < 2 or not got.endswith(b"h2 GET /after\n"):
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+        s.close()
+        self.assertIn(b"\r\n\r\nhello world", got)
+        self.assertTrue(got.endswith(b"h2 GET /after\n"), got)
+        with self.srv.lock:
+            reqs = [(r, self.srv.trailers) for r in self.srv.requests if r[2] == "/echo"]
+        r = [r for r, _ in reqs if r[4] == b"hello world"]
+        self.assertTrue(r, reqs)
+        self.assertNotIn("content-length", r[-1][3])
+        self.assertNotIn("transfer-encoding", r[-1][3])
+        with self.srv.lock:
+            self.assertIn({"x-check": "42"}, list(self.srv.trailers.values()))
+        # a larger body, curl's own chunking, against the echo
+        body = pattern_bytes(300000)
+        p = subprocess.run(["curl", "-s", "--max-time", "10", "--data-binary", "@-",
+                            "-H", "Transfer-Encoding: chunked",
+                            "http://127.0.0.1:%d/echo" % self.hp], input=body,
+                           stdout=subprocess.PIPE, timeout=20)
+        self.assertEqual(p.returncode, 0)
+        self.assertEqual(p.stdout, body)
+
+    def test_connection_window_given_back_for_ended_streams(self):
+        # each response ends (END_STREAM) in the frame that brings its last
+        # bytes, before the client took them: those bytes must still go back
+        # to the server connection's window, else the connection stalls
+        # after one window (16 KiB x 100) of responses. 2.4 MB here.
+        p = subprocess.run(["h2load", "-n", "300", "-c", "1", "-m", "10",
+                            "http://127.0.0.1:%d/big/8000" % self.fp],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        out = p.stdout.decode()
+        self.assertIn("300 succeeded, 0 failed, 0 errored", out, out)
 
     def test_reset_before_response_is_502(self):
         rc, code, ver, out = curl("http://127.0.0.1:%d/reset" % self.fp, "--http2-prior-knowledge")
