@@ -74,6 +74,15 @@ static inline char *buf_head(struct buf *b)
     return b->data + b->off;
 }
 
+/* Removes bytes [at, at + n) of the data (offsets from its head). */
+static inline void buf_cut(struct buf *b, uint32_t at, uint32_t n)
+{
+    char *h = buf_head(b);
+
+    memmove(h + at, h + at + n, b->len - at - n);
+    b->len -= n;
+}
+
 static inline void buf_consume(struct buf *b, size_t n)
 {
     b->off += (uint32_t)n;

@@ -19,7 +19,7 @@
  * HTTP/1.1 server (RFC 9113 8.3.1: Host from :authority, cookies joined);
  * the response head becomes a HEADERS frame, the body DATA frames through a
  * data provider that reads the upstream buffer (chunked framing removed in
- * place as it is validated, h2_resp_chunk), trailers a trailing HEADERS.
+ * place as it is validated, stream_unchunk), trailers a trailing HEADERS.
  *
  * Flow control, both ways with backpressure:
  *   request:  window updates are ours (no automatic ones): a stream's bytes
@@ -641,52 +641,6 @@ uint32_t h2_chunk_sent(struct stream *s, size_t n)
 }
 
 /* ---- response ------------------------------------------------------------------ */
-
-/* Removes buffer bytes [at, at + n) (relative to its head). */
-static void buf_cut(struct buf *b, uint32_t at, uint32_t n)
-{
-    char *h = buf_head(b);
-
-    memmove(h + at, h + at + n, b->len - at - n);
-    b->len -= n;
-}
-
-bool h2_resp_chunk(struct stream *s, struct buf *ib, const struct h1_chunk_event *ev, uint32_t r)
-{
-    uint32_t base = s->resp_fwd;
-
-    switch (ev->type) {
-    case H1_CHUNK_DATA: {
-        uint32_t dl = (uint32_t)ev->data_len;
-        char *h = buf_head(ib) + base;
-        memmove(h, h + ev->data_off, dl);
-        buf_cut(ib, base + dl, r - dl);
-        if (s->resp_data_hooks && !stream_response_data(s, 0, dl, dl, false))
-            return false;
-        s->resp_fwd += dl;
-        return true;
-    }
-    case H1_CHUNK_TRAILER: {
-        const char *line = buf_head(ib) + base + ev->data_off;
-        stream_trailer(s, false, line + ev->trailer.name.off, ev->trailer.name.len,
-                       line + ev->trailer.value.off, ev->trailer.value.len);
-        buf_cut(ib, base, r);
-        return true;
-    }
-    case H1_CHUNK_DONE:
-        buf_cut(ib, base, r);
-        stream_trailers_done(s, false);
-        if (s->st != ST_EXCHANGE)
-            return false;
-        if (s->resp_data_hooks && !stream_response_data(s, 0, 0, 0, true))
-            return false;
-        s->resp_done = true;
-        return true;
-    default:
-        buf_cut(ib, base, r);
-        return true;
-    }
-}
 
 /* Fields that RFC 9113 8.2.2 forbids in HTTP/2 (connection-specific). */
 static bool h2_forbidden(const struct http_str n)

@@ -445,6 +445,18 @@ void stream_trailer(struct stream *s, bool request, const char *name, size_t nle
 /* The trailer section is complete: the trailers hooks see it (read-only). */
 void stream_trailers_done(struct stream *s, bool request);
 /*
+ * A chunked HTTP/1.1 body going to an HTTP/2 peer (the request to an h2
+ * server, or the response to an h2 client): one event of h1_chunked_parse
+ * over r bytes at the direction's forward point in ib. The framing is
+ * removed in place (DATA frames carry the payload; req_fwd / resp_fwd count
+ * it), trailer fields are collected for a trailing HEADERS, the data hooks
+ * run. Returns false when a filter holds the bytes or the stream was
+ * answered.
+ */
+struct h1_chunk_event;
+bool stream_unchunk(struct stream *s, bool request, struct buf *ib,
+                    const struct h1_chunk_event *ev, uint32_t r);
+/*
  * The server side's deadline of an exchange (ST_EXCHANGE), for the client
  * codec's timer: the attempt's own timeout (filter_set_attempt_timeout)
  * before the response head, and `timeout server` while the server owes
@@ -507,11 +519,6 @@ void h2c_close_all(struct http_worker *hw);
  * write of n bytes of them consumed (returns payload bytes). */
 int h2_chunk_iov(struct stream *s, struct iovec *iov, const char *data, uint32_t avail);
 uint32_t h2_chunk_sent(struct stream *s, size_t n);
-/* A chunked response event for an h2 stream: framing removed in place from
- * ib (payload kept at s->resp_fwd), filters run; false when held/replied. */
-struct h1_chunk_event;
-bool h2_resp_chunk(struct stream *s, struct buf *ib, const struct h1_chunk_event *ev,
-                   uint32_t r);
 /* A head's field array as HTTP/2 fields arrive: H2_FIRST_FIELDS (+ the
  * spare) at first, doubled up to max when fewer than HTTP_SPARE_HDRS slots
  * are left (a maxhdr-sized array per stream cost more than a small head). */
@@ -549,13 +556,6 @@ struct up_conn *uh2_connect(struct stream *s);
 bool uh2_step(struct stream *s);
 void uh2_release(struct up_conn *uc);
 void uh2_resp_consumed(struct stream *s, size_t n);
-/* An HTTP/1.1 client's chunked request body to an HTTP/2 server, one
- * event of h1_chunked_parse over r bytes at s->req_fwd of ib: the framing
- * is removed in place (DATA frames carry the payload, s->req_fwd counts
- * it), trailer fields are kept for a trailing HEADERS; false when a filter
- * holds the bytes or the stream was answered. */
-bool uh2_req_chunk(struct stream *s, struct buf *ib, const struct h1_chunk_event *ev,
-                   uint32_t r);
 /* Closes the slot's HTTP/2 connections that carry no stream (GOAWAY
  * first); busy ones are retired (no new stream) and close when done. */
 void uh2_close_idle(struct endpoint_worker_slot *sl);

@@ -322,7 +322,7 @@ static bool replayable(const struct stream *s)
     }
     if (!s->h2c && s->req_body == H1_BODY_CHUNKED && s->replay_len) {
         /* an HTTP/1.1 client's chunked body: sent to an HTTP/2 server it
-         * loses its chunk framing in place (uh2_req_chunk), so the replay
+         * loses its chunk framing in place (stream_unchunk), so the replay
          * would no longer match its Transfer-Encoding. Not replayed in a
          * backend with any HTTP/2 server (read on the rare retry path only) */
         const struct cluster *c = s->up.c;

@@ -392,6 +392,49 @@ void stream_trailers_done(struct stream *s, bool request)
     }
 }
 
+bool stream_unchunk(struct stream *s, bool request, struct buf *ib,
+                    const struct h1_chunk_event *ev, uint32_t r)
+{
+    uint32_t base = request ? s->req_fwd : s->resp_fwd;
+    bool hooks = request ? s->req_data_hooks : s->resp_data_hooks;
+
+    switch (ev->type) {
+    case H1_CHUNK_DATA: {
+        uint32_t dl = (uint32_t)ev->data_len;
+        char *h = buf_head(ib) + base;
+        memmove(h, h + ev->data_off, dl);
+        buf_cut(ib, base + dl, r - dl);
+        if (hooks && !(request ? stream_request_data : stream_response_data)(s, 0, dl, dl, false))
+            return false;
+        if (request)
+            s->req_fwd += dl;
+        else
+            s->resp_fwd += dl;
+        return true;
+    }
+    case H1_CHUNK_TRAILER: {
+        const char *line = buf_head(ib) + base + ev->data_off;
+        stream_trailer(s, request, line + ev->trailer.name.off, ev->trailer.name.len,
+                       line + ev->trailer.value.off, ev->trailer.value.len);
+        buf_cut(ib, base, r);
+        return true;
+    }
+    case H1_CHUNK_DONE:
+        buf_cut(ib, base, r);
+        stream_trailers_done(s, request);
+        if (s->st != ST_EXCHANGE)
+            return false;
+        if (hooks && !(request ? stream_request_data : stream_response_data)(s, 0, 0, 0, true))
+            return false;
+        if (!request)
+            s->resp_done = true;
+        return true;
+    default:
+        buf_cut(ib, base, r);
+        return true;
+    }
+}
+
 void stream_request_head(struct stream *s)
 {
     s->st = ST_ROUTING;

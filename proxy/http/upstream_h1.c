@@ -622,7 +622,7 @@ static bool validate_request(struct stream *s)
         progress |= r > 0;
         if (s->uc && s->uc->h2) {
             /* to an HTTP/2 server: the payload stays, the framing goes */
-            if (!uh2_req_chunk(s, ib, &ev, (uint32_t)r))
+            if (!stream_unchunk(s, true, ib, &ev, (uint32_t)r))
                 return true;
         } else {
             if (s->req_data_hooks && !chunk_event_to_filters(s, true, &ev, (uint32_t)r))
@@ -692,7 +692,7 @@ static bool validate_response(struct stream *s)
         progress |= r > 0;
         if (s->h2c) {
             /* to HTTP/2: the payload stays, the framing goes (h2_conn.c) */
-            if (!h2_resp_chunk(s, ib, &ev, (uint32_t)r))
+            if (!stream_unchunk(s, false, ib, &ev, (uint32_t)r))
                 return true;
         } else {
             if (s->resp_data_hooks && !chunk_event_to_filters(s, false, &ev, (uint32_t)r))

@@ -309,51 +309,6 @@ static void submit_request(struct up_conn *uc)
     s->t_sent = worker_now_ms(c->w);
 }
 
-/* Removes buffer bytes [at, at + n) (relative to its head). */
-static void cut(struct buf *b, uint32_t at, uint32_t n)
-{
-    char *h = buf_head(b);
-
-    memmove(h + at, h + at + n, b->len - at - n);
-    b->len -= n;
-}
-
-bool uh2_req_chunk(struct stream *s, struct buf *ib, const struct h1_chunk_event *ev, uint32_t r)
-{
-    uint32_t base = s->req_fwd;
-
-    switch (ev->type) {
-    case H1_CHUNK_DATA: {
-        uint32_t dl = (uint32_t)ev->data_len;
-        char *h = buf_head(ib) + base;
-        memmove(h, h + ev->data_off, dl);
-        cut(ib, base + dl, r - dl);
-        if (s->req_data_hooks && !stream_request_data(s, 0, dl, dl, false))
-            return false;
-        s->req_fwd += dl;
-        return true;
-    }
-    case H1_CHUNK_TRAILER: {
-        const char *line = buf_head(ib) + base + ev->data_off;
-        stream_trailer(s, true, line + ev->trailer.name.off, ev->trailer.name.len,
-                       line + ev->trailer.value.off, ev->trailer.value.len);
-        cut(ib, base, r);
-        return true;
-    }
-    case H1_CHUNK_DONE:
-        cut(ib, base, r);
-        stream_trailers_done(s, true);
-        if (s->st != ST_EXCHANGE)
-            return false;
-        if (s->req_data_hooks && !stream_request_data(s, 0, 0, 0, true))
-            return false;
-        return true;
-    default:
-        cut(ib, base, r);
-        return true;
-    }
-}
-
 /* ---- pool ------------------------------------------------------------------------- */
 
 struct up_conn *uh2_take(struct stream *s)
