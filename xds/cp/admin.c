@@ -24,34 +24,39 @@ static void reply(struct evhttp_request *req, int code, const char *ctype, struc
 			  code == 405 ? "Method Not Allowed" : "Service Unavailable", body);
 }
 
+/* One metric family of a single sample (Prometheus text format 0.0.4). */
+static void metric1(struct evbuffer *b, const char *name, const char *type, const char *help,
+		    unsigned long long v)
+{
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type,
+			    name, v);
+}
+
+/* A counter family with one sample per resource type. */
+static void per_type(struct evbuffer *b, const char *name, const char *help,
+		     const uint64_t v[CP_NTYPES])
+{
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	for (int t = 0; t < CP_NTYPES; t++)
+		evbuffer_add_printf(b, "%s{type=\"%s\"} %llu\n", name, cp_type_short[t],
+				    (unsigned long long)v[t]);
+}
+
 static void metrics(struct cp *cp, struct evbuffer *b)
 {
 	const struct cp_stats *s = &cp->stats;
-	int t, i;
+	int i;
 
-	evbuffer_add_printf(b, "# HELP tern_cp_connected_proxies ADS streams open now.\n"
-			    "# TYPE tern_cp_connected_proxies gauge\ntern_cp_connected_proxies %u\n",
-			    cp->n_streams);
+	metric1(b, "tern_cp_connected_proxies", "gauge", "ADS streams open now.", cp->n_streams);
 	evbuffer_add_printf(b, "# HELP tern_cp_streams_total ADS streams accepted.\n"
 			    "# TYPE tern_cp_streams_total counter\n"
 			    "tern_cp_streams_total{variant=\"sotw\"} %llu\n"
 			    "tern_cp_streams_total{variant=\"delta\"} %llu\n",
 			    (unsigned long long)s->streams[0], (unsigned long long)s->streams[1]);
-	evbuffer_add_printf(b, "# HELP tern_cp_pushes_total Discovery responses sent.\n"
-			    "# TYPE tern_cp_pushes_total counter\n");
-	for (t = 0; t < CP_NTYPES; t++)
-		evbuffer_add_printf(b, "tern_cp_pushes_total{type=\"%s\"} %llu\n", cp_type_short[t],
-				    (unsigned long long)s->pushes[t]);
-	evbuffer_add_printf(b, "# HELP tern_cp_acks_total Responses ACKed by proxies.\n"
-			    "# TYPE tern_cp_acks_total counter\n");
-	for (t = 0; t < CP_NTYPES; t++)
-		evbuffer_add_printf(b, "tern_cp_acks_total{type=\"%s\"} %llu\n", cp_type_short[t],
-				    (unsigned long long)s->acks[t]);
-	evbuffer_add_printf(b, "# HELP tern_cp_nacks_total Responses NACKed by proxies (error_detail in /proxies and the log).\n"
-			    "# TYPE tern_cp_nacks_total counter\n");
-	for (t = 0; t < CP_NTYPES; t++)
-		evbuffer_add_printf(b, "tern_cp_nacks_total{type=\"%s\"} %llu\n", cp_type_short[t],
-				    (unsigned long long)s->nacks[t]);
+	per_type(b, "tern_cp_pushes_total", "Discovery responses sent.", s->pushes);
+	per_type(b, "tern_cp_acks_total", "Responses ACKed by proxies.", s->acks);
+	per_type(b, "tern_cp_nacks_total",
+		 "Responses NACKed by proxies (error_detail in /proxies and the log).", s->nacks);
 	evbuffer_add_printf(b, "# HELP tern_cp_push_latency_seconds From sending a response to its ACK.\n"
 			    "# TYPE tern_cp_push_latency_seconds histogram\n");
 	for (i = 0; i < CP_LAT_BUCKETS; i++)
@@ -61,35 +66,27 @@ static void metrics(struct cp *cp, struct evbuffer *b)
 			    "tern_cp_push_latency_seconds_sum %.6f\n"
 			    "tern_cp_push_latency_seconds_count %llu\n",
 			    (unsigned long long)s->lat_count, s->lat_sum, (unsigned long long)s->lat_count);
-	evbuffer_add_printf(b, "# HELP tern_cp_auth_failures_total Proxies refused: no, unknown or mismatched credentials.\n"
-			    "# TYPE tern_cp_auth_failures_total counter\ntern_cp_auth_failures_total %llu\n",
-			    (unsigned long long)s->auth_failures);
-	evbuffer_add_printf(b, "# HELP tern_cp_bad_requests_total Discovery requests that did not decode or were invalid.\n"
-			    "# TYPE tern_cp_bad_requests_total counter\ntern_cp_bad_requests_total %llu\n",
-			    (unsigned long long)s->bad_requests);
-	evbuffer_add_printf(b, "# HELP tern_cp_unknown_type_requests_total Requests for a type tern-cp does not serve.\n"
-			    "# TYPE tern_cp_unknown_type_requests_total counter\ntern_cp_unknown_type_requests_total %llu\n",
-			    (unsigned long long)s->unknown_types);
-	evbuffer_add_printf(b, "# HELP tern_cp_stale_nonces_total Requests answering a response that was not the outstanding one.\n"
-			    "# TYPE tern_cp_stale_nonces_total counter\ntern_cp_stale_nonces_total %llu\n",
-			    (unsigned long long)s->stale_nonces);
+	metric1(b, "tern_cp_auth_failures_total", "counter",
+		"Proxies refused: no, unknown or mismatched credentials.", s->auth_failures);
+	metric1(b, "tern_cp_bad_requests_total", "counter",
+		"Discovery requests that did not decode or were invalid.", s->bad_requests);
+	metric1(b, "tern_cp_unknown_type_requests_total", "counter",
+		"Requests for a type tern-cp does not serve.", s->unknown_types);
+	metric1(b, "tern_cp_stale_nonces_total", "counter",
+		"Requests answering a response that was not the outstanding one.", s->stale_nonces);
 	evbuffer_add_printf(b, "# HELP tern_cp_mesh_reloads_total Mesh file loads.\n"
 			    "# TYPE tern_cp_mesh_reloads_total counter\n"
 			    "tern_cp_mesh_reloads_total{result=\"ok\"} %llu\n"
 			    "tern_cp_mesh_reloads_total{result=\"error\"} %llu\n",
 			    (unsigned long long)s->reloads_ok, (unsigned long long)s->reloads_failed);
-	evbuffer_add_printf(b, "# HELP tern_cp_snapshots_built_total Sidecar snapshots generated.\n"
-			    "# TYPE tern_cp_snapshots_built_total counter\ntern_cp_snapshots_built_total %llu\n",
-			    (unsigned long long)s->snapshots_built);
-	evbuffer_add_printf(b, "# HELP tern_cp_certificates_issued_total Leaf certificates signed.\n"
-			    "# TYPE tern_cp_certificates_issued_total counter\ntern_cp_certificates_issued_total %llu\n",
-			    (unsigned long long)s->certs_issued);
-	evbuffer_add_printf(b, "# HELP tern_cp_xds_certificates_issued_total tern-cp's own xDS serving certificates signed (--xds-tls: at start and at half-life).\n"
-			    "# TYPE tern_cp_xds_certificates_issued_total counter\ntern_cp_xds_certificates_issued_total %llu\n",
-			    (unsigned long long)s->xds_tls_issued);
-	evbuffer_add_printf(b, "# HELP tern_cp_generation Changes applied since start.\n"
-			    "# TYPE tern_cp_generation gauge\ntern_cp_generation %llu\n",
-			    (unsigned long long)cp->generation);
+	metric1(b, "tern_cp_snapshots_built_total", "counter", "Sidecar snapshots generated.",
+		s->snapshots_built);
+	metric1(b, "tern_cp_certificates_issued_total", "counter", "Leaf certificates signed.",
+		s->certs_issued);
+	metric1(b, "tern_cp_xds_certificates_issued_total", "counter",
+		"tern-cp's own xDS serving certificates signed (--xds-tls: at start and at half-life).",
+		s->xds_tls_issued);
+	metric1(b, "tern_cp_generation", "gauge", "Changes applied since start.", cp->generation);
 }
 
 static void mesh_json(struct cp *cp, struct evbuffer *b)
