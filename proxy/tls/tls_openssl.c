@@ -937,8 +937,9 @@ fail:
 
 /*
  * The socket BIO: the library's reads and writes of the socket, done here
- * instead of by BIO_s_socket so that they follow the transport's readiness
- * rules (transport.h), as the plain transport does:
+ * instead of by BIO_s_socket, through transport_sock_read / _send (the
+ * plain transport's own I/O), so that they follow the readiness rules of
+ * transport.h:
  *  - a read is made only while the connection's events say the socket is
  *    readable (READABLE or RDHUP in t->ready); otherwise it says "retry"
  *    without a syscall;
@@ -964,45 +965,32 @@ static int sock_bio_read(BIO *b, char *dst, int len)
         BIO_set_retry_read(b);
         return -1;
     }
-    do {
-        n = recv(t->fd, dst, (size_t)len, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n > 0) {
-        if (n < len && !(t->ready & TRANSPORT_RDHUP))
-            t->ready &= (uint8_t)~TRANSPORT_READABLE;
+    n = transport_sock_read(t, dst, (size_t)len);
+    if (n > 0)
         return (int)n;
-    }
     if (n == 0) {
         t->sock_eof = 1;
         return 0;
     }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        t->ready &= (uint8_t)~TRANSPORT_READABLE;
+    if (errno == EAGAIN)
         BIO_set_retry_read(b);
-    }
     return -1;
 }
 
 static int sock_bio_write(BIO *b, const char *src, int len)
 {
     struct transport *t = BIO_get_data(b);
+    struct iovec iov = {(void *)src, (size_t)len};
     ssize_t n;
 
     BIO_clear_retry_flags(b);
     if (len <= 0)
         return 0;
-    do {
-        n = send(t->fd, src, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
-    if (n >= 0) {
-        if (n < len)
-            t->ready &= (uint8_t)~TRANSPORT_WRITABLE;
+    n = transport_sock_send(t, &iov, 1, 0);
+    if (n >= 0)
         return (int)n;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        t->ready &= (uint8_t)~TRANSPORT_WRITABLE;
+    if (errno == EAGAIN)
         BIO_set_retry_write(b);
-    }
     return -1;
 }
 

@@ -83,14 +83,10 @@ static int plain_handshake(struct transport *t)
     return 1;
 }
 
-static ssize_t plain_read(struct transport *t, void *dst, size_t len)
+ssize_t transport_sock_read(struct transport *t, void *dst, size_t len)
 {
     ssize_t n;
 
-    if (t->failed)
-        return TRANSPORT_ERROR;
-    if (t->eof)
-        return 0;
     do {
         n = read(t->fd, dst, len);
     } while (n < 0 && errno == EINTR);
@@ -99,43 +95,59 @@ static ssize_t plain_read(struct transport *t, void *dst, size_t len)
          * Unless the FIN is queued, then the caller reads on to see it. */
         if ((size_t)n < len && !(t->ready & TRANSPORT_RDHUP))
             t->ready &= (uint8_t)~TRANSPORT_READABLE;
-        return n;
-    }
-    if (n == 0) {
-        t->eof = 1;
-        return 0;
-    }
-    if (errno == EAGAIN) {
+    } else if (n < 0 && errno == EAGAIN) {
         t->ready &= (uint8_t)~TRANSPORT_READABLE;
-        return TRANSPORT_AGAIN;
     }
-    return sys_fail(t, errno);
+    return n;
 }
 
-static ssize_t plain_writev(struct transport *t, const struct iovec *iov, int iovcnt)
+ssize_t transport_sock_send(struct transport *t, const struct iovec *iov, int iovcnt, int flags)
 {
     struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
     size_t want = 0;
     ssize_t n;
 
-    if (t->failed)
-        return TRANSPORT_ERROR;
     for (int i = 0; i < iovcnt; i++)
         want += iov[i].iov_len;
     /* sendmsg rather than writev: MSG_NOSIGNAL, no SIGPIPE whatever the
      * process's signal disposition. */
     do {
-        n = sendmsg(t->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT | (t->fin_next ? MSG_MORE : 0));
+        n = sendmsg(t->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT | flags);
     } while (n < 0 && errno == EINTR);
-    if (n >= 0) {
-        if ((size_t)n < want)
-            t->ready &= (uint8_t)~TRANSPORT_WRITABLE;
-        return n > 0 ? n : TRANSPORT_AGAIN;
-    }
-    if (errno == EAGAIN) {
+    if ((n >= 0 && (size_t)n < want) || (n < 0 && errno == EAGAIN))
         t->ready &= (uint8_t)~TRANSPORT_WRITABLE;
-        return TRANSPORT_AGAIN;
+    return n;
+}
+
+static ssize_t plain_read(struct transport *t, void *dst, size_t len)
+{
+    ssize_t n;
+
+    if (t->failed)
+        return TRANSPORT_ERROR;
+    if (t->eof)
+        return 0;
+    n = transport_sock_read(t, dst, len);
+    if (n > 0)
+        return n;
+    if (n == 0) {
+        t->eof = 1;
+        return 0;
     }
+    return errno == EAGAIN ? TRANSPORT_AGAIN : sys_fail(t, errno);
+}
+
+static ssize_t plain_writev(struct transport *t, const struct iovec *iov, int iovcnt)
+{
+    ssize_t n;
+
+    if (t->failed)
+        return TRANSPORT_ERROR;
+    n = transport_sock_send(t, iov, iovcnt, t->fin_next ? MSG_MORE : 0);
+    if (n > 0)
+        return n;
+    if (n == 0 || errno == EAGAIN)
+        return TRANSPORT_AGAIN;
     return sys_fail(t, errno);
 }
 

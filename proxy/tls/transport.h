@@ -231,4 +231,16 @@ ssize_t transport_read_buf(struct transport *t, struct buf_pool *p, struct buf *
 /* For the implementations: records a failure and returns TRANSPORT_ERROR. */
 int transport_fail(struct transport *t, enum transport_reason r, int sys_errno);
 
+/*
+ * The socket I/O under every transport, with the readiness rules above (the
+ * plain transport, and the TLS transport's socket BIO). One syscall, EINTR
+ * retried. transport_sock_read returns bytes (> 0; a short read clears
+ * READABLE unless the FIN is queued, RDHUP), 0 at the peer's FIN, -1 with
+ * errno (EAGAIN clears READABLE). transport_sock_send writes the iovecs with
+ * MSG_NOSIGNAL | MSG_DONTWAIT | flags and returns bytes (>= 0; a short write
+ * clears WRITABLE) or -1 with errno (EAGAIN clears WRITABLE).
+ */
+ssize_t transport_sock_read(struct transport *t, void *dst, size_t len);
+ssize_t transport_sock_send(struct transport *t, const struct iovec *iov, int iovcnt, int flags);
+
 #endif /* TERN_TLS_TRANSPORT_H */
