@@ -1095,18 +1095,16 @@ static nghttp2_session_callbacks *callbacks(void)
 {
     nghttp2_session_callbacks *cbs;
 
-    {
-        if (nghttp2_session_callbacks_new(&cbs) != 0)
-            tern_panic(__FILE__, __LINE__, "nghttp2: out of memory");
-        nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, on_begin_frame);
-        nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
-        nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
-        nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
-        nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
-        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
-        nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
-        nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, on_invalid_frame);
-    }
+    if (nghttp2_session_callbacks_new(&cbs) != 0)
+        tern_panic(__FILE__, __LINE__, "nghttp2: out of memory");
+    nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, on_begin_frame);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, on_invalid_frame);
     return cbs;
 }
 
