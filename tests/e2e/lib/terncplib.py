@@ -19,20 +19,17 @@ import queue
 import re
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
-import time
 import urllib.error
 import urllib.request
 
 import grpc
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
+import envoy_protos
 from ternlib import free_port, poll_until
 
 TERNCP_BIN = os.environ.get("TERNCP_BIN", "")
-XDS_JS_VERSION = "1.14.1"
 
 T_CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 T_EDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
@@ -50,85 +47,12 @@ SANITIZER_RE = re.compile(r"(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtim
 # Envoy's protos
 
 
-_POOL = None
-_FACTORY = None
-
-ENVOY_FILES = [
-    "envoy/service/discovery/v3/ads.proto",
-    "envoy/config/cluster/v3/cluster.proto",
-    "envoy/config/endpoint/v3/endpoint.proto",
-    "envoy/config/listener/v3/listener.proto",
-    "envoy/config/route/v3/route.proto",
-    "envoy/extensions/transport_sockets/tls/v3/tls.proto",
-    "envoy/extensions/transport_sockets/tls/v3/secret.proto",
-    "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto",
-    "envoy/extensions/filters/http/router/v3/router.proto",
-    "envoy/extensions/filters/http/rbac/v3/rbac.proto",
-    "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto",
-    "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
-]
-
-
-def _deps():
-    npm = os.environ.get("TERN_NPM_DIR", "/opt/tern-deps/npm")
-    pkg = os.path.join(npm, "node_modules", "@grpc", "grpc-js-xds")
-    try:
-        with open(os.path.join(pkg, "package.json")) as f:
-            version = re.search(r'"version":\s*"([^"]+)"', f.read()).group(1)
-    except OSError:
-        sys.exit("FAIL: %s not installed: run bash bazel/setup.sh" % pkg)
-    if version != XDS_JS_VERSION:
-        sys.exit("FAIL: @grpc/grpc-js-xds %s, %s expected: run bash bazel/setup.sh"
-                 % (version, XDS_JS_VERSION))
-    return os.path.join(pkg, "deps")
-
-
-def _patched_validate(deps, tmp):
-    # The package's validate.proto is older than its envoy-api (ignore_empty):
-    # options only, nothing on the wire (see tests/unit/proto).
-    src = os.path.join(deps, "protoc-gen-validate", "validate", "validate.proto")
-    out_dir = os.path.join(tmp, "pgv", "validate")
-    os.makedirs(out_dir)
-    lines, n = [], 0
-    with open(src) as f:
-        for line in f:
-            lines.append(line)
-            if re.match(r"^message \w+Rules \{", line):
-                n += 1
-                lines.append("  optional bool ignore_empty = %d;\n" % (1000 + n))
-    with open(os.path.join(out_dir, "validate.proto"), "w") as f:
-        f.writelines(lines)
-    return os.path.join(tmp, "pgv")
-
-
 def envoy_pool():
-    global _POOL, _FACTORY
-    if _POOL:
-        return _POOL
-    deps = _deps()
-    tmp = tempfile.mkdtemp(prefix="terncp_envoy_")
-    out = os.path.join(tmp, "envoy.pb")
-    cmd = ["protoc"] + ["-I" + p for p in (
-        os.path.join(deps, "envoy-api"), os.path.join(deps, "xds"),
-        os.path.join(deps, "googleapis"), _patched_validate(deps, tmp), "/usr/include")] + [
-        "--include_imports", "--descriptor_set_out=" + out] + ENVOY_FILES
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit("FAIL: protoc on Envoy's files:\n" + r.stderr)
-    fds = descriptor_pb2.FileDescriptorSet()
-    with open(out, "rb") as f:
-        fds.ParseFromString(f.read())
-    pool = descriptor_pool.DescriptorPool()
-    for fd in fds.file:
-        pool.Add(fd)
-    _POOL = pool
-    _FACTORY = message_factory.MessageFactory(pool)
-    return pool
+    return envoy_protos.envoy_pool()
 
 
 def msg(full_name):
-    envoy_pool()
-    return _FACTORY.GetPrototype(_POOL.FindMessageTypeByName(full_name))
+    return envoy_protos.message_class(full_name)
 
 
 def unpack(any_msg):

@@ -24,19 +24,15 @@ Resources are given as dicts in protobuf's JSON mapping (json_format), with
 "@type" on Any values, so a test reads like an Envoy config.
 """
 
-import os
 import queue
-import re
-import subprocess
-import tempfile
 import threading
-import time
 
 import hashlib
 
 import grpc
-from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool, json_format
-from google.protobuf import message_factory
+from google.protobuf import json_format
+
+import envoy_protos
 
 from ternlib import free_port, poll_until
 
@@ -55,80 +51,14 @@ SOTW_METHOD = "StreamAggregatedResources"
 DELTA_METHOD = "DeltaAggregatedResources"
 SERVICE = "envoy.service.discovery.v3.AggregatedDiscoveryService"
 
-PROTO_FILES = [
-    "envoy/service/discovery/v3/ads.proto",
-    "envoy/config/listener/v3/listener.proto",
-    "envoy/config/route/v3/route.proto",
-    "envoy/config/cluster/v3/cluster.proto",
-    "envoy/config/endpoint/v3/endpoint.proto",
-    "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto",
-    "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto",
-    "envoy/extensions/filters/http/router/v3/router.proto",
-    "envoy/extensions/filters/http/rbac/v3/rbac.proto",
-    "envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto",
-    "envoy/extensions/transport_sockets/tls/v3/tls.proto",
-    "envoy/extensions/transport_sockets/tls/v3/secret.proto",
-]
-
-
-def _deps():
-    npm = os.environ.get("TERN_NPM_DIR", "/opt/tern-deps/npm")
-    d = os.path.join(npm, "node_modules", "@grpc", "grpc-js-xds", "deps")
-    if not os.path.isdir(d):
-        raise RuntimeError("%s missing: run bash bazel/setup.sh" % d)
-    return d
-
-
-def _patched_validate(deps, tmp):
-    # The package's protoc-gen-validate is older than its envoy-api, whose
-    # options use `ignore_empty`: give each *Rules message that field so
-    # protoc parses the options (they mean nothing on the wire).
-    src = os.path.join(deps, "protoc-gen-validate", "validate", "validate.proto")
-    out = os.path.join(tmp, "pgv", "validate")
-    os.makedirs(out)
-    lines, n = [], 0
-    with open(src) as f:
-        for line in f:
-            lines.append(line)
-            if re.match(r"^message \w+Rules \{", line):
-                n += 1
-                lines.append("  optional bool ignore_empty = %d;\n" % (1000 + n))
-    with open(os.path.join(out, "validate.proto"), "w") as f:
-        f.writelines(lines)
-    return os.path.join(tmp, "pgv")
-
-
 class EnvoyProtos:
-    """Envoy's messages, from Envoy's .proto files."""
+    """Envoy's messages, from Envoy's .proto files (envoy_protos)."""
 
     def __init__(self):
-        deps = _deps()
-        tmp = tempfile.mkdtemp(prefix="xds-cp-", dir=os.environ.get("TEST_TMPDIR"))
-        out = os.path.join(tmp, "envoy.pb")
-        cmd = ["protoc"] + ["-I" + p for p in (
-            os.path.join(deps, "envoy-api"), os.path.join(deps, "xds"),
-            os.path.join(deps, "googleapis"), _patched_validate(deps, tmp), "/usr/include")] + [
-            "--include_imports", "--descriptor_set_out=" + out] + PROTO_FILES
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError("protoc on Envoy's files failed:\n" + r.stderr)
-        fds = descriptor_pb2.FileDescriptorSet()
-        with open(out, "rb") as f:
-            fds.ParseFromString(f.read())
-        self.pool = descriptor_pool.DescriptorPool()
-        for fd in fds.file:
-            self.pool.Add(fd)
-        self._classes = {}
+        self.pool = envoy_protos.envoy_pool()
 
     def cls(self, full_name):
-        c = self._classes.get(full_name)
-        if c is None:
-            c = message_factory.GetMessageClass(self.pool.FindMessageTypeByName(full_name)) \
-                if hasattr(message_factory, "GetMessageClass") else \
-                message_factory.MessageFactory(self.pool).GetPrototype(
-                    self.pool.FindMessageTypeByName(full_name))
-            self._classes[full_name] = c
-        return c
+        return envoy_protos.message_class(full_name)
 
     def msg(self, full_name, d):
         """A message of type full_name from its JSON-mapping dict."""
