@@ -180,8 +180,6 @@ static void page_config_dump(struct evhttp_request *req)
 
 /* ---- POST /servers/<backend>/<server>?state=ready|drain|maint&weight=N[%] ---------- */
 
-static const char *const admin_state_names[] = {"ready", "drain", "maint"};
-
 /* HAProxy's "set server <b>/<s> state" and "set server <b>/<s> weight": drain
  * and maint take the server out of new picks, maint also pauses its checks; a
  * weight (0..256, or a percentage of the configured one) applies to new
@@ -258,8 +256,8 @@ static void post_server_state(struct evhttp_request *req, const char *path, size
         want = evhttp_find_header(&q, "state");
         wstr = evhttp_find_header(&q, "weight");
     }
-    for (int i = 0; want && i < (int)TERN_ARRAY_SIZE(admin_state_names); i++)
-        if (strcmp(want, admin_state_names[i]) == 0)
+    for (int i = ENDPOINT_READY; want && i <= ENDPOINT_MAINT; i++)
+        if (strcmp(want, endpoint_admin_state_name(i)) == 0)
             st = i;
     if (wstr)
         weight = parse_weight(wstr, ep->weight);
@@ -294,7 +292,7 @@ static void post_server_state(struct evhttp_request *req, const char *path, size
                        st == ENDPOINT_MAINT ? "going into maintenance"
                        : st == ENDPOINT_DRAIN ? "draining: no new connections"
                                               : "ready",
-                       admin_state_names[old]);
+                       endpoint_admin_state_name(old));
         if (weight >= 0)
             log_notice("Server %s/%s weight is now %ld (admin API, configured %u).", bname,
                        sname, weight, ep->weight);
@@ -310,7 +308,7 @@ static void post_server_state(struct evhttp_request *req, const char *path, size
         json_key(&w, "server");
         json_string(&w, sname);
         json_key(&w, "state");
-        json_string(&w, admin_state_names[st]);
+        json_string(&w, endpoint_admin_state_name(st));
         json_key(&w, "weight");
         json_uint(&w, endpoint_weight(ep));
         json_key(&w, "configured_weight");

@@ -85,11 +85,8 @@ static void write_server(struct json_writer *w, const struct endpoint *ep, uint3
     member_bool(w, "check", ep->check);
     member_bool(w, "up", up);
     member_str(w, "health", up ? "UP" : "DOWN");
-    {
-        static const char *const names[] = {"ready", "drain", "maint"};
-        int st = atomic_load(&((struct endpoint *)ep)->admin_state);
-        member_str(w, "admin_state", st >= 0 && st <= ENDPOINT_MAINT ? names[st] : "?");
-    }
+    member_str(w, "admin_state",
+               endpoint_admin_state_name(atomic_load(&((struct endpoint *)ep)->admin_state)));
     member_str(w, "last_check", ep->hc.last_status);
     member_uint(w, "check_inter_ms", ep->inter_ms);
     member_uint(w, "check_rise", ep->rise);

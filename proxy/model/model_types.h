@@ -240,6 +240,13 @@ enum endpoint_admin_state {
     ENDPOINT_MAINT,
 };
 
+/* "ready", "drain", "maint" (the admin API's words), NULL for another value. */
+static inline const char *endpoint_admin_state_name(int st)
+{
+    static const char *const names[] = {"ready", "drain", "maint"};
+    return st >= ENDPOINT_READY && st <= ENDPOINT_MAINT ? names[st] : NULL;
+}
+
 struct endpoint {
     char *name;
     uint32_t id;              /* position in cluster->endpoints, from 0 */
