@@ -1274,32 +1274,31 @@ struct snapshot *cfg_parse_buffer(const char *name, const char *text, size_t len
     return p.snap;
 }
 
-struct snapshot *cfg_parse_file(const char *path, struct cfg_diag *d)
+int cfg_read_text(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
 {
-    struct snapshot *snap;
     struct stat st;
     char *buf = NULL;
     size_t len = 0, cap = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0) {
-        cfg_diag_error(d, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
     }
     if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        cfg_diag_error(d, "%s: is a directory, not a configuration file", path);
+        snprintf(err, errlen, "%s: is a directory, not a configuration file", path);
         close(fd);
-        return NULL;
+        return -1;
     }
     for (;;) {
         ssize_t n;
         if (len == cap) {
             if (cap >= MAX_FILE_SIZE) {
-                cfg_diag_error(d, "%s: file too large (more than %u MiB)", path,
-                               MAX_FILE_SIZE >> 20);
+                snprintf(err, errlen, "%s: file too large (more than %u MiB)", path,
+                         MAX_FILE_SIZE >> 20);
                 free(buf);
                 close(fd);
-                return NULL;
+                return -1;
             }
             cap = cap ? cap * 2 : 16384;
             buf = tern_realloc(buf, cap);
@@ -1308,16 +1307,31 @@ struct snapshot *cfg_parse_file(const char *path, struct cfg_diag *d)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            cfg_diag_error(d, "%s: cannot read: %s", path, strerror(errno));
+            snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
             free(buf);
             close(fd);
-            return NULL;
+            return -1;
         }
         if (n == 0)
             break;
         len += (size_t)n;
     }
     close(fd);
+    *out = buf;
+    *outlen = len;
+    return 0;
+}
+
+struct snapshot *cfg_parse_file(const char *path, struct cfg_diag *d)
+{
+    struct snapshot *snap;
+    char *buf, err[512];
+    size_t len;
+
+    if (cfg_read_text(path, &buf, &len, err, sizeof(err)) != 0) {
+        cfg_diag_error(d, "%s", err);
+        return NULL;
+    }
     snap = cfg_parse_buffer(path, buf, len, d);
     free(buf);
     return snap;

@@ -54,5 +54,9 @@ struct snapshot *cfg_parse_buffer(const char *name, const char *text, size_t len
 
 /* Reads and parses a file; an unreadable file is one error "FILE: ...". */
 struct snapshot *cfg_parse_file(const char *path, struct cfg_diag *d);
+/* Reads a configuration file whole (regular file, pipe or /dev/stdin; at
+ * most 64 MiB) into *out (caller frees; *outlen bytes, not NUL-terminated).
+ * Returns 0, or -1 with "<path>: why" in err. */
+int cfg_read_text(const char *path, char **out, size_t *outlen, char *err, size_t errlen);
 
 #endif /* TERN_CFG_PARSE_H */

@@ -7,12 +7,9 @@
  * changes nothing), and the dynamic resources it holds. Each snapshot goes
  * through process_apply with the section's drain-time.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "proxy/config/cfg_parse.h"
 #include "proxy/core/log.h"
@@ -21,53 +18,11 @@
 #include "proxy/model/model.h"
 #include "xds/client/xds_client.h"
 
-#define MAX_FILE_SIZE (64u << 20)
 
 static struct xds_client *client;
 static char *static_path;
 static char *static_text;
 static size_t static_len;
-
-static int read_text(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    for (;;) {
-        ssize_t n;
-        if (len == cap) {
-            if (cap >= MAX_FILE_SIZE) {
-                snprintf(err, errlen, "%s: file too large", path);
-                free(buf);
-                close(fd);
-                return -1;
-            }
-            cap = cap ? cap * 2 : 16384;
-            buf = tern_realloc(buf, cap);
-        }
-        n = read(fd, buf + len, cap - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-            free(buf);
-            close(fd);
-            return -1;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    *out = buf;
-    *outlen = len;
-    return 0;
-}
 
 static struct snapshot *parse_static(const char *text, size_t len, bool log_diag, char *err,
                                      size_t errlen)
@@ -129,7 +84,7 @@ int process_xds_start(const char *path, char *err, size_t errlen)
     if (!x->enabled)
         return 0;
     static_path = tern_strdup(path);
-    if (read_text(path, &static_text, &static_len, err, errlen) != 0)
+    if (cfg_read_text(path, &static_text, &static_len, err, errlen) != 0)
         return -1;
     client = xds_client_start(tern_proc.base, x, &ops, NULL, err, errlen);
     if (!client)
@@ -163,7 +118,7 @@ int process_xds_reload(const char *path, char *err, size_t errlen)
     size_t len;
     const struct model_xds *o = &tern_proc.snap->xds;
 
-    if (read_text(path, &text, &len, err, errlen) != 0)
+    if (cfg_read_text(path, &text, &len, err, errlen) != 0)
         return -1;
     snap = parse_static(text, len, true, err, errlen);
     if (!snap) {
